@@ -1,0 +1,147 @@
+"""Write edgelite's IR as a .tflite FlatBuffer (identifier TFL3)."""
+from __future__ import annotations
+
+import os
+
+import flatbuffers
+import numpy as np
+
+from edgelite.errors import ModelError
+from edgelite.format import ir
+from edgelite.format.schema import tflite_generated as fb
+
+
+class _AlignedBufferT(fb.BufferT):
+    """A Buffer whose bytes start 16-byte aligned (the schema's force_align),
+    so numpy views on a mapped file are aligned for every dtype."""
+
+    def Pack(self, builder):
+        data = None
+        if self.data is not None and len(self.data):
+            raw = np.ascontiguousarray(self.data).view(np.uint8).ravel()
+            builder.StartVector(1, raw.size, 16)
+            builder.head = builder.head - raw.size
+            builder.Bytes[builder.head:builder.head + raw.size] = raw.tobytes()
+            data = builder.EndVector()
+        fb.BufferStart(builder)
+        if data is not None:
+            fb.BufferAddData(builder, data)
+        if self.offset:
+            fb.BufferAddOffset(builder, self.offset)
+        if self.size:
+            fb.BufferAddSize(builder, self.size)
+        return fb.BufferEnd(builder)
+
+
+def _ivec(values) -> list[int] | None:
+    return None if values is None else [int(v) for v in values]
+
+
+def _quant_t(q: ir.QuantParams | None):
+    if q is None:
+        return None
+    t = fb.QuantizationParametersT()
+    t.scale = [float(s) for s in q.scale] if q.scale.size else None
+    t.zeroPoint = [int(z) for z in q.zero_point] if q.zero_point.size else None
+    t.min = None if q.min is None else [float(v) for v in q.min]
+    t.max = None if q.max is None else [float(v) for v in q.max]
+    t.quantizedDimension = int(q.quantized_dimension)
+    t.details, t.detailsType = q.details, int(q.details_type)
+    return t
+
+
+def to_model_t(model: ir.Model) -> fb.ModelT:
+    mt = fb.ModelT()
+    mt.version = int(model.version)
+    mt.description = model.description or None
+    mt.operatorCodes = []
+    for oc in model.operator_codes:
+        t = fb.OperatorCodeT()
+        t.builtinCode = int(oc.builtin_code)
+        # Old readers look only at the byte field: 127 means "see builtin_code".
+        t.deprecatedBuiltinCode = min(int(oc.builtin_code), 127)
+        t.customCode = oc.custom_code
+        t.version = int(oc.version)
+        mt.operatorCodes.append(t)
+    mt.buffers = []
+    for b in model.buffers:
+        t = _AlignedBufferT()
+        # Weights read from after the FlatBuffer are written back inline.
+        t.data = b.data
+        t.offset = t.size = 0
+        mt.buffers.append(t)
+    mt.subgraphs = []
+    for sg in model.subgraphs:
+        st = fb.SubGraphT()
+        st.name = sg.name or None
+        st.inputs, st.outputs = _ivec(sg.inputs), _ivec(sg.outputs)
+        st.debugMetadataIndex = int(sg.debug_metadata_index)
+        st.tensors = []
+        for tensor in sg.tensors:
+            tt = fb.TensorT()
+            tt.shape = _ivec(tensor.shape)
+            tt.type = int(tensor.type)
+            tt.buffer = int(tensor.buffer)
+            tt.name = tensor.name
+            tt.quantization = _quant_t(tensor.quantization)
+            tt.isVariable = bool(tensor.is_variable)
+            tt.sparsity = tensor.sparsity
+            tt.shapeSignature = _ivec(tensor.shape_signature)
+            tt.hasRank = bool(tensor.has_rank)
+            tt.variantTensors = tensor.variant_tensors
+            tt.externalBuffer = int(tensor.external_buffer)
+            st.tensors.append(tt)
+        st.operators = []
+        for op in sg.operators:
+            ot = fb.OperatorT()
+            ot.opcodeIndex = int(op.opcode_index)
+            ot.inputs, ot.outputs = _ivec(op.inputs), _ivec(op.outputs)
+            ot.builtinOptionsType, ot.builtinOptions = int(op.options_type), op.options
+            ot.builtinOptions2Type, ot.builtinOptions2 = int(op.options2_type), op.options2
+            ot.customOptions = (np.frombuffer(op.custom_options, np.uint8)
+                                if op.custom_options is not None else None)
+            ot.customOptionsFormat = int(op.custom_options_format)
+            ot.mutatingVariableInputs = op.mutating_variable_inputs
+            ot.intermediates = _ivec(op.intermediates) or None
+            ot.debugMetadataIndex = int(op.debug_metadata_index)
+            st.operators.append(ot)
+        mt.subgraphs.append(st)
+    mt.metadataBuffer = _ivec(model.metadata_buffer) or None
+    mt.metadata = []
+    for m in model.metadata:
+        t = fb.MetadataT()
+        t.name, t.buffer = m.name, int(m.buffer)
+        mt.metadata.append(t)
+    mt.signatureDefs = []
+    for sd in model.signature_defs:
+        t = fb.SignatureDefT()
+        t.signatureKey = sd.key
+        t.subgraphIndex = int(sd.subgraph_index)
+        t.inputs, t.outputs = [], []
+        for src, dst in ((sd.inputs, t.inputs), (sd.outputs, t.outputs)):
+            for name, idx in src.items():
+                m = fb.TensorMapT()
+                m.name, m.tensorIndex = name, int(idx)
+                dst.append(m)
+        mt.signatureDefs.append(t)
+    mt.externalBufferGroups = model.external_buffer_groups or None
+    mt.externalBuffers = model.external_buffers or None
+    return mt
+
+
+def to_bytes(model: ir.Model) -> bytes:
+    """Serialize the IR to .tflite bytes (plus any trailing associated-files zip)."""
+    total = sum(b.nbytes for b in model.buffers)
+    if total >= 2**31 - 2**24:
+        raise ModelError(f"model has {total} bytes of buffers: writing files over 2 GB "
+                         "(weights after the FlatBuffer) is not supported yet")
+    builder = flatbuffers.Builder(max(1024, total + 65536))
+    root = to_model_t(model).Pack(builder)
+    builder.Finish(root, file_identifier=b"TFL3")
+    return bytes(builder.Output()) + (model.trailing_bytes or b"")
+
+
+def save_model(model: ir.Model, path: str | os.PathLike) -> None:
+    data = to_bytes(model)
+    with open(path, "wb") as f:
+        f.write(data)
