@@ -1,0 +1,83 @@
+"""Op resolution: (op, version) -> kernel class.
+
+Every kernel family module registers its classes with `@register`. The
+resolver is one explicit table, like LiteRT's register.cc: each builtin maps
+to the kernel class and the (min, max) versions it supports. Custom ops are
+registered by name, from Python, with the same contract.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from edgelite.format import ir
+
+# Kernel family modules, imported on first resolution.
+FAMILIES = [
+    "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
+    "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
+]
+
+# op name -> (kernel class, min version, max version)
+BUILTINS: dict[str, tuple[type, int, int]] = {}
+CUSTOM: dict[str, tuple[type, int, int]] = {}
+_loaded = False
+
+
+def register(op_name: str, versions: tuple[int, int] = (1, 1), *, custom: bool = False) -> Callable:
+    """Class decorator: `@register("ADD", versions=(1, 5))`."""
+    def deco(cls):
+        table = CUSTOM if custom else BUILTINS
+        table[op_name] = (cls, versions[0], versions[1])
+        cls.op_name = op_name
+        return cls
+    return deco
+
+
+def load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for name in FAMILIES:
+        try:
+            importlib.import_module(f"edgelite.kernels.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"edgelite.kernels.{name}":
+                raise
+    _loaded = True
+
+
+class OpResolver:
+    """Finds kernels. `custom` adds or overrides custom ops (name -> class);
+    `only` restricts builtins to a set of op names (selective registration)."""
+
+    def __init__(self, custom: dict[str, type] | None = None, only: set[str] | None = None):
+        load_all()
+        self.custom = dict(custom or {})
+        self.only = only
+
+    def find(self, code: ir.OperatorCode) -> tuple[type | None, str]:
+        """(kernel class or None, reason when None)."""
+        if code.builtin_code == ir.BuiltinOperator.CUSTOM:
+            name = code.custom_code or ""
+            if name in self.custom:
+                return self.custom[name], ""
+            if name in CUSTOM:
+                cls, lo, hi = CUSTOM[name]
+                return cls, ""
+            return None, f"custom op {name!r} is not registered"
+        name = ir.op_name(code.builtin_code)
+        if self.only is not None and name not in self.only:
+            return None, f"{name} is not in this resolver's selection"
+        entry = BUILTINS.get(name)
+        if entry is None:
+            return None, f"builtin op {name} has no edgelite kernel"
+        cls, lo, hi = entry
+        if not lo <= code.version <= hi:
+            return None, f"{name} version {code.version} is not supported (supported: {lo}..{hi})"
+        return cls, ""
+
+
+def supported_ops() -> dict[str, tuple[int, int]]:
+    load_all()
+    return {name: (lo, hi) for name, (_, lo, hi) in sorted(BUILTINS.items())}
