@@ -1,0 +1,120 @@
+"""The memory planner: one arena, offsets from tensor lifetimes.
+
+A small interface a test can drive on its own (after tflite-micro's
+GreedyMemoryPlanner): `add_buffer(size, first_use, last_use)`, then
+`plan()`, `offset(i)`, `arena_size()`, `print_plan()`. Greedy: buffers
+sorted largest first; each goes in the lowest gap that no buffer with an
+overlapping lifetime occupies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ALIGN = 64
+
+
+def align_up(n: int, a: int = ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+@dataclass
+class _Req:
+    size: int
+    first: int
+    last: int
+    name: str
+    offset: int = -1
+
+
+class GreedyPlanner:
+    def __init__(self):
+        self.reqs: list[_Req] = []
+        self._size = 0
+        self._planned = False
+
+    def add_buffer(self, size: int, first_use: int, last_use: int, name: str = "") -> int:
+        if last_use < first_use:
+            raise ValueError(f"buffer {name!r}: last use {last_use} before first use {first_use}")
+        self.reqs.append(_Req(align_up(max(int(size), 1)), int(first_use), int(last_use), name))
+        self._planned = False
+        return len(self.reqs) - 1
+
+    def plan(self) -> None:
+        order = sorted(range(len(self.reqs)),
+                       key=lambda i: (-self.reqs[i].size, self.reqs[i].first, i))
+        placed: list[_Req] = []
+        size = 0
+        for i in order:
+            r = self.reqs[i]
+            live = sorted((p for p in placed if p.first <= r.last and r.first <= p.last),
+                          key=lambda p: p.offset)
+            offset = 0
+            for p in live:
+                if offset + r.size <= p.offset:
+                    break
+                offset = max(offset, p.offset + p.size)
+            r.offset = offset
+            placed.append(r)
+            size = max(size, offset + r.size)
+        self._size = size
+        self._planned = True
+
+    def offset(self, i: int) -> int:
+        if not self._planned:
+            self.plan()
+        return self.reqs[i].offset
+
+    def arena_size(self) -> int:
+        if not self._planned:
+            self.plan()
+        return self._size
+
+    def lower_bound(self) -> int:
+        """Largest sum of sizes of buffers live at the same step."""
+        if not self.reqs:
+            return 0
+        steps = sorted({r.first for r in self.reqs} | {r.last for r in self.reqs})
+        return max(sum(r.size for r in self.reqs if r.first <= s <= r.last) for s in steps)
+
+    def naive_size(self) -> int:
+        return sum(r.size for r in self.reqs)
+
+    def print_plan(self, width: int = 60) -> str:
+        """An ASCII timeline: one row per step, one column per arena slice."""
+        total = max(self.arena_size(), 1)
+        steps = [r.first for r in self.reqs] + [r.last for r in self.reqs]
+        lo, hi = (min(steps), max(steps)) if steps else (0, 0)
+        symbols = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        lines = [f"arena {self.arena_size()} bytes, {len(self.reqs)} buffers, "
+                 f"lower bound {self.lower_bound()}"]
+        for step in range(lo, hi + 1):
+            row = ["."] * width
+            for i, r in enumerate(self.reqs):
+                if r.first <= step <= r.last:
+                    a = r.offset * width // total
+                    b = max(a + 1, (r.offset + r.size) * width // total)
+                    for c in range(a, min(b, width)):
+                        row[c] = symbols[i % len(symbols)]
+            lines.append(f"{step:4d} |{''.join(row)}|")
+        return "\n".join(lines)
+
+
+class Arena:
+    """A 64-byte-aligned uint8 block the planned tensors are views into."""
+
+    def __init__(self, size: int):
+        self.size = int(size)
+        raw = np.zeros(self.size + ALIGN, dtype=np.uint8)
+        start = (-raw.ctypes.data) % ALIGN
+        self._raw = raw
+        self.buffer = raw[start:start + self.size]
+
+    def view(self, offset: int, shape, dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        count = 1
+        for d in shape:
+            count *= d
+        nbytes = count * dtype.itemsize
+        return self.buffer[offset:offset + nbytes].view(dtype).reshape(shape)

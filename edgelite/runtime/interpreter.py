@@ -1,0 +1,404 @@
+"""`edgelite.Interpreter`: the tf.lite / ai_edge_litert Interpreter API.
+
+Change one import line and a script written for LiteRT runs on edgelite:
+
+    from edgelite import Interpreter      # was: from ai_edge_litert.interpreter import Interpreter
+"""
+from __future__ import annotations
+
+import enum
+import os
+import threading
+
+import numpy as np
+
+from edgelite.errors import InterpreterError, InvokeError, ModelError
+from edgelite.format import ir
+from edgelite.format.reader import load_model
+from edgelite.kernels.registry import OpResolver
+from edgelite.runtime.plan import SubgraphExecutor
+from edgelite.runtime.profiler import Profiler
+
+DEFAULT_MAX_ARENA = 8 << 30
+
+
+class OpResolverType(enum.Enum):
+    """Same names and values as LiteRT's OpResolverType."""
+    AUTO = 0
+    BUILTIN = 1
+    BUILTIN_REF = 2
+    BUILTIN_WITHOUT_DEFAULT_DELEGATES = 3
+
+
+def _resolver_is_reference(kind) -> bool:
+    if kind is None:
+        return False
+    name = getattr(kind, "name", str(kind))
+    return name == "BUILTIN_REF"
+
+
+class _BlasThreads:
+    """Limits the BLAS thread pool to `n` threads while a block runs (threadpoolctl)."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+        self._controller = None
+        if n is not None and n > 0:
+            try:
+                from threadpoolctl import ThreadpoolController
+                self._controller = ThreadpoolController()
+            except ImportError:   # optional: without it num_threads is advisory
+                self._controller = None
+
+    def limit(self):
+        if self._controller is None:
+            return None
+        return self._controller.limit(limits=self.n, user_api="blas")
+
+
+class Interpreter:
+    """Loads a .tflite model and runs it, with TFLite's Python API."""
+
+    def __init__(self, model_path=None, model_content=None, experimental_delegates=None,
+                 num_threads=None, experimental_op_resolver_type=OpResolverType.AUTO,
+                 experimental_preserve_all_tensors=False,
+                 experimental_disable_delegate_clustering=False,
+                 experimental_default_delegate_latest_features=False,
+                 custom_op_registerers=None, *, custom_ops=None, model=None):
+        if model_path is not None and model_content is not None:
+            raise InterpreterError("give model_path or model_content, not both")
+        if model is not None:
+            self._model = model
+        elif model_path is not None:
+            self._model = load_model(model_path)
+        elif model_content is not None:
+            self._model = load_model(bytes(model_content))
+        else:
+            raise InterpreterError("give model_path or model_content")
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < -1):
+            raise InterpreterError(f"num_threads must be an int >= -1, got {num_threads!r}")
+        self._num_threads = 1 if num_threads in (None, -1) else num_threads
+        self._threads = _BlasThreads(num_threads if num_threads not in (None, -1) else None)
+        self._reference = _resolver_is_reference(experimental_op_resolver_type)
+        self._preserve_all = bool(experimental_preserve_all_tensors)
+        self._max_arena_bytes = int(os.environ.get("EDGELITE_MAX_ARENA_BYTES", DEFAULT_MAX_ARENA))
+        custom = dict(custom_ops or {})
+        for reg in custom_op_registerers or []:
+            if callable(reg) and not isinstance(reg, str):
+                custom.update(reg())
+        self._resolver = OpResolver(custom=custom)
+        self._resources: dict = {}
+        self._lock = threading.Lock()
+        self._profiler: Profiler | None = None
+        self._executors: dict[int, SubgraphExecutor] = {}
+        self._main = self._executor(0)
+        self._delegates = list(experimental_delegates or [])
+        for d in self._delegates:
+            apply = getattr(d, "apply", None)
+            if apply is not None:
+                apply(self)
+
+    # ------------------------------------------------------------ structure
+    def _executor(self, subgraph_index: int) -> SubgraphExecutor:
+        if subgraph_index not in self._executors:
+            self._executors[subgraph_index] = SubgraphExecutor(self, subgraph_index)
+        return self._executors[subgraph_index]
+
+    @property
+    def model(self) -> ir.Model:
+        return self._model
+
+    def num_subgraphs(self) -> int:
+        return len(self._model.subgraphs)
+
+    # ------------------------------------------------------------ allocation
+    def allocate_tensors(self) -> None:
+        with self._guard():
+            self._main.allocate()
+
+    def resize_tensor_input(self, input_index, tensor_size, strict=False, subgraph_index=0):
+        ex = self._executor(subgraph_index)
+        idx = int(input_index)
+        if idx not in ex.sg.inputs:
+            raise InterpreterError(f"resize_tensor_input: tensor {idx} is not an input of "
+                                   f"subgraph {subgraph_index} (inputs: {ex.sg.inputs})")
+        shape = [int(d) for d in np.asarray(tensor_size).ravel()]
+        if any(d < 0 for d in shape):
+            raise InterpreterError(f"resize_tensor_input: shape {shape} has a negative dimension")
+        if strict:
+            tensor = ex.sg.tensors[idx]
+            sig = tensor.shape_signature or tensor.shape
+            bad = len(sig) != len(shape) or any(s != -1 and s != d for s, d in zip(sig, shape))
+            if bad:
+                raise InterpreterError(
+                    f"resize_tensor_input(strict=True): tensor {idx} {tensor.name!r} has shape "
+                    f"signature {list(sig)}; only its -1 dimensions may change, got {shape}")
+        if tuple(shape) != ex.specs[idx].shape:
+            ex.set_input_shape(idx, shape)
+
+    # ------------------------------------------------------------ details
+    def _tensor_details(self, tensor_index: int, subgraph_index: int = 0) -> dict:
+        ex = self._executor(subgraph_index)
+        if not 0 <= tensor_index < len(ex.specs):
+            raise InterpreterError(f"tensor index {tensor_index} is outside [0, {len(ex.specs)}) "
+                                   f"in subgraph {subgraph_index}")
+        t = ex.sg.tensors[tensor_index]
+        s = ex.specs[tensor_index]
+        q = t.quantization
+        scales = q.scale.astype(np.float32) if q is not None else np.zeros(0, np.float32)
+        zps = q.zero_point.astype(np.int32) if q is not None else np.zeros(0, np.int32)
+        legacy = (float(scales[0]), int(zps[0]) if zps.size else 0) if scales.size == 1 else (0.0, 0)
+        sig = t.shape_signature if t.shape_signature is not None else s.shape
+        dtype = np.bytes_ if t.type == ir.TensorType.STRING else s.dtype.type
+        return {
+            "name": t.name,
+            "index": tensor_index,
+            "shape": np.array(s.shape, dtype=np.int32),
+            "shape_signature": np.array(sig, dtype=np.int32),
+            "dtype": dtype,
+            "quantization": legacy,
+            "quantization_parameters": {
+                "scales": scales,
+                "zero_points": zps,
+                "quantized_dimension": int(q.quantized_dimension) if q is not None else 0,
+                "block_size": 0,
+            },
+            "sparsity_parameters": _sparsity_dict(t.sparsity),
+        }
+
+    _get_tensor_details = _tensor_details
+
+    def get_input_details(self) -> list[dict]:
+        return [self._tensor_details(i) for i in self._main.sg.inputs]
+
+    def get_output_details(self) -> list[dict]:
+        return [self._tensor_details(i) for i in self._main.sg.outputs]
+
+    def get_tensor_details(self, subgraph_index: int = 0) -> list[dict]:
+        if not 0 <= subgraph_index < self.num_subgraphs():
+            raise InterpreterError(f"subgraph_index is out of range: {subgraph_index} for the "
+                                   f"model, which has {self.num_subgraphs()} subgraphs.")
+        ex = self._executor(subgraph_index)
+        return [self._tensor_details(i, subgraph_index) for i in range(len(ex.specs))]
+
+    def _get_op_details(self, op_index: int) -> dict:
+        sg = self._main.sg
+        op = sg.operators[op_index]
+        ex = self._main
+        return {
+            "index": int(op_index),
+            "op_name": self._model.op_name(op),
+            "inputs": np.array(op.inputs, dtype=np.int32),
+            "outputs": np.array(op.outputs, dtype=np.int32),
+            "operand_types": [ex.specs[i].dtype.type for i in op.inputs if i != -1],
+            "result_types": [ex.specs[i].dtype.type for i in op.outputs if i != -1],
+        }
+
+    def _get_ops_details(self) -> list[dict]:
+        return [self._get_op_details(i) for i in range(len(self._main.sg.operators))]
+
+    # ------------------------------------------------------------ data
+    def set_tensor(self, tensor_index, value, subgraph_index=0) -> None:
+        ex = self._executor(subgraph_index)
+        idx = int(tensor_index)
+        if not 0 <= idx < len(ex.specs):
+            raise InterpreterError(f"set_tensor: tensor index {idx} is outside "
+                                   f"[0, {len(ex.specs)})")
+        s = ex.specs[idx]
+        if s.data is not None:
+            raise InterpreterError(f"set_tensor: tensor {idx} {s.name!r} is a constant")
+        if s.type == ir.TensorType.STRING:
+            arr = np.asarray(value, dtype=object)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype != s.dtype:
+                raise InterpreterError(
+                    f"Cannot set tensor: Got value of type {arr.dtype.name.upper()} but expected "
+                    f"type {s.dtype.name.upper()} for input {idx}, name: {s.name}")
+        if arr.shape != s.shape:
+            if arr.ndim != len(s.shape):
+                raise InterpreterError(
+                    f"Cannot set tensor: Dimension mismatch. Got {arr.ndim} but expected "
+                    f"{len(s.shape)} for input {idx} {s.name!r} (shape {list(s.shape)}); "
+                    f"call resize_tensor_input first to change its shape")
+            for k, (a, b) in enumerate(zip(arr.shape, s.shape)):
+                if a != b:
+                    raise InterpreterError(
+                        f"Cannot set tensor: Dimension mismatch. Got {a} but expected {b} for "
+                        f"dimension {k} of input {idx} {s.name!r}; call resize_tensor_input "
+                        f"first to change its shape")
+        target = ex.arrays[idx]
+        if target is None or not ex.allocated and target.shape != arr.shape:
+            if not ex.allocated:
+                raise InterpreterError("set_tensor called before allocate_tensors (or after a "
+                                       "resize without allocate_tensors)")
+            ex.arrays[idx] = arr.copy()
+            return
+        if s.type == ir.TensorType.STRING:
+            ex.arrays[idx] = arr.copy()
+        else:
+            np.copyto(target, arr)
+
+    def get_tensor(self, tensor_index, subgraph_index=0) -> np.ndarray:
+        ex = self._executor(subgraph_index)
+        idx = int(tensor_index)
+        if not 0 <= idx < len(ex.specs):
+            raise InterpreterError(f"get_tensor: tensor index {idx} is outside "
+                                   f"[0, {len(ex.specs)})")
+        arr = ex.arrays[idx]
+        if arr is None:
+            s = ex.specs[idx]
+            if s.data is not None:
+                return np.array(s.data)
+            raise InterpreterError(f"get_tensor: tensor {idx} {s.name!r} has no value (allocate "
+                                   f"and invoke first)")
+        return np.array(arr)
+
+    def tensor(self, tensor_index, subgraph_index=0):
+        ex = self._executor(subgraph_index)
+        idx = int(tensor_index)
+        if not 0 <= idx < len(ex.specs):
+            raise InterpreterError(f"tensor: tensor index {idx} is outside [0, {len(ex.specs)})")
+        return lambda: ex.arrays[idx]
+
+    # ------------------------------------------------------------ running
+    def _guard(self):
+        interp = self
+
+        class _G:
+            def __enter__(self):
+                if not interp._lock.acquire(blocking=False):
+                    raise InvokeError("this Interpreter is already running in another thread: "
+                                      "one Interpreter per thread (or serialize the calls)")
+
+            def __exit__(self, *exc):
+                interp._lock.release()
+        return _G()
+
+    def invoke(self) -> None:
+        with self._guard():
+            if not self._main.allocated:
+                raise InvokeError("Invoke called on model that is not ready: call "
+                                  "allocate_tensors() first (and again after "
+                                  "resize_tensor_input)")
+            lim = self._threads.limit()
+            if lim is None:
+                self._main.invoke(self._profiler)
+            else:
+                with lim:
+                    self._main.invoke(self._profiler)
+
+    def reset_all_variables(self) -> None:
+        for ex in self._executors.values():
+            ex.reset_variables()
+        for res in self._resources.values():
+            reset = getattr(res, "reset", None)
+            if reset is not None:
+                reset()
+
+    # ------------------------------------------------------------ signatures
+    def _get_full_signature_list(self) -> dict:
+        return {sd.key: {"inputs": dict(sd.inputs), "outputs": dict(sd.outputs)}
+                for sd in self._model.signature_defs}
+
+    def get_signature_list(self) -> dict:
+        return {sd.key: {"inputs": list(sd.inputs), "outputs": list(sd.outputs)}
+                for sd in self._model.signature_defs}
+
+    def get_signature_runner(self, signature_key=None):
+        sigs = self._model.signature_defs
+        if signature_key is None:
+            if len(sigs) != 1:
+                raise InterpreterError(
+                    f"SignatureDef signature_key is None and model has {len(sigs)} Signatures. "
+                    "None is only allowed when the model has 1 SignatureDef")
+            signature_key = sigs[0].key
+        for sd in sigs:
+            if sd.key == signature_key:
+                return SignatureRunner(self, sd)
+        known = ", ".join(repr(s.key) for s in sigs) or "none"
+        raise InterpreterError(f"Invalid signature_key provided: {signature_key!r} "
+                               f"(the model has: {known})")
+
+    # ------------------------------------------------------------ edgelite extras
+    def memory_report(self, subgraph_index: int = 0) -> dict:
+        """Arena bytes, lower bound (largest sum of simultaneously live tensors),
+        naive sum, persistent bytes (variables)."""
+        ex = self._executor(subgraph_index)
+        if not ex.allocated:
+            raise InterpreterError("memory_report needs allocate_tensors() first")
+        return dict(ex.memory)
+
+    def arena_plan(self, subgraph_index: int = 0) -> str:
+        """ASCII picture of the arena: which tensor occupies which bytes at which step."""
+        return self._executor(subgraph_index).planner.print_plan()
+
+    def enable_profiling(self, on: bool = True) -> Profiler | None:
+        self._profiler = Profiler() if on else None
+        return self._profiler
+
+    @property
+    def profiler(self) -> Profiler | None:
+        return self._profiler
+
+
+def _sparsity_dict(sp) -> dict:
+    if sp is None:
+        return {}
+    out = {"traversal_order": np.asarray(sp.traversalOrder or [], np.int32),
+           "block_map": np.asarray(sp.blockMap or [], np.int32), "dim_metadata": []}
+    for dm in sp.dimMetadata or []:
+        if dm.format == 0:
+            out["dim_metadata"].append({"format": 0, "dense_size": int(dm.denseSize)})
+        else:
+            seg = getattr(dm.arraySegments, "values", None)
+            idx = getattr(dm.arrayIndices, "values", None)
+            out["dim_metadata"].append({"format": 1,
+                                        "array_segments": np.asarray(seg if seg is not None else []),
+                                        "array_indices": np.asarray(idx if idx is not None else [])})
+    return out
+
+
+class SignatureRunner:
+    """Callable for one SignatureDef: keyword inputs in, dict of outputs back."""
+
+    def __init__(self, interpreter: Interpreter, sd: ir.SignatureDef):
+        self._interp = interpreter
+        self._sd = sd
+        self._ex = interpreter._executor(sd.subgraph_index)
+
+    def get_input_details(self) -> dict:
+        return {n: self._interp._tensor_details(i, self._sd.subgraph_index)
+                for n, i in self._sd.inputs.items()}
+
+    def get_output_details(self) -> dict:
+        return {n: self._interp._tensor_details(i, self._sd.subgraph_index)
+                for n, i in self._sd.outputs.items()}
+
+    def allocate_tensors(self) -> None:
+        self._ex.allocate()
+
+    def __call__(self, **kwargs) -> dict:
+        sd = self._sd
+        if len(kwargs) != len(sd.inputs):
+            raise InterpreterError(
+                "Invalid number of inputs provided for running a SignatureDef, expected "
+                f"{len(sd.inputs)} vs provided {len(kwargs)} (inputs: {list(sd.inputs)})")
+        for name, value in kwargs.items():
+            if name not in sd.inputs:
+                raise InterpreterError(f"Invalid Input name ({name}) for SignatureDef "
+                                       f"{sd.key!r}; inputs are {list(sd.inputs)}")
+            shape = tuple(np.shape(value))
+            idx = sd.inputs[name]
+            if self._ex.specs[idx].shape != shape:
+                self._ex.set_input_shape(idx, shape)
+        with self._interp._guard():
+            if not self._ex.allocated:
+                self._ex.allocate()
+        for name, value in kwargs.items():
+            self._interp.set_tensor(sd.inputs[name], np.asarray(value), sd.subgraph_index)
+        with self._interp._guard():
+            self._ex.invoke(self._interp._profiler)
+        return {name: np.array(self._ex.arrays[idx]) for name, idx in sd.outputs.items()}
+
+    invoke = __call__

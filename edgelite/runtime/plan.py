@@ -1,0 +1,384 @@
+"""The execution plan of one subgraph: resolve, prepare, plan memory, invoke.
+
+`allocate()` is TFLite-Micro's four phases: resolve every node's kernel (and
+report all unsupported ops at once), prepare every node in order (shapes,
+op data, scratch requests), plan the arena from tensor lifetimes, and bind
+every node's arrays once. `invoke()` is then a flat loop over prebound
+(kernel.invoke, context) pairs. Nodes after the first one whose input shape
+is only known at run time (a data-dependent output) are prepared lazily at
+invoke, with their outputs outside the arena, and re-prepared only when their
+input shapes change.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from edgelite.errors import InterpreterError, ModelError, OpError, UnsupportedOpError
+from edgelite.format import ir
+from edgelite.kernels.base import InvokeContext, PrepareContext, TensorSpec
+from edgelite.runtime.arena import Arena, GreedyPlanner
+
+_TRACE = os.environ.get("EDGELITE_TRACE", "") not in ("", "0")
+_STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
+_NOT_IN_ARENA = (ir.TensorType.STRING, ir.TensorType.RESOURCE, ir.TensorType.VARIANT)
+
+
+def _wrap(e: Exception, where: str, phase: str) -> OpError:
+    if isinstance(e, OpError):
+        return e
+    return OpError(f"{where}: failed to {phase}: {type(e).__name__}: {e}")
+
+
+class SubgraphExecutor:
+    def __init__(self, runtime, index: int):
+        self.runtime = runtime            # the Interpreter (model, resolver, resources)
+        self.model: ir.Model = runtime._model
+        self.index = index
+        self.sg = self.model.subgraphs[index]
+        self.specs = [self._make_spec(i, t) for i, t in enumerate(self.sg.tensors)]
+        self.arrays: list[np.ndarray | None] = [None] * len(self.specs)
+        self.kernels = None
+        self.allocated = False
+        self.memory = {}
+        self._steps = []
+        self._deferred_from = len(self.sg.operators)
+        self._deferred_cache: dict[int, tuple] = {}
+        self._variables: dict[int, np.ndarray] = {}
+        self.children: dict[tuple, SubgraphExecutor] = {}
+
+    # ------------------------------------------------------------ tensors
+    def _make_spec(self, i: int, t: ir.Tensor) -> TensorSpec:
+        try:
+            dtype = t.dtype
+        except KeyError:
+            dtype = np.dtype(np.uint8)
+        data = None
+        if not t.is_variable:
+            try:
+                data = self.model.constant(t)
+            except (ValueError, ModelError) as e:
+                raise ModelError(f"subgraph {self.index}, tensor {i} {t.name!r}: constant data "
+                                 f"does not fit its shape: {e}") from None
+        return TensorSpec(index=i, name=t.name, shape=tuple(t.shape), dtype=dtype, type=t.type,
+                          quant=t.quantization, data=data, is_variable=t.is_variable)
+
+    def where(self, op_index: int) -> str:
+        op = self.sg.operators[op_index]
+        return f"subgraph {self.index}, operator {op_index} ({self.model.op_name(op)})"
+
+    def child(self, subgraph_index: int, key=None) -> SubgraphExecutor:
+        """An executor for another subgraph (control flow), one per calling node."""
+        k = (subgraph_index, key)
+        if k not in self.children:
+            if not 0 <= subgraph_index < len(self.model.subgraphs):
+                raise OpError(f"subgraph {self.index}: calls subgraph {subgraph_index}, which "
+                              f"does not exist")
+            self.children[k] = SubgraphExecutor(self.runtime, subgraph_index)
+        return self.children[k]
+
+    # ------------------------------------------------------------ resolve
+    def resolve(self) -> list[str]:
+        """Create the kernels; return a line per unsupported node."""
+        problems = []
+        kernels = []
+        for oi, op in enumerate(self.sg.operators):
+            code = self.model.operator_codes[op.opcode_index]
+            cls, reason = self.runtime._resolver.find(code)
+            if cls is None:
+                outs = ", ".join(repr(self.sg.tensors[t].name) for t in op.outputs if t >= 0)
+                problems.append(f"  subgraph {self.index}, node {oi}: {code.name} version "
+                                f"{code.version} (outputs {outs}): {reason}")
+                kernels.append(None)
+            else:
+                kernels.append(cls())
+        self.kernels = kernels
+        return problems
+
+    # ------------------------------------------------------------ prepare
+    def _prepare_ctx(self, oi: int) -> PrepareContext:
+        op = self.sg.operators[oi]
+        code = self.model.operator_codes[op.opcode_index]
+        return PrepareContext(
+            model=self.model, subgraph_index=self.index, op_index=oi, op_name=code.name,
+            version=code.version, options=op.options if op.options is not None else op.options2,
+            custom_options=op.custom_options,
+            inputs=[self.specs[i] if i >= 0 else None for i in op.inputs],
+            outputs=[self.specs[i] if i >= 0 else None for i in op.outputs],
+            intermediates=[self.specs[i] for i in op.intermediates if i >= 0],
+            runtime=self, num_threads=self.runtime._num_threads,
+            reference=self.runtime._reference)
+
+    def set_input_shape(self, tensor_index: int, shape) -> None:
+        self.specs[tensor_index].shape = tuple(int(d) for d in shape)
+        self.allocated = False
+
+    def allocate(self) -> None:
+        if self.kernels is None:
+            problems = self.resolve()
+            if problems:
+                raise UnsupportedOpError(
+                    f"{len(problems)} node(s) have no kernel:\n" + "\n".join(problems))
+        # Reset shapes of non-input, non-constant tensors to what the file says,
+        # so a re-prepare after a resize starts from the declared state.
+        inputs = set(self.sg.inputs)
+        for i, t in enumerate(self.sg.tensors):
+            s = self.specs[i]
+            s.dynamic = False
+            if i not in inputs and s.data is None and not s.is_variable:
+                s.shape = tuple(t.shape)
+        self._ctxs = [None] * len(self.sg.operators)
+        self._deferred_from = len(self.sg.operators)
+        self._deferred_cache = {}
+        for oi in range(len(self.sg.operators)):
+            ctx = self._prepare_ctx(oi)
+            if any(s is not None and s.dynamic for s in ctx.inputs):
+                self._deferred_from = oi
+                break
+            try:
+                self.kernels[oi].prepare(ctx)
+            except Exception as e:
+                raise _wrap(e, self.where(oi), "prepare") from e
+            self._ctxs[oi] = ctx
+        self._plan_memory()
+        self._bind()
+        self.allocated = True
+
+    # ------------------------------------------------------------ memory
+    def _plan_memory(self) -> None:
+        n_ops = len(self.sg.operators)
+        end = n_ops + 1
+        preserve = self.runtime._preserve_all
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for i in self.sg.inputs:
+            first[i] = 0
+            last[i] = end if preserve else 0
+        for oi in range(min(self._deferred_from, n_ops)):
+            op = self.sg.operators[oi]
+            for t in op.outputs:
+                if t >= 0:
+                    first.setdefault(t, oi + 1)
+                    last[t] = max(last.get(t, oi + 1), end if preserve else oi + 1)
+            for t in op.inputs:
+                if t >= 0:
+                    first.setdefault(t, oi + 1)
+                    last[t] = max(last.get(t, 0), oi + 1)
+        for oi in range(self._deferred_from, n_ops):
+            for t in self.sg.operators[oi].inputs:
+                if t >= 0 and t in first:
+                    last[t] = end
+        for t in self.sg.outputs:
+            if t in first:
+                last[t] = end
+        planner = GreedyPlanner()
+        placed: list[tuple[int, int]] = []   # (tensor, request)
+        persistent = 0
+        for t, f in first.items():
+            s = self.specs[t]
+            if s.data is not None or s.dynamic or s.type in _NOT_IN_ARENA:
+                continue
+            if s.is_variable:
+                arr = self._variables.get(t)
+                if arr is None or arr.shape != s.shape or arr.dtype != s.dtype:
+                    arr = self._initial_variable(t)
+                    self._variables[t] = arr
+                persistent += arr.nbytes
+                continue
+            nbytes = s.size * s.dtype.itemsize
+            placed.append((t, planner.add_buffer(nbytes, f, last[t], s.name)))
+        scratch_reqs = []
+        for oi in range(min(self._deferred_from, n_ops)):
+            for k, (shape, dtype) in enumerate(self._ctxs[oi].scratch):
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                scratch_reqs.append((oi, k, planner.add_buffer(nbytes, oi + 1, oi + 1,
+                                                               f"scratch {oi}.{k}")))
+        size = planner.arena_size()
+        limit = self.runtime._max_arena_bytes
+        if size > limit:
+            raise ModelError(f"subgraph {self.index}: the tensors need a {size}-byte arena, over "
+                             f"the {limit}-byte limit (set EDGELITE_MAX_ARENA_BYTES to raise it)")
+        self.arena = Arena(size)
+        self.planner = planner
+        self.arrays = [None] * len(self.specs)
+        for i, s in enumerate(self.specs):
+            if s.data is not None:
+                self.arrays[i] = s.data
+        for t, arr in self._variables.items():
+            self.arrays[t] = arr
+        for t, req in placed:
+            s = self.specs[t]
+            self.arrays[t] = self.arena.view(planner.offset(req), s.shape, s.dtype)
+        for i, s in enumerate(self.specs):
+            if self.arrays[i] is None and s.type in _NOT_IN_ARENA and not s.dynamic:
+                self.arrays[i] = np.zeros(s.shape, dtype=s.dtype)
+        self._scratch = {}
+        for oi, k, req in scratch_reqs:
+            shape, dtype = self._ctxs[oi].scratch[k]
+            self._scratch.setdefault(oi, []).append(self.arena.view(planner.offset(req), shape, dtype))
+        self.memory = {
+            "arena_bytes": size,
+            "lower_bound_bytes": planner.lower_bound(),
+            "naive_bytes": planner.naive_size(),
+            "persistent_bytes": persistent,
+        }
+
+    def _initial_variable(self, t: int) -> np.ndarray:
+        s = self.specs[t]
+        tensor = self.sg.tensors[t]
+        init = None
+        if tensor.buffer > 0:
+            init = self.model.constant(tensor)
+        arr = np.zeros(s.shape, dtype=s.dtype)
+        if init is not None and init.size == arr.size:
+            arr[...] = init.reshape(s.shape)
+        return arr
+
+    def reset_variables(self) -> None:
+        for t, arr in self._variables.items():
+            arr[...] = self._initial_variable(t)
+        for child in self.children.values():
+            child.reset_variables()
+
+    # ------------------------------------------------------------ bind
+    def _resize_fn(self, oi: int):
+        op = self.sg.operators[oi]
+
+        def resize(i: int, shape):
+            t = op.outputs[i]
+            s = self.specs[t]
+            arr = self.arrays[t]
+            if arr is None or arr.shape != shape:
+                arr = np.empty(shape, dtype=s.dtype)
+                self.arrays[t] = arr
+            s.shape = shape
+            return arr
+        return resize
+
+    def _make_ictx(self, oi: int) -> InvokeContext:
+        op = self.sg.operators[oi]
+        ins = [self.arrays[i] if i >= 0 else None for i in op.inputs]
+        outs = [self.arrays[i] if i >= 0 else None for i in op.outputs]
+        return InvokeContext(ins, outs, self._scratch.get(oi, []), self._ctxs[oi],
+                             self._resize_fn(oi))
+
+    def _bind(self) -> None:
+        steps = []
+        for oi in range(min(self._deferred_from, len(self.sg.operators))):
+            ictx = self._make_ictx(oi)
+            try:
+                self.kernels[oi].bind(ictx)
+            except Exception as e:
+                raise _wrap(e, self.where(oi), "bind") from e
+            steps.append((self.kernels[oi].invoke, ictx))
+        self._steps = steps
+
+    # ------------------------------------------------------------ invoke
+    def invoke(self, profiler=None) -> None:
+        if not self.allocated:
+            raise InterpreterError(f"subgraph {self.index}: invoke before allocate_tensors")
+        if profiler is not None or _TRACE or _STOP_AFTER >= 0:
+            return self._invoke_slow(profiler)
+        i = 0
+        steps = self._steps
+        try:
+            for fn, c in steps:
+                fn(c)
+                i += 1
+        except Exception as e:
+            raise _wrap(e, self.where(i), "invoke") from e
+        if self._deferred_from < len(self.sg.operators):
+            self._invoke_deferred(None)
+
+    def _refresh_dynamic_inputs(self, ictx: InvokeContext, oi: int) -> None:
+        op = self.sg.operators[oi]
+        for k, t in enumerate(op.inputs):
+            if t >= 0:
+                ictx.inputs[k] = self.arrays[t]
+
+    def _invoke_slow(self, profiler) -> None:
+        for i, (fn, c) in enumerate(self._steps):
+            if _STOP_AFTER >= 0 and i > _STOP_AFTER:
+                return
+            t0 = time.perf_counter()
+            try:
+                fn(c)
+            except Exception as e:
+                raise _wrap(e, self.where(i), "invoke") from e
+            dt = time.perf_counter() - t0
+            if profiler is not None:
+                profiler.record(self.index, i, self.model.op_name(self.sg.operators[i]), dt)
+            if _TRACE:
+                self._trace(i, dt)
+        if self._deferred_from < len(self.sg.operators):
+            self._invoke_deferred(profiler)
+
+    def _trace(self, oi: int, dt: float) -> None:
+        op = self.sg.operators[oi]
+        outs = []
+        for t in op.outputs:
+            a = self.arrays[t] if t >= 0 else None
+            if a is not None and a.dtype != object and a.size:
+                outs.append(f"{self.sg.tensors[t].name}{list(a.shape)} {a.dtype} "
+                            f"min={a.min():.4g} max={a.max():.4g}")
+        print(f"[edgelite] {self.where(oi)} {dt * 1e6:.1f}us -> " + "; ".join(outs), flush=True)
+
+    def _invoke_deferred(self, profiler) -> None:
+        for oi in range(self._deferred_from, len(self.sg.operators)):
+            op = self.sg.operators[oi]
+            key = tuple(self.arrays[t].shape if t >= 0 and self.arrays[t] is not None else None
+                        for t in op.inputs)
+            cached = self._deferred_cache.get(oi)
+            t0 = time.perf_counter()
+            try:
+                if cached is None or cached[0] != key:
+                    for t in op.inputs:
+                        if t >= 0 and self.arrays[t] is None:
+                            raise OpError(f"{self.where(oi)}: input tensor {t} "
+                                          f"{self.sg.tensors[t].name!r} has no value")
+                    for t in op.inputs:
+                        if t >= 0:
+                            self.specs[t].shape = tuple(self.arrays[t].shape)
+                            self.specs[t].dynamic = False
+                    ctx = self._prepare_ctx(oi)
+                    self.kernels[oi].prepare(ctx)
+                    self._ctxs[oi] = ctx
+                    for t in op.outputs:
+                        s = self.specs[t] if t >= 0 else None
+                        if s is None or s.is_variable:
+                            continue
+                        if not s.dynamic:
+                            a = self.arrays[t]
+                            if a is None or a.shape != s.shape or a.dtype != s.dtype:
+                                self.arrays[t] = np.empty(s.shape, dtype=s.dtype)
+                    self._scratch[oi] = [np.empty(sh, dt) for sh, dt in ctx.scratch]
+                    ictx = self._make_ictx(oi)
+                    self.kernels[oi].bind(ictx)
+                    self._deferred_cache[oi] = (key, ictx)
+                else:
+                    ictx = cached[1]
+                    self._refresh_dynamic_inputs(ictx, oi)
+                self.kernels[oi].invoke(ictx)
+            except Exception as e:
+                raise _wrap(e, self.where(oi), "invoke") from e
+            if profiler is not None:
+                profiler.record(self.index, oi, self.model.op_name(op), time.perf_counter() - t0)
+
+    # ------------------------------------------------------------ helpers for kernels
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run this subgraph as a function (control flow): set inputs, invoke, return outputs."""
+        shapes_changed = any(self.specs[t].shape != tuple(np.shape(x))
+                             for t, x in zip(self.sg.inputs, inputs))
+        if shapes_changed or not self.allocated:
+            for t, x in zip(self.sg.inputs, inputs):
+                self.set_input_shape(t, np.shape(x))
+            self.allocate()
+        for t, x in zip(self.sg.inputs, inputs):
+            if self.arrays[t] is not None and self.arrays[t] is not x:
+                self.arrays[t][...] = x
+            elif self.arrays[t] is None:
+                self.arrays[t] = np.array(x, dtype=self.specs[t].dtype)
+        self.invoke()
+        return [self.arrays[t] for t in self.sg.outputs]
