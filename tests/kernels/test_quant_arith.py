@@ -1,0 +1,77 @@
+"""The integer core against a straightforward scalar transcription of TFLite's C."""
+import math
+
+import numpy as np
+import pytest
+
+from edgelite.kernels.quant import arith
+
+
+def _c_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _wrap32(v: int) -> int:
+    return (v + 2**31) % 2**32 - 2**31
+
+
+def srdhm_scalar(a: int, b: int) -> int:
+    if a == b == -(2**31):
+        return 2**31 - 1
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    return _c_div(ab + nudge, 1 << 31)
+
+
+def rdbpot_scalar(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    rem = x & mask
+    thr = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if rem > thr else 0)
+
+
+def mbqm_scalar(x: int, m: int, shift: int) -> int:
+    left, right = max(shift, 0), max(-shift, 0)
+    return rdbpot_scalar(srdhm_scalar(_wrap32(x * (1 << left)), m), right)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multiply_by_quantized_multiplier_matches_scalar(seed):
+    rng = np.random.default_rng(seed)
+    xs = np.concatenate([rng.integers(-2**31, 2**31, 300), [0, 1, -1, 2**31 - 1, -2**31]])
+    for _ in range(20):
+        real = float(np.exp(rng.uniform(-20, 3)))
+        m, s = arith.quantize_multiplier(real)
+        got = arith.multiply_by_quantized_multiplier(xs, m, s)
+        want = [mbqm_scalar(int(x), m, s) for x in xs]
+        assert got.tolist() == want
+
+
+def test_quantize_multiplier_represents_real():
+    for real in [1e-9, 0.0003, 0.25, 0.5, 0.999999999, 1.0, 1.5, 123.0]:
+        m, s = arith.quantize_multiplier(real)
+        assert 2**30 <= m < 2**31
+        assert math.isclose(m * 2.0 ** (s - 31), real, rel_tol=1e-9)
+    assert arith.quantize_multiplier(0.0) == (0, 0)
+    assert arith.quantize_multiplier(1e-12) == (0, 0)   # flushed like TFLite (shift < -31)
+
+
+def test_round_half_away_from_zero():
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])
+    assert arith.tflite_round(x).tolist() == [-3, -2, -1, 1, 2, 3]
+    assert arith.tflite_round(2.5) == 3.0 and arith.tflite_round(-2.5) == -3.0
+
+
+def test_rounding_divide_by_pot_negative_ties():
+    xs = np.arange(-20, 21)
+    for e in range(0, 5):
+        assert arith.rounding_divide_by_pot(xs, e).tolist() == [rdbpot_scalar(int(x), e) for x in xs]
+
+
+def test_per_channel_broadcast():
+    acc = np.arange(-12, 12, dtype=np.int64).reshape(4, 6)
+    m, s = arith.quantize_multiplier_array([0.1, 0.2, 0.7, 1.3, 0.01, 2.0])
+    got = arith.multiply_by_quantized_multiplier(acc, m, s)
+    for c in range(6):
+        assert got[:, c].tolist() == [mbqm_scalar(int(v), int(m[c]), int(s[c])) for v in acc[:, c]]
