@@ -291,10 +291,13 @@ class Interpreter:
     def reset_all_variables(self) -> None:
         for ex in self._executors.values():
             ex.reset_variables()
-        for res in self._resources.values():
-            reset = getattr(res, "reset", None)
-            if reset is not None:
-                reset()
+        # Resource variables too (LiteRT leaves them alone, so a stateful model
+        # cannot be restarted there): values are dropped and CALL_ONCE
+        # initializers run again on the next invoke.
+        store = self._resources.get("__variables__")
+        if store is not None:
+            store["values"].clear()
+        self._resources.pop("__call_once__", None)
 
     # ------------------------------------------------------------ signatures
     def _get_full_signature_list(self) -> dict:
