@@ -81,3 +81,45 @@ class OpResolver:
 def supported_ops() -> dict[str, tuple[int, int]]:
     load_all()
     return {name: (lo, hi) for name, (_, lo, hi) in sorted(BUILTINS.items())}
+
+
+def custom_op(name: str, *, prepare: Callable, invoke: Callable, init: Callable | None = None,
+              free: Callable | None = None, versions: tuple[int, int] = (1, 1),
+              register_globally: bool = False) -> type:
+    """A custom op from plain Python functions, with TFLite's four-function contract.
+
+        init(custom_options: bytes) -> user_data        (optional; once per node)
+        prepare(ctx: PrepareContext, user_data) -> None  (set output shapes, validate)
+        invoke(ictx: InvokeContext, user_data) -> None   (write ictx.outputs[i])
+        free(user_data) -> None                          (optional; when the node goes away)
+
+    Returns a Kernel class; pass it as `Interpreter(custom_ops={name: cls})`, or
+    set `register_globally=True` to make every interpreter resolve it.
+    """
+    from edgelite.kernels.base import Kernel
+
+    class PythonCustomOp(Kernel):
+        op_name = name
+        _user_data = None
+        _initialized = False
+
+        def prepare(self, ctx):
+            if not self._initialized:
+                if not versions[0] <= ctx.version <= versions[1]:
+                    raise ctx.error(f"custom op {name} version {ctx.version} is not supported "
+                                    f"(supported: {versions[0]}..{versions[1]})")
+                self._user_data = init(ctx.custom_options or b"") if init else None
+                self._initialized = True
+            prepare(ctx, self._user_data)
+
+        def invoke(self, ictx):
+            invoke(ictx, self._user_data)
+
+        def __del__(self):
+            if free is not None and self._initialized:
+                free(self._user_data)
+
+    PythonCustomOp.__name__ = PythonCustomOp.__qualname__ = f"CustomOp_{name}"
+    if register_globally:
+        CUSTOM[name] = (PythonCustomOp, versions[0], versions[1])
+    return PythonCustomOp

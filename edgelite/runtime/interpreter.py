@@ -149,7 +149,12 @@ class Interpreter:
         zps = q.zero_point.astype(np.int32) if q is not None else np.zeros(0, np.int32)
         legacy = (float(scales[0]), int(zps[0]) if zps.size else 0) if scales.size == 1 else (0.0, 0)
         sig = t.shape_signature if t.shape_signature is not None else s.shape
-        dtype = np.bytes_ if t.type == ir.TensorType.STRING else s.dtype.type
+        if t.type == ir.TensorType.STRING:
+            dtype = np.bytes_
+        elif t.type in (ir.TensorType.RESOURCE, ir.TensorType.VARIANT):
+            dtype = np.object_          # what LiteRT reports for these
+        else:
+            dtype = s.dtype.type
         return {
             "name": t.name,
             "index": tensor_index,
