@@ -16,18 +16,35 @@ from edgelite.format import ir
 FAMILIES = [
     "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
     "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
+    "quant.conv", "quant.pool", "quant.elementwise", "quant.activations", "quant.reduce",
+    "quant.misc", "quant.rnn", "quant.hybrid",
 ]
+
+# Which variant of an op a node gets is decided by its tensor types, known
+# from the file before any shape is: "quantized" when the first input is an
+# int8/uint8/int16 tensor, "hybrid" when a float input meets int8 weights
+# (input 1), else the generic (float) kernel. A missing variant falls back to
+# the generic kernel, which then explains what it does not support.
+_QUANT_TYPES = {ir.TensorType.INT8, ir.TensorType.UINT8, ir.TensorType.INT16}
+_WEIGHT_TYPES = {ir.TensorType.INT8, ir.TensorType.UINT8, ir.TensorType.INT4}
 
 # op name -> (kernel class, min version, max version)
 BUILTINS: dict[str, tuple[type, int, int]] = {}
+QUANTIZED: dict[str, tuple[type, int, int]] = {}
+HYBRID: dict[str, tuple[type, int, int]] = {}
 CUSTOM: dict[str, tuple[type, int, int]] = {}
 _loaded = False
 
 
-def register(op_name: str, versions: tuple[int, int] = (1, 1), *, custom: bool = False) -> Callable:
-    """Class decorator: `@register("ADD", versions=(1, 5))`."""
+def register(op_name: str, versions: tuple[int, int] = (1, 1), *, custom: bool = False,
+             variant: str = "generic") -> Callable:
+    """Class decorator: `@register("ADD", versions=(1, 5))`.
+
+    `variant="quantized"` / `"hybrid"` registers the kernel used when the node's
+    tensor types say so (see above)."""
     def deco(cls):
-        table = CUSTOM if custom else BUILTINS
+        table = CUSTOM if custom else {"generic": BUILTINS, "quantized": QUANTIZED,
+                                       "hybrid": HYBRID}[variant]
         table[op_name] = (cls, versions[0], versions[1])
         cls.op_name = op_name
         return cls
@@ -56,8 +73,9 @@ class OpResolver:
         self.custom = dict(custom or {})
         self.only = only
 
-    def find(self, code: ir.OperatorCode) -> tuple[type | None, str]:
-        """(kernel class or None, reason when None)."""
+    def find(self, code: ir.OperatorCode, input_types: list[int | None] | None = None
+             ) -> tuple[type | None, str]:
+        """(kernel class or None, reason when None); `input_types` picks the variant."""
         if code.builtin_code == ir.BuiltinOperator.CUSTOM:
             name = code.custom_code or ""
             if name in self.custom:
@@ -70,6 +88,13 @@ class OpResolver:
         if self.only is not None and name not in self.only:
             return None, f"{name} is not in this resolver's selection"
         entry = BUILTINS.get(name)
+        types = [t for t in (input_types or [])]
+        first = next((t for t in types if t is not None), None)
+        if first in _QUANT_TYPES and name in QUANTIZED:
+            entry = QUANTIZED[name]
+        elif (first == ir.TensorType.FLOAT32 and len(types) > 1 and types[1] in _WEIGHT_TYPES
+              and name in HYBRID):
+            entry = HYBRID[name]
         if entry is None:
             return None, f"builtin op {name} has no edgelite kernel"
         cls, lo, hi = entry
@@ -79,8 +104,14 @@ class OpResolver:
 
 
 def supported_ops() -> dict[str, tuple[int, int]]:
+    """op name -> (min, max) version over all variants."""
     load_all()
-    return {name: (lo, hi) for name, (_, lo, hi) in sorted(BUILTINS.items())}
+    out: dict[str, tuple[int, int]] = {}
+    for table in (BUILTINS, QUANTIZED, HYBRID):
+        for name, (_, lo, hi) in table.items():
+            a, b = out.get(name, (lo, hi))
+            out[name] = (min(a, lo), max(b, hi))
+    return dict(sorted(out.items()))
 
 
 def custom_op(name: str, *, prepare: Callable, invoke: Callable, init: Callable | None = None,

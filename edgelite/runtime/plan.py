@@ -86,7 +86,8 @@ class SubgraphExecutor:
         kernels = []
         for oi, op in enumerate(self.sg.operators):
             code = self.model.operator_codes[op.opcode_index]
-            cls, reason = self.runtime._resolver.find(code)
+            types = [self.sg.tensors[i].type if i >= 0 else None for i in op.inputs]
+            cls, reason = self.runtime._resolver.find(code, types)
             if cls is None:
                 outs = ", ".join(repr(self.sg.tensors[t].name) for t in op.outputs if t >= 0)
                 problems.append(f"  subgraph {self.index}, node {oi}: {code.name} version "

@@ -33,6 +33,7 @@ def test_random_lifetimes_never_overlap_and_stay_near_bound():
         for _ in range(40):
             a = int(rng.integers(0, 30))
             p.add_buffer(int(rng.integers(1, 5000)), a, a + int(rng.integers(0, 5)))
+        p.plan()
         assert _overlaps(p) is None
         assert p.arena_size() >= p.lower_bound()
         assert all(r.offset % ALIGN == 0 for r in p.reqs)
