@@ -1,0 +1,162 @@
+"""Normalizations over the last axis: SOFTMAX, LOG_SOFTMAX, L2_NORMALIZATION,
+LOCAL_RESPONSE_NORMALIZATION (float32; quantized variants raise "not supported yet")."""
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.kernels.activations import QUANTIZED_TYPES, type_name
+from edgelite.kernels.base import Kernel, PrepareContext
+from edgelite.kernels.registry import register
+
+
+def _prepare_float(ctx: PrepareContext, min_rank: int = 1, types=("FLOAT32",)):
+    """Common checks: one input, one output of the same type, rank >= min_rank."""
+    ctx.check_arity(1, 1)
+    x = ctx.input(0)
+    out = ctx.outputs[0]
+    name = type_name(x)
+    if name in QUANTIZED_TYPES:
+        raise ctx.error(f"quantized {ctx.op_name} not supported yet", x)
+    ctx.check(name in types, f"input type {name} is not supported (supported: "
+              f"{', '.join(types)})", x)
+    if out is not None:
+        ctx.check(type_name(out) == name,
+                  f"output has type {type_name(out)}, expected the input's type {name}", out)
+    ctx.check(len(x.shape) >= min_rank,
+              f"input must have rank >= {min_rank}, got shape {list(x.shape)}", x)
+    ctx.set_output(0, x.shape, x.dtype)
+    return x
+
+
+def _row_shape(shape) -> tuple[int, ...]:
+    return tuple(shape[:-1]) + (1,)
+
+
+@register("SOFTMAX", versions=(1, 4))
+class Softmax(Kernel):
+    # exp((x - max) * beta) / sum, over the last axis, in float32.
+    def prepare(self, ctx):
+        x = _prepare_float(ctx, types=("FLOAT32", "FLOAT16"))
+        self.beta = np.float32(ctx.options.beta if ctx.options is not None else 1.0)
+        self.empty = x.size == 0
+        self.rows = np.empty(_row_shape(x.shape), np.float32)
+        self.buf = np.empty(x.shape, np.float32) if x.dtype != np.float32 else None
+
+    def invoke(self, ictx):
+        if self.empty:
+            return
+        x, out = ictx.inputs[0], ictx.outputs[0]
+        b = out if self.buf is None else self.buf
+        if self.buf is not None:
+            np.copyto(b, x)
+            x = b
+        np.max(x, axis=-1, keepdims=True, out=self.rows)
+        np.subtract(x, self.rows, out=b)
+        if self.beta != 1.0:
+            b *= self.beta
+        np.exp(b, out=b)
+        np.sum(b, axis=-1, keepdims=True, out=self.rows)
+        if b is not out:
+            # float16 (reference_ops::Softmax<half>): each exp is stored as half
+            # before the division by the float sum.
+            np.copyto(out, b, casting="same_kind")
+            np.copyto(b, out)
+        b /= self.rows
+        if b is not out:
+            np.copyto(out, b, casting="same_kind")
+
+
+@register("LOG_SOFTMAX", versions=(1, 2))
+class LogSoftmax(Kernel):
+    # x - max - log(sum(exp(x - max))) over the last axis.
+    def prepare(self, ctx):
+        x = _prepare_float(ctx)
+        self.empty = x.size == 0
+        self.rows = np.empty(_row_shape(x.shape), np.float32)
+        self.buf = np.empty(x.shape, np.float32)
+
+    def invoke(self, ictx):
+        if self.empty:
+            return
+        x, out = ictx.inputs[0], ictx.outputs[0]
+        np.max(x, axis=-1, keepdims=True, out=self.rows)
+        np.subtract(x, self.rows, out=out)
+        np.exp(out, out=self.buf)
+        np.sum(self.buf, axis=-1, keepdims=True, out=self.rows)
+        np.log(self.rows, out=self.rows)
+        out -= self.rows
+
+
+@register("L2_NORMALIZATION", versions=(1, 2))
+class L2Normalization(Kernel):
+    # x / max(sqrt(sum(x^2)), 1e-6) over the last axis (l2norm.cc's epsilon).
+    EPSILON = np.float32(1e-6)
+
+    def prepare(self, ctx):
+        x = _prepare_float(ctx)
+        act = getattr(ctx.options, "fusedActivationFunction", 0) if ctx.options else 0
+        ctx.check(not act, f"fused activation {act} is not supported (LiteRT requires NONE)")
+        self.empty = x.size == 0
+        self.rows = np.empty(_row_shape(x.shape), np.float32)
+        self.buf = np.empty(x.shape, np.float32)
+
+    def invoke(self, ictx):
+        if self.empty:
+            return
+        x, out = ictx.inputs[0], ictx.outputs[0]
+        np.square(x, out=self.buf)
+        np.sum(self.buf, axis=-1, keepdims=True, out=self.rows)
+        np.sqrt(self.rows, out=self.rows)
+        np.maximum(self.rows, self.EPSILON, out=self.rows)
+        np.divide(x, self.rows, out=out)
+
+
+@register("LOCAL_RESPONSE_NORMALIZATION", versions=(1, 1))
+class LocalResponseNormalization(Kernel):
+    """x * (bias + alpha * sum of squares in a window over the last axis) ^ -beta.
+
+    LiteRT's two float kernels disagree on the window: the default (optimized)
+    one sums channels [c - radius, c + radius] (TensorFlow's definition) and
+    scales each square by alpha before summing; the reference kernel
+    (BUILTIN_REF) sums [c - radius, c + radius), one channel fewer, and applies
+    alpha to the sum. We follow whichever the interpreter asked for."""
+
+    def prepare(self, ctx):
+        x = _prepare_float(ctx)
+        ctx.check(len(x.shape) == 4, f"input must have rank 4, got shape {list(x.shape)}", x)
+        o = ctx.options
+        self.radius = int(o.radius) if o is not None else 0
+        ctx.check(self.radius >= 0, f"radius must be >= 0, got {self.radius}")
+        self.bias = np.float32(o.bias if o is not None else 0.0)
+        self.alpha = np.float32(o.alpha if o is not None else 0.0)
+        self.beta = np.float32(o.beta if o is not None else 0.0)
+        self.reference = bool(ctx.reference)
+        depth = x.shape[-1]
+        self.empty = x.size == 0
+        r = min(self.radius, depth)
+        self.pad = r
+        # The window's offsets relative to the channel, clipped to those that can
+        # ever hit a channel.
+        last = r if not self.reference else r - 1
+        self.offsets = range(-r, last + 1)
+        self.squares = np.zeros(tuple(x.shape[:-1]) + (depth + 2 * r,), np.float32)
+        self.acc = np.empty(x.shape, np.float32)
+
+    def invoke(self, ictx):
+        if self.empty:
+            return
+        x, out = ictx.inputs[0], ictx.outputs[0]
+        depth = x.shape[-1]
+        sq, acc, r = self.squares, self.acc, self.pad
+        inner = sq[..., r:r + depth]
+        np.square(x, out=inner)
+        if not self.reference:
+            inner *= self.alpha
+        acc.fill(0.0)
+        for k in self.offsets:
+            acc += sq[..., r + k:r + k + depth]
+        if self.reference:
+            acc *= self.alpha
+        acc += self.bias
+        np.power(acc, -self.beta, out=acc)
+        np.multiply(x, acc, out=out)
