@@ -176,9 +176,25 @@ def _convert(mt: fb.ModelT, buf, n: int, what: str) -> ir.Model:
     model.external_buffers = mt.externalBuffers or []
     # Trailing bytes (e.g. a zip of associated files) start after the last
     # byte the FlatBuffer uses; only the metadata zip convention needs them.
-    if flat_end and flat_end < n and bytes(buf[flat_end:flat_end + 2]) == b"PK":
-        model.trailing_bytes = bytes(buf[flat_end:n])
+    start = _appended_zip_start(buf, n)
+    if start is not None and start >= flat_end:
+        model.trailing_bytes = bytes(buf[start:n])
     return model
+
+
+def _appended_zip_start(buf, n: int) -> int | None:
+    """Where a zip archive appended to the FlatBuffer starts (TFLite's metadata
+    convention for associated files), from its end-of-central-directory record."""
+    tail_from = max(0, n - (65536 + 22))
+    tail = bytes(buf[tail_from:n])
+    eocd = tail.rfind(b"PK\x05\x06")
+    if eocd < 0 or eocd + 22 > len(tail):
+        return None
+    cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
+    start = tail_from + eocd - cd_size - cd_offset
+    if start < 8 or bytes(buf[start:start + 2]) != b"PK":
+        return None
+    return start
 
 
 def _array_end(arr: np.ndarray, buf) -> int:
