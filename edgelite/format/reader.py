@@ -191,10 +191,16 @@ def _appended_zip_start(buf, n: int) -> int | None:
     if eocd < 0 or eocd + 22 > len(tail):
         return None
     cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
-    start = tail_from + eocd - cd_size - cd_offset
-    if start < 8 or bytes(buf[start:start + 2]) != b"PK":
-        return None
-    return start
+    # Offsets inside the archive are relative to its own start (a zip written
+    # separately, then appended) or to the file start (zipfile in append mode).
+    relative = tail_from + eocd - cd_size - cd_offset
+    candidates = [relative]
+    if 0 <= cd_offset and cd_offset + 46 <= n and bytes(buf[cd_offset:cd_offset + 4]) == b"PK\x01\x02":
+        candidates.append(struct.unpack_from("<I", bytes(buf[cd_offset + 42:cd_offset + 46]))[0])
+    for start in candidates:
+        if 8 <= start < n and bytes(buf[start:start + 4]) == b"PK\x03\x04":
+            return start
+    return None
 
 
 def _array_end(arr: np.ndarray, buf) -> int:
