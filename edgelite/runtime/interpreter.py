@@ -56,6 +56,22 @@ class _BlasThreads:
         return self._controller.limit(limits=self.n, user_api="blas")
 
 
+class _Guard:
+    """Fails fast (instead of corrupting tensors) when two threads share an Interpreter."""
+    __slots__ = ("lock",)
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def __enter__(self):
+        if not self.lock.acquire(blocking=False):
+            raise InvokeError("this Interpreter is already running in another thread: "
+                              "one Interpreter per thread (or serialize the calls)")
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
 class Interpreter:
     """Loads a .tflite model and runs it, with TFLite's Python API."""
 
@@ -267,18 +283,8 @@ class Interpreter:
         return lambda: ex.arrays[idx]
 
     # ------------------------------------------------------------ running
-    def _guard(self):
-        interp = self
-
-        class _G:
-            def __enter__(self):
-                if not interp._lock.acquire(blocking=False):
-                    raise InvokeError("this Interpreter is already running in another thread: "
-                                      "one Interpreter per thread (or serialize the calls)")
-
-            def __exit__(self, *exc):
-                interp._lock.release()
-        return _G()
+    def _guard(self) -> _Guard:
+        return _Guard(self._lock)
 
     def invoke(self) -> None:
         with self._guard():
