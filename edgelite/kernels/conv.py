@@ -1,0 +1,660 @@
+"""Convolutions and matrix products: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV,
+FULLY_CONNECTED, BATCH_MATMUL, CONV_3D.
+
+Float32 only for now. Every kernel's prepare switches on the dtypes of its
+inputs (`_dtype_path`) so quantized (int8/uint8/int16) and hybrid (float
+input, integer weights) paths can be added next to the float one; today
+those raise a clear "not supported yet" error naming the node.
+
+Speed (DESIGN.md): convolutions are im2col + one BLAS GEMM. The im2col
+windows are an `as_strided` view over a zero-bordered copy of the input (a
+scratch buffer) built once in bind; invoke copies the windows into the
+column buffer and calls `np.matmul(..., out=)`. A 1x1 stride-1 convolution
+is a plain GEMM on the input itself. Filters are re-laid for the GEMM in
+prepare. Depthwise convolutions multiply-accumulate whole [N, OH, OW, C]
+planes, one filter tap at a time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
+from edgelite.kernels.common import ACTIVATION_RANGE, activation_code, conv_output_size
+from edgelite.kernels.registry import register
+
+F32 = np.dtype(np.float32)
+_QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
+_INT_WEIGHTS = (np.dtype(np.int8), np.dtype(np.uint8))
+
+
+# ---------------------------------------------------------------- shared helpers
+def _opt(options, name: str, default):
+    value = getattr(options, name, None) if options is not None else None
+    return default if value is None else value
+
+
+def float_activation(ctx: PrepareContext, options) -> tuple[float | None, float | None]:
+    """The (low, high) clamp of a fused activation for float kernels.
+
+    LiteRT's CalculateActivationRange only knows RELU, RELU_N1_TO_1 and RELU6:
+    a fused TANH or SIGN_BIT is silently ignored by its float conv/pool kernels,
+    and we do the same."""
+    code = activation_code(options)
+    if not 0 <= code <= ActivationFunctionType.SIGN_BIT:
+        raise ctx.error(f"unknown fused activation function {code}")
+    return ACTIVATION_RANGE.get(code, (None, None))
+
+
+def clamp_inplace(x: np.ndarray, bounds: tuple[float | None, float | None]) -> None:
+    lo, hi = bounds
+    if lo is None:
+        return
+    if hi is None:
+        np.maximum(x, lo, out=x)
+    else:
+        np.clip(x, lo, hi, out=x)
+
+
+def _dtype_path(ctx: PrepareContext, x: TensorSpec, w: TensorSpec | None = None) -> str:
+    """'float' for the implemented path; a clear error for quantized and hybrid ones."""
+    if x.dtype == F32 and (w is None or w.dtype == F32):
+        return "float"
+    if x.dtype == F32 and w is not None and w.dtype in _INT_WEIGHTS:
+        raise ctx.error(f"hybrid {ctx.op_name} (float32 input, {w.dtype} weights) is not "
+                        f"supported yet", w)
+    if x.dtype in _QUANTIZED:
+        raise ctx.error(f"{x.dtype} {ctx.op_name} is not supported yet", x)
+    bad = x if x.dtype != F32 else w
+    raise ctx.error(f"{ctx.op_name} does not support type {bad.dtype}", bad)
+
+
+def _check_positive(ctx: PrepareContext, **values: int) -> None:
+    for name, v in values.items():
+        if v <= 0:
+            raise ctx.error(f"{name} must be positive, got {v}")
+
+
+def _check_bias(ctx: PrepareContext, bias: TensorSpec | None, n: int, dtype=F32) -> None:
+    if bias is None:
+        return
+    ctx.check_dtype(bias, dtype, "bias")
+    if bias.size != n:
+        raise ctx.error(f"bias has {bias.size} elements, expected {n} (one per output "
+                        f"channel)", bias)
+
+
+def _pad_name(ctx: PrepareContext, padding: int) -> int:
+    if padding not in (Padding.SAME, Padding.VALID):
+        raise ctx.error(f"unknown padding {padding}")
+    return padding
+
+
+def _same_valid_pads(padding: int, in_size: int, k: int, stride: int, dilation: int,
+                     out_size: int) -> tuple[int, int]:
+    """(before, after) padding of TFLite's ComputePaddingHeightWidth; `after` is
+    what the windows may read past the input (zero when VALID)."""
+    eff = (k - 1) * dilation + 1
+    total = max((out_size - 1) * stride + eff - in_size, 0)
+    before = total // 2
+    return before, total - before
+
+
+class PaddedInput:
+    """A zero- (or `fill`-) bordered copy of an N-D input, in a scratch buffer.
+
+    The borders are rewritten at every fill because scratch memory is shared
+    with other nodes between invokes; the interior is one np.copyto."""
+
+    def __init__(self, in_shape: tuple[int, ...], pads: list[tuple[int, int]], fill: float = 0.0):
+        # pads: (before, after) for each axis in order (0 for non-spatial axes).
+        self.in_shape = tuple(in_shape)
+        self.pads = pads
+        self.fill_value = fill
+        self.shape = tuple(d + b + a for d, (b, a) in zip(in_shape, pads))
+        self.needed = any(b or a for b, a in pads)
+
+    def bind(self, buf: np.ndarray) -> None:
+        self.buf = buf
+        inner = tuple(slice(b, b + d) for d, (b, _) in zip(self.in_shape, self.pads))
+        self.inner = buf[inner]
+        self.borders = []
+        for axis, (b, a) in enumerate(self.pads):
+            full = [slice(None)] * buf.ndim
+            if b:
+                full[axis] = slice(0, b)
+                self.borders.append(buf[tuple(full)])
+            if a:
+                full[axis] = slice(buf.shape[axis] - a, None)
+                self.borders.append(buf[tuple(full)])
+
+    def fill(self, x: np.ndarray) -> None:
+        for border in self.borders:
+            border.fill(self.fill_value)
+        np.copyto(self.inner, x)
+
+
+def window_view(src: np.ndarray, out_sizes, kernel, strides, dilations) -> np.ndarray:
+    """[N, *out_sizes, *kernel, C] view of sliding windows over src [N, *spatial, C]."""
+    s = src.strides
+    spatial = s[1:-1]
+    shape = (src.shape[0], *out_sizes, *kernel, src.shape[-1])
+    strides_ = (s[0], *(st * k for st, k in zip(spatial, strides)),
+                *(st * d for st, d in zip(spatial, dilations)), s[-1])
+    return as_strided(src, shape=shape, strides=strides_, writeable=False)
+
+
+class _ImageToColumnsConv(Kernel):
+    """Shared N-D (2-D or 3-D) im2col + GEMM convolution machinery.
+
+    Subclasses' prepare calls `_setup(...)`; grouped convolutions run a batched
+    GEMM over the groups."""
+
+    def _setup(self, ctx: PrepareContext, x: TensorSpec, w_const, bias: TensorSpec | None,
+               out_spatial, kernel, strides, dilations, pads, groups: int, out_ch: int,
+               bounds) -> None:
+        n, c = x.shape[0], x.shape[-1]
+        self.bounds = bounds
+        self.groups = groups
+        self.out_shape = (n, *out_spatial, out_ch)
+        self.rows = n * int(np.prod(out_spatial, dtype=np.int64))
+        cg = c // groups
+        k = int(np.prod(kernel, dtype=np.int64)) * cg
+        self.k = k
+        self.kernel, self.strides, self.dilations = tuple(kernel), tuple(strides), tuple(dilations)
+        self.out_spatial = tuple(out_spatial)
+        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
+        self.bias_input = bias is not None and bias.data is None
+        self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
+        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
+        # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
+        self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
+                       and all(s == 1 for s in strides) and not self.pad.needed)
+        if self.direct:
+            self.col_idx = None
+        elif groups == 1:
+            self.col_idx = ctx.request_scratch((self.rows, k), F32)
+        else:
+            self.col_idx = ctx.request_scratch((groups, self.rows, k), F32)
+            self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
+        self.weights_const = w_const is not None
+        self.wt = self._relayout(w_const) if w_const is not None else None
+
+    def _relayout(self, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def bind(self, ictx: InvokeContext) -> None:
+        x = ictx.inputs[0]
+        self._x = x
+        out = ictx.outputs[0]
+        self._out = out
+        self.out2d = out.reshape(self.rows, -1)
+        if self.pad.needed:
+            self.pad.bind(ictx.scratch[self.pad_idx])
+            src = self.pad.buf
+        else:
+            src = x
+        if self.direct:
+            self.col = x.reshape(self.rows, -1)
+            return
+        win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
+        col = ictx.scratch[self.col_idx]
+        if self.groups == 1:
+            self.win = win
+            self.col_win = col.reshape(win.shape)
+            self.col = col
+        else:
+            g = self.groups
+            # [N, *out, *kernel, G, Cg] -> [G, N, *out, *kernel, Cg]
+            win = win.reshape(*win.shape[:-1], g, -1)
+            self.win = np.moveaxis(win, -2, 0)
+            self.col_win = col.reshape(self.win.shape)
+            self.col = col
+            self.gemm = ictx.scratch[self.gemm_idx]
+            # the output viewed [G, rows, Og]
+            self.out_groups = self.out2d.reshape(self.rows, g, -1).transpose(1, 0, 2)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        if not self.weights_const:
+            self.wt = self._relayout(ictx.inputs[1])
+        if self.pad.needed:
+            self.pad.fill(ictx.inputs[0])
+        out2d = self.out2d
+        if self.groups == 1:
+            if not self.direct:
+                np.copyto(self.col_win, self.win)
+            np.matmul(self.col, self.wt, out=out2d)
+        else:
+            np.copyto(self.col_win, self.win)
+            np.matmul(self.col, self.wt, out=self.gemm)
+            np.copyto(self.out_groups, self.gemm)
+        bias = ictx.inputs[2] if self.bias_input else self.bias
+        if bias is not None:
+            np.add(out2d, bias.reshape(-1), out=out2d)
+        clamp_inplace(out2d, self.bounds)
+
+
+# ---------------------------------------------------------------- CONV_2D
+@register("CONV_2D", versions=(1, 8))
+class Conv2D(_ImageToColumnsConv):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        if _dtype_path(ctx, x, w) == "float":
+            self._prepare_float(ctx, x, w, bias)
+
+    def _prepare_float(self, ctx, x, w, bias) -> None:
+        o = ctx.options
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got shape {list(x.shape)}",
+                  x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [O, KH, KW, I], got shape "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        oc, kh, kw, ic = w.shape
+        _check_positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                        filter_width=kw, output_channels=oc, filter_input_channels=ic)
+        ctx.check(c % ic == 0, f"input has {c} channels, not a multiple of the filter's {ic}")
+        groups = c // ic
+        ctx.check(oc % groups == 0, f"{oc} output channels do not split into {groups} groups")
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _check_positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _pad_name(ctx, _opt(o, "padding", Padding.SAME))
+        _check_bias(ctx, bias, oc)
+        bounds = float_activation(ctx, o)
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), F32)
+        pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
+                _same_valid_pads(padding, wd, kw, sw, dw, ow)]
+        self._setup(ctx, x, w.data, bias, (oh, ow), (kh, kw), (sh, sw), (dh, dw), pads, groups,
+                    oc, bounds)
+
+    def _relayout(self, w: np.ndarray) -> np.ndarray:
+        oc = w.shape[0]
+        if self.groups == 1:
+            # [O, KH, KW, I] -> [KH*KW*I, O], the im2col column order.
+            return np.ascontiguousarray(w.reshape(oc, -1).T)
+        g = self.groups
+        return np.ascontiguousarray(w.reshape(g, oc // g, -1).transpose(0, 2, 1))
+
+
+# ---------------------------------------------------------------- CONV_3D
+@register("CONV_3D", versions=(1, 1))
+class Conv3D(_ImageToColumnsConv):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        if _dtype_path(ctx, x, w) == "float":
+            self._prepare_float(ctx, x, w, bias)
+
+    def _prepare_float(self, ctx, x, w, bias) -> None:
+        o = ctx.options
+        ctx.check(len(x.shape) == 5, f"input must be 5-D [N, D, H, W, C], got shape "
+                                     f"{list(x.shape)}", x)
+        ctx.check(len(w.shape) == 5, f"filter must be 5-D [KD, KH, KW, I, O], got shape "
+                                     f"{list(w.shape)}", w)
+        n, d, h, wd, c = x.shape
+        kd, kh, kw, ic, oc = w.shape
+        _check_positive(ctx, input_depth=d, input_height=h, input_width=wd, input_channels=c,
+                        filter_depth=kd, filter_height=kh, filter_width=kw, output_channels=oc)
+        ctx.check(c == ic, f"input has {c} channels, the filter expects {ic}", w)
+        strides = (_opt(o, "strideD", 1), _opt(o, "strideH", 1), _opt(o, "strideW", 1))
+        dil = (_opt(o, "dilationDFactor", 1), _opt(o, "dilationHFactor", 1),
+               _opt(o, "dilationWFactor", 1))
+        _check_positive(ctx, stride_d=strides[0], stride_h=strides[1], stride_w=strides[2],
+                        dilation_d_factor=dil[0], dilation_h_factor=dil[1],
+                        dilation_w_factor=dil[2])
+        padding = _pad_name(ctx, _opt(o, "padding", Padding.SAME))
+        _check_bias(ctx, bias, oc)
+        bounds = float_activation(ctx, o)
+        sizes, ks = (d, h, wd), (kd, kh, kw)
+        outs = tuple(conv_output_size(padding, i, k, s, dl)
+                     for i, k, s, dl in zip(sizes, ks, strides, dil))
+        ctx.set_output(0, (n, *outs, oc), F32)
+        pads = [_same_valid_pads(padding, i, k, s, dl, od)
+                for i, k, s, dl, od in zip(sizes, ks, strides, dil, outs)]
+        self._setup(ctx, x, w.data, bias, outs, ks, strides, dil, pads, 1, oc, bounds)
+
+    def _relayout(self, w: np.ndarray) -> np.ndarray:
+        # [KD, KH, KW, I, O] already is [K, O] in the im2col column order.
+        return np.ascontiguousarray(w.reshape(-1, w.shape[-1]))
+
+
+# ---------------------------------------------------------------- DEPTHWISE_CONV_2D
+@register("DEPTHWISE_CONV_2D", versions=(1, 7))
+class DepthwiseConv2D(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        if _dtype_path(ctx, x, w) == "float":
+            self._prepare_float(ctx, x, w, bias)
+
+    def _prepare_float(self, ctx, x, w, bias) -> None:
+        o = ctx.options
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got shape {list(x.shape)}",
+                  x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [1, KH, KW, C*M], got shape "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        one, kh, kw, oc = w.shape
+        _check_positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                        filter_width=kw, output_channels=oc)
+        ctx.check(one == 1, f"filter's first dimension must be 1, got {one}", w)
+        ctx.check(oc % c == 0, f"filter has {oc} channels, not a multiple of the input's {c}", w)
+        # LiteRT's float kernel takes the multiplier from the shapes, not the option.
+        mult = oc // c
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _check_positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _pad_name(ctx, _opt(o, "padding", Padding.SAME))
+        _check_bias(ctx, bias, oc)
+        self.bounds = float_activation(ctx, o)
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), F32)
+        pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
+                _same_valid_pads(padding, wd, kw, sw, dw, ow)]
+        self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
+        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
+        self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), F32)
+        self.geom = (oh, ow, kh, kw, sh, sw, dh, dw, c, mult)
+        self.weights_const = w.data is not None
+        self.taps = self._relayout(w.data) if w.data is not None else None
+        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
+        self.bias_input = bias is not None and bias.data is None
+
+    def _relayout(self, w: np.ndarray) -> np.ndarray:
+        kh, kw, c, mult = self.geom[2], self.geom[3], self.geom[8], self.geom[9]
+        # one [C, M] weight block per tap (M = 1 squeezes to a [C] vector)
+        taps = np.ascontiguousarray(w.reshape(kh * kw, c, mult))
+        return taps[:, :, 0] if mult == 1 else taps
+
+    def bind(self, ictx: InvokeContext) -> None:
+        x = ictx.inputs[0]
+        self._x = x
+        out = ictx.outputs[0]
+        self._out = out
+        oh, ow, kh, kw, sh, sw, dh, dw, c, mult = self.geom
+        if self.pad.needed:
+            self.pad.bind(ictx.scratch[self.pad_idx])
+            src = self.pad.buf
+        else:
+            src = x
+        # One [N, OH, OW, C] strided plane of the input per filter tap.
+        self.planes = []
+        for ky in range(kh):
+            for kx in range(kw):
+                y0, x0 = ky * dh, kx * dw
+                plane = src[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
+                self.planes.append(plane if mult == 1 else plane[..., None])
+        shape = out.shape if mult == 1 else (*out.shape[:3], c, mult)
+        self.acc = out.reshape(shape)
+        self.tmp = ictx.scratch[self.tmp_idx].reshape(shape)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        if not self.weights_const:
+            self.taps = self._relayout(ictx.inputs[1])
+        if self.pad.needed:
+            self.pad.fill(ictx.inputs[0])
+        acc, tmp, taps = self.acc, self.tmp, self.taps
+        planes = self.planes
+        np.multiply(planes[0], taps[0], out=acc)
+        for t in range(1, len(planes)):
+            np.multiply(planes[t], taps[t], out=tmp)
+            np.add(acc, tmp, out=acc)
+        out = ictx.outputs[0]
+        bias = ictx.inputs[2] if self.bias_input else self.bias
+        if bias is not None:
+            np.add(out, bias.reshape(-1), out=out)
+        clamp_inplace(out, self.bounds)
+
+
+# ---------------------------------------------------------------- TRANSPOSE_CONV
+@register("TRANSPOSE_CONV", versions=(1, 5))
+class TransposeConv(Kernel):
+    """Inputs: output_shape (int32 [4]), weights [O, KH, KW, I], input [N, H, W, I],
+    optional bias [O]. One GEMM gives every input pixel's [KH, KW, O] contribution;
+    they are then scattered (summed) into the output, one filter tap at a time."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((3, 4), 1)
+        shape_t, w, x = ctx.input(0), ctx.input(1), ctx.input(2)
+        bias = ctx.inputs[3] if len(ctx.inputs) > 3 else None
+        if _dtype_path(ctx, x, w) == "float":
+            self._prepare_float(ctx, shape_t, w, x, bias)
+
+    def _prepare_float(self, ctx, shape_t, w, x, bias) -> None:
+        o = ctx.options
+        ctx.check_dtype(shape_t, np.int32, "output_shape")
+        ctx.check(len(shape_t.shape) == 1 and shape_t.size == 4,
+                  f"output_shape must be a 1-D tensor of 4 values, got shape "
+                  f"{list(shape_t.shape)}", shape_t)
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got shape {list(x.shape)}",
+                  x)
+        ctx.check(len(w.shape) == 4, f"weights must be 4-D [O, KH, KW, I], got shape "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        oc, kh, kw, ic = w.shape
+        _check_positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                        filter_width=kw, output_channels=oc)
+        ctx.check(c == ic, f"input has {c} channels, the weights expect {ic}", w)
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        _check_positive(ctx, stride_h=sh, stride_w=sw)
+        self.padding = _pad_name(ctx, _opt(o, "padding", Padding.SAME))
+        _check_bias(ctx, bias, oc)
+        self.bounds = float_activation(ctx, o)
+        self.geom = (n, h, wd, c, oc, kh, kw, sh, sw)
+        self.weights_const = w.data is not None
+        self.wt = self._relayout(w.data) if w.data is not None else None
+        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
+        self.bias_input = bias is not None and bias.data is None
+        self.col_idx = ctx.request_scratch((n * h * wd, kh * kw * oc), F32)
+        self.out_shape = None
+        self.dynamic = shape_t.data is None
+        if not self.dynamic:
+            self.out_shape = self._check_output_shape(ctx.error, shape_t.data)
+            ctx.set_output(0, self.out_shape, F32)
+            self.acc_idx = ctx.request_scratch(self._acc_shape(self.out_shape), F32)
+        else:
+            ctx.set_output_dynamic(0)
+
+    def _check_output_shape(self, error, values) -> tuple[int, ...]:
+        n, h, wd, _, oc, kh, kw, sh, sw = self.geom
+        shape = tuple(int(v) for v in np.asarray(values).reshape(-1))
+        if shape[0] != n or shape[3] != oc or shape[1] <= 0 or shape[2] <= 0:
+            raise error(f"output_shape {list(shape)} does not fit batch {n} and {oc} output "
+                        f"channels with positive height and width")
+        # The input must be what a convolution of the output would produce.
+        ih = conv_output_size(self.padding, shape[1], kh, sh)
+        iw = conv_output_size(self.padding, shape[2], kw, sw)
+        if (ih, iw) != (h, wd):
+            raise error(f"output_shape {list(shape)} is inconsistent with the input's "
+                        f"{h}x{wd} (a convolution of it would give {ih}x{iw})")
+        return shape
+
+    def _acc_shape(self, out_shape) -> tuple[int, ...]:
+        n, h, wd, _, oc, kh, kw, sh, sw = self.geom
+        self.pads = (_same_valid_pads(self.padding, out_shape[1], kh, sh, 1, h)[0],
+                     _same_valid_pads(self.padding, out_shape[2], kw, sw, 1, wd)[0])
+        full_h = max((h - 1) * sh + kh, self.pads[0] + out_shape[1])
+        full_w = max((wd - 1) * sw + kw, self.pads[1] + out_shape[2])
+        return (n, full_h, full_w, oc)
+
+    def _relayout(self, w: np.ndarray) -> np.ndarray:
+        # [O, KH, KW, I] -> [I, KH*KW*O]
+        return np.ascontiguousarray(w.transpose(3, 1, 2, 0).reshape(w.shape[3], -1))
+
+    def bind(self, ictx: InvokeContext) -> None:
+        n, h, wd, c, oc, kh, kw, sh, sw = self.geom
+        self._x = ictx.inputs[2]
+        self._out = ictx.outputs[0]
+        self.x2d = self._x.reshape(n * h * wd, c)
+        self.col = ictx.scratch[self.col_idx]
+        if self.out_shape is None:      # output_shape known at invoke only
+            return
+        col6 = self.col.reshape(n, h, wd, kh, kw, oc)
+        acc = self._acc_buf if self.dynamic else ictx.scratch[self.acc_idx]
+        self.acc = acc
+        self.scatter = []
+        for ky in range(kh):
+            for kx in range(kw):
+                dst = acc[:, ky:ky + (h - 1) * sh + 1:sh, kx:kx + (wd - 1) * sw + 1:sw, :]
+                self.scatter.append((dst, col6[:, :, :, ky, kx, :]))
+        py, px = self.pads
+        self.crop = acc[:, py:py + self.out_shape[1], px:px + self.out_shape[2], :]
+
+    def _resize(self, ictx: InvokeContext) -> None:
+        """output_shape is a run-time value: check it, size the output and buffers."""
+        shape = self._check_output_shape(ictx.error, ictx.inputs[0])
+        if shape != self.out_shape:
+            self.out_shape = shape
+            self._acc_buf = np.empty(self._acc_shape(shape), F32)
+        ictx.resize_output(0, shape)
+        self.bind(ictx)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if self.dynamic:
+            self._resize(ictx)
+        elif ictx.inputs[2] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        if not self.weights_const:
+            self.wt = self._relayout(ictx.inputs[1])
+        np.matmul(self.x2d, self.wt, out=self.col)
+        self.acc.fill(0.0)
+        for dst, src in self.scatter:
+            np.add(dst, src, out=dst)
+        out = ictx.outputs[0]
+        np.copyto(out, self.crop)
+        bias = ictx.inputs[3] if self.bias_input else self.bias
+        if bias is not None:
+            np.add(out, bias.reshape(-1), out=out)
+        clamp_inplace(out, self.bounds)
+
+
+# ---------------------------------------------------------------- FULLY_CONNECTED
+@register("FULLY_CONNECTED", versions=(1, 14))
+class FullyConnected(Kernel):
+    """y = x W^T + b, with x flattened to [size / K, K] as TFLite does."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), (1, 2))
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        if _dtype_path(ctx, x, w) == "float":
+            self._prepare_float(ctx, x, w, bias)
+
+    def _prepare_float(self, ctx, x, w, bias) -> None:
+        o = ctx.options
+        fmt = _opt(o, "weightsFormat", 0)
+        ctx.check(fmt == 0, f"weights format {fmt} (shuffled) is only defined for uint8 weights")
+        ctx.check(len(ctx.outputs) == 1, f"expects 1 output, got {len(ctx.outputs)}")
+        ctx.check(len(w.shape) == 2, f"weights must be 2-D [units, K], got shape "
+                                     f"{list(w.shape)}", w)
+        ctx.check(len(x.shape) >= 1, "input must have rank >= 1", x)
+        code = activation_code(o)
+        ctx.check(code in ACTIVATION_RANGE, f"fused activation {code} is not supported by a "
+                                            f"float FULLY_CONNECTED (only NONE, RELU, "
+                                            f"RELU_N1_TO_1, RELU6)")
+        self.bounds = ACTIVATION_RANGE[code]
+        units, k = w.shape
+        _check_bias(ctx, bias, units)
+        keep = bool(_opt(o, "keepNumDims", False))
+        size = x.size
+        if k == 0:
+            batch = int(np.prod(x.shape[:-1], dtype=np.int64))
+        else:
+            # TFLite: batch = size / K (integer division; any rank is flattened).
+            batch = size // k
+        if keep:
+            ctx.check(x.shape[-1] == k, f"keep_num_dims needs the input's last dimension "
+                                        f"({x.shape[-1]}) to equal the weights' K ({k})", x)
+            out_shape = (*x.shape[:-1], units)
+        else:
+            out_shape = (batch, units)
+        ctx.set_output(0, out_shape, F32)
+        self.batch, self.k, self.units = batch, k, units
+        self.weights_const = w.data is not None
+        # Weights laid out [K, units] once, so invoke is a plain GEMM.
+        self.wt = np.ascontiguousarray(w.data.T) if w.data is not None else None
+        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
+        self.bias_input = bias is not None and bias.data is None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        x = ictx.inputs[0]
+        self._x = x
+        self._out = ictx.outputs[0]
+        n = self.batch * self.k
+        flat = x.reshape(-1)
+        self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
+        self.out2d = self._out.reshape(self.batch, self.units)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        out2d = self.out2d
+        if self.k == 0:
+            out2d.fill(0.0)
+        else:
+            wt = self.wt if self.weights_const else ictx.inputs[1].T
+            np.matmul(self.x2d, wt, out=out2d)
+        bias = ictx.inputs[2] if self.bias_input else self.bias
+        if bias is not None:
+            np.add(out2d, bias.reshape(-1), out=out2d)
+        clamp_inplace(out2d, self.bounds)
+
+
+# ---------------------------------------------------------------- BATCH_MATMUL
+@register("BATCH_MATMUL", versions=(1, 4))
+class BatchMatMul(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity(2, 1)
+        a, b = ctx.input(0), ctx.input(1)
+        if _dtype_path(ctx, a, b) == "float":
+            self._prepare_float(ctx, a, b)
+
+    def _prepare_float(self, ctx, a, b) -> None:
+        o = ctx.options
+        for t, what in ((a, "lhs"), (b, "rhs")):
+            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
+                                              f"{list(t.shape)}", t)
+        self.adj_x = bool(_opt(o, "adjX", False))
+        self.adj_y = bool(_opt(o, "adjY", False))
+        rank = max(len(a.shape), len(b.shape))
+        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
+        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
+        batch = []
+        for i in range(rank - 2):
+            da, db = ea[i], eb[i]
+            if da != db and da != 1 and db != 1:
+                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do not "
+                                f"broadcast")
+            batch.append(db if da == 1 else da)
+        rows = ea[-1] if self.adj_x else ea[-2]
+        ka = ea[-2] if self.adj_x else ea[-1]
+        kb = eb[-1] if self.adj_y else eb[-2]
+        cols = eb[-2] if self.adj_y else eb[-1]
+        ctx.check(ka == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={self.adj_x})"
+                            f" and rhs {list(b.shape)} (adj_y={self.adj_y})")
+        ctx.set_output(0, (*batch, rows, cols), F32)
+
+    def bind(self, ictx: InvokeContext) -> None:
+        a, b = ictx.inputs
+        self._in = (a, b)
+        self._out = ictx.outputs[0]
+        self.a = a.swapaxes(-1, -2) if self.adj_x else a
+        self.b = b.swapaxes(-1, -2) if self.adj_y else b
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        a, b = ictx.inputs
+        if a is not self._in[0] or b is not self._in[1] or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        np.matmul(self.a, self.b, out=self._out)
