@@ -1,0 +1,135 @@
+"""2-D pooling: AVERAGE_POOL_2D, MAX_POOL_2D, L2_POOL_2D (float32 for now).
+
+The input is copied once into a bordered scratch buffer (zeros for sums,
+the lowest float for max); invoke then combines whole [N, OH, OW, C] strided
+planes, one window tap at a time (or reduces a window view when the window is
+large, e.g. a global pool). TFLite divides average and L2 sums by the number
+of *valid* (non-padded) elements under each window, precomputed in prepare.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.format.schema.tflite_generated import Padding
+from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
+from edgelite.kernels.common import conv_output_size
+from edgelite.kernels.conv import (
+    F32,
+    PaddedInput,
+    _opt,
+    _same_valid_pads,
+    clamp_inplace,
+    float_activation,
+    window_view,
+)
+from edgelite.kernels.registry import register
+
+_QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
+# Above this many window taps, reduce over a window view instead of looping over taps.
+_MAX_TAP_LOOP = 64
+
+
+def _valid_counts(in_size: int, out_size: int, k: int, stride: int, pad: int) -> np.ndarray:
+    """How many of each output position's k window rows fall inside the input."""
+    start = np.arange(out_size) * stride - pad
+    return np.minimum(start + k, in_size) - np.maximum(start, 0)
+
+
+class _Pool2D(Kernel):
+    mode = ""           # "avg", "max" or "l2"
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity(1, 1)
+        x = ctx.input(0)
+        if x.dtype in _QUANTIZED:
+            raise ctx.error(f"{x.dtype} {ctx.op_name} is not supported yet", x)
+        ctx.check_dtype(x, F32)
+        self._prepare_float(ctx, x)
+
+    def _prepare_float(self, ctx: PrepareContext, x) -> None:
+        o = ctx.options
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got shape {list(x.shape)}",
+                  x)
+        n, h, w, c = x.shape
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        fh, fw = _opt(o, "filterHeight", 1), _opt(o, "filterWidth", 1)
+        for name, v in (("stride_h", sh), ("stride_w", sw), ("filter_height", fh),
+                        ("filter_width", fw)):
+            ctx.check(v > 0, f"{name} must be positive, got {v}")
+        padding = _opt(o, "padding", Padding.SAME)
+        ctx.check(padding in (Padding.SAME, Padding.VALID), f"unknown padding {padding}")
+        self.bounds = float_activation(ctx, o)
+        oh = conv_output_size(padding, h, fh, sh)
+        ow = conv_output_size(padding, w, fw, sw)
+        ctx.set_output(0, (n, oh, ow, c), F32)
+        pads = [_same_valid_pads(padding, h, fh, sh, 1, oh),
+                _same_valid_pads(padding, w, fw, sw, 1, ow)]
+        fill = float(np.finfo(np.float32).min) if self.mode == "max" else 0.0
+        self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)], fill)
+        # L2 squares the input, so it always works on a copy.
+        self.copy = self.pad.needed or self.mode == "l2"
+        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.copy else None
+        self.geom = (oh, ow, fh, fw, sh, sw)
+        if self.mode != "max":
+            rows = _valid_counts(h, oh, fh, sh, pads[0][0])
+            cols = _valid_counts(w, ow, fw, sw, pads[1][0])
+            counts = (rows[:, None] * cols[None, :]).astype(np.float32)
+            ctx.check(bool((counts > 0).all()) or counts.size == 0,
+                      "a pooling window covers no input element")
+            self.counts = counts[None, :, :, None]
+
+    def bind(self, ictx: InvokeContext) -> None:
+        x = ictx.inputs[0]
+        self._x = x
+        self._out = ictx.outputs[0]
+        oh, ow, fh, fw, sh, sw = self.geom
+        if self.copy:
+            self.pad.bind(ictx.scratch[self.pad_idx])
+            src = self.pad.buf
+        else:
+            src = x
+        self.src = src
+        if fh * fw > _MAX_TAP_LOOP:
+            self.window = window_view(src, (oh, ow), (fh, fw), (sh, sw), (1, 1))
+            self.planes = None
+        else:
+            self.window = None
+            self.planes = [src[:, ky:ky + (oh - 1) * sh + 1:sh, kx:kx + (ow - 1) * sw + 1:sw, :]
+                           for ky in range(fh) for kx in range(fw)]
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        out = ictx.outputs[0]
+        if self.copy:
+            self.pad.fill(ictx.inputs[0])
+            if self.mode == "l2":
+                np.square(self.pad.inner, out=self.pad.inner)
+        combine = np.maximum if self.mode == "max" else np.add
+        if self.planes is None:
+            combine.reduce(self.window, axis=(3, 4), out=out)
+        else:
+            planes = self.planes
+            np.copyto(out, planes[0])
+            for p in planes[1:]:
+                combine(out, p, out=out)
+        if self.mode != "max":
+            np.divide(out, self.counts, out=out)
+            if self.mode == "l2":
+                np.sqrt(out, out=out)
+        clamp_inplace(out, self.bounds)
+
+
+@register("AVERAGE_POOL_2D", versions=(1, 3))
+class AveragePool2D(_Pool2D):
+    mode = "avg"
+
+
+@register("MAX_POOL_2D", versions=(1, 3))
+class MaxPool2D(_Pool2D):
+    mode = "max"
+
+
+@register("L2_POOL_2D", versions=(1, 1))
+class L2Pool2D(_Pool2D):
+    mode = "l2"

@@ -1,0 +1,121 @@
+"""Conformance of AVERAGE_POOL_2D, MAX_POOL_2D and L2_POOL_2D (float32) against
+LiteRT, plus invalid use. A seeded sample of each grid runs by default, the
+rest is `slow`."""
+from __future__ import annotations
+
+import random
+import zlib
+
+import numpy as np
+import pytest
+from oracle import check_against_litert
+
+import edgelite
+from edgelite.format.builder import ModelBuilder
+
+POOLS = ["AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"]
+ACTS = ["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH"]
+
+
+def split(cases: list, k: int, seed: int = 0):
+    rng = random.Random(seed)
+    idx = set(rng.sample(range(len(cases)), min(k, len(cases))))
+    return [c if i in idx else pytest.param(*c, marks=pytest.mark.slow)
+            for i, c in enumerate(cases)]
+
+
+def out_size(padding, n, k, s):
+    return -(-n // s) if padding == "SAME" else max((n - k + s) // s, 0)
+
+
+def pool_model(op, xs, *, version=1, dtype=np.float32, quant=None, **opts) -> bytes:
+    b = ModelBuilder()
+    x = b.add_input("x", xs, dtype, quant=quant)
+    y = b.add_tensor("y", (1, 1, 1, 1), dtype, quant=quant)
+    b.add_op(op, [x], [y], version=version, **opts)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+POOL_CASES = [
+    (op, xs, f, s, pad, act)
+    for op in POOLS
+    for xs in [(1, 5, 5, 1), (2, 7, 6, 3), (1, 1, 1, 4), (3, 9, 8, 5), (1, 4, 13, 2)]
+    for f in [(1, 1), (2, 2), (3, 3), (2, 3), (4, 1), (5, 5)]
+    for s in [(1, 1), (2, 2), (1, 3), (3, 2)]
+    for pad in ["SAME", "VALID"]
+    for act in ACTS
+    if out_size(pad, xs[1], f[0], s[0]) > 0 and out_size(pad, xs[2], f[1], s[1]) > 0
+]
+
+
+@pytest.mark.parametrize("op,xs,f,s,pad,act", split(POOL_CASES, 200))
+def test_pool(op, xs, f, s, pad, act):
+    rng = np.random.default_rng(zlib.crc32(repr((op, xs, f, s, pad, act)).encode()))
+    model = pool_model(op, xs, padding=pad, filter_height=f[0], filter_width=f[1],
+                       stride_h=s[0], stride_w=s[1], fused_activation_function=act)
+    check_against_litert(model, [rng.standard_normal(xs).astype(np.float32)])
+
+
+@pytest.mark.parametrize("op", POOLS)
+@pytest.mark.parametrize("xs,f", [((1, 7, 7, 16), (7, 7)), ((2, 12, 10, 3), (12, 10)),
+                                  ((1, 10, 10, 2), (9, 9))])
+def test_pool_large_windows(op, xs, f):
+    # Global pools (the window-view reduction path, > 64 taps) and big SAME windows.
+    rng = np.random.default_rng(zlib.crc32(repr((op, xs, f)).encode()))
+    for pad in ("VALID", "SAME"):
+        model = pool_model(op, xs, padding=pad, filter_height=f[0], filter_width=f[1],
+                           stride_h=1, stride_w=2)
+        check_against_litert(model, [rng.standard_normal(xs).astype(np.float32)])
+
+
+@pytest.mark.parametrize("op,versions", [("AVERAGE_POOL_2D", 3), ("MAX_POOL_2D", 3),
+                                         ("L2_POOL_2D", 1)])
+def test_pool_versions(op, versions):
+    rng = np.random.default_rng(1)
+    for v in range(1, versions + 1):
+        model = pool_model(op, (1, 6, 6, 2), version=v, padding="SAME", filter_height=3,
+                           filter_width=3, stride_h=2, stride_w=2)
+        check_against_litert(model, [rng.standard_normal((1, 6, 6, 2)).astype(np.float32)])
+
+
+@pytest.mark.parametrize("op", POOLS)
+def test_pool_all_negative_inputs_and_reinvoke(op):
+    # Max pool borders must never win; the bound buffers are reused across invokes.
+    rng = np.random.default_rng(2)
+    model = pool_model(op, (2, 5, 5, 3), padding="SAME", filter_height=3, filter_width=3,
+                       stride_h=1, stride_w=1)
+    for _ in range(2):
+        x = -np.abs(rng.standard_normal((2, 5, 5, 3))).astype(np.float32) - 1.0
+        check_against_litert(model, [x])
+
+
+@pytest.mark.parametrize("op", POOLS)
+@pytest.mark.parametrize("case", ["rank3", "int32", "int8", "stride0", "filter0", "padding",
+                                  "two_inputs"])
+def test_pool_invalid(op, case):
+    b = ModelBuilder()
+    dt, quant = {"int32": (np.int32, None), "int8": (np.int8, (0.1, 0))}.get(
+        case, (np.float32, None))
+    x = b.add_input("x", (4, 4, 2) if case == "rank3" else (1, 4, 4, 2), dt, quant=quant)
+    ins = [x, x] if case == "two_inputs" else [x]
+    y = b.add_tensor("y", (1, 4, 4, 2), dt, quant=quant)
+    b.add_op(op, ins, [y], padding=7 if case == "padding" else "SAME",
+             filter_height=0 if case == "filter0" else 2, filter_width=2,
+             stride_h=0 if case == "stride0" else 1, stride_w=1)
+    b.add_output(y)
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    with pytest.raises(edgelite.OpError, match=rf"operator 0 \({op}\)"):
+        it.allocate_tensors()
+
+
+def test_pool_int8_message():
+    model = pool_model("MAX_POOL_2D", (1, 4, 4, 2), dtype=np.int8, quant=(0.1, 0),
+                       padding="SAME", filter_height=2, filter_width=2, stride_h=1, stride_w=1)
+    it = edgelite.Interpreter(model_content=model)
+    with pytest.raises(edgelite.OpError, match="int8 MAX_POOL_2D is not supported yet"):
+        it.allocate_tensors()
+
+
+def test_pool_grid_is_large():
+    assert len(POOL_CASES) > 1500
