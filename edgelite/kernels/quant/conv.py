@@ -1,0 +1,582 @@
+"""Quantized convolutions and matrix products: CONV_2D, DEPTHWISE_CONV_2D,
+FULLY_CONNECTED, TRANSPOSE_CONV, BATCH_MATMUL (int8 with per-channel weights,
+uint8 per-tensor with weight zero points, int16 activations x int8 weights).
+
+Bit-exact with LiteRT's reference kernels (BUILTIN_REF):
+- Accumulators are exact integers computed by float BLAS: the GEMM runs on the
+  raw input values (padding filled with the input zero point) against
+  zero-point-adjusted weights, and the input zero point's contribution,
+  `zi * sum(w - zw)`, is folded with the bias into one per-channel int64
+  correction. float32 is used when every partial sum provably stays below 2^24
+  (qutil.gemm_float_dtype), float64 (exact below 2^53) otherwise.
+- Requantization is vectorized int64 (qutil.Requantizer, double rounding), with
+  LiteRT's per-op choice of MultiplyByQuantizedMultiplier overload (the int64
+  one where the reference accumulates in int64: int16 with int64 bias, int16
+  BATCH_MATMUL).
+- FULLY_CONNECTED's reference kernel does not use the integer multiplier at
+  all: it rounds `double(acc) * (in_scale * w_scale / out_scale)` half away from
+  zero (reference_integer_ops::FullyConnected with scales). LiteRT's default
+  kernels use the multiplier, so they can differ from BUILTIN_REF by one step;
+  we match BUILTIN_REF.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.format.schema.tflite_generated import Padding, TensorType
+from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
+from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.quant.qutil import (
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    Padded,
+    Requantizer,
+    activation_bounds,
+    effective_scales,
+    gemm_float_dtype,
+    max_abs,
+    per_channel_multipliers,
+    round_half_away,
+    same_valid_pads,
+    scales_of,
+    window_view,
+    zero_points_of,
+)
+from edgelite.kernels.registry import register
+
+_ACT_TYPES = (I8, U8, I16)
+
+
+def _opt(options, name: str, default):
+    value = getattr(options, name, None) if options is not None else None
+    return default if value is None else value
+
+
+def _positive(ctx: PrepareContext, **values: int) -> None:
+    for name, v in values.items():
+        if v <= 0:
+            raise ctx.error(f"{name} must be positive, got {v}")
+
+
+def _padding(ctx: PrepareContext, o) -> int:
+    p = _opt(o, "padding", Padding.SAME)
+    if p not in (Padding.SAME, Padding.VALID):
+        raise ctx.error(f"unknown padding {p}")
+    return p
+
+
+class QuantSetup:
+    """The dtype rules and quantization parameters shared by conv-like ops."""
+
+    def __init__(self, ctx: PrepareContext, x, w, bias, out, channels: int,
+                 channel_axis: int, allow_per_channel: bool = True):
+        self.x_dtype = x.dtype
+        if x.dtype not in _ACT_TYPES:
+            raise ctx.error(f"input has type {x.dtype}; the quantized {ctx.op_name} takes "
+                            f"int8, uint8 or int16", x)
+        if out.dtype != x.dtype:
+            raise ctx.error(f"output has type {out.dtype}, expected the input's {x.dtype}",
+                            out)
+        want_w = U8 if x.dtype == U8 else I8
+        if w.dtype != want_w:
+            raise ctx.error(f"{x.dtype} input needs {want_w} weights, got {w.dtype}", w)
+        self.in_scale = float(scales_of(ctx, x, "input")[0])
+        self.out_scale = float(scales_of(ctx, out, "output")[0])
+        self.zi = int(zero_points_of(x)[0])
+        self.zo = int(zero_points_of(out)[0])
+        self.w_scales = scales_of(ctx, w, "weights")
+        w_zps = zero_points_of(w)
+        if self.w_scales.size > 1:
+            if not allow_per_channel or x.dtype == U8:
+                raise ctx.error(f"per-channel weights are only supported with int8/int16 "
+                                f"inputs (got {x.dtype})", w)
+            if self.w_scales.size != channels:
+                raise ctx.error(f"weights have {self.w_scales.size} scales, expected 1 or "
+                                f"{channels} (one per output channel)", w)
+            qd = w.quant.quantized_dimension
+            if qd != channel_axis:
+                raise ctx.error(f"per-channel weights must be quantized along dimension "
+                                f"{channel_axis}, got {qd}", w)
+        if x.dtype in (I8, I16):
+            if np.any(w_zps != 0):
+                raise ctx.error(f"{x.dtype} {ctx.op_name} needs symmetric weights (zero point "
+                                f"0), got {w_zps.tolist()}", w)
+            self.zw = 0
+        else:
+            self.zw = int(w_zps[0])
+        if x.dtype == I16 and (self.zi != 0 or self.zo != 0):
+            raise ctx.error(f"int16 {ctx.op_name} needs zero points 0 on input and output "
+                            f"(got {self.zi}, {self.zo})")
+        # Bias: int32 (int8/uint8); int16 takes int64, or int32 only when the options'
+        # quantized_bias_type says INT32 (otherwise LiteRT reads an int32 bias as int64).
+        self.bias = None
+        self.acc64 = False
+        if x.dtype == I16:
+            qbt = _opt(ctx.options, "quantizedBiasType", 0)
+            if qbt not in (0, TensorType.INT32, TensorType.INT64):
+                raise ctx.error(f"quantized_bias_type must be INT32 or INT64, got {qbt}")
+            self.acc64 = qbt != TensorType.INT32
+            want_b = I32 if qbt == TensorType.INT32 else I64
+        else:
+            want_b = I32
+        if bias is not None:
+            if bias.dtype != want_b:
+                raise ctx.error(f"bias has type {bias.dtype}, expected {want_b}", bias)
+            if bias.size != channels:
+                raise ctx.error(f"bias has {bias.size} elements, expected {channels} (one per "
+                                f"output channel)", bias)
+            if bias.data is None:
+                raise ctx.error("a non-constant bias is not supported by the quantized "
+                                f"{ctx.op_name}", bias)
+            self.bias = np.asarray(bias.data, np.int64).reshape(-1)
+        self.channels = channels
+        self.lo, self.hi = activation_bounds(ctx, activation_code(ctx.options), out, x.dtype)
+
+    def requantizer(self) -> Requantizer:
+        m, s = per_channel_multipliers(self.in_scale, self.w_scales, self.out_scale,
+                                       self.channels)
+        return Requantizer(m, s, self.zo, self.lo, self.hi, use_int64_path=self.acc64)
+
+    def correction(self, w_col_sums: np.ndarray) -> np.ndarray:
+        """bias - zi * sum(w - zw), per output channel (int64)."""
+        corr = -self.zi * np.asarray(w_col_sums, np.int64)
+        if self.bias is not None:
+            corr = corr + self.bias
+        return corr
+
+    def gemm_dtype(self, k: int) -> np.dtype:
+        """Float type for a GEMM of k raw input values against zero-point-adjusted weights."""
+        w_max = max_abs(np.uint8, self.zw) if self.x_dtype == U8 else 128
+        return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
+
+
+def _need_const(ctx: PrepareContext, w, what="weights") -> np.ndarray:
+    if w.data is None:
+        raise ctx.error(f"non-constant {what} are not supported by the quantized "
+                        f"{ctx.op_name}", w)
+    return np.asarray(w.data)
+
+
+# ---------------------------------------------------------------- CONV_2D
+@register("CONV_2D", versions=(1, 8), variant="quantized")
+class QuantizedConv2D(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [O, KH, KW, I], got "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        oc, kh, kw, ic = w.shape
+        _positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                  filter_width=kw, output_channels=oc, filter_input_channels=ic)
+        ctx.check(c % ic == 0, f"input has {c} channels, not a multiple of the filter's {ic}")
+        groups = c // ic
+        ctx.check(oc % groups == 0, f"{oc} output channels do not split into {groups} groups")
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _padding(ctx, o)
+        q = QuantSetup(ctx, x, w, bias, out, oc, 0)
+        wq = _need_const(ctx, w).astype(np.int64) - q.zw
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), x.dtype)
+        pads = (same_valid_pads(padding, h, kh, sh, dh, oh),
+                same_valid_pads(padding, wd, kw, sw, dw, ow))
+        self.groups, self.rows = groups, n * oh * ow
+        k = kh * kw * ic
+        ft = q.gemm_dtype(k)
+        self.ft = ft
+        og = oc // groups
+        # [O, KH, KW, Ig] -> [G, KH*KW*Ig, Og] (the im2col column order).
+        wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
+        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt).astype(ft)
+        self.corr = q.correction(wq.reshape(oc, k).sum(axis=1))
+        self.requant = q.requantizer()
+        self.zi = q.zi
+        self.pad = Padded(x.shape, pads)
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
+        self.direct = kh == kw == sh == sw == 1 and not self.pad.needed and groups == 1
+        if not self.direct:
+            shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
+            self.col_idx = ctx.request_scratch(shape, ft)
+        gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
+        self.gemm_idx = ctx.request_scratch(gshape, ft)
+        self.acc_idx = ctx.request_scratch((self.rows, oc), I64)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        self.pad.bind(ictx.scratch[self.pad_idx])
+        self.out2d = self._out.reshape(self.rows, -1)
+        self.gemm = ictx.scratch[self.gemm_idx]
+        self.acc = ictx.scratch[self.acc_idx]
+        if self.direct:
+            self.col = self.pad.buf.reshape(self.rows, -1)
+            return
+        out_hw, kernel, strides, dil = self.geom
+        win = window_view(self.pad.buf, out_hw, kernel, strides, dil)
+        col = ictx.scratch[self.col_idx]
+        if self.groups == 1:
+            self.win, self.col_win = win, col.reshape(win.shape)
+        else:
+            g = self.groups
+            win = win.reshape(*win.shape[:-1], g, -1)
+            self.win = np.moveaxis(win, -2, 0)          # [G, N, OH, OW, KH, KW, Cg]
+            self.col_win = col.reshape(self.win.shape)
+            self.acc_groups = self.acc.reshape(self.rows, g, -1).transpose(1, 0, 2)
+        self.col = col
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        pad = self.pad
+        pad.fill_border(self.zi)
+        np.copyto(pad.inner, ictx.inputs[0])
+        if not self.direct:
+            np.copyto(self.col_win, self.win)
+        np.matmul(self.col, self.wt, out=self.gemm)
+        if self.groups == 1:
+            np.copyto(self.acc, self.gemm, casting="unsafe")
+        else:
+            np.copyto(self.acc_groups, self.gemm, casting="unsafe")
+        self.acc += self.corr
+        self.requant(self.acc, self.out2d)
+
+
+# ---------------------------------------------------------------- DEPTHWISE_CONV_2D
+@register("DEPTHWISE_CONV_2D", versions=(1, 7), variant="quantized")
+class QuantizedDepthwiseConv2D(Kernel):
+    """Whole [N, OH, OW, C] planes multiply-accumulated one filter tap at a time."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [1, KH, KW, C*M], got "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        one, kh, kw, oc = w.shape
+        _positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                  filter_width=kw, output_channels=oc)
+        ctx.check(one == 1, f"filter's first dimension must be 1, got {one}", w)
+        ctx.check(oc % c == 0, f"filter has {oc} channels, not a multiple of the input's {c}", w)
+        mult = oc // c
+        if x.dtype == I16:
+            # LiteRT's int16 kernel loops over the option's depth_multiplier.
+            dm = _opt(o, "depthMultiplier", 0)
+            ctx.check(dm == mult, f"depth_multiplier option is {dm}, but the shapes give {mult}")
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _padding(ctx, o)
+        q = QuantSetup(ctx, x, w, bias, out, oc, 3)
+        if x.dtype == I16 and bias is not None and bias.dtype != I64:
+            raise ctx.error(f"int16 DEPTHWISE_CONV_2D needs an int64 bias, got {bias.dtype}",
+                            bias)
+        q.acc64 = x.dtype == I16
+        wq = _need_const(ctx, w).astype(np.int64).reshape(kh * kw, oc) - q.zw
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), x.dtype)
+        pads = (same_valid_pads(padding, h, kh, sh, dh, oh),
+                same_valid_pads(padding, wd, kw, sw, dw, ow))
+        ft = q.gemm_dtype(kh * kw)
+        taps = wq.astype(ft).reshape(kh * kw, c, mult)
+        self.taps = taps[:, :, 0] if mult == 1 else taps
+        self.corr = q.correction(wq.sum(axis=0))
+        self.requant = q.requantizer()
+        self.zi, self.mult, self.c = q.zi, mult, c
+        self.pad = Padded(x.shape, pads)
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        self.accf_idx = ctx.request_scratch((n, oh, ow, oc), ft)
+        self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), ft)
+        self.acc_idx = ctx.request_scratch((n, oh, ow, oc), I64)
+        self.geom = (oh, ow, kh, kw, sh, sw, dh, dw)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        self.pad.bind(ictx.scratch[self.pad_idx])
+        oh, ow, kh, kw, sh, sw, dh, dw = self.geom
+        src = self.pad.buf
+        self.planes = []
+        for ky in range(kh):
+            for kx in range(kw):
+                y0, x0 = ky * dh, kx * dw
+                p = src[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
+                self.planes.append(p if self.mult == 1 else p[..., None])
+        shape = self._out.shape if self.mult == 1 else (*self._out.shape[:3], self.c,
+                                                        self.mult)
+        self.accf = ictx.scratch[self.accf_idx].reshape(shape)
+        self.tmp = ictx.scratch[self.tmp_idx].reshape(shape)
+        self.acc = ictx.scratch[self.acc_idx]
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        self.pad.fill_border(self.zi)
+        np.copyto(self.pad.inner, ictx.inputs[0])
+        accf, tmp, taps, planes = self.accf, self.tmp, self.taps, self.planes
+        np.multiply(planes[0], taps[0], out=accf)
+        for t in range(1, len(planes)):
+            np.multiply(planes[t], taps[t], out=tmp)
+            accf += tmp
+        acc = self.acc
+        np.copyto(acc, accf.reshape(acc.shape), casting="unsafe")
+        acc += self.corr
+        self.requant(acc, ictx.outputs[0])
+
+
+# ---------------------------------------------------------------- FULLY_CONNECTED
+@register("FULLY_CONNECTED", versions=(1, 14), variant="quantized")
+class QuantizedFullyConnected(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        fmt = _opt(o, "weightsFormat", 0)
+        ctx.check(fmt == 0, f"weights format {fmt} (shuffled) is not supported")
+        ctx.check(len(w.shape) == 2, f"weights must be 2-D [units, K], got {list(w.shape)}", w)
+        ctx.check(len(x.shape) >= 1, "input must have rank >= 1", x)
+        units, k = w.shape
+        q = QuantSetup(ctx, x, w, bias, out, units, 0)
+        keep = bool(_opt(o, "keepNumDims", False))
+        if k == 0:
+            batch = int(np.prod(x.shape[:-1], dtype=np.int64))
+        else:
+            batch = x.size // k
+        if keep:
+            ctx.check(x.shape[-1] == k, f"keep_num_dims needs the input's last dimension "
+                                        f"({x.shape[-1]}) to equal the weights' K ({k})", x)
+            out_shape = (*x.shape[:-1], units)
+        else:
+            out_shape = (batch, units)
+        ctx.set_output(0, out_shape, x.dtype)
+        self.batch, self.k, self.units = batch, k, units
+        wq = _need_const(ctx, w).astype(np.int64) - q.zw
+        self.ft = ft = q.gemm_dtype(max(k, 1))
+        self.wt = np.ascontiguousarray(wq.T).astype(ft)
+        self.corr = q.correction(wq.sum(axis=1))
+        # The reference kernel: round(double(acc) * in*w/out) + zo (no integer multiplier).
+        self.eff = effective_scales(q.in_scale, q.w_scales, q.out_scale, units)
+        self.zo, self.lo, self.hi = q.zo, q.lo, q.hi
+        self.x_idx = ctx.request_scratch((batch, max(k, 1)), ft)
+        self.gemm_idx = ctx.request_scratch((batch, units), ft)
+        self.acc_idx = ctx.request_scratch((batch, units), F64)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        n = self.batch * self.k
+        flat = self._x.reshape(-1)
+        self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
+        self.xf = ictx.scratch[self.x_idx][:, :self.k]
+        self.gemm = ictx.scratch[self.gemm_idx]
+        self.acc = ictx.scratch[self.acc_idx]
+        self.out2d = self._out.reshape(self.batch, self.units)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        if self.k == 0:
+            self.out2d.fill(0)
+            return
+        np.copyto(self.xf, self.x2d)
+        np.matmul(self.xf, self.wt, out=self.gemm)
+        acc = self.acc
+        np.copyto(acc, self.gemm)
+        acc += self.corr
+        acc *= self.eff
+        r = round_half_away(acc)
+        r += self.zo
+        np.clip(r, self.lo, self.hi, out=r)
+        np.copyto(self.out2d, r, casting="unsafe")
+
+
+# ---------------------------------------------------------------- TRANSPOSE_CONV
+@register("TRANSPOSE_CONV", versions=(1, 5), variant="quantized")
+class QuantizedTransposeConv(Kernel):
+    """Inputs: output_shape (const int32 [4]), weights [O, KH, KW, I], input, bias.
+    One float64 GEMM of the zero-point-adjusted input gives every input pixel's
+    [KH, KW, O] contribution; they are scattered (summed) into the output taps."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((3, 4), 1)
+        shape_t, w, x = ctx.input(0), ctx.input(1), ctx.input(2)
+        bias = ctx.inputs[3] if len(ctx.inputs) > 3 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        ctx.check_dtype(shape_t, np.int32, "output_shape")
+        ctx.check(len(shape_t.shape) == 1 and shape_t.size == 4,
+                  f"output_shape must hold 4 values, got shape {list(shape_t.shape)}", shape_t)
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
+        ctx.check(len(w.shape) == 4, f"weights must be 4-D [O, KH, KW, I], got "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        oc, kh, kw, ic = w.shape
+        _positive(ctx, input_height=h, input_width=wd, input_channels=c, filter_height=kh,
+                  filter_width=kw, output_channels=oc)
+        ctx.check(c == ic, f"input has {c} channels, the weights expect {ic}", w)
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        _positive(ctx, stride_h=sh, stride_w=sw)
+        padding = _padding(ctx, o)
+        q = QuantSetup(ctx, x, w, bias, out, oc, 0)
+        if shape_t.data is None:
+            raise ctx.error("a non-constant output_shape is not supported by the quantized "
+                            "TRANSPOSE_CONV", shape_t)
+        oshape = tuple(int(v) for v in np.asarray(shape_t.data).reshape(-1))
+        if oshape[0] != n or oshape[3] != oc or oshape[1] <= 0 or oshape[2] <= 0:
+            raise ctx.error(f"output_shape {list(oshape)} does not fit batch {n} and {oc} "
+                            f"output channels with positive height and width")
+        if (conv_output_size(padding, oshape[1], kh, sh), conv_output_size(
+                padding, oshape[2], kw, sw)) != (h, wd):
+            raise ctx.error(f"output_shape {list(oshape)} is inconsistent with the input's "
+                            f"{h}x{wd}")
+        ctx.set_output(0, oshape, x.dtype)
+        wq = _need_const(ctx, w).astype(np.int64) - q.zw
+        self.wt = np.ascontiguousarray(wq.transpose(3, 1, 2, 0).reshape(ic, -1)).astype(F64)
+        self.corr = q.correction(np.zeros(oc, np.int64))
+        self.requant = q.requantizer()
+        self.zi = q.zi
+        py = same_valid_pads(padding, oshape[1], kh, sh, 1, h)[0]
+        px = same_valid_pads(padding, oshape[2], kw, sw, 1, wd)[0]
+        full_h = max((h - 1) * sh + kh, py + oshape[1])
+        full_w = max((wd - 1) * sw + kw, px + oshape[2])
+        self.geom = (n, h, wd, c, oc, kh, kw, sh, sw, py, px)
+        self.oshape = oshape
+        self.x_idx = ctx.request_scratch((n * h * wd, c), F64)
+        self.col_idx = ctx.request_scratch((n * h * wd, kh * kw * oc), F64)
+        self.accf_idx = ctx.request_scratch((n, full_h, full_w, oc), F64)
+        self.acc_idx = ctx.request_scratch(oshape, I64)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        n, h, wd, c, oc, kh, kw, sh, sw, py, px = self.geom
+        self._x, self._out = ictx.inputs[2], ictx.outputs[0]
+        self.xf = ictx.scratch[self.x_idx]
+        self.x2d = self._x.reshape(-1, c)
+        self.col = ictx.scratch[self.col_idx]
+        col6 = self.col.reshape(n, h, wd, kh, kw, oc)
+        self.accf = ictx.scratch[self.accf_idx]
+        self.scatter = []
+        for ky in range(kh):
+            for kx in range(kw):
+                dst = self.accf[:, ky:ky + (h - 1) * sh + 1:sh, kx:kx + (wd - 1) * sw + 1:sw, :]
+                self.scatter.append((dst, col6[:, :, :, ky, kx, :]))
+        self.crop = self.accf[:, py:py + self.oshape[1], px:px + self.oshape[2], :]
+        self.acc = ictx.scratch[self.acc_idx]
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[2] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        np.subtract(self.x2d, self.zi, out=self.xf, casting="unsafe")
+        np.matmul(self.xf, self.wt, out=self.col)
+        self.accf.fill(0.0)
+        for dst, src in self.scatter:
+            dst += src
+        acc = self.acc
+        np.copyto(acc, self.crop, casting="unsafe")
+        acc += self.corr
+        self.requant(acc, ictx.outputs[0])
+
+
+# ---------------------------------------------------------------- BATCH_MATMUL
+@register("BATCH_MATMUL", versions=(1, 4), variant="quantized")
+class QuantizedBatchMatMul(Kernel):
+    """int8 x int8 -> int8 (or int32, the raw products without zero points),
+    int16 x int16 -> int16 and int16 x int8 -> int16 (64-bit accumulators)."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity(2, 1)
+        a, b = ctx.input(0), ctx.input(1)
+        out = ctx.outputs[0]
+        o = ctx.options
+        ok = (a.dtype, b.dtype) in ((I8, I8), (I16, I16), (I16, I8))
+        if not ok:
+            raise ctx.error(f"quantized BATCH_MATMUL takes int8 x int8, int16 x int16 or "
+                            f"int16 x int8 operands, got {a.dtype} x {b.dtype}")
+        self.raw32 = a.dtype == I8 and out.dtype == I32
+        if out.dtype != a.dtype and not self.raw32:
+            raise ctx.error(f"output has type {out.dtype}, expected {a.dtype}"
+                            + (" or int32" if a.dtype == I8 else ""), out)
+        for t, what in ((a, "lhs"), (b, "rhs")):
+            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
+                                              f"{list(t.shape)}", t)
+        adj_x, adj_y = bool(_opt(o, "adjX", False)), bool(_opt(o, "adjY", False))
+        rank = max(len(a.shape), len(b.shape))
+        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
+        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
+        batch = []
+        for da, db in zip(ea[:-2], eb[:-2]):
+            if da != db and da != 1 and db != 1:
+                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do "
+                                f"not broadcast")
+            batch.append(db if da == 1 else da)
+        rows, ka = (ea[-1], ea[-2]) if adj_x else (ea[-2], ea[-1])
+        kb, cols = (eb[-1], eb[-2]) if adj_y else (eb[-2], eb[-1])
+        ctx.check(ka == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={adj_x}) "
+                            f"and rhs {list(b.shape)} (adj_y={adj_y})")
+        out_shape = (*batch, rows, cols)
+        ctx.set_output(0, out_shape, out.dtype)
+        self.adj = (adj_x, adj_y)
+        if self.raw32:
+            self.za = self.zb = 0
+        else:
+            sa = float(scales_of(ctx, a, "lhs")[0])
+            sb_ = scales_of(ctx, b, "rhs")
+            so = float(scales_of(ctx, out, "output")[0])
+            self.za, self.zb = int(zero_points_of(a)[0]), int(zero_points_of(b)[0])
+            zo = int(zero_points_of(out)[0])
+            if a.dtype == I16 and (self.za or self.zb or zo):
+                raise ctx.error(f"int16 BATCH_MATMUL needs zero points 0 (got {self.za}, "
+                                f"{self.zb}, {zo})")
+            m, s = per_channel_multipliers(sa, sb_[:1], so, 1)
+            lo, hi = (-128, 127) if a.dtype == I8 else (-32768, 32767)
+            self.requant = Requantizer(m, s, zo, lo, hi, use_int64_path=a.dtype == I16)
+        self.ft = gemm_float_dtype(ka, max_abs(a.dtype, self.za), max_abs(b.dtype, self.zb))
+        self.a_idx = ctx.request_scratch(ea, self.ft)
+        self.b_idx = ctx.request_scratch(eb, self.ft)
+        self.gemm_idx = ctx.request_scratch(out_shape, self.ft)
+        if not self.raw32:
+            self.acc_idx = ctx.request_scratch(out_shape, I64)
+        self._in = (None, None)
+
+    def bind(self, ictx: InvokeContext) -> None:
+        a, b = ictx.inputs
+        self._in, self._out = (a, b), ictx.outputs[0]
+        self.af = ictx.scratch[self.a_idx]
+        self.bf = ictx.scratch[self.b_idx]
+        self.a_src = a.reshape(self.af.shape)
+        self.b_src = b.reshape(self.bf.shape)
+        self.a = self.af.swapaxes(-1, -2) if self.adj[0] else self.af
+        self.b = self.bf.swapaxes(-1, -2) if self.adj[1] else self.bf
+        self.gemm = ictx.scratch[self.gemm_idx]
+        self.acc = None if self.raw32 else ictx.scratch[self.acc_idx]
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        a, b = ictx.inputs
+        if a is not self._in[0] or b is not self._in[1] or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        np.subtract(self.a_src, self.za, out=self.af, casting="unsafe")
+        np.subtract(self.b_src, self.zb, out=self.bf, casting="unsafe")
+        np.matmul(self.a, self.b, out=self.gemm)
+        if self.raw32:
+            np.copyto(ictx.outputs[0], self.gemm, casting="unsafe")
+            return
+        np.copyto(self.acc, self.gemm, casting="unsafe")
+        self.requant(self.acc, ictx.outputs[0])

@@ -1,0 +1,228 @@
+"""Shared machinery of the quantized and hybrid matrix kernels.
+
+- Quantization parameters of a node as LiteRT derives them (per-channel
+  multipliers from `double(in_scale) * double(w_scale) / double(out_scale)`).
+- Fast vectorized requantization, bit-exact with arith.multiply_by_quantized_multiplier
+  (double rounding) but in fewer numpy passes (see `Requantizer`).
+- Exact integer GEMMs through float BLAS: `gemm_float_dtype` picks float32 when
+  every partial sum provably stays below 2^24, float64 (exact below 2^53) otherwise.
+- The on-the-fly input quantization of hybrid kernels (portable_tensor_utils'
+  SymmetricQuantizeFloats / AsymmetricQuantizeFloats), one row per batch,
+  vectorized over all rows at once.
+- Zero-bordered (or value-bordered) padded copies and window views for im2col.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from edgelite.kernels.quant import arith
+
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+I8, U8, I16, I32, I64 = (np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.int32,
+                                                np.int64))
+
+
+# ------------------------------------------------------------------ parameters
+def scales_of(ctx, spec, what: str) -> np.ndarray:
+    """The tensor's scale array (float32 values), which must exist."""
+    q = spec.quant
+    if q is None or q.scale.size == 0:
+        raise ctx.error(f"{what} must be quantized (it has no scale)", spec)
+    return np.asarray(q.scale, np.float32).reshape(-1)
+
+
+def zero_points_of(spec) -> np.ndarray:
+    q = spec.quant
+    if q is None or q.zero_point.size == 0:
+        return np.zeros(1, np.int64)
+    return np.asarray(q.zero_point, np.int64).reshape(-1)
+
+
+def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float,
+                            channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """QuantizeMultiplier of in*w/out per output channel (a per-tensor scale broadcast)."""
+    ws = np.broadcast_to(np.asarray(w_scales, np.float32).astype(np.float64), (channels,)) \
+        if w_scales.size == 1 else np.asarray(w_scales, np.float32).astype(np.float64)
+    real = float(np.float32(in_scale)) * ws / float(np.float32(out_scale))
+    return arith.quantize_multiplier_array(real)
+
+
+def effective_scales(in_scale: float, w_scales: np.ndarray, out_scale: float,
+                     channels: int) -> np.ndarray:
+    """double(in) * double(w) / double(out), per channel (the reference FC's float path)."""
+    ws = np.asarray(w_scales, np.float32).astype(np.float64)
+    if ws.size == 1:
+        ws = np.full(channels, ws[0])
+    return float(np.float32(in_scale)) * ws / float(np.float32(out_scale))
+
+
+def activation_bounds(ctx, activation: int, out_spec, dtype) -> tuple[int, int]:
+    if activation not in (0, 1, 2, 3):
+        raise ctx.error(f"fused activation {activation} is not supported by a quantized "
+                        f"{ctx.op_name} (only NONE, RELU, RELU_N1_TO_1, RELU6)")
+    scale = float(scales_of(ctx, out_spec, "output")[0])
+    zp = int(zero_points_of(out_spec)[0])
+    return arith.quantized_activation_range(activation, scale, zp, dtype)
+
+
+def gemm_float_dtype(k: int, max_abs_a: int, max_abs_b: int) -> np.dtype:
+    """float32 if k products of |a| <= max_abs_a, |b| <= max_abs_b sum exactly, else float64."""
+    return F32 if k * max_abs_a * max_abs_b < (1 << 24) else F64
+
+
+def max_abs(dtype, zero_point: int = 0) -> int:
+    info = np.iinfo(dtype)
+    return max(abs(int(info.min) - zero_point), abs(int(info.max) - zero_point))
+
+
+# ------------------------------------------------------------------ requantization
+class Requantizer:
+    """acc (int64) -> clamp(MultiplyByQuantizedMultiplier(acc, m, s) + zp, lo, hi).
+
+    Double rounding, as arith.multiply_by_quantized_multiplier, rewritten with
+    two identities so it is a handful of numpy passes:
+    SaturatingRoundingDoublingHighMul(a, m) for m > 0 equals (a*m + 2^30) >> 31
+    (the C truncating division of a*m + nudge by 2^31, nudge = ±2^30, is the
+    floor of a*m + 2^30 in both signs), and RoundingDivideByPOT(q, e) equals
+    (q + 2^(e-1) - [q < 0]) >> e for e >= 1.
+    `use_int64_path` selects MultiplyByQuantizedMultiplier(int64 acc, ...) (int16
+    kernels with 64-bit accumulators), done by arith directly.
+    """
+
+    def __init__(self, multipliers, shifts, zero_point: int, lo: int, hi: int,
+                 use_int64_path: bool = False):
+        m = np.asarray(multipliers, np.int64)
+        s = np.asarray(shifts, np.int64)
+        self.int64_path = use_int64_path
+        self.m, self.s = m, s
+        self.left = np.maximum(s, 0)
+        self.any_left = bool(np.any(self.left))
+        right = np.maximum(-s, 0)
+        self.right = right
+        self.half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+        self.neg_fix = (right > 0).astype(np.int64)
+        self.zp, self.lo, self.hi = int(zero_point), int(lo), int(hi)
+        self.positive = bool(np.all(m > 0))
+
+    def __call__(self, acc: np.ndarray, out: np.ndarray) -> None:
+        """acc: int64 [..., C] (modified in place); out: the integer output array."""
+        if self.int64_path:
+            r = arith.multiply_by_quantized_multiplier_int64(acc, self.m, self.s)
+        elif not self.positive:
+            r = arith.multiply_by_quantized_multiplier(acc, self.m, self.s)
+        else:
+            if self.any_left:
+                acc <<= self.left
+                np.copyto(acc, ((acc + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))
+            acc *= self.m
+            acc += 1 << 30
+            acc >>= 31
+            neg = acc < 0
+            acc += self.half
+            acc -= neg * self.neg_fix
+            acc >>= self.right
+            r = acc
+        r += self.zp
+        np.clip(r, self.lo, self.hi, out=r)
+        np.copyto(out, r, casting="unsafe")
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """C round()/std::round on float arrays: halves away from zero, exactly."""
+    t = np.trunc(x)
+    frac = x - t
+    return t + np.where(np.abs(frac) >= 0.5, np.sign(x), 0.0).astype(x.dtype)
+
+
+# ------------------------------------------------------------------ hybrid input quantization
+def symmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> np.ndarray:
+    """SymmetricQuantizeFloats on each row of x [B, K] (float32) into q_out (float array
+    holding int8 values); returns the float32 scaling factors [B]."""
+    mn = x.min(axis=1) if x.shape[1] else np.zeros(x.shape[0], F32)
+    mx = x.max(axis=1) if x.shape[1] else np.zeros(x.shape[0], F32)
+    rng = np.maximum(np.abs(mn), np.abs(mx)).astype(F32)
+    zero = rng == 0
+    safe = np.where(zero, np.float32(1), rng).astype(F32)
+    sf = (safe / np.float32(127)).astype(F32)
+    inv = (np.float32(127) / safe).astype(F32)
+    v = (x * inv[:, None]).astype(F32)
+    v = round_half_away(v)
+    np.clip(v, -127, 127, out=v)
+    v[zero] = 0
+    np.copyto(q_out, v)
+    sf[zero] = 1.0
+    return sf
+
+
+def asymmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AsymmetricQuantizeFloats on each row of x [B, K]: (float32 scaling factors [B],
+    int64 offsets [B]); q_out gets the int8 values (as floats)."""
+    if x.shape[1]:
+        rmin = np.minimum(0.0, x.min(axis=1).astype(F64))
+        rmax = np.maximum(0.0, x.max(axis=1).astype(F64))
+    else:
+        rmin = rmax = np.zeros(x.shape[0])
+    flat = rmin == rmax
+    span = np.where(flat, 1.0, rmax - rmin)
+    scale = span / 255.0
+    zp_min = -128.0 - rmin / scale
+    zp_max = 127.0 - rmax / scale
+    err_min = 128.0 + np.abs(rmin / scale)
+    err_max = 127.0 + np.abs(rmax / scale)
+    zpd = np.where(err_min < err_max, zp_min, zp_max)
+    nudged = np.where(zpd <= -128.0, -128.0, np.where(zpd >= 127.0, 127.0,
+                                                      round_half_away(zpd)))
+    offset = np.where(flat, 0, nudged).astype(np.int64)
+    sf = np.where(flat, 1.0, scale).astype(F32)
+    inv = (np.float32(1.0) / sf).astype(F32)
+    v = (x * inv[:, None]).astype(F32)
+    v += offset.astype(F32)[:, None]
+    v = round_half_away(v)
+    np.clip(v, -128, 127, out=v)
+    v[flat] = 0
+    np.copyto(q_out, v)
+    return sf, offset
+
+
+# ------------------------------------------------------------------ padding and windows
+def same_valid_pads(padding: int, in_size: int, k: int, stride: int, dilation: int,
+                    out_size: int) -> tuple[int, int]:
+    """(before, after) as TFLite's ComputePaddingHeightWidth (the odd pixel goes after)."""
+    eff = (k - 1) * dilation + 1
+    total = max((out_size - 1) * stride + eff - in_size, 0)
+    return total // 2, total - total // 2
+
+
+class Padded:
+    """A bordered copy of a [N, H, W, C] input in a float buffer; the border holds `fill`
+    (an input zero point, or 0 when the copy holds zero-point-adjusted values)."""
+
+    def __init__(self, in_shape, pads: tuple[tuple[int, int], tuple[int, int]]):
+        n, h, w, c = in_shape
+        (t, b), (left, r) = pads
+        self.pads = pads
+        self.shape = (n, h + t + b, w + left + r, c)
+        self.in_shape = tuple(in_shape)
+        self.needed = bool(t or b or left or r)
+
+    def bind(self, buf: np.ndarray) -> None:
+        (t, _), (left, _) = self.pads
+        _, h, w, _ = self.in_shape
+        self.buf = buf
+        self.inner = buf[:, t:t + h, left:left + w, :]
+        self.borders = [v for v in (buf[:, :t], buf[:, t + h:], buf[:, t:t + h, :left],
+                                    buf[:, t:t + h, left + w:]) if v.size]
+
+    def fill_border(self, value) -> None:
+        for v in self.borders:
+            v.fill(value)
+
+
+def window_view(src: np.ndarray, out_hw, kernel, strides, dilations) -> np.ndarray:
+    """[N, OH, OW, KH, KW, C] read-only view of the sliding windows over src [N, H, W, C]."""
+    sn, sh, sw, sc = src.strides
+    shape = (src.shape[0], out_hw[0], out_hw[1], kernel[0], kernel[1], src.shape[3])
+    strides_ = (sn, sh * strides[0], sw * strides[1], sh * dilations[0], sw * dilations[1], sc)
+    return as_strided(src, shape=shape, strides=strides_, writeable=False)
