@@ -167,7 +167,8 @@ class Reshape(_Dynamic):
                 return
             requested = _ints(shape_t.data)
         else:
-            requested = list(getattr(ctx.options, "newShape", None) or [])
+            opt = getattr(ctx.options, "newShape", None)
+            requested = [] if opt is None else _ints(opt)
             if len(requested) > 8:
                 raise ctx.error(f"new_shape option has {len(requested)} dimensions; at most 8")
             if requested == [0]:
@@ -193,7 +194,8 @@ class Squeeze(Kernel):
         _check_out_dtype(ctx, x, out)
         rank = len(x.shape)
         ctx.check(rank <= 8, f"input has rank {rank}; SQUEEZE supports at most 8", x)
-        dims = list(getattr(ctx.options, "squeezeDims", None) or [])
+        opt = getattr(ctx.options, "squeezeDims", None)
+        dims = [] if opt is None else _ints(opt)
         if not dims:
             drop = {i for i, d in enumerate(x.shape) if d == 1}
         else:
@@ -392,7 +394,8 @@ class Pack(Kernel):
             _check_same_quant(ctx, t, out)
         self.axis = a
         ctx.set_output(0, x.shape[:a] + (n,) + x.shape[a:])
-        self.slices = [(slice(None),) * a + (k,) for k in range(n)]
+        # The Ellipsis keeps out[...] a view even when it is 0-d.
+        self.slices = [(slice(None),) * a + (k, Ellipsis) for k in range(n)]
 
     def invoke(self, ictx: InvokeContext) -> None:
         out = ictx.outputs[0]
@@ -482,9 +485,9 @@ class Split(_SplitBase):
         ctx.check(len(ctx.inputs) == 2, f"expects 2 inputs (axis, input), got {len(ctx.inputs)}")
         axis, x = ctx.input(0), ctx.input(1)
         self.n = int(getattr(ctx.options, "numSplits", 0) or 0)
-        self._outputs(ctx, x, self.n)
         ctx.check(axis.dtype == _I32, f"axis (input 0) has type {_dtype_name(axis.dtype)}, "
                   f"expected int32 (SPLIT takes the axis first)", axis)
+        self._outputs(ctx, x, self.n)
         ctx.check(axis.size == 1, f"axis must have one element, it has {axis.size}", axis)
         self.dynamic = not axis.is_const
         if self.dynamic:
@@ -642,8 +645,10 @@ class _SliceSpec:
                 self.axes.append(("full", None))
             else:
                 self.axes.append(("index", i - added_ellipsis))
-        used = sum(1 for kind, _ in self.axes if kind != "new")
-        self.valid = used == rank
+        explicit = sum(1 for i in range(begin_count)
+                       if not _bit(self.ellipsis_mask, i) and not _bit(self.new_axis_mask, i))
+        ellipses = sum(1 for i in range(begin_count) if _bit(self.ellipsis_mask, i))
+        self.valid = explicit <= rank and ellipses <= 1
 
     def eff_shape(self, shape) -> tuple:
         out, k = [], 0

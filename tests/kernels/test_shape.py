@@ -1,0 +1,661 @@
+"""Conformance of the layout ops (edgelite/kernels/shape.py) against LiteRT, plus invalid use.
+
+Every op runs over a grid of shapes, options and dtypes, with its index inputs
+(shapes, begin/end, paddings, axes, ...) both constant (planned in prepare) and
+fed at run time (dynamic outputs). Float32 goes against LiteRT's default
+kernels, integer and quantized dtypes against its reference kernels
+(BUILTIN_REF); both must agree exactly since these ops only move values.
+Each grid is split: a seeded sample runs by default, the rest is `slow`.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+import zlib
+
+import numpy as np
+import pytest
+from oracle import check_against_litert
+
+import edgelite
+from edgelite.format.builder import ModelBuilder
+
+# dtype name -> (numpy dtype, quantization or None)
+DTYPES = {
+    "float32": (np.float32, None),
+    "int8": (np.int8, (0.25, -3)),
+    "uint8": (np.uint8, (0.5, 128)),
+    "int16": (np.int16, (0.125, 0)),
+    "int32": (np.int32, None),
+    "int64": (np.int64, None),
+    "bool": (np.bool_, None),
+}
+ALL = list(DTYPES)
+
+
+def split(cases: list, k: int, seed: int = 0):
+    """(default sample of k cases, slow rest) as pytest params."""
+    rng = random.Random(seed)
+    idx = set(rng.sample(range(len(cases)), min(k, len(cases))))
+    out = []
+    for i, c in enumerate(cases):
+        c = c if isinstance(c, tuple) else (c,)
+        out.append(pytest.param(*c) if i in idx else pytest.param(*c, marks=pytest.mark.slow))
+    return out
+
+
+def seed_of(*params) -> int:
+    return zlib.crc32(repr(params).encode())
+
+
+def data(rng, shape, dtype: str):
+    dt = DTYPES[dtype][0]
+    if dt == np.float32:
+        return rng.standard_normal(shape).astype(np.float32)
+    if dt == np.bool_:
+        return rng.random(shape) < 0.5
+    info = np.iinfo(dt)
+    lo, hi = max(info.min, -1000), min(info.max, 1000)
+    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dt)
+
+
+class M:
+    """A one-op model: inputs are ("x", array) fed at run time, ("c", array) constant,
+    or None (omitted); outputs are (shape, dtype name or numpy dtype)."""
+
+    def __init__(self, op, ins, outs, version=1, quant=None, **opts):
+        b = ModelBuilder()
+        self.feeds, idx = [], []
+        for k, item in enumerate(ins):
+            if item is None:
+                idx.append(-1)
+                continue
+            kind, arr = item[0], np.asarray(item[1])
+            q = item[2] if len(item) > 2 else None
+            if kind == "x":
+                idx.append(b.add_input(f"in{k}", arr.shape, arr.dtype, quant=q))
+                self.feeds.append(arr)
+            else:
+                idx.append(b.add_constant(f"const{k}", arr, quant=q))
+        oidx = []
+        for k, (shape, dt) in enumerate(outs):
+            if isinstance(dt, str):
+                dt, q = DTYPES[dt]
+            else:
+                q = None
+            t = b.add_tensor(f"out{k}", shape, dt, quant=q if quant is None else quant)
+            oidx.append(t)
+            b.add_output(t)
+        b.add_op(op, idx, oidx, version=version, **opts)
+        self.bytes = b.to_bytes()
+
+    def check(self, dtype="float32"):
+        ref = DTYPES.get(dtype, (np.float32,))[0] != np.float32
+        err = check_against_litert(self.bytes, self.feeds, reference=ref)
+        assert err == 0.0
+        return err
+
+    def raises(self, op, match="", invoke=False):
+        it = edgelite.Interpreter(model_content=self.bytes)
+        with pytest.raises(edgelite.OpError, match=rf"operator 0 \({op}\).*{match}"):
+            it.allocate_tensors()
+            if invoke:
+                for d, x in zip(it.get_input_details(), self.feeds):
+                    it.set_tensor(d["index"], x)
+                it.invoke()
+
+
+def tin(dtype: str, arr):
+    """An input item for a data tensor of `dtype` (with its quantization)."""
+    return ("x", arr, DTYPES[dtype][1])
+
+
+def idx_item(kind, values, dt=np.int32):
+    return (kind, np.asarray(values, dt))
+
+
+# ---------------------------------------------------------------- RESHAPE
+RESHAPE_CASES = [
+    (shape, new, src, dtype)
+    for shape, new in [((2, 3, 4), (6, 4)), ((2, 3, 4), (-1, 4)), ((2, 3, 4), (2, -1)),
+                       ((1, 1, 6), (6,)), ((6,), (1, 2, 1, 3)), ((2, 3, 4), (-1,)),
+                       ((4, 1), (1, 4)), ((1,), ()), ((2, 0, 3), (0, -1)), ((3, 5), (5, 1, -1)),
+                       ((2, 2, 2, 2, 2, 2), (4, 4, 4)), ((1, 1), ())]
+    for src in ["const", "input", "option", "option_with_int64_tensor"]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,new,src,dtype", split(RESHAPE_CASES, 60, 1))
+def test_reshape(shape, new, src, dtype):
+    rng = np.random.default_rng(seed_of(shape, new, src, dtype))
+    x = data(rng, shape, dtype)
+    # TFLite infers -1 from the non-zero dimensions: [2, 0, 3] -> [0, -1] is [0, 6].
+    out = [((0, 6) if new == (0, -1) else np.empty(shape).reshape(new).shape, dtype)]
+    if src == "const":
+        m = M("RESHAPE", [tin(dtype, x), idx_item("c", list(new))], out)
+    elif src == "input":
+        m = M("RESHAPE", [tin(dtype, x), idx_item("x", list(new))], out)
+    elif src == "option":
+        m = M("RESHAPE", [tin(dtype, x)], out, new_shape=list(new))
+    else:
+        # A non-int32 shape tensor is ignored: LiteRT falls back to the option.
+        m = M("RESHAPE", [tin(dtype, x), idx_item("c", [99], np.int64)], out,
+              new_shape=list(new))
+    m.check(dtype)
+
+
+def test_reshape_legacy_zero_option_means_scalar():
+    x = np.array([3.5], np.float32)
+    M("RESHAPE", [tin("float32", x)], [((), "float32")], new_shape=[0]).check()
+
+
+def test_reshape_empty_shape_tensor_means_scalar():
+    x = np.array([[2.0]], np.float32)
+    M("RESHAPE", [tin("float32", x), idx_item("c", np.zeros(0, np.int32))],
+      [((), "float32")]).check()
+
+
+def test_reshape_errors_name_the_pinning_tensor():
+    x = np.zeros((2, 3), np.float32)
+    m = M("RESHAPE", [tin("float32", x), idx_item("c", [4, 2])], [((4, 2), "float32")])
+    m.raises("RESHAPE", "constant shape tensor .* 'const1'")
+    m = M("RESHAPE", [tin("float32", x)], [((4, 2), "float32")], new_shape=[4, 2])
+    m.raises("RESHAPE", "new_shape option")
+    m = M("RESHAPE", [tin("float32", x), idx_item("c", [-1, -1])], [((6,), "float32")])
+    m.raises("RESHAPE", "more than one -1")
+    m = M("RESHAPE", [tin("float32", x), idx_item("c", [-2, 3])], [((6,), "float32")])
+    m.raises("RESHAPE", "negative")
+    m = M("RESHAPE", [tin("float32", x), idx_item("x", [4, 2])], [((4, 2), "float32")])
+    m.raises("RESHAPE", "non-constant shape tensor", invoke=True)
+
+
+def test_reshape_after_resize_tells_which_constant_pins():
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 6), np.float32)
+    s = b.add_constant("pinned_shape", np.array([2, 3], np.int32))
+    y = b.add_tensor("y", (2, 3), np.float32)
+    b.add_op("RESHAPE", [x, s], [y])
+    b.add_output(y)
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    it.resize_tensor_input(0, [2, 6])
+    with pytest.raises(edgelite.OpError, match="pinned_shape"):
+        it.allocate_tensors()
+
+
+# ---------------------------------------------------------------- SQUEEZE / EXPAND_DIMS
+SQUEEZE_CASES = [
+    (shape, dims, dtype)
+    for shape, dims in [((1, 3, 1, 4), []), ((1, 3, 1, 4), [0]), ((1, 3, 1, 4), [-2]),
+                        ((1, 3, 1, 4), [0, 2]), ((1, 1, 1), []), ((2, 3), []), ((1,), []),
+                        ((5, 1), [-1]), ((1, 2, 1, 1, 3), [3, 0, 0])]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,dims,dtype", split(SQUEEZE_CASES, 20, 2))
+def test_squeeze(shape, dims, dtype):
+    rng = np.random.default_rng(seed_of(shape, dims, dtype))
+    x = data(rng, shape, dtype)
+    axes = tuple({d % len(shape) for d in dims}) if dims else None
+    out = np.squeeze(x, axis=axes).shape
+    M("SQUEEZE", [tin(dtype, x)], [(out, dtype)], squeeze_dims=dims).check(dtype)
+
+
+EXPAND_CASES = [
+    (shape, axis, kind, adt, dtype)
+    for shape in [(3,), (2, 3), (1, 4, 5), ()]
+    for axis in range(-len(shape) - 1, len(shape) + 1)
+    for kind in ["c", "x"]
+    for adt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,axis,kind,adt,dtype", split(EXPAND_CASES, 30, 3))
+def test_expand_dims(shape, axis, kind, adt, dtype):
+    rng = np.random.default_rng(seed_of(shape, axis, kind, dtype))
+    x = data(rng, shape, dtype)
+    out = np.expand_dims(x, axis).shape
+    M("EXPAND_DIMS", [tin(dtype, x), (kind, np.array([axis], adt))], [(out, dtype)]).check(dtype)
+
+
+def test_squeeze_expand_errors():
+    x = np.zeros((1, 3), np.float32)
+    M("SQUEEZE", [tin("float32", x)], [((3,), "float32")], squeeze_dims=[1]).raises(
+        "SQUEEZE", "size 3")
+    M("SQUEEZE", [tin("float32", x)], [((3,), "float32")], squeeze_dims=[2]).raises(
+        "SQUEEZE", "out of range")
+    M("EXPAND_DIMS", [tin("float32", x), idx_item("c", [3])], [((1, 3, 1), "float32")]).raises(
+        "EXPAND_DIMS", "out of range")
+    M("EXPAND_DIMS", [tin("float32", x), idx_item("x", [-4])], [((1, 3, 1), "float32")]).raises(
+        "EXPAND_DIMS", "out of range", invoke=True)
+    M("EXPAND_DIMS", [tin("float32", x), idx_item("c", [0, 1])], [((1, 1, 3), "float32")]).raises(
+        "EXPAND_DIMS", "one element")
+    M("EXPAND_DIMS", [tin("int8", x.astype(np.int8)), idx_item("c", [0])],
+      [((1, 1, 3), np.int8)]).raises("EXPAND_DIMS", "quantization")
+
+
+# ---------------------------------------------------------------- TRANSPOSE
+def _perms(rank, k, seed):
+    allp = list(itertools.permutations(range(rank)))
+    random.Random(seed).shuffle(allp)
+    return allp[:k]
+
+
+TRANSPOSE_CASES = [
+    (shape, perm, neg, kind, dtype)
+    for shape in [(5,), (2, 3), (2, 3, 4), (1, 3, 1, 2), (2, 3, 2, 2, 3), (2, 1, 2, 3, 2, 2)]
+    for perm in _perms(len(shape), 4, len(shape))
+    for neg in [False, True]
+    for kind in ["c", "x"]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,perm,neg,kind,dtype", split(TRANSPOSE_CASES, 40, 4))
+def test_transpose(shape, perm, neg, kind, dtype):
+    rng = np.random.default_rng(seed_of(shape, perm, kind, dtype))
+    x = data(rng, shape, dtype)
+    p = [q - len(shape) if neg and q % 2 else q for q in perm]
+    out = x.transpose(perm).shape
+    M("TRANSPOSE", [tin(dtype, x), idx_item(kind, p)], [(out, dtype)],
+      version=6).check(dtype)
+
+
+def test_transpose_errors():
+    x = np.zeros((2, 3), np.float32)
+    M("TRANSPOSE", [tin("float32", x), idx_item("c", [0, 0])], [((2, 2), "float32")]).raises(
+        "TRANSPOSE", "not a permutation")
+    M("TRANSPOSE", [tin("float32", x), idx_item("c", [0, 2])], [((2, 3), "float32")]).raises(
+        "TRANSPOSE", "out of bounds")
+    M("TRANSPOSE", [tin("float32", x), idx_item("c", [1, 0, 2])], [((3, 2), "float32")]).raises(
+        "TRANSPOSE", "3 entries")
+    M("TRANSPOSE", [tin("float32", x), idx_item("x", [1, 1])], [((3, 2), "float32")]).raises(
+        "TRANSPOSE", "not a permutation", invoke=True)
+
+
+# ---------------------------------------------------------------- CONCATENATION / PACK / UNPACK
+CONCAT_CASES = [
+    (shapes, axis, consts, dtype)
+    for shapes, axis in [([(2, 3), (2, 4)], 1), ([(2, 3), (2, 4)], -1), ([(1, 3), (2, 3), (4, 3)], 0),
+                         ([(2, 1, 3, 2), (2, 2, 3, 2)], 1), ([(2, 2, 3), (2, 2, 1)], 2),
+                         ([(3,), (5,)], 0), ([(1, 2, 2, 3)] * 4, 3), ([(2, 0, 3), (2, 2, 3)], 1),
+                         ([(4, 5)], 0), ([(2, 2, 3), (3, 2, 3)], -3)]
+    for consts in ["none", "some"]
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
+]
+
+
+@pytest.mark.parametrize("shapes,axis,consts,dtype", split(CONCAT_CASES, 30, 5))
+def test_concatenation(shapes, axis, consts, dtype):
+    rng = np.random.default_rng(seed_of(shapes, axis, consts, dtype))
+    xs = [data(rng, s, dtype) for s in shapes]
+    q = DTYPES[dtype][1]
+    ins = [("c" if consts == "some" and i % 2 else "x", x, q) for i, x in enumerate(xs)]
+    if all(k == "c" for k, *_ in ins):
+        ins[0] = ("x",) + ins[0][1:]
+    ins = [it for it in ins if not (it[0] == "x" and it[1].size == 0)] if consts == "none" else ins
+    if any(it[0] == "x" and it[1].size == 0 for it in ins):
+        ins = [("c",) + it[1:] if it[1].size == 0 else it for it in ins]
+    out = np.concatenate([it[1] for it in ins], axis=axis).shape
+    M("CONCATENATION", ins, [(out, dtype)], version=3, axis=axis).check(dtype)
+
+
+def test_concatenation_of_constant_scalars():
+    ins = [("c", np.float32(v)) for v in (1.5, -2.0, 3.25)] + [("x", np.float32(0.5))]
+    # LiteRT stacks scalars only when every input is constant; with a fed one it errors.
+    M("CONCATENATION", ins, [((4,), "float32")], axis=0).raises("CONCATENATION", "scalars")
+
+
+def test_concatenation_errors():
+    a, b = np.zeros((2, 3), np.float32), np.zeros((3, 4), np.float32)
+    M("CONCATENATION", [("x", a), ("x", b)], [((2, 7), "float32")], axis=1).raises(
+        "CONCATENATION", r"differs from input 0's \[2, 3\] in dimension 0")
+    M("CONCATENATION", [("x", a), ("x", a[None])], [((2, 6), "float32")], axis=1).raises(
+        "CONCATENATION", "rank")
+    M("CONCATENATION", [("x", a), ("x", a)], [((2, 6), "float32")], axis=2).raises(
+        "CONCATENATION", "out of range")
+    M("CONCATENATION", [("x", a), ("x", a.astype(np.int32))], [((2, 6), "float32")],
+      axis=1).raises("CONCATENATION", "type")
+    # LiteRT's kernel rejects fused activations (its XNNPACK delegate silently ignores
+    # them); we match the kernel.
+    M("CONCATENATION", [("x", a), ("x", a)], [((2, 6), "float32")], axis=1,
+      fused_activation_function="RELU").raises("CONCATENATION", "fused activation")
+    q1, q2 = (0.5, 1), (0.25, 1)
+    M("CONCATENATION", [("x", a.astype(np.int8), q1), ("x", a.astype(np.int8), q2)],
+      [((2, 6), np.int8)], quant=q1, axis=1).raises("CONCATENATION", "requantizing")
+
+
+PACK_CASES = [
+    (shape, n, axis, dtype)
+    for shape in [(), (3,), (2, 3), (1, 4, 2)]
+    for n in [1, 2, 3]
+    for axis in range(-len(shape) - 1, len(shape) + 1)
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "int64"]
+]
+
+
+@pytest.mark.parametrize("shape,n,axis,dtype", split(PACK_CASES, 25, 6))
+def test_pack(shape, n, axis, dtype):
+    rng = np.random.default_rng(seed_of(shape, n, axis, dtype))
+    xs = [data(rng, shape, dtype) for _ in range(n)]
+    out = np.stack(xs, axis=axis).shape
+    M("PACK", [tin(dtype, x) for x in xs], [(out, dtype)], version=3, values_count=n,
+      axis=axis).check(dtype)
+
+
+UNPACK_CASES = [
+    (shape, axis, dtype)
+    for shape in [(3,), (2, 3), (1, 4, 2), (2, 2, 3, 2)]
+    for axis in range(-len(shape), len(shape))
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "bool"]
+]
+
+
+@pytest.mark.parametrize("shape,axis,dtype", split(UNPACK_CASES, 20, 7))
+def test_unpack(shape, axis, dtype):
+    rng = np.random.default_rng(seed_of(shape, axis, dtype))
+    x = data(rng, shape, dtype)
+    parts = [np.take(x, i, axis=axis) for i in range(x.shape[axis])]
+    M("UNPACK", [tin(dtype, x)], [(p.shape, dtype) for p in parts], version=3,
+      num=len(parts), axis=axis).check(dtype)
+
+
+def test_pack_unpack_errors():
+    a = np.zeros((2, 3), np.float32)
+    M("PACK", [("x", a), ("x", a[:1])], [((2, 2, 3), "float32")], values_count=2).raises(
+        "PACK", "must match")
+    M("PACK", [("x", a), ("x", a)], [((2, 2, 3), "float32")], values_count=3).raises(
+        "PACK", "values_count")
+    M("PACK", [("x", a), ("x", a)], [((2, 2, 3), "float32")], values_count=2, axis=3).raises(
+        "PACK", "out of range")
+    M("PACK", [("x", a > 0)], [((1, 2, 3), np.bool_)], values_count=1).raises("PACK", "bool")
+    M("UNPACK", [("x", a)], [((3,), "float32")] * 3, num=3, axis=0).raises("UNPACK", "num is 3")
+    M("UNPACK", [("x", a)], [((3,), "float32")] * 2, num=2, axis=2).raises(
+        "UNPACK", "out of range")
+    M("UNPACK", [("x", a.astype(np.int64))], [((3,), np.int64)] * 2, num=2).raises(
+        "UNPACK", "int64")
+
+
+# ---------------------------------------------------------------- SPLIT / SPLIT_V
+SPLIT_CASES = [
+    (shape, axis, n, kind, dtype)
+    for shape, axis, n in [((6,), 0, 3), ((2, 6), 1, 2), ((2, 6), -1, 6), ((4, 3), 0, 4),
+                           ((2, 4, 6), 2, 3), ((2, 4, 6), -2, 2), ((3, 2), 0, 1),
+                           ((1, 2, 2, 8), 3, 4)]
+    for kind in ["c", "x"]
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "int64"]
+]
+
+
+@pytest.mark.parametrize("shape,axis,n,kind,dtype", split(SPLIT_CASES, 20, 8))
+def test_split(shape, axis, n, kind, dtype):
+    rng = np.random.default_rng(seed_of(shape, axis, n, kind, dtype))
+    x = data(rng, shape, dtype)
+    parts = np.split(x, n, axis=axis)
+    M("SPLIT", [idx_item(kind, axis), tin(dtype, x)], [(p.shape, dtype) for p in parts],
+      version=3, num_splits=n).check(dtype)
+
+
+SPLITV_CASES = [
+    (shape, axis, sizes, kind, sdt, dtype)
+    for shape, axis, sizes in [((6,), 0, [1, 2, 3]), ((2, 6), 1, [4, -1]), ((2, 6), -1, [-1, 0, 6]),
+                               ((5, 3), 0, [5]), ((2, 4, 6), 2, [1, 1, -1, 2]),
+                               ((3, 4, 2), 1, [2, 2]), ((1, 7), 1, [3, -1, 3])]
+    for kind in ["c", "x"]
+    for sdt in [np.int32, np.int64]
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "int64"]
+]
+
+
+@pytest.mark.parametrize("shape,axis,sizes,kind,sdt,dtype", split(SPLITV_CASES, 20, 9))
+def test_split_v(shape, axis, sizes, kind, sdt, dtype):
+    rng = np.random.default_rng(seed_of(shape, axis, sizes, kind, dtype))
+    x = data(rng, shape, dtype)
+    real = list(sizes)
+    if -1 in real:
+        real[real.index(-1)] = shape[axis] - sum(s for s in sizes if s != -1)
+    parts = np.split(x, np.cumsum(real)[:-1], axis=axis)
+    if any(p.size == 0 for p in parts):
+        kind = "c"   # LiteRT's Python API cannot hand back dynamic zero-size outputs reliably
+    M("SPLIT_V", [tin(dtype, x), (kind, np.array(sizes, sdt)), idx_item(kind, axis)],
+      [(p.shape, dtype) for p in parts], version=2, num_splits=len(sizes)).check(dtype)
+
+
+def test_split_errors():
+    x = np.zeros((2, 6), np.float32)
+    M("SPLIT", [idx_item("c", 1), ("x", x)], [((2, 2), "float32")] * 4, num_splits=4).raises(
+        "SPLIT", "evenly")
+    M("SPLIT", [idx_item("c", 2), ("x", x)], [((2, 3), "float32")] * 2, num_splits=2).raises(
+        "SPLIT", "out of range")
+    M("SPLIT", [idx_item("x", 1), ("x", x)], [((2, 2), "float32")] * 4, num_splits=4).raises(
+        "SPLIT", "evenly", invoke=True)
+    M("SPLIT", [("x", x), idx_item("c", 1)], [((2, 3), "float32")] * 2, num_splits=2).raises(
+        "SPLIT", "axis")
+    M("SPLIT", [idx_item("c", 1), ("x", x)], [((2, 3), "float32")] * 3, num_splits=2).raises(
+        "SPLIT", "outputs")
+    M("SPLIT_V", [("x", x), idx_item("c", [-1, -1]), idx_item("c", 1)],
+      [((2, 3), "float32")] * 2, num_splits=2).raises("SPLIT_V", "more than one -1")
+    M("SPLIT_V", [("x", x), idx_item("c", [2, 3]), idx_item("c", 1)],
+      [((2, 3), "float32")] * 2, num_splits=2).raises("SPLIT_V", "add up to 5")
+    M("SPLIT_V", [("x", x), idx_item("c", [7, -1]), idx_item("c", 1)],
+      [((2, 3), "float32")] * 2, num_splits=2).raises("SPLIT_V", "more than dimension")
+    M("SPLIT_V", [("x", x), idx_item("x", [2, 3]), idx_item("c", 1)],
+      [((2, 3), "float32")] * 2, num_splits=2).raises("SPLIT_V", "add up to 5", invoke=True)
+
+
+# ---------------------------------------------------------------- SLICE
+SLICE_CASES = [
+    (shape, begin, size, kind, idt, dtype)
+    for shape, begin, size in [((5,), [1], [3]), ((5,), [2], [-1]), ((4, 6), [1, 2], [2, 3]),
+                               ((4, 6), [0, 0], [-1, -1]), ((4, 6), [3, 5], [1, 1]),
+                               ((2, 3, 4), [1, 0, 2], [1, -1, 2]), ((2, 3, 4, 5), [0, 1, 1, 0], [2, 2, 3, 5]),
+                               ((2, 2, 3, 2, 3, 2), [1, 0, 1, 0, 2, 1], [1, 2, 2, -1, 1, 1]),
+                               ((4, 6), [2, 6], [2, 0])]
+    for kind in ["c", "x"]
+    for idt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+def _slice_shape(shape, begin, size):
+    return tuple(n - b if s == -1 else s for n, b, s in zip(shape, begin, size))
+
+
+@pytest.mark.parametrize("shape,begin,size,kind,idt,dtype", split(SLICE_CASES, 40, 10))
+def test_slice(shape, begin, size, kind, idt, dtype):
+    rng = np.random.default_rng(seed_of(shape, begin, size, kind, dtype))
+    x = data(rng, shape, dtype)
+    out = _slice_shape(shape, begin, size)
+    if 0 in out:
+        kind = "c"
+    M("SLICE", [tin(dtype, x), (kind, np.array(begin, idt)), (kind, np.array(size, idt))],
+      [(out, dtype)], version=4).check(dtype)
+
+
+def test_slice_errors():
+    x = np.zeros((4, 6), np.float32)
+    for begin, size, msg in [([1, 2], [4, 1], "runs past"), ([-1, 0], [1, 1], "out of range"),
+                             ([0, 0], [-2, 1], "invalid entry"), ([5, 0], [-1, 1], "out of range")]:
+        M("SLICE", [("x", x), idx_item("c", begin), idx_item("c", size)],
+          [((1, 1), "float32")]).raises("SLICE", msg)
+    M("SLICE", [("x", x), idx_item("c", [0]), idx_item("c", [1])], [((1,), "float32")]).raises(
+        "SLICE", "rank 2")
+    M("SLICE", [("x", x), idx_item("x", [3, 0]), idx_item("x", [2, 1])],
+      [((2, 1), "float32")]).raises("SLICE", "runs past", invoke=True)
+
+
+# ---------------------------------------------------------------- STRIDED_SLICE
+SS_CASES = [
+    # shape, begin, end, strides, masks (begin, end, ellipsis, new_axis, shrink)
+    ((5,), [1], [4], [1], (0, 0, 0, 0, 0)),
+    ((5,), [-1], [-6], [-1], (0, 0, 0, 0, 0)),
+    ((5,), [4], [0], [-2], (0, 0, 0, 0, 0)),
+    ((5,), [0], [0], [1], (1, 1, 0, 0, 0)),
+    ((5,), [0], [0], [-1], (1, 1, 0, 0, 0)),
+    ((5,), [10], [-10], [-3], (0, 0, 0, 0, 0)),
+    ((5,), [2], [3], [1], (0, 0, 0, 0, 1)),
+    ((5,), [-2], [0], [1], (0, 0, 0, 0, 1)),
+    ((4, 6), [1, 0], [3, 6], [1, 2], (0, 0, 0, 0, 0)),
+    ((4, 6), [1, 0], [3, 6], [1, 2], (2, 1, 0, 0, 0)),
+    ((4, 6), [3, 5], [0, 0], [-1, -2], (0, 2, 0, 0, 0)),
+    ((4, 6), [1, 2], [2, 3], [1, 1], (0, 0, 0, 0, 3)),
+    ((4, 6), [1, 0], [2, 6], [1, 3], (0, 0, 0, 0, 1)),
+    ((4, 6), [0, 1], [4, 2], [1, 1], (0, 0, 0, 0, 2)),
+    ((4, 6), [1], [3], [1], (0, 0, 0, 0, 0)),
+    ((2, 3, 4), [0, 1], [0, 2], [1, 1], (0, 0, 1, 0, 0)),
+    ((2, 3, 4), [0, 1], [0, 3], [1, 2], (0, 0, 1, 0, 0)),
+    ((2, 3, 4), [1, 0], [2, 0], [1, 1], (0, 0, 2, 0, 1)),
+    ((2, 3, 4), [0, 0, 0], [0, 0, 0], [1, 1, 1], (0, 0, 0, 1, 0)),
+    ((2, 3, 4), [0, 1, 0], [1, 3, 4], [1, 1, 2], (0, 0, 0, 1, 0)),
+    ((2, 3, 4), [0, 0, 1], [0, 0, 3], [1, 1, 1], (0, 0, 1, 2, 0)),
+    ((2, 3, 4), [1, 0, 0, -1], [2, 0, 0, 0], [1, 1, 1, 1], (0, 0, 0, 2, 9)),
+    ((2, 3, 4, 5), [0, 2, 1, 4], [2, 0, 4, 0], [1, -1, 2, -2], (0, 0, 0, 0, 0)),
+    ((2, 3, 4, 5), [1, -1, 0, 0], [2, 0, 4, 5], [1, 1, 1, 1], (12, 0, 0, 0, 3)),
+    ((1, 4, 4, 3), [0, 1, 1, 0], [1, 3, 3, 3], [1, 1, 1, 1], (0, 0, 0, 0, 0)),
+    ((2, 2, 3, 2, 3), [0, 1, 0, 1, 0], [2, 2, 3, 2, 3], [1, 1, -1, 1, 2], (0, 0, 0, 0, 0)),
+]
+
+
+def _np_strided(x, begin, end, strides, masks):
+    """numpy's view of TF strided-slice semantics (an independent check of the shape)."""
+    bm, em, ell, new, shrink = masks
+    idx = []
+    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
+        if ell >> i & 1:
+            idx.append(Ellipsis)
+        elif new >> i & 1:
+            idx.append(None)
+        elif shrink >> i & 1:
+            idx.append(b)
+        else:
+            idx.append(slice(None if bm >> i & 1 else b, None if em >> i & 1 else e, s))
+    return x[tuple(idx)]
+
+
+@pytest.mark.parametrize("case", range(len(SS_CASES)))
+@pytest.mark.parametrize("kind,dtype", split([(k, d) for k in ["c", "x"] for d in ALL], 4, 11))
+def test_strided_slice(case, kind, dtype):
+    shape, begin, end, strides, masks = SS_CASES[case]
+    rng = np.random.default_rng(seed_of(case, kind, dtype))
+    x = data(rng, shape, dtype)
+    out = _np_strided(x, begin, end, strides, masks).shape
+    if 0 in out:
+        kind = "c"   # LiteRT's get_tensor fails on an empty dynamic output
+    bm, em, ell, new, shrink = masks
+    M("STRIDED_SLICE", [tin(dtype, x), idx_item(kind, begin), idx_item(kind, end),
+                        idx_item("c", strides)], [(out, dtype)], version=4,
+      begin_mask=bm, end_mask=em, ellipsis_mask=ell, new_axis_mask=new,
+      shrink_axis_mask=shrink).check(dtype)
+
+
+def test_strided_slice_dynamic_strides():
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    M("STRIDED_SLICE", [("x", x), idx_item("c", [3, 0]), idx_item("c", [0, 6]),
+                        idx_item("x", [-1, 2])], [((3, 3), "float32")]).check()
+
+
+OFFSET_CASES = [
+    ((5,), [1], [3], [1]), ((4, 6), [1, 2], [2, 3], [1, 1]), ((4, 6), [0, 1], [4, 4], [2, 3]),
+    ((2, 3, 4), [1, 0, 1], [1, 3, 2], [1, 1, 1]), ((4, 6), [-3, 0], [2, 6], [1, 2]),
+]
+
+
+@pytest.mark.parametrize("shape,begin,size,strides", OFFSET_CASES)
+@pytest.mark.parametrize("kind", ["c", "x"])
+def test_strided_slice_offset(shape, begin, size, strides, kind):
+    rng = np.random.default_rng(seed_of(shape, begin, kind))
+    x = data(rng, shape, "float32")
+    out = tuple(-(-s // st) for s, st in zip(size, strides))
+    M("STRIDED_SLICE", [("x", x), idx_item(kind, begin), idx_item("c", size),
+                        idx_item("c", strides)], [(out, "float32")], version=8,
+      offset=True).check()
+
+
+def test_strided_slice_errors():
+    x = np.zeros((4, 6), np.float32)
+
+    def ss(b, e, s, **kw):
+        return M("STRIDED_SLICE", [("x", x), idx_item("c", b), idx_item("c", e),
+                                   idx_item("c", s)], [((1, 1), "float32")], **kw)
+    ss([0, 0], [1, 1], [1, 0]).raises("STRIDED_SLICE", "zero stride")
+    ss([0, 0], [1, 1], [1]).raises("STRIDED_SLICE", "must be equal")
+    ss([4, 0], [1, 1], [1, 1], shrink_axis_mask=1).raises("STRIDED_SLICE", "shrink_axis index")
+    ss([0, 0, 0], [1, 1, 1], [1, 1, 1]).raises("STRIDED_SLICE", "rank 2")
+    ss([0, 0, 0], [1, 1, 1], [1, 1, 1], ellipsis_mask=5).raises("STRIDED_SLICE", "rank 2")
+    ss([3, 0], [3, 6], [1, 1], offset=True).raises("STRIDED_SLICE", "outside the input")
+    M("STRIDED_SLICE", [("x", x), idx_item("x", [9, 0]), idx_item("c", [1, 1]),
+                        idx_item("c", [1, 1])], [((1,), "float32")],
+      shrink_axis_mask=1).raises("STRIDED_SLICE", "shrink_axis index", invoke=True)
+    M("STRIDED_SLICE", [("x", x), idx_item("c", [0, 0], np.int64), idx_item("c", [1, 1]),
+                        idx_item("c", [1, 1])], [((1, 1), "float32")]).raises(
+        "STRIDED_SLICE", "begin has type int64")
+
+
+# ---------------------------------------------------------------- TILE / BROADCAST_TO / BROADCAST_ARGS
+TILE_CASES = [
+    (shape, mult, kind, mdt, dtype)
+    for shape, mult in [((3,), [2]), ((2, 3), [1, 1]), ((2, 3), [2, 3]), ((1, 2, 1), [3, 1, 4]),
+                        ((2, 1, 2, 2), [1, 2, 1, 3]), ((2, 3), [0, 2])]
+    for kind in ["c", "x"]
+    for mdt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,mult,kind,mdt,dtype", split(TILE_CASES, 25, 12))
+def test_tile(shape, mult, kind, mdt, dtype):
+    rng = np.random.default_rng(seed_of(shape, mult, kind, dtype))
+    x = data(rng, shape, dtype)
+    out = np.tile(x, mult).shape
+    if 0 in out:
+        kind = "c"
+    M("TILE", [tin(dtype, x), (kind, np.array(mult, mdt))], [(out, dtype)],
+      version=2).check(dtype)
+
+
+BCAST_CASES = [
+    (shape, target, kind, sdt, dtype)
+    for shape, target in [((3,), [2, 3]), ((1,), [4]), ((2, 1), [2, 5]), ((1, 3, 1), [2, 2, 3, 4]),
+                          ((), [2, 3]), ((2, 3), [2, 3]), ((1, 1, 1, 1), [1, 2, 1, 3]),
+                          ((3, 1, 2), [2, 1, 3, 2, 2])]
+    for kind in ["c", "x"]
+    for sdt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,target,kind,sdt,dtype", split(BCAST_CASES, 25, 13))
+def test_broadcast_to(shape, target, kind, sdt, dtype):
+    rng = np.random.default_rng(seed_of(shape, target, kind, dtype))
+    x = data(rng, shape, dtype)
+    M("BROADCAST_TO", [tin(dtype, x), (kind, np.array(target, sdt))], [(tuple(target), dtype)],
+      version=2).check(dtype)
+
+
+@pytest.mark.parametrize("s1,s2", [([2, 1, 3], [4, 1]), ([5], [1]), ([1], [2, 3, 4]),
+                                   ([2, 3], [2, 3]), ([], [3, 1]), ([6, 1, 1, 2], [7, 1])])
+@pytest.mark.parametrize("kind", ["c", "x"])
+@pytest.mark.parametrize("dt", [np.int32, np.int64])
+def test_broadcast_args(s1, s2, kind, dt):
+    out = np.broadcast_shapes(tuple(s1), tuple(s2))
+    M("BROADCAST_ARGS", [(kind, np.array(s1, dt)), (kind, np.array(s2, dt))],
+      [((len(out),), dt)]).check("int32")
+
+
+def test_broadcast_errors():
+    x = np.zeros((2, 3), np.float32)
+    M("TILE", [("x", x), idx_item("c", [1])], [((2, 3), "float32")]).raises("TILE", "1 entries")
+    M("TILE", [("x", x), idx_item("c", [1, -1])], [((2, 3), "float32")]).raises(
+        "TILE", "non-negative")
+    M("BROADCAST_TO", [("x", x), idx_item("c", [4, 3])], [((4, 3), "float32")],
+      version=2).raises("BROADCAST_TO", "cannot be broadcast")
+    M("BROADCAST_TO", [("x", x), idx_item("c", [3])], [((3,), "float32")], version=2).raises(
+        "BROADCAST_TO", "cannot be broadcast")
+    M("BROADCAST_TO", [("x", x), idx_item("x", [5, 3])], [((5, 3), "float32")],
+      version=3).raises("BROADCAST_TO", "cannot be broadcast", invoke=True)
+    M("BROADCAST_ARGS", [idx_item("x", [2, 3]), idx_item("x", [4, 3])],
+      [((2,), np.int32)]).raises("BROADCAST_ARGS", "not broadcastable", invoke=True)
+    M("BROADCAST_ARGS", [idx_item("x", [2, 3]), idx_item("x", [4, 3], np.int64)],
+      [((2,), np.int32)]).raises("BROADCAST_ARGS", "types")
