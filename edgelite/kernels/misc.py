@@ -219,7 +219,9 @@ class OneHot(Kernel):
         ctx.check_arity(4, 1)
         idx, depth, on, off = (ctx.input(i) for i in range(4))
         dtype = on.dtype
-        ctx.check(dtype in (F32, I16, I32, I64, I8, U8, BOOL), f"unsupported on_value type {dtype}")
+        # LiteRT's prepare accepts int16 but its eval has no int16 case (it fails at invoke).
+        ctx.check(dtype in (F32, I32, I64, I8, U8, BOOL),
+                  f"on/off values of type {dtype} are not supported", on)
         ctx.check_dtype(idx, [I32, I64], "indices")
         ctx.check_dtype(depth, I32, "depth")
         # LiteRT's parser leaves axis at 0 when the options table is missing.
@@ -388,11 +390,12 @@ class EmbeddingLookup(Kernel):
         self.rows = table.shape[0]
         ctx.set_output(0, (ids.shape[0],) + table.shape[1:], out.dtype)
         if self.hybrid:
-            self.tmp_id = ctx.request_scratch((ids.shape[0],) + table.shape[1:], F32)
+            shape = (ids.shape[0],) + table.shape[1:]
+            self.tmp_ids = (ctx.request_scratch(shape, I8), ctx.request_scratch(shape, F32))
 
     def bind(self, ictx):
         if self.hybrid:
-            self.tmp = ictx.scratch[self.tmp_id]
+            self.rows8, self.tmp = (ictx.scratch[i] for i in self.tmp_ids)
 
     def invoke(self, ictx):
         ids, table, out = ictx.inputs[0], ictx.inputs[1], ictx.outputs[0]
@@ -403,8 +406,8 @@ class EmbeddingLookup(Kernel):
             np.take(table, ids, axis=0, out=out, mode="clip")
             return
         # LiteRT reads the table as int8 even when it is uint8.
-        np.take(table.view(I8), ids, axis=0, out=self.tmp, mode="clip")
-        np.multiply(self.tmp, np.take(self.scales, ids, axis=0), out=self.tmp)
+        np.take(table.view(I8), ids, axis=0, out=self.rows8, mode="clip")
+        np.multiply(self.rows8, np.take(self.scales, ids, axis=0), out=self.tmp)
         np.copyto(out, self.tmp, casting="unsafe")
 
 
