@@ -327,8 +327,69 @@ class Conv3D(_ImageToColumnsConv):
 
 
 # ---------------------------------------------------------------- DEPTHWISE_CONV_2D
+class PhasedPaddedInput:
+    """A bordered copy of an NHWC input, split by stride phase:
+    buf[py, px, n, q, r, c] holds padded pixel (q * sh + py, r * sw + px).
+
+    Then every filter tap of a strided convolution reads a plane whose
+    (width, channel) block is contiguous, so numpy runs long inner loops."""
+
+    def __init__(self, in_shape, pads, strides, fill: float = 0.0):
+        n, h, w, c = in_shape
+        (pt, pb), (pl, pr) = pads
+        sh, sw = strides
+        self.geom = (h, w, pt, pl, sh, sw)
+        hq, wq = -(-(h + pt + pb) // sh), -(-(w + pl + pr) // sw)
+        self.shape = (sh, sw, n, hq, wq, c)
+        self.fill_value = fill
+
+    @staticmethod
+    def _range(size, pad, stride, phase):
+        """Rows q of a phase that hold input rows: [q_lo, q_hi), first input row."""
+        q_lo = max(0, -(-(pad - phase) // stride))
+        q_hi = max(q_lo, -(-(pad + size - phase) // stride))
+        return q_lo, q_hi, phase + q_lo * stride - pad
+
+    def bind(self, buf: np.ndarray, x: np.ndarray) -> None:
+        h, w, pt, pl, sh, sw = self.geom
+        self.buf = buf
+        self.copies, self.borders = [], []
+        for py in range(sh):
+            q_lo, q_hi, y0 = self._range(h, pt, sh, py)
+            for px in range(sw):
+                r_lo, r_hi, x0 = self._range(w, pl, sw, px)
+                ph = buf[py, px]
+                self.borders += [ph[:, :q_lo], ph[:, q_hi:], ph[:, q_lo:q_hi, :r_lo],
+                                 ph[:, q_lo:q_hi, r_hi:]]
+                if q_hi > q_lo and r_hi > r_lo:
+                    src = x[:, y0:y0 + (q_hi - q_lo - 1) * sh + 1:sh,
+                            x0:x0 + (r_hi - r_lo - 1) * sw + 1:sw]
+                    self.copies.append((ph[:, q_lo:q_hi, r_lo:r_hi], src))
+        self.borders = [v for v in self.borders if v.size]
+
+    def fill(self) -> None:
+        for border in self.borders:
+            border.fill(self.fill_value)
+        for dst, src in self.copies:
+            np.copyto(dst, src)
+
+    def plane(self, y: int, x: int, oh: int, ow: int) -> np.ndarray:
+        """[N, oh, ow, C] view of padded pixels (y + i * sh, x + j * sw)."""
+        sh, sw = self.geom[4], self.geom[5]
+        return self.buf[y % sh, x % sw, :, y // sh:y // sh + oh, x // sw:x // sw + ow]
+
+
+# Output rows per block of the depthwise loop: about this many bytes per block
+# array keeps a block's input rows, products and sums in the L2 cache.
+_DW_BLOCK_BYTES = 256 * 1024
+
+
 @register("DEPTHWISE_CONV_2D", versions=(1, 7))
 class DepthwiseConv2D(Kernel):
+    """Whole-plane multiply-accumulate, one filter tap at a time, over blocks of
+    output rows sized for the cache. Weights are tiled to [taps, OW, C] so a
+    product runs over a whole contiguous output row at once."""
+
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity((2, 3), 1)
         x, w = ctx.input(0), ctx.input(1)
@@ -361,61 +422,74 @@ class DepthwiseConv2D(Kernel):
         ctx.set_output(0, (n, oh, ow, oc), F32)
         pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
                 _same_valid_pads(padding, wd, kw, sw, dw, ow)]
-        self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
-        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
-        self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), F32)
-        self.geom = (oh, ow, kh, kw, sh, sw, dh, dw, c, mult)
+        self.pad = PhasedPaddedInput(x.shape, pads, (sh, sw))
+        self.copy = any(p for pair in pads for p in pair) or sh > 1 or sw > 1
+        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.copy else None
+        row_bytes = max(1, n * ow * oc * 4)
+        self.block_rows = max(1, min(oh, _DW_BLOCK_BYTES // row_bytes))
+        self.tmp_idx = ctx.request_scratch((n, self.block_rows, ow, oc), F32)
+        self.geom = (oh, ow, kh, kw, dh, dw, c, mult)
         self.weights_const = w.data is not None
         self.taps = self._relayout(w.data) if w.data is not None else None
-        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
         self.bias_input = bias is not None and bias.data is None
+        self.bias = None
+        if bias is not None and bias.data is not None:
+            self.bias = self._tile(bias.data.reshape(1, -1))[0]
+
+    def _tile(self, w: np.ndarray) -> np.ndarray:
+        """[T, C*M] per-tap weights -> [T, OW, C] (M = 1) or [T, C, M]."""
+        ow, c, mult = self.geom[1], self.geom[6], self.geom[7]
+        if mult == 1:
+            return np.ascontiguousarray(np.broadcast_to(w[:, None, :], (w.shape[0], ow, c)))
+        return np.ascontiguousarray(w.reshape(w.shape[0], c, mult))
 
     def _relayout(self, w: np.ndarray) -> np.ndarray:
-        kh, kw, c, mult = self.geom[2], self.geom[3], self.geom[8], self.geom[9]
-        # one [C, M] weight block per tap (M = 1 squeezes to a [C] vector)
-        taps = np.ascontiguousarray(w.reshape(kh * kw, c, mult))
-        return taps[:, :, 0] if mult == 1 else taps
+        return self._tile(w.reshape(-1, w.shape[-1]))
 
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
         self._x = x
         out = ictx.outputs[0]
         self._out = out
-        oh, ow, kh, kw, sh, sw, dh, dw, c, mult = self.geom
-        if self.pad.needed:
-            self.pad.bind(ictx.scratch[self.pad_idx])
-            src = self.pad.buf
+        oh, ow, kh, kw, dh, dw, c, mult = self.geom
+        if self.copy:
+            self.pad.bind(ictx.scratch[self.pad_idx], x)
+            planes = [self.pad.plane(ky * dh, kx * dw, oh, ow)
+                      for ky in range(kh) for kx in range(kw)]
         else:
-            src = x
-        # One [N, OH, OW, C] strided plane of the input per filter tap.
-        self.planes = []
-        for ky in range(kh):
-            for kx in range(kw):
-                y0, x0 = ky * dh, kx * dw
-                plane = src[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
-                self.planes.append(plane if mult == 1 else plane[..., None])
-        shape = out.shape if mult == 1 else (*out.shape[:3], c, mult)
-        self.acc = out.reshape(shape)
-        self.tmp = ictx.scratch[self.tmp_idx].reshape(shape)
+            planes = [x[:, ky * dh:ky * dh + oh, kx * dw:kx * dw + ow]
+                      for ky in range(kh) for kx in range(kw)]
+        tmp = ictx.scratch[self.tmp_idx]
+        if mult > 1:
+            planes = [p[..., None] for p in planes]
+            out = out.reshape(*out.shape[:3], c, mult)
+            tmp = tmp.reshape(*tmp.shape[:3], c, mult)
+        self.blocks = []
+        r = self.block_rows
+        for r0 in range(0, oh, r):
+            r1 = min(oh, r0 + r)
+            self.blocks.append((out[:, r0:r1], tmp[:, :r1 - r0], [p[:, r0:r1] for p in planes]))
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if not self.weights_const:
             self.taps = self._relayout(ictx.inputs[1])
-        if self.pad.needed:
-            self.pad.fill(ictx.inputs[0])
-        acc, tmp, taps = self.acc, self.tmp, self.taps
-        planes = self.planes
-        np.multiply(planes[0], taps[0], out=acc)
-        for t in range(1, len(planes)):
-            np.multiply(planes[t], taps[t], out=tmp)
-            np.add(acc, tmp, out=acc)
-        out = ictx.outputs[0]
-        bias = ictx.inputs[2] if self.bias_input else self.bias
-        if bias is not None:
-            np.add(out, bias.reshape(-1), out=out)
-        clamp_inplace(out, self.bounds)
+        if self.bias_input:
+            self.bias = self._tile(ictx.inputs[2].reshape(1, -1))[0]
+        if self.copy:
+            self.pad.fill()
+        taps, bias, bounds = self.taps, self.bias, self.bounds
+        n_taps = len(taps)
+        mul, add = np.multiply, np.add
+        for acc, tmp, planes in self.blocks:
+            mul(planes[0], taps[0], out=acc)
+            for t in range(1, n_taps):
+                mul(planes[t], taps[t], out=tmp)
+                add(acc, tmp, out=acc)
+            if bias is not None:
+                add(acc, bias, out=acc)
+            clamp_inplace(acc, bounds)
 
 
 # ---------------------------------------------------------------- TRANSPOSE_CONV
