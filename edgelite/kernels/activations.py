@@ -79,8 +79,8 @@ class ErfcWorkspace:
         np.less(z, 0.0, out=self.neg)
         np.abs(z, out=a)
         np.add(a, _ERFC_MAP, out=t)
-        np.subtract(a, _ERFC_MAP, out=out)
-        np.divide(out, t, out=t)                 # t = (|z| - 2) / (|z| + 2)
+        np.divide(-2.0 * _ERFC_MAP, t, out=t)
+        t += 1.0                                 # t = (|z| - 2) / (|z| + 2), 1 at infinity
         out.fill(_ERFC_POLY[0])
         for c in _ERFC_POLY[1:]:
             out *= t
@@ -133,7 +133,9 @@ class Unary(Kernel):
         pass
 
     def invoke(self, ictx) -> None:
-        self.compute(ictx.inputs[0], ictx.outputs[0])
+        # inf/NaN inputs are data, not errors: no numpy RuntimeWarnings.
+        with np.errstate(all="ignore"):
+            self.compute(ictx.inputs[0], ictx.outputs[0])
 
     def compute(self, x: np.ndarray, out: np.ndarray) -> None:
         raise NotImplementedError
@@ -430,6 +432,7 @@ class Prelu(Kernel):
         ctx.set_output(0, x.shape, np.float32)
         self.nonnegative = np.empty(x.shape, np.bool_)
 
+    @np.errstate(all="ignore")
     def invoke(self, ictx):
         x, alpha = ictx.inputs
         out = ictx.outputs[0]
@@ -488,6 +491,7 @@ class Cast(Kernel):
             self.nan = np.empty(x.shape, np.bool_)
             self.high = np.empty(x.shape, np.bool_)
 
+    @np.errstate(all="ignore")
     def invoke(self, ictx):
         x = ictx.inputs[0]
         out = ictx.outputs[0]
