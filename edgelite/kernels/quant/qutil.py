@@ -137,9 +137,9 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ hybrid input quantization
-def symmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> np.ndarray:
-    """SymmetricQuantizeFloats on each row of x [B, K] (float32) into q_out (float array
-    holding int8 values); returns the float32 scaling factors [B]."""
+def symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SymmetricQuantizeFloats on each row of x [B, K] (float32): (the int8 values as a
+    float32 array [B, K], float32 scaling factors [B])."""
     mn = x.min(axis=1) if x.shape[1] else np.zeros(x.shape[0], F32)
     mx = x.max(axis=1) if x.shape[1] else np.zeros(x.shape[0], F32)
     rng = np.maximum(np.abs(mn), np.abs(mx)).astype(F32)
@@ -151,14 +151,13 @@ def symmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> np.ndarray:
     v = round_half_away(v)
     np.clip(v, -127, 127, out=v)
     v[zero] = 0
-    np.copyto(q_out, v)
     sf[zero] = 1.0
-    return sf
+    return v, sf
 
 
-def asymmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """AsymmetricQuantizeFloats on each row of x [B, K]: (float32 scaling factors [B],
-    int64 offsets [B]); q_out gets the int8 values (as floats)."""
+def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AsymmetricQuantizeFloats on each row of x [B, K]: (the int8 values as a float32
+    array [B, K], float32 scaling factors [B], int64 offsets [B])."""
     if x.shape[1]:
         rmin = np.minimum(0.0, x.min(axis=1).astype(F64))
         rmax = np.maximum(0.0, x.max(axis=1).astype(F64))
@@ -182,8 +181,7 @@ def asymmetric_quantize_rows(x: np.ndarray, q_out: np.ndarray) -> tuple[np.ndarr
     v = round_half_away(v)
     np.clip(v, -128, 127, out=v)
     v[flat] = 0
-    np.copyto(q_out, v)
-    return sf, offset
+    return v, sf, offset
 
 
 # ------------------------------------------------------------------ padding and windows

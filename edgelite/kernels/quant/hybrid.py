@@ -1,0 +1,477 @@
+"""Hybrid (dynamic-range) kernels: float32 activations, int8 weights.
+
+LiteRT quantizes the float input on the fly, one "batch row" at a time
+(portable_tensor_utils' SymmetricQuantizeFloats, or AsymmetricQuantizeFloats
+with a per-row zero point), runs an exact integer GEMM and scales the int32
+accumulators back to float. Which quantization, and the order of the float
+operations, differ per op; each kernel below follows its LiteRT kernel:
+
+- FULLY_CONNECTED (EvalHybridDense): per row of [batch, K]; symmetric or, with
+  asymmetric_quantize_inputs, asymmetric. out = bias; out += float(dot -
+  row_sum(w) * offset) * (sf[b] * w_scale[u]) (a per-tensor weight scale is
+  folded into sf first). An all-zero input skips the GEMM. Any fused activation.
+- CONV_2D, per-tensor weights (or per-channel with all scales equal)
+  (EvalHybrid): symmetric per image; out = float(acc) * (sf[b] * w_scale) + bias.
+- CONV_2D, per-channel weights (or grouped) (EvalHybridPerChannel): always
+  asymmetric per image; out = float(acc) * w_scale[o] * sf[b] + bias.
+- DEPTHWISE_CONV_2D (EvalHybridPerChannel; LiteRT runs it as a hybrid kernel,
+  it does not dequantize the weights): asymmetric per image;
+  out = float(acc) * (w_scale[o] * sf[b]) + bias.
+- BATCH_MATMUL (EvalHybrid): per lhs row, symmetric or asymmetric; the offset
+  correction is done in float (`total -= row_sum * offset` on an int32 total)
+  and out = scale * total. LiteRT's reference indexes the per-row scaling
+  factors, offsets and weight row sums of a batch (b0, b1, b2) at
+  (b0 + b1 + b2) * rows (each term only where that batch dimension is not 1),
+  which is only right when at most one batch dimension exceeds 1; we index the
+  same way, so multi-dimensional batches match LiteRT (see test_hybrid.py).
+
+The integer accumulators are exact (float BLAS on integer values, float32 when
+provably exact); the float epilogues are numpy float32 operations in LiteRT's
+order, so results are normally bit-identical to LiteRT.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
+from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.quant.qutil import (
+    F32,
+    I8,
+    Padded,
+    asymmetric_quantize_rows,
+    gemm_float_dtype,
+    same_valid_pads,
+    scales_of,
+    symmetric_quantize_rows,
+    window_view,
+)
+from edgelite.kernels.registry import register
+
+_CLAMPS = {ActivationFunctionType.RELU: (0.0, None), ActivationFunctionType.RELU6: (0.0, 6.0),
+           ActivationFunctionType.RELU_N1_TO_1: (-1.0, 1.0)}
+
+
+def _opt(options, name: str, default):
+    value = getattr(options, name, None) if options is not None else None
+    return default if value is None else value
+
+
+def _positive(ctx: PrepareContext, **values: int) -> None:
+    for name, v in values.items():
+        if v <= 0:
+            raise ctx.error(f"{name} must be positive, got {v}")
+
+
+def _check_types(ctx: PrepareContext, x, w, out) -> None:
+    ctx.check_dtype(x, np.float32, "input")
+    if w.dtype != I8:
+        raise ctx.error(f"hybrid {ctx.op_name} supports int8 weights only, got {w.dtype}", w)
+    ctx.check_dtype(out, np.float32, "output")
+    if w.data is None:
+        raise ctx.error(f"hybrid {ctx.op_name} needs constant weights", w)
+
+
+def _float_bias(ctx: PrepareContext, bias, n: int) -> np.ndarray | None:
+    if bias is None:
+        return None
+    ctx.check_dtype(bias, np.float32, "bias")
+    if bias.size != n:
+        raise ctx.error(f"bias has {bias.size} elements, expected {n}", bias)
+    if bias.data is None:
+        raise ctx.error(f"hybrid {ctx.op_name} needs a constant bias", bias)
+    return np.asarray(bias.data, F32).reshape(-1)
+
+
+def _clamp(out: np.ndarray, code: int) -> None:
+    """CalculateActivationRange (conv kernels): only the clipping activations act."""
+    lo, hi = _CLAMPS.get(code, (None, None))
+    if lo is None:
+        return
+    if hi is None:
+        np.maximum(out, np.float32(lo), out=out)
+    else:
+        np.clip(out, np.float32(lo), np.float32(hi), out=out)
+
+
+def _channel_scales(ctx: PrepareContext, w, channels: int, axis: int) -> np.ndarray:
+    """Per-channel float32 weight scales [channels] (a single scale broadcast)."""
+    s = scales_of(ctx, w, "weights")
+    if s.size == 1:
+        return np.full(channels, s[0], F32)
+    if s.size != channels or w.quant.quantized_dimension != axis:
+        raise ctx.error(f"weights have {s.size} scales along dimension "
+                        f"{w.quant.quantized_dimension}; expected 1, or {channels} along "
+                        f"dimension {axis}", w)
+    return s.astype(F32)
+
+
+# ---------------------------------------------------------------- FULLY_CONNECTED
+@register("FULLY_CONNECTED", versions=(1, 14), variant="hybrid")
+class HybridFullyConnected(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        _check_types(ctx, x, w, out)
+        ctx.check(_opt(o, "weightsFormat", 0) == 0, "shuffled weights are not supported")
+        ctx.check(len(w.shape) == 2, f"weights must be 2-D [units, K], got {list(w.shape)}", w)
+        units, k = w.shape
+        self.code = activation_code(o)
+        if not 0 <= self.code <= ActivationFunctionType.SIGN_BIT:
+            raise ctx.error(f"unknown fused activation {self.code}")
+        self.bias = _float_bias(ctx, bias, units)
+        keep = bool(_opt(o, "keepNumDims", False))
+        batch = int(np.prod(x.shape[:-1], dtype=np.int64)) if k == 0 else x.size // k
+        if keep:
+            ctx.check(x.shape[-1] == k, f"keep_num_dims needs the input's last dimension "
+                                        f"({x.shape[-1]}) to equal the weights' K ({k})", x)
+            out_shape = (*x.shape[:-1], units)
+        else:
+            out_shape = (batch, units)
+        ctx.set_output(0, out_shape, F32)
+        self.batch, self.k, self.units = batch, k, units
+        self.asym = bool(_opt(o, "asymmetricQuantizeInputs", False))
+        wq = np.asarray(w.data, np.int64)
+        s = scales_of(ctx, w, "weights")
+        if s.size > 1:
+            if s.size != w.shape[w.quant.quantized_dimension]:
+                raise ctx.error(f"weights have {s.size} scales, dimension "
+                                f"{w.quant.quantized_dimension} has "
+                                f"{w.shape[w.quant.quantized_dimension]} entries", w)
+            ctx.check(s.size == units and w.quant.quantized_dimension == 0,
+                      "per-channel weights must be quantized along the units (dimension 0)", w)
+            self.pcs, self.w_scale = s.astype(F32), None
+        else:
+            self.pcs, self.w_scale = None, np.float32(s[0])
+        self.ft = gemm_float_dtype(max(k, 1), 128, 128)
+        self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
+        self.row_sums = wq.sum(axis=1).astype(np.float64)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        n = self.batch * self.k
+        flat = self._x.reshape(-1)
+        self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
+        self.out2d = self._out.reshape(self.batch, self.units)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        out = self.out2d
+        if self.bias is not None:
+            np.copyto(out, self.bias)
+        else:
+            out.fill(0.0)
+        x = self.x2d
+        if self.k and self.batch and np.any(ictx.inputs[0]):
+            if self.asym:
+                q, sf, off = asymmetric_quantize_rows(x)
+            else:
+                (q, sf), off = symmetric_quantize_rows(x), None
+            if self.w_scale is not None:
+                sf = (sf * self.w_scale).astype(F32)
+                scale = sf[:, None]
+            else:
+                scale = (sf[:, None] * self.pcs[None, :]).astype(F32)
+            dot = np.matmul(q.astype(self.ft, copy=False), self.wt).astype(np.float64)
+            if off is not None:
+                dot -= self.row_sums[None, :] * off[:, None].astype(np.float64)
+            contrib = dot.astype(F32)
+            contrib *= scale
+            out += contrib
+        _fc_activation(out, self.code)
+
+
+def _fc_activation(out: np.ndarray, code: int) -> None:
+    """ApplyActivationToVector: the clipping activations, TANH and SIGN_BIT."""
+    if code == ActivationFunctionType.TANH:
+        np.tanh(out, out=out)
+    elif code == ActivationFunctionType.SIGN_BIT:
+        np.copyto(out, np.signbit(out).astype(F32))
+    else:
+        _clamp(out, code)
+
+
+# ---------------------------------------------------------------- CONV_2D
+@register("CONV_2D", versions=(1, 8), variant="hybrid")
+class HybridConv2D(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        _check_types(ctx, x, w, out)
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [O, KH, KW, I], got "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        oc, kh, kw, ic = w.shape
+        _positive(ctx, input_batch=n, input_height=h, input_width=wd, input_channels=c,
+                  filter_height=kh, filter_width=kw, output_channels=oc,
+                  filter_input_channels=ic)
+        ctx.check(c % ic == 0, f"input has {c} channels, not a multiple of the filter's {ic}")
+        groups = c // ic
+        ctx.check(oc % groups == 0, f"{oc} output channels do not split into {groups} groups")
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _opt(o, "padding", Padding.SAME)
+        ctx.check(padding in (Padding.SAME, Padding.VALID), f"unknown padding {padding}")
+        self.code = activation_code(o)
+        self.bias = _float_bias(ctx, bias, oc)
+        s = scales_of(ctx, w, "weights")
+        # LiteRT: distinct per-channel scales (or groups) take the per-channel kernel,
+        # which quantizes the input asymmetrically; otherwise symmetric, one scale.
+        self.per_channel = bool(s.size > 1 and np.any(s != s[0])) or groups != 1
+        self.pcs = _channel_scales(ctx, w, oc, 0)
+        self.w_scale = np.float32(s[0])
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), F32)
+        pads = (same_valid_pads(padding, h, kh, sh, dh, oh),
+                same_valid_pads(padding, wd, kw, sw, dw, ow))
+        self.groups, self.rows, self.n = groups, n * oh * ow, n
+        k = kh * kw * ic
+        og = oc // groups
+        self.ft = ft = gemm_float_dtype(k, 255, 128)
+        wt = np.asarray(w.data, np.int64).reshape(groups, og, k).transpose(0, 2, 1)
+        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt).astype(ft)
+        self.pad = Padded(x.shape, pads)
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
+        shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
+        self.col_idx = ctx.request_scratch(shape, ft)
+        gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
+        self.gemm_idx = ctx.request_scratch(gshape, ft)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        self.pad.bind(ictx.scratch[self.pad_idx])
+        self.pad.fill_border(0)
+        out_hw, kernel, strides, dil = self.geom
+        win = window_view(self.pad.buf, out_hw, kernel, strides, dil)
+        col = ictx.scratch[self.col_idx]
+        if self.groups == 1:
+            self.win, self.col_win = win, col.reshape(win.shape)
+        else:
+            g = self.groups
+            win = win.reshape(*win.shape[:-1], g, -1)
+            self.win = np.moveaxis(win, -2, 0)
+            self.col_win = col.reshape(self.win.shape)
+        self.col = col
+        self.gemm = ictx.scratch[self.gemm_idx]
+        # the output viewed [N, OH*OW, O] (and [G, rows, Og] for groups)
+        self.out3 = self._out.reshape(self.n, -1, self._out.shape[-1])
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        x = ictx.inputs[0]
+        n = self.n
+        rows2 = x.reshape(n, -1)
+        if self.per_channel:
+            q, sf, off = asymmetric_quantize_rows(rows2)
+            q -= off.astype(F32)[:, None]
+        else:
+            q, sf = symmetric_quantize_rows(rows2)
+        self.pad.fill_border(0)
+        np.copyto(self.pad.inner, q.reshape(x.shape))
+        np.copyto(self.col_win, self.win)
+        np.matmul(self.col, self.wt, out=self.gemm)
+        if self.groups == 1:
+            acc = self.gemm.reshape(n, -1, self.gemm.shape[-1])
+        else:
+            g = self.gemm
+            acc = np.moveaxis(g, 0, 1).reshape(n, -1, g.shape[0] * g.shape[2])
+        out = self.out3
+        np.copyto(out, acc, casting="unsafe")        # float(acc), exact or rounded as C's
+        if self.per_channel:
+            out *= self.pcs
+            out *= sf[:, None, None]
+        else:
+            out *= (sf * self.w_scale).astype(F32)[:, None, None]
+        if self.bias is not None:
+            out += self.bias
+        _clamp(out, self.code)
+
+
+# ---------------------------------------------------------------- DEPTHWISE_CONV_2D
+@register("DEPTHWISE_CONV_2D", versions=(1, 7), variant="hybrid")
+class HybridDepthwiseConv2D(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity((2, 3), 1)
+        x, w = ctx.input(0), ctx.input(1)
+        bias = ctx.inputs[2] if len(ctx.inputs) > 2 else None
+        out = ctx.outputs[0]
+        o = ctx.options
+        _check_types(ctx, x, w, out)
+        ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
+        ctx.check(len(w.shape) == 4, f"filter must be 4-D [1, KH, KW, C*M], got "
+                                     f"{list(w.shape)}", w)
+        n, h, wd, c = x.shape
+        one, kh, kw, oc = w.shape
+        _positive(ctx, input_batch=n, input_height=h, input_width=wd, input_channels=c,
+                  filter_height=kh, filter_width=kw, output_channels=oc)
+        ctx.check(one == 1, f"filter's first dimension must be 1, got {one}", w)
+        ctx.check(oc % c == 0, f"filter has {oc} channels, not a multiple of the input's {c}", w)
+        mult = oc // c
+        dm = _opt(o, "depthMultiplier", 0)
+        # LiteRT's hybrid kernel loops over the option's depth_multiplier.
+        ctx.check(dm == mult, f"depth_multiplier option is {dm}, but the shapes give {mult}")
+        sh, sw = _opt(o, "strideH", 1), _opt(o, "strideW", 1)
+        dh, dw = _opt(o, "dilationHFactor", 1), _opt(o, "dilationWFactor", 1)
+        _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+        padding = _opt(o, "padding", Padding.SAME)
+        ctx.check(padding in (Padding.SAME, Padding.VALID), f"unknown padding {padding}")
+        self.code = activation_code(o)
+        self.bias = _float_bias(ctx, bias, oc)
+        # LiteRT reads one scale per output channel (a single scale is read past its end
+        # there; we broadcast it).
+        self.pcs = _channel_scales(ctx, w, oc, 3)
+        oh = conv_output_size(padding, h, kh, sh, dh)
+        ow = conv_output_size(padding, wd, kw, sw, dw)
+        ctx.set_output(0, (n, oh, ow, oc), F32)
+        pads = (same_valid_pads(padding, h, kh, sh, dh, oh),
+                same_valid_pads(padding, wd, kw, sw, dw, ow))
+        self.ft = ft = gemm_float_dtype(kh * kw, 255, 128)
+        taps = np.asarray(w.data, np.int64).reshape(kh * kw, c, mult).astype(ft)
+        self.taps = taps[:, :, 0] if mult == 1 else taps
+        self.mult, self.c, self.n = mult, c, n
+        self.pad = Padded(x.shape, pads)
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        self.accf_idx = ctx.request_scratch((n, oh, ow, oc), ft)
+        self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), ft)
+        self.geom = (oh, ow, kh, kw, sh, sw, dh, dw)
+        self._x = None
+
+    def bind(self, ictx: InvokeContext) -> None:
+        self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        self.pad.bind(ictx.scratch[self.pad_idx])
+        oh, ow, kh, kw, sh, sw, dh, dw = self.geom
+        src = self.pad.buf
+        self.planes = []
+        for ky in range(kh):
+            for kx in range(kw):
+                y0, x0 = ky * dh, kx * dw
+                p = src[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
+                self.planes.append(p if self.mult == 1 else p[..., None])
+        shape = self._out.shape if self.mult == 1 else (*self._out.shape[:3], self.c,
+                                                        self.mult)
+        self.accf = ictx.scratch[self.accf_idx].reshape(shape)
+        self.tmp = ictx.scratch[self.tmp_idx].reshape(shape)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        x = ictx.inputs[0]
+        q, sf, off = asymmetric_quantize_rows(x.reshape(self.n, -1))
+        q -= off.astype(F32)[:, None]
+        self.pad.fill_border(0)
+        np.copyto(self.pad.inner, q.reshape(x.shape))
+        accf, tmp, taps, planes = self.accf, self.tmp, self.taps, self.planes
+        np.multiply(planes[0], taps[0], out=accf)
+        for t in range(1, len(planes)):
+            np.multiply(planes[t], taps[t], out=tmp)
+            accf += tmp
+        out = ictx.outputs[0]
+        np.copyto(out, accf.reshape(out.shape), casting="unsafe")
+        scale = (self.pcs[None, :] * sf[:, None]).astype(F32)      # [N, O]
+        out *= scale[:, None, None, :]
+        if self.bias is not None:
+            out += self.bias
+        _clamp(out, self.code)
+
+
+# ---------------------------------------------------------------- BATCH_MATMUL
+@register("BATCH_MATMUL", versions=(1, 4), variant="hybrid")
+class HybridBatchMatMul(Kernel):
+    def prepare(self, ctx: PrepareContext) -> None:
+        ctx.check_arity(2, 1)
+        a, b = ctx.input(0), ctx.input(1)
+        out = ctx.outputs[0]
+        o = ctx.options
+        _check_types(ctx, a, b, out)
+        for t, what in ((a, "lhs"), (b, "rhs")):
+            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
+                                              f"{list(t.shape)}", t)
+        adj_x, adj_y = bool(_opt(o, "adjX", False)), bool(_opt(o, "adjY", False))
+        self.asym = bool(_opt(o, "asymmetricQuantizeInputs", False))
+        rank = max(len(a.shape), len(b.shape))
+        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
+        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
+        batch = []
+        for da, db in zip(ea[:-2], eb[:-2]):
+            if da != db and da != 1 and db != 1:
+                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do "
+                                f"not broadcast")
+            batch.append(db if da == 1 else da)
+        rows, k = (ea[-1], ea[-2]) if adj_x else (ea[-2], ea[-1])
+        kb, cols = (eb[-1], eb[-2]) if adj_y else (eb[-2], eb[-1])
+        ctx.check(k == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={adj_x}) "
+                           f"and rhs {list(b.shape)} (adj_y={adj_y})")
+        out_shape = (*batch, rows, cols)
+        ctx.set_output(0, out_shape, F32)
+        self.adj_x, self.rows, self.k, self.cols = adj_x, rows, k, cols
+        self.ea = ea
+        s = scales_of(ctx, b, "rhs")
+        if s.size > 1:
+            qd = b.quant.quantized_dimension
+            col_axis = len(b.shape) - (2 if adj_y else 1)
+            if s.size != cols or qd != col_axis:
+                raise ctx.error(f"per-channel rhs must have one scale per output column "
+                                f"({cols}) along dimension {col_axis}, got {s.size} along "
+                                f"{qd}", b)
+            self.pcs, self.w_scale = s.astype(F32), None
+        else:
+            self.pcs, self.w_scale = None, np.float32(s[0])
+        wq = np.asarray(b.data, np.int64).reshape(eb)
+        if adj_y:
+            wq = wq.swapaxes(-1, -2)                     # [..., K, C]
+        self.ft = gemm_float_dtype(max(k, 1), 128, 128)
+        self.wf = np.ascontiguousarray(wq).astype(self.ft)
+        # LiteRT's indexing of per-row scales/offsets and weight row sums (see the
+        # module docstring): extended to 3 batch dimensions.
+        ob = (1,) * (3 - len(batch)) + tuple(batch)
+        ia = (1,) * (3 - len(ea[:-2])) + tuple(ea[:-2])
+        ib = (1,) * (3 - len(eb[:-2])) + tuple(eb[:-2])
+        grid = np.indices(ob).reshape(3, -1)
+        s_base = sum(grid[i] * (ia[i] != 1) for i in range(3)) * rows
+        w_base = sum(grid[i] * (ib[i] != 1) for i in range(3)) * cols
+        self.s_idx = (s_base[:, None] + np.arange(rows)[None, :])             # [OB, rows]
+        self.w_idx = (w_base[:, None] + np.arange(cols)[None, :])             # [OB, C]
+        self.row_sums = wq.sum(axis=-2).reshape(-1).astype(F32)               # [WB*C]
+        self.ob_count = int(np.prod(ob))
+        self.out_shape = out_shape
+        self._x = None
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        a = ictx.inputs[0].reshape(self.ea)
+        if self.adj_x:
+            a = a.swapaxes(-1, -2)
+        lhs = np.ascontiguousarray(a, dtype=F32)                  # [..., rows, K]
+        flat = lhs.reshape(-1, self.k)
+        if self.asym:
+            q, sf, off = asymmetric_quantize_rows(flat)
+        else:
+            (q, sf), off = symmetric_quantize_rows(flat), np.zeros(flat.shape[0], np.int64)
+        if self.w_scale is not None:
+            sf = (sf * self.w_scale).astype(F32)
+        dot = np.matmul(q.reshape(lhs.shape).astype(self.ft, copy=False), self.wf)
+        ob, rows, cols = self.ob_count, self.rows, self.cols
+        total = dot.reshape(ob, rows, cols).astype(F32)
+        if self.asym:
+            prod = (self.row_sums[self.w_idx][:, None, :]
+                    * off.astype(F32)[self.s_idx][:, :, None]).astype(F32)
+            total -= prod
+        scale = sf[self.s_idx][:, :, None]
+        if self.pcs is not None:
+            scale = (scale * self.pcs[None, None, :]).astype(F32)
+        out = ictx.outputs[0].reshape(ob, rows, cols)
+        np.multiply(total, scale, out=out)
