@@ -20,6 +20,15 @@ from edgelite import load_model, to_bytes
 from edgelite.format.builder import ModelBuilder
 
 TOL = 1e-5
+
+
+def tol_for(act: str) -> float:
+    """With an unbounded cell activation (NONE, RELU) the states grow step after step and
+    the last-bit differences of summation order (LiteRT adds bias, input and recurrent
+    products one GEMM at a time; edgelite folds the bias into the input GEMM) are
+    amplified: up to ~7e-5 relative over 15 steps in the full grid. FACTS.md's 1e-4 bar
+    for float models applies there; bounded activations keep to 1e-5."""
+    return 1e-4 if act in ("NONE", "RELU") else TOL
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
 
@@ -150,14 +159,14 @@ def _uni_case(case):
 @pytest.mark.parametrize("case", UNI_DEFAULT, ids=str)
 def test_unidirectional_sequence_lstm(case):
     model, shape = _uni_case(case)
-    run_steps(model, rand_steps(shape, 3, seed=7))
+    run_steps(model, rand_steps(shape, 3, seed=7), tol=tol_for(case["act"]))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", UNI_GRID, ids=str)
 def test_unidirectional_sequence_lstm_full_grid(case):
     model, shape = _uni_case(case)
-    run_steps(model, rand_steps(shape, 3, seed=7))
+    run_steps(model, rand_steps(shape, 3, seed=7), tol=tol_for(case["act"]))
 
 
 @pytest.mark.parametrize("time_major", [False, True])
@@ -272,14 +281,14 @@ def _lstm_case(case):
 @pytest.mark.parametrize("case", sample(LSTM_GRID, 30, seed=2), ids=str)
 def test_lstm_full_kernel(case):
     model, shape = _lstm_case(case)
-    run_steps(model, rand_steps(shape, 4, seed=11))
+    run_steps(model, rand_steps(shape, 4, seed=11), tol=tol_for(case["act"]))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", LSTM_GRID, ids=str)
 def test_lstm_full_kernel_full_grid(case):
     model, shape = _lstm_case(case)
-    run_steps(model, rand_steps(shape, 4, seed=11))
+    run_steps(model, rand_steps(shape, 4, seed=11), tol=tol_for(case["act"]))
 
 
 def lstm_basic_model(B, I, D, *, state_inputs=False, seed=0):
@@ -389,14 +398,14 @@ def _bidi_case(case):
 @pytest.mark.parametrize("case", sample(BIDI_GRID, 30, seed=3), ids=str)
 def test_bidirectional_sequence_lstm(case):
     model, shapes = _bidi_case(case)
-    run_steps(model, bidi_steps(shapes, 2, seed=9))
+    run_steps(model, bidi_steps(shapes, 2, seed=9), tol=tol_for(case["act"]))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", BIDI_GRID, ids=str)
 def test_bidirectional_sequence_lstm_full_grid(case):
     model, shapes = _bidi_case(case)
-    run_steps(model, bidi_steps(shapes, 2, seed=9))
+    run_steps(model, bidi_steps(shapes, 2, seed=9), tol=tol_for(case["act"]))
 
 
 def test_bidirectional_sequence_lstm_clipping():
@@ -602,3 +611,15 @@ def _svdf_with(mutate):
     sg = m.subgraphs[0]
     mutate(sg.operators[0], sg)
     return to_bytes(m)
+
+
+@pytest.mark.parametrize("B", [2, 3])
+def test_bidirectional_merged_batch_major_matches_split_outputs(B):
+    # The merged batch-major case LiteRT gets wrong (see BIDI_GRID) is checked against
+    # LiteRT's own split-output model, which its kernel handles correctly.
+    from oracle import run_edgelite, run_litert
+    merged, shapes = bidi_model(B, 3, 2, 4, merge=True, time_major=False, seed=5)
+    split, _ = bidi_model(B, 3, 2, 4, merge=False, time_major=False, seed=5)
+    x = bidi_steps(shapes, 1, seed=0)[0]
+    want = np.concatenate(run_litert(split, x), axis=-1)
+    assert max_error(run_edgelite(merged, x)[0], want) <= TOL
