@@ -484,7 +484,7 @@ class QuantizedTransposeConv(Kernel):
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[2] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        np.subtract(self.x2d, self.zi, out=self.xf, casting="unsafe")
+        np.subtract(self.x2d, self.zi, out=self.xf, dtype=F64)
         np.matmul(self.xf, self.wt, out=self.col)
         self.accf.fill(0.0)
         for dst, src in self.scatter:
@@ -572,8 +572,8 @@ class QuantizedBatchMatMul(Kernel):
         a, b = ictx.inputs
         if a is not self._in[0] or b is not self._in[1] or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        np.subtract(self.a_src, self.za, out=self.af, casting="unsafe")
-        np.subtract(self.b_src, self.zb, out=self.bf, casting="unsafe")
+        np.subtract(self.a_src, self.za, out=self.af, dtype=self.ft)
+        np.subtract(self.b_src, self.zb, out=self.bf, dtype=self.ft)
         np.matmul(self.a, self.b, out=self.gemm)
         if self.raw32:
             np.copyto(ictx.outputs[0], self.gemm, casting="unsafe")
