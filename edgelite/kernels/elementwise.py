@@ -60,10 +60,12 @@ def _clamp_fn(ctx, code: int, dtype: np.dtype):
         # XNNPACK (LiteRT's default for these) leaves infinities alone.
         lo = None if lo == lowest else lo
         hi = None if hi == highest else hi
+    # Bounds converted as C does (for uint32, RELU_N1_TO_1's -1 wraps to UINT32_MAX),
+    # kept as 0-d arrays: ufuncs take those faster than numpy or Python scalars.
     if lo is not None:
-        lo = np.asarray(lo, dtype)[()]
+        lo = np.asarray(lo).astype(dtype)
     if hi is not None:
-        hi = np.asarray(hi, dtype)[()]
+        hi = np.asarray(hi).astype(dtype)
     if lo is None and hi is None:
         return None
     if hi is None:
