@@ -255,10 +255,11 @@ class Interpreter:
                                        "resize without allocate_tensors)")
             ex.arrays[idx] = arr.copy()
             return
-        if s.type == ir.TensorType.STRING:
-            ex.arrays[idx] = arr.copy()
-        else:
-            np.copyto(target, arr)
+        if s.type == ir.TensorType.STRING and target.shape != arr.shape:
+            raise InterpreterError(f"set_tensor: string tensor {idx} {s.name!r} has shape "
+                                   f"{list(target.shape)}, got {list(arr.shape)}")
+        # In place: every node bound a view of this array at allocate time.
+        target[...] = arr
 
     def get_tensor(self, tensor_index, subgraph_index=0) -> np.ndarray:
         ex = self._executor(subgraph_index)
@@ -293,11 +294,13 @@ class Interpreter:
                                   "allocate_tensors() first (and again after "
                                   "resize_tensor_input)")
             lim = self._threads.limit()
-            if lim is None:
-                self._main.invoke(self._profiler)
-            else:
-                with lim:
+            # Overflow and division by zero give inf/nan silently, as in LiteRT.
+            with np.errstate(all="ignore"):
+                if lim is None:
                     self._main.invoke(self._profiler)
+                else:
+                    with lim:
+                        self._main.invoke(self._profiler)
 
     def reset_all_variables(self) -> None:
         for ex in self._executors.values():
