@@ -89,10 +89,10 @@ class Dequantize(Kernel):
 @register("QUANTIZE", versions=(1, 6))
 class Quantize(Kernel):
     """float32 -> int8/uint8/int16: round(x / scale) half away from zero, + zero point,
-    clamped. As LiteRT on x86: the rounded value converts to int32 like a C
-    cast (NaN and values beyond int32 become INT32_MIN) and the zero point is added
-    in wrapping int32 arithmetic before clamping. The reference kernel divides in
-    float32, the default kernel in double: we follow whichever was asked for.
+    clamped, bit-exact with LiteRT's reference kernel on x86: x / scale in float32,
+    the rounded value converts to int32 like a C cast (NaN and values beyond int32
+    become INT32_MIN) and the zero point is added in wrapping int32 arithmetic
+    before clamping. (LiteRT's default kernels round halves to even instead.)
 
     int8/uint8/int16/int32 -> int8/uint8/int16/int32 (as LiteRT allows): integer
     requantization with MultiplyByQuantizedMultiplier(q - zp_in, in_scale / out_scale)
@@ -109,8 +109,6 @@ class Quantize(Kernel):
         out = ctx.outputs[0]
         src, dst = type_name(x), type_name(out)
         ctx.check(is_quantized(out), "output has no quantization parameters", out)
-        ctx.set_output(0, x.shape)
-        self.lo, self.hi = arith.dtype_range(out.dtype)
         if src == "FLOAT32":
             ctx.check(dst in self.FLOAT_OUT, f"cannot quantize FLOAT32 to {dst} (supported: "
                       f"{', '.join(self.FLOAT_OUT)})", out)
@@ -123,14 +121,14 @@ class Quantize(Kernel):
         else:
             raise ctx.error(f"input type {src} is not supported (supported: FLOAT32, "
                             f"{', '.join(self.REQUANT)})", x)
+        ctx.set_output(0, x.shape)
 
     # ---- float32 -> integer
     def _prepare_float(self, ctx, x, out):
         self.mode = "float"
+        self.lo, self.hi = arith.dtype_range(out.dtype)
         scale, zp = _channel_params(ctx, out, "output")
-        self.reference = bool(ctx.reference) or scale.ndim > 0   # per-channel is always float
-        self.scale32 = scale
-        self.scale64 = scale.astype(np.float64)
+        self.scale = scale
         self.zero_point = zp.astype(np.float64)
         self.t32 = np.empty(x.shape, np.float32)
         self.t = np.empty(x.shape, np.float64)
@@ -140,12 +138,8 @@ class Quantize(Kernel):
 
     def _invoke_float(self, x, out):
         t, half, mask = self.t, self.half, self.mask
-        if self.reference:
-            np.divide(x, self.scale32, out=self.t32)
-            np.copyto(t, self.t32)
-        else:
-            np.copyto(t, x)
-            t /= self.scale64
+        np.divide(x, self.scale, out=self.t32)          # float32 division
+        np.copyto(t, self.t32)
         # std::round: halves away from zero; t + copysign(0.5, t) is exact in float64
         # for |t| < 2^52 and larger values are integers already.
         np.copysign(0.5, t, out=half)
@@ -168,6 +162,7 @@ class Quantize(Kernel):
 
     # ---- integer -> integer
     def _prepare_requantize(self, ctx, x, out, src, dst):
+        self.lo, self.hi = arith.dtype_range(out.dtype)
         ctx.check(is_quantized(x), "input has no quantization parameters", x)
         ctx.check(not x.quant.per_channel and not out.quant.per_channel,
                   "per-channel requantization is not supported", x)
