@@ -159,13 +159,16 @@ def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     """AsymmetricQuantizeFloats on each row of x [B, K]: (the int8 values as a float32
     array [B, K], float32 scaling factors [B], int64 offsets [B])."""
     if x.shape[1]:
-        rmin = np.minimum(0.0, x.min(axis=1).astype(F64))
-        rmax = np.maximum(0.0, x.max(axis=1).astype(F64))
+        rmin32 = np.minimum(np.float32(0), x.min(axis=1)).astype(F32)
+        rmax32 = np.maximum(np.float32(0), x.max(axis=1)).astype(F32)
     else:
-        rmin = rmax = np.zeros(x.shape[0])
-    flat = rmin == rmax
-    span = np.where(flat, 1.0, rmax - rmin)
-    scale = span / 255.0
+        rmin32 = rmax32 = np.zeros(x.shape[0], F32)
+    flat = rmin32 == rmax32
+    # LiteRT's source computes the scale in double, but the shipped x86 build matches
+    # a float32 division (measured: float32 reproduces every random case, double ~1/3).
+    sf = np.where(flat, np.float32(1), (rmax32 - rmin32) / np.float32(255)).astype(F32)
+    scale = sf.astype(F64)
+    rmin, rmax = rmin32.astype(F64), rmax32.astype(F64)
     zp_min = -128.0 - rmin / scale
     zp_max = 127.0 - rmax / scale
     err_min = 128.0 + np.abs(rmin / scale)
@@ -174,7 +177,6 @@ def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     nudged = np.where(zpd <= -128.0, -128.0, np.where(zpd >= 127.0, 127.0,
                                                       round_half_away(zpd)))
     offset = np.where(flat, 0, nudged).astype(np.int64)
-    sf = np.where(flat, 1.0, scale).astype(F32)
     inv = (np.float32(1.0) / sf).astype(F32)
     v = (x * inv[:, None]).astype(F32)
     v += offset.astype(F32)[:, None]
