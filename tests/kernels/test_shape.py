@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 import pytest
-from oracle import check_against_litert
+from oracle import check_against_litert, run_edgelite
 
 import edgelite
 from edgelite.format.builder import ModelBuilder
@@ -659,3 +659,364 @@ def test_broadcast_errors():
       [((2,), np.int32)]).raises("BROADCAST_ARGS", "not broadcastable", invoke=True)
     M("BROADCAST_ARGS", [idx_item("x", [2, 3]), idx_item("x", [4, 3], np.int64)],
       [((2,), np.int32)]).raises("BROADCAST_ARGS", "types")
+
+
+# ---------------------------------------------------------------- SHAPE / RANK / FILL / RANGE
+@pytest.mark.parametrize("shape", [(3,), (2, 1), (1, 4, 5), (2, 3, 1, 5, 2)])
+@pytest.mark.parametrize("out_type", ["INT32", "INT64"])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "bool"])
+def test_shape(shape, out_type, dtype):
+    x = data(np.random.default_rng(0), shape, dtype)
+    dt = np.int32 if out_type == "INT32" else np.int64
+    M("SHAPE", [tin(dtype, x)], [((len(shape),), dt)], out_type=out_type).check("int32")
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 1), (1, 4, 5), (2, 3, 1, 5, 2)])
+@pytest.mark.parametrize("dtype", ["float32", "int16", "int64"])
+def test_rank(shape, dtype):
+    x = data(np.random.default_rng(1), shape, dtype)
+    M("RANK", [tin(dtype, x)], [((), np.int32)]).check("int32")
+
+
+def test_empty_outputs():
+    # LiteRT's get_tensor raises "Invalid tensor size" on empty outputs, so these
+    # cases are checked against numpy: SHAPE of a scalar, an empty RANGE.
+    m = M("SHAPE", [("x", np.float32(2))], [((0,), np.int32)], out_type="INT32")
+    (got,) = run_edgelite(m.bytes, m.feeds)
+    assert got.shape == (0,) and got.dtype == np.int32
+    for kind in ["c", "x"]:
+        ins = [(kind, np.int32(7)), (kind, np.int32(7)), ("x", np.int32(1))]
+        (got,) = run_edgelite(M("RANGE", ins, [((0,), np.int32)]).bytes, [v for k, v in ins
+                                                                       if k == "x"])
+        assert got.shape == (0,) and got.dtype == np.int32
+
+
+def test_shape_follows_resized_input():
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 4), np.float32)
+    y = b.add_tensor("y", (2,), np.int32)
+    b.add_op("SHAPE", [x], [y], out_type="INT32")
+    b.add_output(y)
+    check_against_litert(b.to_bytes(), [np.zeros((3, 7), np.float32)])
+
+
+FILL_CASES = [
+    (dims, kind, ddt, dtype)
+    for dims in [[3], [2, 3], [1, 4, 1], [], [2, 0, 3], [2, 2, 2, 2, 2]]
+    for kind in ["c", "x"]
+    for ddt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("dims,kind,ddt,dtype", split(FILL_CASES, 25, 14))
+def test_fill(dims, kind, ddt, dtype):
+    value = data(np.random.default_rng(seed_of(dims, dtype)), (), dtype)
+    if 0 in dims:
+        kind = "c"   # LiteRT's get_tensor fails on an empty dynamic output
+    M("FILL", [(kind, np.array(dims, ddt)), tin(dtype, value)], [(tuple(dims), dtype)],
+      version=3).check(dtype)
+
+
+RANGE_CASES = [
+    (start, limit, delta, kind, dtype)
+    for start, limit, delta in [(0, 10, 1), (3, 18, 4), (10, 0, -3), (-5, 5, 2), (2, -9, -2),
+                                (0, 1, 5)]
+    for kind in ["c", "x"]
+    for dtype in ["int32", "int64", "float32"]
+] + [
+    (start, limit, delta, kind, "float32")
+    for start, limit, delta in [(0.5, 3.7, 0.3), (1.0, -2.0, -0.25), (0.1, 100.0, 0.7),
+                                (-3.3, 3.3, 0.1), (1e6, 1e6 + 10.0, 0.3)]
+    for kind in ["c", "x"]
+]
+
+
+@pytest.mark.parametrize("start,limit,delta,kind,dtype", split(RANGE_CASES, 20, 15))
+def test_range(start, limit, delta, kind, dtype):
+    dt = DTYPES[dtype][0]
+    vals = [np.array(v, dt) for v in (start, limit, delta)]
+    if dt == np.float32:
+        n = int(np.ceil(np.abs((vals[1] - vals[0]) / vals[2])))
+    else:
+        n = len(range(start, limit, delta))
+    ins = [(kind, v) for v in vals]
+    if kind == "c":
+        # A fed input keeps LiteRT from folding the whole model away.
+        ins[2] = ("x", vals[2])
+    M("RANGE", ins, [((n,), dt)]).check("int32")
+
+
+def test_shape_fill_range_errors():
+    x = np.zeros((2, 3), np.float32)
+    M("SHAPE", [("x", x)], [((2,), np.float32)], out_type="FLOAT32").raises("SHAPE", "out_type")
+    M("FILL", [idx_item("c", [2, -1]), ("x", np.float32(1))], [((2, 1), "float32")]).raises(
+        "FILL", "non-negative")
+    M("FILL", [idx_item("x", [2, -1]), ("x", np.float32(1))], [((2, 1), "float32")]).raises(
+        "FILL", "non-negative", invoke=True)
+    M("FILL", [idx_item("c", [2]), ("x", np.ones(1, np.float32))], [((2,), "float32")]).raises(
+        "FILL", "scalar")
+    M("FILL", [idx_item("c", [2]), ("x", np.int8(1), (0.5, 0))], [((2,), np.int8)]).raises(
+        "FILL", "quantization")
+    M("RANGE", [("x", np.int32(0)), ("x", np.int32(5)), ("x", np.int32(-1))],
+      [((5,), np.int32)]).raises("RANGE", "never ends", invoke=True)
+    M("RANGE", [("x", np.int32(0)), ("x", np.int32(5)), ("c", np.int32(0))],
+      [((5,), np.int32)]).raises("RANGE", "zero", invoke=True)
+    M("RANGE", [("x", np.int32(0)), ("x", np.int64(5)), ("x", np.int32(1))],
+      [((5,), np.int32)]).raises("RANGE", "one type")
+
+
+# ---------------------------------------------------------------- PAD / PADV2 / MIRROR_PAD
+PAD_SHAPES = [
+    ((3,), [[1, 2]]), ((2, 3), [[0, 0], [1, 1]]), ((2, 3), [[2, 1], [0, 3]]),
+    ((1, 3, 3, 2), [[0, 0], [1, 1], [2, 0], [0, 0]]), ((2, 2, 3, 2), [[1, 0], [0, 2], [1, 1], [1, 0]]),
+    ((2, 1, 2, 2, 3), [[0, 1], [1, 0], [0, 0], [2, 1], [0, 1]]), ((2, 3), [[0, 0], [0, 0]]),
+    ((1, 4, 4, 1), [[0, 0], [3, 3], [3, 3], [0, 0]]),
+]
+PAD_CASES = [
+    (shape, pads, op, kind, pdt, dtype)
+    for shape, pads in PAD_SHAPES
+    for op in ["PAD", "PADV2"]
+    for kind in ["c", "x"]
+    for pdt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,pads,op,kind,pdt,dtype", split(PAD_CASES, 40, 16))
+def test_pad(shape, pads, op, kind, pdt, dtype):
+    rng = np.random.default_rng(seed_of(shape, pads, op, kind, dtype))
+    x = data(rng, shape, dtype)
+    out = tuple(d + lo + hi for d, (lo, hi) in zip(shape, pads))
+    ins = [tin(dtype, x), (kind, np.array(pads, pdt))]
+    if op == "PADV2":
+        ins.append(("c", data(rng, (), dtype), DTYPES[dtype][1]))
+    M(op, ins, [(out, dtype)], version=2).check(dtype)
+
+
+def test_padv2_value_fed_at_run_time():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    M("PADV2", [("x", x), idx_item("c", [[1, 0], [0, 2]]), ("x", np.float32(-7.5))],
+      [((3, 5), "float32")]).check()
+
+
+MIRROR_CASES = [
+    (shape, pads, mode, kind, pdt, dtype)
+    for shape, pads in [((4,), [[1, 2]]), ((3, 4), [[2, 2], [0, 3]]), ((2, 3, 4), [[1, 1], [2, 0], [1, 3]]),
+                        ((1, 4, 5, 2), [[0, 0], [3, 2], [1, 4], [0, 1]]), ((3, 3), [[0, 0], [0, 0]])]
+    for mode in ["REFLECT", "SYMMETRIC"]
+    for kind in ["c", "x"]
+    for pdt in [np.int32, np.int64]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,pads,mode,kind,pdt,dtype", split(MIRROR_CASES, 30, 17))
+def test_mirror_pad(shape, pads, mode, kind, pdt, dtype):
+    rng = np.random.default_rng(seed_of(shape, pads, mode, kind, dtype))
+    x = data(rng, shape, dtype)
+    if mode == "REFLECT":
+        pads = [[min(lo, d - 1), min(hi, d - 1)] for d, (lo, hi) in zip(shape, pads)]
+    out = np.pad(x, pads, mode=mode.lower()).shape
+    M("MIRROR_PAD", [tin(dtype, x), (kind, np.array(pads, pdt))], [(out, dtype)], version=2,
+      mode=mode).check(dtype)
+
+
+def test_pad_errors():
+    x = np.zeros((2, 3), np.float32)
+    M("PAD", [("x", x), idx_item("c", [[0, 0], [-1, 1]])], [((2, 3), "float32")]).raises(
+        "PAD", "non-negative")
+    M("PAD", [("x", x), idx_item("x", [[0, 0], [1, -1]])], [((2, 3), "float32")]).raises(
+        "PAD", "non-negative", invoke=True)
+    M("PAD", [("x", x), idx_item("c", [[0, 0]])], [((2, 3), "float32")]).raises(
+        "PAD", r"shape \[2, 2\]")
+    M("PADV2", [("x", x), idx_item("c", [[0, 0], [0, 1]]), ("c", np.int32(1))],
+      [((2, 4), "float32")]).raises("PADV2", "constant_values has type")
+    M("PAD", [("x", x), idx_item("c", [[0, 0], [1, 1]], np.float32)],
+      [((2, 5), "float32")]).raises("PAD", "paddings has type float32")
+    M("PAD", [("x", np.zeros((1,) * 6, np.float32)), idx_item("c", np.zeros((6, 2)))],
+      [((1,) * 6, "float32")]).raises("PAD", "at most 5")
+    M("MIRROR_PAD", [("x", x), idx_item("c", [[0, 0], [3, 0]])], [((2, 6), "float32")],
+      mode="REFLECT").raises("MIRROR_PAD", "larger than")
+    M("MIRROR_PAD", [("x", x), idx_item("c", [[0, 0], [4, 0]])], [((2, 7), "float32")],
+      mode="SYMMETRIC").raises("MIRROR_PAD", "larger than")
+    M("MIRROR_PAD", [("x", x), idx_item("c", [[0, 0], [-1, 0]])], [((2, 2), "float32")],
+      mode="SYMMETRIC").raises("MIRROR_PAD", "non-negative")
+    M("MIRROR_PAD", [("x", x), idx_item("x", [[3, 0], [0, 0]])], [((5, 3), "float32")],
+      mode="REFLECT").raises("MIRROR_PAD", "larger than", invoke=True)
+
+
+# ---------------------------------------------------------------- REVERSE_V2
+REVERSE_CASES = [
+    (shape, axes, kind, dtype)
+    for shape, axes in [((5,), [0]), ((2, 3), [1]), ((2, 3), [-2]), ((2, 3), [0, 1]),
+                        ((2, 3, 4), [1, 2]), ((2, 3, 4), [0]), ((2, 1, 3, 2), [3]),
+                        ((2, 2, 3, 2, 2), [2, 3, 1])]
+    for kind in ["c", "x"]
+    for dtype in ["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
+]
+
+
+@pytest.mark.parametrize("shape,axes,kind,dtype", split(REVERSE_CASES, 25, 18))
+def test_reverse_v2(shape, axes, kind, dtype):
+    rng = np.random.default_rng(seed_of(shape, axes, kind, dtype))
+    x = data(rng, shape, dtype)
+    M("REVERSE_V2", [tin(dtype, x), (kind, np.array(axes, np.int32).reshape(-1))],
+      [(shape, dtype)], version=3).check(dtype)
+
+
+@pytest.mark.parametrize("axes,expect", [
+    # LiteRT refuses non-adjacent axes ("Non-contiguous `axes` not supported"); TF's
+    # semantics are well defined, so edgelite reverses them (checked against numpy).
+    ([0, 2], (slice(None, None, -1), slice(None), slice(None, None, -1))),
+    # LiteRT 2.3.0 segfaults on an empty axis tensor; reversing nothing is a copy.
+    ([], ()),
+])
+def test_reverse_v2_beyond_litert(axes, expect):
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    b = ModelBuilder()
+    t = b.add_input("x", x.shape, np.float32)
+    a = b.add_constant("axes", np.array(axes, np.int32))
+    y = b.add_tensor("y", x.shape, np.float32)
+    b.add_op("REVERSE_V2", [t, a], [y])
+    b.add_output(y)
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), x[expect])
+
+
+def test_reverse_v2_errors():
+    x = np.zeros((2, 3), np.float32)
+    M("REVERSE_V2", [("x", x), idx_item("c", [2])], [((2, 3), "float32")]).raises(
+        "REVERSE_V2", "out of range")
+    M("REVERSE_V2", [("x", x), idx_item("c", [1, -1])], [((2, 3), "float32")]).raises(
+        "REVERSE_V2", "twice")
+    M("REVERSE_V2", [("x", x), idx_item("x", [5])], [((2, 3), "float32")]).raises(
+        "REVERSE_V2", "out of range", invoke=True)
+    M("REVERSE_V2", [("x", x), idx_item("c", [0], np.int64)], [((2, 3), "float32")]).raises(
+        "REVERSE_V2", "int32")
+
+
+# ---------------------------------------------------------------- DEPTH_TO_SPACE / SPACE_TO_DEPTH
+D2S_CASES = [
+    (shape, bs, dtype)
+    for shape, bs in [((1, 2, 2, 4), 2), ((2, 3, 2, 8), 2), ((1, 1, 1, 9), 3), ((2, 2, 3, 18), 3),
+                      ((1, 3, 3, 5), 1), ((3, 2, 1, 16), 4)]
+    for dtype in ["float32", "int8", "uint8", "int32", "int64"]
+]
+
+
+@pytest.mark.parametrize("shape,bs,dtype", split(D2S_CASES, 12, 19))
+def test_depth_to_space(shape, bs, dtype):
+    x = data(np.random.default_rng(seed_of(shape, bs, dtype)), shape, dtype)
+    n, h, w, c = shape
+    M("DEPTH_TO_SPACE", [tin(dtype, x)], [((n, h * bs, w * bs, c // (bs * bs)), dtype)],
+      block_size=bs).check(dtype)
+
+
+S2D_CASES = [
+    (shape, bs, dtype)
+    for shape, bs in [((1, 2, 2, 1), 2), ((2, 4, 6, 3), 2), ((1, 3, 3, 2), 3), ((2, 6, 3, 1), 3),
+                      ((1, 3, 3, 5), 1), ((1, 8, 4, 2), 4)]
+    for dtype in ["float32", "int8", "uint8", "int32", "int64"]
+]
+
+
+@pytest.mark.parametrize("shape,bs,dtype", split(S2D_CASES, 12, 20))
+def test_space_to_depth(shape, bs, dtype):
+    x = data(np.random.default_rng(seed_of(shape, bs, dtype)), shape, dtype)
+    n, h, w, c = shape
+    M("SPACE_TO_DEPTH", [tin(dtype, x)], [((n, h // bs, w // bs, c * bs * bs), dtype)],
+      block_size=bs).check(dtype)
+
+
+def test_depth_space_errors():
+    x = np.zeros((1, 2, 2, 6), np.float32)
+    M("DEPTH_TO_SPACE", [("x", x)], [((1, 4, 4, 1), "float32")], block_size=2).raises(
+        "DEPTH_TO_SPACE", "multiple of block_size")
+    M("DEPTH_TO_SPACE", [("x", x)], [((1, 2, 2, 6), "float32")], block_size=0).raises(
+        "DEPTH_TO_SPACE", "positive")
+    M("SPACE_TO_DEPTH", [("x", np.zeros((1, 3, 4, 1), np.float32))], [((1, 1, 2, 4), "float32")],
+      block_size=2).raises("SPACE_TO_DEPTH", "multiples")
+    M("SPACE_TO_DEPTH", [("x", np.zeros((2, 4, 1), np.float32))], [((1, 1, 4), "float32")],
+      block_size=2).raises("SPACE_TO_DEPTH", "rank 4")
+    M("DEPTH_TO_SPACE", [("x", np.zeros((1, 1, 1, 4), np.int16))], [((1, 2, 2, 1), np.int16)],
+      block_size=2).raises("DEPTH_TO_SPACE", "int16")
+
+
+# ---------------------------------------------------------------- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND
+def _s2b_shape(shape, block, pads):
+    m = len(block)
+    spatial = [(d + lo + hi) // b for d, b, (lo, hi) in zip(shape[1:1 + m], block, pads)]
+    return (shape[0] * int(np.prod(block)),) + tuple(spatial) + tuple(shape[1 + m:])
+
+
+S2B_CASES = [
+    (shape, block, pads, kind, dtype)
+    for shape, block, pads in [((1, 4, 4, 1), [2, 2], [[0, 0], [0, 0]]),
+                               ((2, 4, 6, 3), [2, 3], [[0, 0], [0, 0]]),
+                               ((1, 5, 5, 2), [2, 2], [[1, 0], [0, 1]]),
+                               ((2, 3, 2, 1), [3, 2], [[2, 1], [1, 1]]),
+                               ((1, 6, 3), [3], [[0, 0]]), ((2, 5, 2), [2], [[1, 2]]),
+                               ((1, 2, 2, 3), [1, 1], [[0, 0], [0, 0]]),
+                               ((3, 4, 5, 2), [4, 1], [[2, 2], [0, 0]])]
+    for kind in ["c", "x"]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,block,pads,kind,dtype", split(S2B_CASES, 25, 21))
+def test_space_to_batch_nd(shape, block, pads, kind, dtype):
+    x = data(np.random.default_rng(seed_of(shape, block, pads, dtype)), shape, dtype)
+    M("SPACE_TO_BATCH_ND", [tin(dtype, x), idx_item(kind, block), idx_item(kind, pads)],
+      [(_s2b_shape(shape, block, pads), dtype)], version=2).check(dtype)
+
+
+B2S_CASES = [
+    (shape, block, crops, kind, dtype)
+    for shape, block, crops in [((4, 2, 2, 1), [2, 2], [[0, 0], [0, 0]]),
+                                ((12, 2, 3, 3), [2, 3], [[0, 0], [0, 0]]),
+                                ((8, 3, 3, 2), [2, 2], [[1, 0], [0, 1]]),
+                                ((6, 2, 2, 1), [3, 2], [[2, 1], [1, 1]]),
+                                ((3, 2, 3), [3], [[0, 0]]), ((4, 3, 2), [2], [[1, 2]]),
+                                ((2, 2, 2, 3), [1, 1], [[0, 0], [0, 0]]),
+                                ((8, 2, 5, 2), [4, 1], [[2, 2], [0, 0]])]
+    for kind in ["c", "x"]
+    for dtype in ALL
+]
+
+
+@pytest.mark.parametrize("shape,block,crops,kind,dtype", split(B2S_CASES, 25, 22))
+def test_batch_to_space_nd(shape, block, crops, kind, dtype):
+    x = data(np.random.default_rng(seed_of(shape, block, crops, dtype)), shape, dtype)
+    m = len(block)
+    spatial = [d * b - lo - hi for d, b, (lo, hi) in zip(shape[1:1 + m], block, crops)]
+    out = (shape[0] // int(np.prod(block)),) + tuple(spatial) + tuple(shape[1 + m:])
+    M("BATCH_TO_SPACE_ND", [tin(dtype, x), idx_item(kind, block), idx_item(kind, crops)],
+      [(out, dtype)], version=2).check(dtype)
+
+
+def test_batch_space_errors():
+    x = np.zeros((1, 5, 4, 1), np.float32)
+    M("SPACE_TO_BATCH_ND", [("x", x), idx_item("c", [2, 2]), idx_item("c", [[0, 0], [0, 0]])],
+      [((4, 2, 2, 1), "float32")]).raises("SPACE_TO_BATCH_ND", "not a multiple")
+    M("SPACE_TO_BATCH_ND", [("x", x), idx_item("c", [2, 2]), idx_item("c", [[-1, 0], [0, 0]])],
+      [((4, 2, 2, 1), "float32")]).raises("SPACE_TO_BATCH_ND", "non-negative")
+    M("SPACE_TO_BATCH_ND", [("x", x), idx_item("c", [0, 2]), idx_item("c", [[0, 0], [0, 0]])],
+      [((4, 2, 2, 1), "float32")]).raises("SPACE_TO_BATCH_ND", "positive")
+    M("SPACE_TO_BATCH_ND", [("x", x), idx_item("c", [2]), idx_item("c", [[0, 0]])],
+      [((4, 2, 2, 1), "float32")]).raises("SPACE_TO_BATCH_ND", r"shape \[2\]")
+    M("SPACE_TO_BATCH_ND", [("x", x), idx_item("x", [2, 2]), idx_item("x", [[1, 0], [0, 1]])],
+      [((4, 3, 2, 1), "float32")]).raises("SPACE_TO_BATCH_ND", "not a multiple", invoke=True)
+    y = np.zeros((6, 2, 2, 1), np.float32)
+    M("BATCH_TO_SPACE_ND", [("x", y), idx_item("c", [2, 2]), idx_item("c", [[0, 0], [0, 0]])],
+      [((1, 4, 4, 1), "float32")]).raises("BATCH_TO_SPACE_ND", "multiple of the block")
+    M("BATCH_TO_SPACE_ND", [("x", y), idx_item("c", [3, 2]), idx_item("c", [[0, 0], [0, -1]])],
+      [((1, 6, 4, 1), "float32")]).raises("BATCH_TO_SPACE_ND", "non-negative")
+    M("BATCH_TO_SPACE_ND", [("x", y), idx_item("c", [3, 2]), idx_item("c", [[4, 3], [0, 0]])],
+      [((1, 6, 4, 1), "float32")]).raises("BATCH_TO_SPACE_ND", "remove more")
+    M("BATCH_TO_SPACE_ND", [("x", np.zeros((4, 2), np.float32)), idx_item("c", []),
+                            idx_item("c", np.zeros((0, 2)))], [((4, 2), "float32")]).raises(
+        "BATCH_TO_SPACE_ND", "rank 3 or 4")
