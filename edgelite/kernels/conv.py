@@ -189,7 +189,7 @@ class _ImageToColumnsConv(Kernel):
         self._x = x
         out = ictx.outputs[0]
         self._out = out
-        self.out2d = out.reshape(self.rows, -1)
+        self.out2d = out.reshape(self.rows, self.out_shape[-1])
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
             src = self.pad.buf
@@ -213,7 +213,8 @@ class _ImageToColumnsConv(Kernel):
             self.col = col
             self.gemm = ictx.scratch[self.gemm_idx]
             # the output viewed [G, rows, Og]
-            self.out_groups = self.out2d.reshape(self.rows, g, -1).transpose(1, 0, 2)
+            self.out_groups = self.out2d.reshape(self.rows, g, self.out_shape[-1] // g).transpose(
+                1, 0, 2)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:

@@ -136,6 +136,20 @@ def test_conv2d_resize_input():
     check_against_litert(model, [rand(rng, (3, 11, 9, 3))])
 
 
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_empty_output(op):
+    # VALID with a filter larger than the input: an empty output. LiteRT's XNNPACK
+    # delegate fails to prepare such a CONV_2D; its reference kernels agree with us.
+    rng = np.random.default_rng(19)
+    if op == "CONV_2D":
+        model = conv2d_model(rng, (1, 2, 2, 3), (4, 3, 3, 3), padding="VALID", stride_h=1,
+                             stride_w=1)
+    else:
+        model = depthwise_model(rng, (1, 2, 2, 3), (1, 3, 3, 3), padding="VALID", stride_h=1,
+                                stride_w=1)
+    check_against_litert(model, [rand(rng, (1, 2, 2, 3))], reference=True)
+
+
 def test_conv2d_omitted_bias():
     # LiteRT requires CONV_2D's bias (conv.cc: "has_bias was not true"); edgelite
     # accepts an omitted (-1) bias and must equal LiteRT with an explicit zero bias.

@@ -72,6 +72,19 @@ def test_pool_large_windows(op, xs, f):
         check_against_litert(model, [rng.standard_normal(xs).astype(np.float32)])
 
 
+@pytest.mark.parametrize("op", POOLS)
+def test_pool_window_larger_than_input(op):
+    # VALID with a window larger than the input: LiteRT's reference kernels give an
+    # empty output (as TFLite's ComputeOutSize says), but its default XNNPACK path
+    # returns a 1x1 output (an average over the full window size, padding counted).
+    # We match the reference kernels.
+    rng = np.random.default_rng(3)
+    model = pool_model(op, (1, 2, 2, 3), padding="VALID", filter_height=3, filter_width=3,
+                       stride_h=1, stride_w=1)
+    check_against_litert(model, [rng.standard_normal((1, 2, 2, 3)).astype(np.float32)],
+                         reference=True)
+
+
 @pytest.mark.parametrize("op,versions", [("AVERAGE_POOL_2D", 3), ("MAX_POOL_2D", 3),
                                          ("L2_POOL_2D", 1)])
 def test_pool_versions(op, versions):
