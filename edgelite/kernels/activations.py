@@ -66,17 +66,18 @@ _ERFC_POLY = _erfc_coefficients()
 
 
 class ErfcWorkspace:
-    """Vectorized float64 erfc of a fixed shape, writing into preallocated buffers."""
+    """Vectorized float64 erfc over arrays of up to `size` elements, writing into
+    preallocated buffers (masked numpy operations are slow, so none are used)."""
 
-    def __init__(self, shape):
-        self.a = np.empty(shape, np.float64)
-        self.t = np.empty(shape, np.float64)
-        self.neg = np.empty(shape, np.bool_)
+    def __init__(self, size: int):
+        self.a = np.empty(size, np.float64)
+        self.t = np.empty(size, np.float64)
+        self.sign = np.empty(size, np.float64)
 
     def erfc(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out = erfc(z) for float64 z (z may alias nothing else here)."""
-        a, t = self.a, self.t
-        np.less(z, 0.0, out=self.neg)
+        """out = erfc(z) for 1-D float64 z of at most `size` elements."""
+        n = z.shape[0]
+        a, t, sign = self.a[:n], self.t[:n], self.sign[:n]
         np.abs(z, out=a)
         np.add(a, _ERFC_MAP, out=t)
         np.divide(-2.0 * _ERFC_MAP, t, out=t)
@@ -89,14 +90,21 @@ class ErfcWorkspace:
         np.negative(a, out=a)
         np.exp(a, out=a)
         out *= a                                 # erfc(|z|)
-        np.subtract(2.0, out, out=out, where=self.neg)
+        # erfc(z) = erfc(|z|) for z >= 0, 2 - erfc(|z|) below: s * e + (1 - s), s = +-1.
+        np.copysign(1.0, z, out=sign)
+        out *= sign
+        np.subtract(1.0, sign, out=sign)
+        out += sign
         return out
 
 
 def erfc(z) -> np.ndarray:
     """erfc of an array (float64), for callers outside a kernel."""
     z = np.asarray(z, np.float64)
-    return ErfcWorkspace(z.shape).erfc(z, np.empty(z.shape, np.float64))
+    flat = np.ascontiguousarray(z).reshape(-1)
+    out = np.empty(flat.size, np.float64)
+    ErfcWorkspace(flat.size).erfc(flat, out)
+    return out.reshape(z.shape)
 
 
 def erf(z) -> np.ndarray:
@@ -330,12 +338,23 @@ class LeakyRelu(Unary):
     def setup(self, ctx, x):
         alpha = getattr(ctx.options, "alpha", 0.0) if ctx.options is not None else 0.0
         self.alpha = np.float32(alpha)
-        self.positive = np.empty(x.shape, np.bool_)
+        # For 0 <= alpha <= 1 the select is max(x, alpha x); for alpha > 1 it is
+        # min(x, alpha x) (rounding is monotonic, so exact). Masked copies are slow.
+        if 0.0 <= alpha <= 1.0:
+            self.select = np.maximum
+        elif alpha > 1.0:
+            self.select = np.minimum
+        else:
+            self.select = None
+            self.positive = np.empty(x.shape, np.bool_)
 
     def compute(self, x, out):
-        np.greater(x, 0.0, out=self.positive)
         np.multiply(x, self.alpha, out=out)
-        np.copyto(out, x, where=self.positive)
+        if self.select is not None:
+            self.select(out, x, out=out)
+        else:
+            np.greater(x, 0.0, out=self.positive)
+            np.copyto(out, x, where=self.positive)
 
 
 @register("ELU", versions=(1, 1))
@@ -344,12 +363,14 @@ class Elu(Unary):
     quantized = ("INT8",)
 
     def setup(self, ctx, x):
-        self.negative = np.empty(x.shape, np.bool_)
+        self.buf = np.empty(x.shape, x.dtype)
 
     def compute(self, x, out):
-        np.less(x, 0.0, out=self.negative)
-        np.copyto(out, x)
-        np.expm1(x, out=out, where=self.negative)
+        # expm1(min(x, 0)) + max(x, 0): each side adds an exact zero.
+        np.minimum(x, np.float32(0.0), out=out)
+        np.expm1(out, out=out)
+        np.maximum(x, np.float32(0.0), out=self.buf)
+        out += self.buf
 
 
 @register("HARD_SWISH", versions=(1, 1))
@@ -378,15 +399,20 @@ class Gelu(Unary):
     quantized = QUANTIZED_TYPES
     SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
+    BLOCK = 16384     # elements per float64 pass: the buffers stay in cache
+
     def setup(self, ctx, x):
         self.approximate = bool(getattr(ctx.options, "approximate", False)) \
             if ctx.options is not None else False
         self.ft = x.dtype.type
-        self.buf = np.empty(x.shape, x.dtype)
-        if not self.approximate:
-            self.z = np.empty(x.shape, np.float64)
-            self.e = np.empty(x.shape, np.float64)
-            self.work = ErfcWorkspace(x.shape)
+        if self.approximate:
+            self.buf = np.empty(x.shape, x.dtype)
+        else:
+            block = max(1, min(self.BLOCK, x.size))
+            self.buf = np.empty(block, x.dtype)
+            self.z = np.empty(block, np.float64)
+            self.e = np.empty(block, np.float64)
+            self.work = ErfcWorkspace(block)
 
     def compute(self, x, out):
         ft, b = self.ft, self.buf
@@ -398,13 +424,20 @@ class Gelu(Unary):
             b *= ft(self.SQRT_2_OVER_PI)
             np.tanh(b, out=b)
             b += ft(1.0)
-        else:
-            np.multiply(x, ft(-1.0 / math.sqrt(2.0)), out=b)   # rounded to the float type
-            np.copyto(self.z, b)
-            self.work.erfc(self.z, self.e)
-            np.copyto(b, self.e, casting="same_kind")           # erfc rounded to the float type
-        np.multiply(x, ft(0.5), out=out)
-        out *= b
+            np.multiply(x, ft(0.5), out=out)
+            out *= b
+            return
+        xf, of = x.reshape(-1), out.reshape(-1)
+        for start in range(0, xf.size, self.BLOCK):
+            xb, ob = xf[start:start + self.BLOCK], of[start:start + self.BLOCK]
+            n = xb.size
+            bb, z, e = b[:n], self.z[:n], self.e[:n]
+            np.multiply(xb, ft(-1.0 / math.sqrt(2.0)), out=bb)  # rounded to the float type
+            np.copyto(z, bb)
+            self.work.erfc(z, e)
+            np.copyto(bb, e, casting="same_kind")              # erfc rounded to the float type
+            np.multiply(xb, ft(0.5), out=ob)
+            ob *= bb
 
 
 @register("PRELU", versions=(1, 1))

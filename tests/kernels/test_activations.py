@@ -104,12 +104,12 @@ FLOAT_OPS = {
 VERSIONS = {"ABS": 5, "EXP": 2, "LOG": 2, "SQRT": 2, "RSQRT": 3, "SIN": 2, "COS": 2, "SIGN": 2,
             "LOGISTIC": 3, "TANH": 3, "RELU": 3, "RELU6": 3, "LEAKY_RELU": 2, "GELU": 3}
 
-UNARY_CASES = [(op, shape) for op in FLOAT_OPS for shape in SHAPES]
+UNARY_CASES = [(op, shape, seed) for op in FLOAT_OPS for shape in SHAPES for seed in range(3)]
 
 
-@pytest.mark.parametrize("op,shape", split(UNARY_CASES, 90))
-def test_float_unary(op, shape):
-    rng = np.random.default_rng(seed_of(op, shape))
+@pytest.mark.parametrize("op,shape,seed", split(UNARY_CASES, 100))
+def test_float_unary(op, shape, seed):
+    rng = np.random.default_rng(seed_of(op, shape, seed))
     (low, high), opts = FLOAT_OPS[op]
     x = values(rng, shape, low, high)
     check(op, unary_model(op, shape, np.float32, **opts), [x])
@@ -192,6 +192,13 @@ def test_gelu(approximate, shape):
     check("GELU", model, [x])
     # The built-in kernel (no XNNPACK) uses Eigen's erfc / tanh.
     check("GELU", model, [x], reference=True)
+
+
+@pytest.mark.parametrize("shape", [(3, 20001), (16384,), (16385,)])
+def test_gelu_large(shape):
+    """Exact GELU runs in cache-sized blocks: sizes around and across block edges."""
+    x = values(np.random.default_rng(seed_of("gelubig", shape)), shape, -12, 12)
+    check("GELU", unary_model("GELU", shape, np.float32, approximate=False), [x])
 
 
 def test_erf_accuracy():
@@ -425,3 +432,20 @@ def test_default_vs_reference_agree_on_float_ops():
         ref = run_litert(m, [x], reference=True)[0]
         got = run_edgelite(m, [x], experimental_op_resolver_type=OpResolverType.BUILTIN_REF)[0]
         assert max_error(got, ref) <= 1e-5
+
+
+@pytest.mark.parametrize("op", ["TANH", "GELU", "LOGISTIC", "HARD_SWISH", "CAST"])
+def test_resized_input(op):
+    """Buffers made in prepare follow the input shape after resize_tensor_input."""
+    model = unary_model(op, (1, 4), np.float32, np.int32 if op == "CAST" else None)
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    for shape in [(3, 7), (2, 2, 5)]:
+        x = values(np.random.default_rng(len(shape)), shape, -5, 5)
+        it.resize_tensor_input(it.get_input_details()[0]["index"], list(shape))
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got = it.get_tensor(it.get_output_details()[0]["index"])
+        want = run_litert(model, [x])[0]
+        assert got.shape == want.shape and max_error(got, want) <= 1e-5
