@@ -101,6 +101,38 @@ def _same_valid_pads(padding: int, in_size: int, k: int, stride: int, dilation: 
     return before, total - before
 
 
+class Epilogue:
+    """Bias add and fused clamp, in place, over an output seen as [rows, n].
+
+    A constant bias is tiled r times (r dividing rows) so that each numpy
+    inner loop covers r output rows instead of only n values."""
+
+    def __init__(self, bias: TensorSpec | None, bias_input: int, rows: int, n: int, bounds):
+        self.rows, self.n, self.bounds = rows, n, bounds
+        self.bias_input = bias_input if bias is not None and bias.data is None else None
+        r = 1
+        if bias is not None and bias.data is not None:
+            for k in range(1, max(1, 8192 // max(n, 1)) + 1):
+                if rows % k == 0:
+                    r = k
+            self.bias = np.tile(bias.data.reshape(-1).astype(F32), r)
+        else:
+            self.bias = None
+        self.r = r
+
+    def bind(self, out: np.ndarray) -> None:
+        self.rows_view = out.reshape(self.rows, self.n)
+        self.tiled_view = out.reshape(self.rows // self.r, self.r * self.n)
+
+    def run(self, ictx: InvokeContext) -> None:
+        if self.bias is not None:
+            np.add(self.tiled_view, self.bias, out=self.tiled_view)
+        elif self.bias_input is not None:
+            bias = ictx.inputs[self.bias_input].reshape(-1)
+            np.add(self.rows_view, bias, out=self.rows_view)
+        clamp_inplace(self.tiled_view, self.bounds)
+
+
 class PaddedInput:
     """A zero- (or `fill`-) bordered copy of an N-D input, in a scratch buffer.
 
@@ -164,8 +196,7 @@ class _ImageToColumnsConv(Kernel):
         self.k = k
         self.kernel, self.strides, self.dilations = tuple(kernel), tuple(strides), tuple(dilations)
         self.out_spatial = tuple(out_spatial)
-        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
-        self.bias_input = bias is not None and bias.data is None
+        self.epilogue = Epilogue(bias, 2, self.rows, out_ch, bounds)
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
         self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
@@ -190,6 +221,7 @@ class _ImageToColumnsConv(Kernel):
         out = ictx.outputs[0]
         self._out = out
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
+        self.epilogue.bind(out)
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
             src = self.pad.buf
@@ -232,10 +264,7 @@ class _ImageToColumnsConv(Kernel):
             np.copyto(self.col_win, self.win)
             np.matmul(self.col, self.wt, out=self.gemm)
             np.copyto(self.out_groups, self.gemm)
-        bias = ictx.inputs[2] if self.bias_input else self.bias
-        if bias is not None:
-            np.add(out2d, bias.reshape(-1), out=out2d)
-        clamp_inplace(out2d, self.bounds)
+        self.epilogue.run(ictx)
 
 
 # ---------------------------------------------------------------- CONV_2D
@@ -530,8 +559,8 @@ class TransposeConv(Kernel):
         self.geom = (n, h, wd, c, oc, kh, kw, sh, sw)
         self.weights_const = w.data is not None
         self.wt = self._relayout(w.data) if w.data is not None else None
-        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
-        self.bias_input = bias is not None and bias.data is None
+        self.bias_spec = bias
+        self.epilogue = None
         self.col_idx = ctx.request_scratch((n * h * wd, kh * kw * oc), F32)
         self.out_shape = None
         self.dynamic = shape_t.data is None
@@ -586,6 +615,10 @@ class TransposeConv(Kernel):
                 self.scatter.append((dst, col6[:, :, :, ky, kx, :]))
         py, px = self.pads
         self.crop = acc[:, py:py + self.out_shape[1], px:px + self.out_shape[2], :]
+        rows = n * self.out_shape[1] * self.out_shape[2]
+        if getattr(self, "epilogue", None) is None or self.epilogue.rows != rows:
+            self.epilogue = Epilogue(self.bias_spec, 3, rows, oc, self.bounds)
+        self.epilogue.bind(self._out)
 
     def _resize(self, ictx: InvokeContext) -> None:
         """output_shape is a run-time value: check it, size the output and buffers."""
@@ -607,12 +640,8 @@ class TransposeConv(Kernel):
         self.acc.fill(0.0)
         for dst, src in self.scatter:
             np.add(dst, src, out=dst)
-        out = ictx.outputs[0]
-        np.copyto(out, self.crop)
-        bias = ictx.inputs[3] if self.bias_input else self.bias
-        if bias is not None:
-            np.add(out, bias.reshape(-1), out=out)
-        clamp_inplace(out, self.bounds)
+        np.copyto(ictx.outputs[0], self.crop)
+        self.epilogue.run(ictx)
 
 
 # ---------------------------------------------------------------- FULLY_CONNECTED
@@ -660,8 +689,7 @@ class FullyConnected(Kernel):
         self.weights_const = w.data is not None
         # Weights laid out [K, units] once, so invoke is a plain GEMM.
         self.wt = np.ascontiguousarray(w.data.T) if w.data is not None else None
-        self.bias = None if bias is None or bias.data is None else bias.data.reshape(-1)
-        self.bias_input = bias is not None and bias.data is None
+        self.epilogue = Epilogue(bias, 2, batch, units, self.bounds)
 
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
@@ -671,6 +699,7 @@ class FullyConnected(Kernel):
         flat = x.reshape(-1)
         self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
         self.out2d = self._out.reshape(self.batch, self.units)
+        self.epilogue.bind(self._out)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -681,10 +710,7 @@ class FullyConnected(Kernel):
         else:
             wt = self.wt if self.weights_const else ictx.inputs[1].T
             np.matmul(self.x2d, wt, out=out2d)
-        bias = ictx.inputs[2] if self.bias_input else self.bias
-        if bias is not None:
-            np.add(out2d, bias.reshape(-1), out=out2d)
-        clamp_inplace(out2d, self.bounds)
+        self.epilogue.run(ictx)
 
 
 # ---------------------------------------------------------------- BATCH_MATMUL
