@@ -157,30 +157,33 @@ def symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AsymmetricQuantizeFloats on each row of x [B, K]: (the int8 values as a float32
-    array [B, K], float32 scaling factors [B], int64 offsets [B])."""
+    array [B, K], float32 scaling factors [B], int64 offsets [B]).
+
+    As LiteRT's shipped x86 build behaves, measured against it (its source in
+    portable_tensor_utils.cc differs): the returned scale is a float32 division,
+    the zero point is derived in double, and the offset is added after rounding,
+    q = clamp(round(x * (1/scale)) + offset). The source's formulas miss ulps and
+    rounding ties."""
+    f = np.float32
     if x.shape[1]:
-        rmin32 = np.minimum(np.float32(0), x.min(axis=1)).astype(F32)
-        rmax32 = np.maximum(np.float32(0), x.max(axis=1)).astype(F32)
+        rmin = np.minimum(f(0), x.min(axis=1)).astype(F32)
+        rmax = np.maximum(f(0), x.max(axis=1)).astype(F32)
     else:
-        rmin32 = rmax32 = np.zeros(x.shape[0], F32)
-    flat = rmin32 == rmax32
-    # LiteRT's source computes the scale in double, but the shipped x86 build matches
-    # a float32 division (measured: float32 reproduces every random case, double ~1/3).
-    sf = np.where(flat, np.float32(1), (rmax32 - rmin32) / np.float32(255)).astype(F32)
-    scale = sf.astype(F64)
-    rmin, rmax = rmin32.astype(F64), rmax32.astype(F64)
-    zp_min = -128.0 - rmin / scale
-    zp_max = 127.0 - rmax / scale
-    err_min = 128.0 + np.abs(rmin / scale)
-    err_max = 127.0 + np.abs(rmax / scale)
+        rmin = rmax = np.zeros(x.shape[0], F32)
+    flat = rmin == rmax
+    sf = np.where(flat, f(1), (rmax - rmin) / f(255)).astype(F32)
+    scale = np.where(flat, 1.0, (rmax.astype(F64) - rmin.astype(F64)) / 255.0)
+    lo, hi = rmin.astype(F64), rmax.astype(F64)
+    zp_min = -128.0 - lo / scale
+    zp_max = 127.0 - hi / scale
+    err_min = 128.0 + np.abs(lo / scale)
+    err_max = 127.0 + np.abs(hi / scale)
     zpd = np.where(err_min < err_max, zp_min, zp_max)
-    nudged = np.where(zpd <= -128.0, -128.0, np.where(zpd >= 127.0, 127.0,
-                                                      round_half_away(zpd)))
+    nudged = np.where(zpd <= -128, -128, np.where(zpd >= 127, 127, round_half_away(zpd)))
     offset = np.where(flat, 0, nudged).astype(np.int64)
-    inv = (np.float32(1.0) / sf).astype(F32)
-    v = (x * inv[:, None]).astype(F32)
+    inv = (f(1) / sf).astype(F32)
+    v = round_half_away((x * inv[:, None]).astype(F32))
     v += offset.astype(F32)[:, None]
-    v = round_half_away(v)
     np.clip(v, -128, 127, out=v)
     v[flat] = 0
     return v, sf, offset
