@@ -449,3 +449,11 @@ def test_resized_input(op):
         got = it.get_tensor(it.get_output_details()[0]["index"])
         want = run_litert(model, [x])[0]
         assert got.shape == want.shape and max_error(got, want) <= 1e-5
+
+
+@pytest.mark.parametrize("op,version", [("RELU", 4), ("ABS", 6), ("GELU", 4), ("CAST", 10),
+                                        ("SQUARE", 2), ("PRELU", 2)])
+def test_version_beyond_litert_rejected(op, version):
+    model = unary_model(op, (3,), np.float32, version=version)
+    with pytest.raises(edgelite.OpError, match=rf"{op} version {version} is not supported"):
+        edgelite.Interpreter(model_content=model).allocate_tensors()

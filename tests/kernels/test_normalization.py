@@ -224,3 +224,12 @@ def test_wrong_output_count():
     b.add_op("SOFTMAX", [x], [y, z], beta=1.0)
     b.add_output(y)
     expect_op_error(b.to_bytes(), "SOFTMAX", "outputs")
+
+
+@pytest.mark.parametrize("op,version", [("SOFTMAX", 5), ("LOG_SOFTMAX", 3),
+                                        ("L2_NORMALIZATION", 3),
+                                        ("LOCAL_RESPONSE_NORMALIZATION", 2)])
+def test_version_beyond_litert_rejected(op, version):
+    m = model(op, (1, 2, 2, 3), version=version)
+    with pytest.raises(edgelite.OpError, match=rf"{op} version {version} is not supported"):
+        edgelite.Interpreter(model_content=m).allocate_tensors()

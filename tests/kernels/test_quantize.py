@@ -335,3 +335,12 @@ def test_dequantize_int8_without_quantization_is_zero():
     m = one_op("DEQUANTIZE", x.shape, np.int8, np.float32)
     check_reference("DEQUANTIZE", m, [x])
     assert max_error(run_edgelite(m, [x])[0], np.zeros(x.shape, np.float32)) == 0.0
+
+
+@pytest.mark.parametrize("op,version", [("QUANTIZE", 7), ("DEQUANTIZE", 10)])
+def test_version_beyond_litert_rejected(op, version):
+    m = one_op(op, (2, 3), np.float32 if op == "QUANTIZE" else np.int8,
+               np.int8 if op == "QUANTIZE" else np.float32, x_quant=(0.1, 0) if op != "QUANTIZE"
+               else None, y_quant=(0.1, 0) if op == "QUANTIZE" else None, version=version)
+    with pytest.raises(edgelite.OpError, match=rf"{op} version {version} is not supported"):
+        edgelite.Interpreter(model_content=m).allocate_tensors()
