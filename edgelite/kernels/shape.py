@@ -1163,7 +1163,7 @@ class MirrorPad(_Dynamic):
             out = ictx.resize_output(0, self.shape)
         else:
             out = ictx.outputs[0]
-        np.take(x.reshape(-1), self.index, out=out)
+        np.take(x.reshape(-1), self.index, out=out, mode="clip")   # clip: unbuffered
 
 
 # ---------------------------------------------------------------- REVERSE_V2
@@ -1264,7 +1264,7 @@ class SpaceToDepth(Kernel):
 # ---------------------------------------------------------------- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND
 
 class _BatchSpaceBase(_Dynamic):
-    """Both ops prepare a flat gather index (and for padding, a mask of padded cells)."""
+    """Both ops plan one strided block copy per block offset (a handful: prod(block_shape))."""
 
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity(3, 1)
@@ -1283,6 +1283,7 @@ class _BatchSpaceBase(_Dynamic):
         ctx.check(pc.dtype == _I32, f"{self.pc_name} has type {pc.dtype}, expected int32", pc)
         ctx.check(pc.shape == (m, 2), f"{self.pc_name} must have shape [{m}, 2], it has "
                   f"{_shape_str(pc.shape)}", pc)
+        # SPACE_TO_BATCH_ND pads quantized tensors with the zero point (the real 0).
         self.pad_value = np.array(out.zero_point if x.dtype in (_I8, _U8, _I16) else 0,
                                   dtype=x.dtype)
         self.dynamic = not (block.is_const and pc.is_const)
@@ -1302,9 +1303,40 @@ class _BatchSpaceBase(_Dynamic):
             out = ictx.resize_output(0, self.shape)
         else:
             out = ictx.outputs[0]
-        np.take(x.reshape(-1), self.index, out=out)
-        if self.mask is not None:
-            np.putmask(out, self.mask, self.pad_value)
+        if self.fill:
+            np.copyto(out, self.pad_value)
+        for out_sl, in_sl in self.copies:
+            np.copyto(out[out_sl], x[in_sl])
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _block_copies(block, n, outer, size, lo, batch_in_out: bool):
+    """Pairs of (space-side slices, batch-side slices), one per block offset.
+
+    Space coordinate s = o * b + r - lo for outer index o and block offset r; only the
+    o with 0 <= s < size are copied (the rest is padding, or cropped away)."""
+    m = len(block)
+    copies = []
+    for bi, offs in enumerate(itertools.product(*[range(b) for b in block])):
+        batch = slice(bi * n, bi * n + n)
+        space_sl, outer_sl = [], []
+        for k in range(m):
+            b, r = block[k], offs[k]
+            o0 = max(0, _ceil_div(lo[k] - r, b))
+            o1 = min(outer[k], (size[k] - 1 + lo[k] - r) // b + 1)
+            if o1 <= o0:
+                break
+            s0 = o0 * b + r - lo[k]
+            space_sl.append(slice(s0, s0 + (o1 - o0 - 1) * b + 1, b))
+            outer_sl.append(slice(o0, o1))
+        else:
+            space = (slice(None),) + tuple(space_sl)
+            blocked = (batch,) + tuple(outer_sl)
+            copies.append((blocked, space) if batch_in_out else (space, blocked))
+    return copies
 
 
 @register("SPACE_TO_BATCH_ND", versions=(1, 4))
@@ -1322,19 +1354,10 @@ class SpaceToBatchND(_BatchSpaceBase):
             if padded % b:
                 raise err(f"padded dimension {i + 1} (size {padded}) is not a multiple of "
                           f"block size {b}")
-        idx = _flat_index(shape)
-        has_pad = any(lo or hi for lo, hi in pads)
-        if has_pad:
-            idx = np.pad(idx, [(0, 0)] + pads + [(0, 0)] * len(rest), constant_values=-1)
-        outer = [idx.shape[1 + i] // b for i, b in enumerate(block)]
-        # (n, o1, b1, o2, b2, ..., rest) -> (b1, b2, ..., n, o1, o2, ..., rest)
-        view = idx.reshape((n,) + tuple(v for o, b in zip(outer, block) for v in (o, b)) + rest)
-        perm = ([2 + 2 * i for i in range(m)] + [0] + [1 + 2 * i for i in range(m)]
-                + list(range(1 + 2 * m, view.ndim)))
+        outer = [(d + lo + hi) // b for d, (lo, hi), b in zip(spatial, pads, block)]
         self.shape = (n * math.prod(block),) + tuple(outer) + rest
-        idx = view.transpose(perm).reshape(self.shape)
-        self.mask = (idx < 0) if has_pad else None
-        self.index = np.where(idx < 0, 0, idx) if has_pad else np.ascontiguousarray(idx)
+        self.fill = any(lo or hi for lo, hi in pads)
+        self.copies = _block_copies(block, n, outer, spatial, [lo for lo, _ in pads], True)
 
 
 @register("BATCH_TO_SPACE_ND", versions=(1, 4))
@@ -1354,16 +1377,13 @@ class BatchToSpaceND(_BatchSpaceBase):
         if nb % prod:
             raise err(f"input batch {nb} is not a multiple of the block size product {prod}")
         n = nb // prod
-        full = [d * b for d, b in zip(spatial, block)]
-        for i, (f, (lo, hi)) in enumerate(zip(full, crops)):
-            if lo + hi > f:
-                raise err(f"crops ({lo}, {hi}) remove more than dimension {i + 1}'s {f} elements")
-        idx = _flat_index(shape)
-        # (b1, ..., bm, n, i1, ..., im, rest) -> (n, i1, b1, ..., im, bm, rest)
-        view = idx.reshape(tuple(block) + (n,) + spatial + rest)
-        perm = [m] + [v for i in range(m) for v in (m + 1 + i, i)] + list(range(2 * m + 1, view.ndim))
-        full_idx = view.transpose(perm).reshape((n,) + tuple(full) + rest)
-        crop = (slice(None),) + tuple(slice(lo, f - hi) for f, (lo, hi) in zip(full, crops))
-        self.index = np.ascontiguousarray(full_idx[crop])
-        self.shape = self.index.shape
-        self.mask = None
+        out_sizes = []
+        for i, (d, b, (lo, hi)) in enumerate(zip(spatial, block, crops)):
+            if lo + hi > d * b:
+                raise err(f"crops ({lo}, {hi}) remove more than dimension {i + 1}'s {d * b} "
+                          f"elements")
+            out_sizes.append(d * b - lo - hi)
+        self.shape = (n,) + tuple(out_sizes) + rest
+        self.fill = False
+        self.copies = _block_copies(block, n, list(spatial), out_sizes, [lo for lo, _ in crops],
+                                    False)
