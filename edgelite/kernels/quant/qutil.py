@@ -82,11 +82,12 @@ class Requantizer:
     """acc (int64) -> clamp(MultiplyByQuantizedMultiplier(acc, m, s) + zp, lo, hi).
 
     Double rounding, as arith.multiply_by_quantized_multiplier, rewritten with
-    two identities so it is a handful of numpy passes:
-    SaturatingRoundingDoublingHighMul(a, m) for m > 0 equals (a*m + 2^30) >> 31
-    (the C truncating division of a*m + nudge by 2^31, nudge = ±2^30, is the
-    floor of a*m + 2^30 in both signs), and RoundingDivideByPOT(q, e) equals
-    (q + 2^(e-1) - [q < 0]) >> e for e >= 1.
+    three identities so it is a handful of numpy passes (for m > 0, |acc| < 2^31):
+    SaturatingRoundingDoublingHighMul(a, m) equals q = (a*m + 2^30) >> 31 (C's
+    truncating division of a*m + nudge by 2^31, nudge = ±2^30, is this floor in
+    both signs); RoundingDivideByPOT(q, e) equals (q + h - [q < 0]) >> e with
+    h = 2^(e-1) for e >= 1; and h folds into the first shift,
+    (a*m + 2^30 + h*2^31) >> 31 = q + h, where q < 0 iff q + h < h.
     `use_int64_path` selects MultiplyByQuantizedMultiplier(int64 acc, ...) (int16
     kernels with 64-bit accumulators), done by arith directly.
     """
@@ -101,13 +102,15 @@ class Requantizer:
         self.any_left = bool(np.any(self.left))
         right = np.maximum(-s, 0)
         self.right = right
-        self.half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
-        self.neg_fix = (right > 0).astype(np.int64)
+        half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+        self.half = half
+        self.nudge = (np.int64(1) << 30) + (half << 31)
+        self.all_right = bool(np.all(right > 0))
         self.zp, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.positive = bool(np.all(m > 0))
 
     def __call__(self, acc: np.ndarray, out: np.ndarray) -> None:
-        """acc: int64 [..., C] (modified in place); out: the integer output array."""
+        """acc: int64 [..., C] (overwritten); out: the integer output array."""
         if self.int64_path:
             r = arith.multiply_by_quantized_multiplier_int64(acc, self.m, self.s)
         elif not self.positive:
@@ -117,11 +120,13 @@ class Requantizer:
                 acc <<= self.left
                 np.copyto(acc, ((acc + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))
             acc *= self.m
-            acc += 1 << 30
-            acc >>= 31
-            neg = acc < 0
-            acc += self.half
-            acc -= neg * self.neg_fix
+            acc += self.nudge
+            acc >>= 31                              # q + h
+            neg = acc < self.half                   # q < 0
+            if self.all_right:
+                acc -= neg
+            else:
+                acc -= neg & (self.right > 0)
             acc >>= self.right
             r = acc
         r += self.zp
