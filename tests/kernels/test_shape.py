@@ -104,12 +104,15 @@ class M:
 
     def raises(self, op, match="", invoke=False):
         it = edgelite.Interpreter(model_content=self.bytes)
-        with pytest.raises(edgelite.OpError, match=rf"operator 0 \({op}\).*{match}"):
+        with pytest.raises(edgelite.OpError, match=rf"operator 0 \({op}\).*{match}") as e:
             it.allocate_tensors()
             if invoke:
                 for d, x in zip(it.get_input_details(), self.feeds):
                     it.set_tensor(d["index"], x)
                 it.invoke()
+        # Not a Python exception the runtime wrapped, but the kernel's own message.
+        assert "failed to prepare: " not in str(e.value)
+        assert "failed to invoke: " not in str(e.value)
 
 
 def tin(dtype: str, arr):
@@ -1128,3 +1131,77 @@ def test_slice_after_resize():
     x = np.random.default_rng(5).standard_normal((4, 3, 5)).astype(np.float32)
     (got,) = run_edgelite(m.bytes, [x])
     np.testing.assert_array_equal(got, x[:, 1:3, :])
+
+
+# ---------------------------------------------------------------- chains through dynamic outputs
+def _chain(kind):
+    b = ModelBuilder()
+    x = b.add_input("x", (2, 3, 4), np.float32)
+    if kind == "reshape_transpose":
+        s = b.add_input("shape", (2,), np.int32)
+        r = b.add_tensor("r", (6, 4), np.float32)
+        b.add_op("RESHAPE", [x, s], [r])
+        p = b.add_constant("perm", np.array([1, 0], np.int32))
+        y = b.add_tensor("y", (4, 6), np.float32)
+        b.add_op("TRANSPOSE", [r, p], [y])
+        feeds = [np.arange(24, dtype=np.float32).reshape(2, 3, 4), np.array([6, 4], np.int32)]
+    elif kind == "shape_fill":
+        s = b.add_tensor("s", (3,), np.int32)
+        b.add_op("SHAPE", [x], [s], out_type="INT32")
+        v = b.add_constant("v", np.float32(1.5))
+        y = b.add_tensor("y", (2, 3, 4), np.float32)
+        b.add_op("FILL", [s, v], [y])
+        feeds = [np.zeros((2, 3, 4), np.float32)]
+    else:   # slice with fed begin, then pad and concat with itself
+        beg = b.add_input("begin", (3,), np.int32)
+        size = b.add_constant("size", np.array([1, 2, -1], np.int32))
+        s = b.add_tensor("s", (1, 2, 4), np.float32)
+        b.add_op("SLICE", [x, beg, size], [s])
+        pads = b.add_constant("pads", np.array([[0, 0], [1, 0], [0, 2]], np.int32))
+        p = b.add_tensor("p", (1, 3, 6), np.float32)
+        b.add_op("PAD", [s, pads], [p])
+        y = b.add_tensor("y", (2, 3, 6), np.float32)
+        b.add_op("CONCATENATION", [p, p], [y], axis=0)
+        feeds = [np.arange(24, dtype=np.float32).reshape(2, 3, 4), np.array([1, 1, 0], np.int32)]
+    b.add_output(y)
+    return b.to_bytes(), feeds
+
+
+@pytest.mark.parametrize("kind", ["reshape_transpose", "shape_fill", "slice_pad_concat"])
+def test_chains_through_dynamic_outputs(kind):
+    model, feeds = _chain(kind)
+    check_against_litert(model, feeds)
+
+
+ARITY = [
+    ("RESHAPE", 3, {}), ("SQUEEZE", 2, {}), ("EXPAND_DIMS", 1, {}), ("TRANSPOSE", 1, {}),
+    ("SLICE", 2, {}), ("STRIDED_SLICE", 3, {}), ("TILE", 1, {}), ("BROADCAST_TO", 1, {}),
+    ("SHAPE", 2, {"out_type": "INT32"}), ("RANK", 2, {}), ("FILL", 1, {}), ("RANGE", 2, {}),
+    ("PAD", 1, {}), ("PADV2", 4, {}), ("MIRROR_PAD", 1, {}), ("REVERSE_V2", 1, {}),
+    ("DEPTH_TO_SPACE", 2, {"block_size": 2}), ("SPACE_TO_DEPTH", 2, {"block_size": 2}),
+    ("SPACE_TO_BATCH_ND", 2, {}), ("BATCH_TO_SPACE_ND", 2, {}), ("BROADCAST_ARGS", 1, {}),
+    ("SPLIT_V", 2, {"num_splits": 1}), ("UNPACK", 2, {"num": 1}),
+]
+
+
+@pytest.mark.parametrize("op,n_inputs,opts", ARITY, ids=[a[0] for a in ARITY])
+def test_wrong_input_count(op, n_inputs, opts):
+    x = np.zeros((1, 2, 2, 4), np.float32)
+    ins = [("x", x)] + [idx_item("c", [1, 1, 1, 1])] * (n_inputs - 1)
+    version = 2 if op == "BROADCAST_TO" else 1
+    M(op, ins, [((1,), "float32")], version=version, **opts).raises(op, "input")
+
+
+def test_quantization_must_be_kept():
+    a = np.zeros((2, 3), np.int8)
+    q1, q2 = (0.5, 1), (0.25, 1)
+    M("PACK", [("x", a, q1), ("x", a, q1)], [((2, 2, 3), np.int8)], quant=q2,
+      values_count=2).raises("PACK", "quantization")
+    M("UNPACK", [("x", a, q1)], [((3,), np.int8)] * 2, quant=q2, num=2).raises(
+        "UNPACK", "quantization")
+    M("MIRROR_PAD", [("x", a, q1), idx_item("c", [[0, 0], [1, 1]])], [((2, 5), np.int8)],
+      quant=q2, mode="REFLECT").raises("MIRROR_PAD", "quantization")
+    M("SPACE_TO_BATCH_ND", [("x", a[None], q1), idx_item("c", [1]), idx_item("c", [[0, 0]])],
+      [((1, 2, 3), np.int8)], quant=q2).raises("SPACE_TO_BATCH_ND", "quantization")
+    M("PADV2", [("x", a, q1), idx_item("c", [[0, 0], [1, 1]]), ("c", np.int8(3), q2)],
+      [((2, 5), np.int8)], quant=q1).raises("PADV2", "constant_values must have")
