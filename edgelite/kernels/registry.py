@@ -64,6 +64,11 @@ def load_all() -> None:
     _loaded = True
 
 
+def _quantized(t) -> bool:
+    q = t.quantization
+    return q is not None and q.scale.size > 0
+
+
 class OpResolver:
     """Finds kernels. `custom` adds or overrides custom ops (name -> class);
     `only` restricts builtins to a set of op names (selective registration)."""
@@ -73,9 +78,10 @@ class OpResolver:
         self.custom = dict(custom or {})
         self.only = only
 
-    def find(self, code: ir.OperatorCode, input_types: list[int | None] | None = None
+    def find(self, code: ir.OperatorCode, input_tensors: list | None = None
              ) -> tuple[type | None, str]:
-        """(kernel class or None, reason when None); `input_types` picks the variant."""
+        """(kernel class or None, reason when None); `input_tensors` (ir.Tensor or None
+        per input) pick the variant."""
         if code.builtin_code == ir.BuiltinOperator.CUSTOM:
             name = code.custom_code or ""
             if name in self.custom:
@@ -88,12 +94,14 @@ class OpResolver:
         if self.only is not None and name not in self.only:
             return None, f"{name} is not in this resolver's selection"
         entry = BUILTINS.get(name)
-        types = [t for t in (input_types or [])]
-        first = next((t for t in types if t is not None), None)
-        if first in _QUANT_TYPES and name in QUANTIZED:
+        tensors = list(input_tensors or [])
+        first = next((t for t in tensors if t is not None), None)
+        weights = tensors[1] if len(tensors) > 1 else None
+        if first is not None and first.type in _QUANT_TYPES and _quantized(first) \
+                and name in QUANTIZED:
             entry = QUANTIZED[name]
-        elif (first == ir.TensorType.FLOAT32 and len(types) > 1 and types[1] in _WEIGHT_TYPES
-              and name in HYBRID):
+        elif (first is not None and first.type == ir.TensorType.FLOAT32 and weights is not None
+              and weights.type in _WEIGHT_TYPES and name in HYBRID):
             entry = HYBRID[name]
         if entry is None:
             return None, f"builtin op {name} has no edgelite kernel"

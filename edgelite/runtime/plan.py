@@ -86,12 +86,12 @@ class SubgraphExecutor:
         kernels = []
         for oi, op in enumerate(self.sg.operators):
             code = self.model.operator_codes[op.opcode_index]
-            types = [self.sg.tensors[i].type if i >= 0 else None for i in op.inputs]
-            cls, reason = self.runtime._resolver.find(code, types)
+            tensors = [self.sg.tensors[i] if i >= 0 else None for i in op.inputs]
+            cls, reason = self.runtime._resolver.find(code, tensors)
             if cls is None:
                 outs = ", ".join(repr(self.sg.tensors[t].name) for t in op.outputs if t >= 0)
-                problems.append(f"  subgraph {self.index}, node {oi}: {code.name} version "
-                                f"{code.version} (outputs {outs}): {reason}")
+                problems.append(f"  subgraph {self.index}, operator {oi} ({code.name} version "
+                                f"{code.version}, outputs {outs}): {reason}")
                 kernels.append(None)
             else:
                 kernels.append(cls())

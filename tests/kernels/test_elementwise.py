@@ -514,22 +514,6 @@ def test_unsupported_types(op, dtype):
     expect_prepare_error(raw_model(op, [((3,), dtype)] * n, [((3,), out)]), op)
 
 
-@pytest.mark.parametrize("op,dtype", [("ADD", I8), ("ADD", U8), ("SUB", I8), ("MUL", U8),
-                                      ("DIV", I8), ("SQUARED_DIFFERENCE", I8), ("LESS", I8),
-                                      ("EQUAL", U8)])
-def test_quantized_not_supported_yet(op, dtype):
-    out = BOOL if op in COMPARISONS else dtype
-    q = (0.5, 3)
-    model = raw_model(op, [((3,), dtype, q), ((3,), dtype, q)], [((3,), out, q)])
-    expect_prepare_error(model, op, f"quantized {op} .*not supported yet")
-
-
-def test_quantized_int16_add_not_supported_yet():
-    q = (0.5, 0)
-    model = raw_model("ADD", [((3,), I16, q), ((3,), I16, q)], [((3,), I16, q)])
-    expect_prepare_error(model, "ADD", "quantized ADD")
-
-
 def test_output_type_mismatch():
     expect_prepare_error(raw_model("LESS", [((3,), F32), ((3,), F32)], [((3,), F32)]), "LESS",
                          "output has type float32")

@@ -194,7 +194,8 @@ def test_unsupported_ops_listed_at_allocate():
     with pytest.raises(edgelite.UnsupportedOpError) as e:
         it.allocate_tensors()
     msg = str(e.value)
-    assert "2 node(s)" in msg and "node 0: MyMissingOp" in msg and "node 1: OtherMissing" in msg
+    assert "2 node(s)" in msg and "operator 0 (MyMissingOp" in msg
+    assert "operator 1 (OtherMissing" in msg
     assert "'y'" in msg and "'z'" in msg
 
 

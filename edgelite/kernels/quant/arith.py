@@ -18,7 +18,9 @@ INT32_MAX = (1 << 31) - 1
 def tflite_round(x):
     """TfLiteRound / std::round: halves away from zero (scalar or array)."""
     if isinstance(x, np.ndarray):
-        return np.sign(x) * np.floor(np.abs(x) + 0.5)
+        # float64: in float32, |x| + 0.5 rounds 0.49999997 up to 1.
+        x64 = x.astype(np.float64)
+        return np.sign(x64) * np.floor(np.abs(x64) + 0.5)
     return float(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
