@@ -1,0 +1,285 @@
+"""gemmlowp fixed-point maths and LiteRT's lookup-table builders, vectorized.
+
+Every function takes int32 values held in numpy int64 arrays (or Python ints)
+and returns int64 arrays holding the int32 results of the C code, wrapping
+where C wraps. A FixedPoint<int32, k> value is represented by its raw int32;
+k (the integer bits) is a Python argument.
+
+Used by the quantized activations (softmax's exp and reciprocal, rsqrt, the
+int16 logistic/tanh) and to build the tables that turn every int8/uint8/int16
+unary op into one lookup (`full_table`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgelite.kernels.quant.arith import (
+    INT32_MAX,
+    INT32_MIN,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
+
+srdhm = saturating_rounding_doubling_high_mul
+
+
+def i64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def wrap32(x) -> np.ndarray:
+    """int32 wraparound of int64 values (C's int32 arithmetic on x86)."""
+    x = i64(x)
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def wrap16(x) -> np.ndarray:
+    x = i64(x)
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def c_div(a, b) -> np.ndarray:
+    """C integer division (truncates toward zero)."""
+    a, b = i64(a), i64(b)
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
+
+
+def saturating_rounding_multiply_by_pot(x, exponent: int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent> on int32 values."""
+    x = i64(x)
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    r = wrap32(x << exponent)
+    r = np.where(x > threshold, INT32_MAX, r)
+    return np.where(x < -threshold, INT32_MIN, r)
+
+
+def saturating_rounding_multiply_by_pot16(x, exponent: int) -> np.ndarray:
+    """The int16 flavour of SaturatingRoundingMultiplyByPOT."""
+    x = i64(x)
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (15 - exponent)) - 1
+    r = wrap16(x << exponent)
+    r = np.where(x > threshold, 32767, r)
+    return np.where(x < -threshold, -32768, r)
+
+
+def rescale(x, src_bits: int, dst_bits: int) -> np.ndarray:
+    """gemmlowp Rescale<dst_bits>(FixedPoint<int32, src_bits>)."""
+    return saturating_rounding_multiply_by_pot(x, src_bits - dst_bits)
+
+
+def one(integer_bits: int) -> int:
+    return INT32_MAX if integer_bits == 0 else 1 << (31 - integer_bits)
+
+
+def constant_pot(integer_bits: int, exponent: int) -> int:
+    return 1 << (31 - integer_bits + exponent)
+
+
+def rounding_half_sum(a, b) -> np.ndarray:
+    s = i64(a) + i64(b)
+    return c_div(s + np.where(s >= 0, 1, -1), 2)
+
+
+def exp_on_interval_between_negative_one_quarter_and_0_excl(a) -> np.ndarray:
+    """exp(a) for a in [-1/4, 0), a and result in Q0.31."""
+    constant_term = 1895147668
+    constant_1_over_3 = 715827883
+    x = wrap32(i64(a) + constant_pot(0, -3))
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = saturating_rounding_multiply_by_pot(x4, -2)
+    poly = saturating_rounding_multiply_by_pot(
+        wrap32(srdhm(wrap32(x4_over_4 + x3), constant_1_over_3) + x2), -1)
+    return wrap32(constant_term + srdhm(constant_term, wrap32(x + poly)))
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits: int) -> np.ndarray:
+    """gemmlowp exp_on_negative_values(FixedPoint<int32, integer_bits> a) -> Q0.31."""
+    a = i64(a)
+    frac_bits = 31 - integer_bits
+    one_quarter = constant_pot(integer_bits, -2)
+    mask = one_quarter - 1
+    a_mod_quarter_minus_one_quarter = wrap32((a & mask) - one_quarter)
+    result = exp_on_interval_between_negative_one_quarter_and_0_excl(
+        rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = wrap32(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (frac_bits + exponent)
+            result = np.where((remainder & bit) != 0, srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        clamp = -(1 << (36 - integer_bits)) if integer_bits < 36 else 0
+        result = np.where(a < clamp, 0, result)
+    return np.where(a == 0, one(0), result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out)."""
+    half_denominator = rounding_half_sum(a, one(0))
+    constant_48_over_17 = 1515870810
+    constant_neg_32_over_17 = -1010580540
+    x = wrap32(constant_48_over_17 + srdhm(half_denominator, constant_neg_32_over_17))
+    one_f2 = one(2)
+    for _ in range(3):
+        half_denominator_times_x = srdhm(half_denominator, x)
+        one_minus = wrap32(one_f2 - half_denominator_times_x)
+        x = wrap32(x + rescale(srdhm(x, one_minus), 4, 2))
+    return rescale(x >> 1, 2, 0)
+
+
+def count_leading_zeros32(x) -> np.ndarray:
+    """CountLeadingZeros of uint32 values (32 for 0)."""
+    u = i64(x) & 0xFFFFFFFF
+    n = np.full(u.shape, 32, dtype=np.int64)
+    nz = u > 0
+    # floor(log2) exactly via frexp on float64 (exact for integers < 2^53).
+    _, e = np.frexp(np.where(nz, u, 1).astype(np.float64))
+    return np.where(nz, 32 - e.astype(np.int64), n)
+
+
+def count_leading_sign_bits32(x) -> np.ndarray:
+    """CountLeadingSignBits of int32 values (gcc's __builtin_clrsb; 31 for 0)."""
+    x = i64(x)
+    pos = count_leading_zeros32(x) - 1
+    neg = count_leading_zeros32(np.where(x < 0, 2 * (-x) - 1, 1))
+    r = np.where(x >= 0, pos, np.where(x == INT32_MIN, 0, neg))
+    return np.where(x == 0, 31, r)
+
+
+def get_reciprocal(x, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """common.h GetReciprocal: (Q0.31 reciprocal scale, num_bits_over_unit)."""
+    x = i64(x)
+    headroom_plus_one = count_leading_zeros32(x)
+    num_bits_over_unit = x_integer_digits - headroom_plus_one
+    shifted = (((x & 0xFFFFFFFF) << headroom_plus_one) - (1 << 31)) & 0xFFFFFFFF
+    shifted_sum_minus_one = wrap32(shifted)
+    return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[int, int]:
+    """common.h GetInvSqrtQuantizedMultiplierExp for one int32 value."""
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    max_left_shift_bits = int(count_leading_zeros32(value)) - 1
+    left_shift_bit_pairs = max_left_shift_bits // 2 - 1
+    shift -= left_shift_bit_pairs
+    value <<= 2 * left_shift_bit_pairs
+    fixed_input = value >> 1                                    # F3
+    half_input = int(saturating_rounding_multiply_by_pot(fixed_input, -1))
+    half_three = (1 << 28) + (1 << 27)
+    x = one(3)
+    for _ in range(5):
+        x3 = int(rescale(srdhm(srdhm(x, x), x), 9, 3))
+        x = int(rescale(wrap32(srdhm(half_three, x) - srdhm(half_input, x3)), 6, 3))
+    x = int(srdhm(x, 1518500250))
+    if shift < 0:
+        x = int(wrap32(x << -shift))
+        shift = 0
+    return x, shift * reverse_shift
+
+
+# ------------------------------------------------------------------ float LUTs
+def lut_int8_values(input_scale: float, input_zp: int, output_scale: float, output_zp: int,
+                    fn, dtype) -> np.ndarray:
+    """LUTPopulateInt8: the output for every input value of the 8-bit type, in input
+    order (index 0 = the type's minimum). `fn` maps a float32 array to float32."""
+    info = np.iinfo(dtype)
+    vals = np.arange(info.min, info.max + 1, dtype=np.int64)
+    deq = (np.float32(input_scale) * (vals - input_zp).astype(np.float32)).astype(np.float32)
+    with np.errstate(all="ignore"):
+        tr = np.asarray(fn(deq), dtype=np.float32)
+        inv = np.float32(1.0) / np.float32(output_scale)
+        rescaled = round_half_away_f32((tr * inv).astype(np.float32))
+        q = (rescaled + np.float32(output_zp)).astype(np.float32)
+    q = float_to_int32(q)
+    return np.clip(q, info.min, info.max).astype(np.int64)
+
+
+def lut_int16_513(input_scale: float, input_zp: int, output_scale: float, output_zp: int,
+                  fn, float_type=np.float32) -> np.ndarray:
+    """LUTPopulateInt16: the 513-entry interpolation table (as int64)."""
+    ft = float_type
+    in_min = ft(ft(input_scale) * ft(-32768 - input_zp))
+    in_max = ft(ft(input_scale) * ft(32767 - input_zp))
+    out_min = ft(ft(output_scale) * ft(-32768 - output_zp))
+    out_max = ft(ft(output_scale) * ft(32767 - output_zp))
+    nb_steps = 512
+    step = ft((in_max - in_min) / ft(nb_steps))
+    half_step = ft(step / ft(2))
+    scaling_inv = ft(ft(65536) / ft(out_max - out_min))
+    i = np.arange(nb_steps, dtype=float_type)
+    with np.errstate(all="ignore"):
+        x0 = (in_min + (i * step).astype(ft)).astype(ft)
+        xm = (x0 + half_step).astype(ft)
+        x1 = (in_min + ((i + 1) * step).astype(ft)).astype(ft)
+        val = np.asarray(fn(x0), ft)
+        val_mid = np.asarray(fn(xm), ft)
+        val_next = np.asarray(fn(x1), ft)
+        sample = round_half_away_f32((val * scaling_inv).astype(ft))
+        interp = round_half_away_f32(
+            (((val_next * scaling_inv).astype(ft) + sample).astype(ft) / ft(2)).astype(ft))
+        mid = round_half_away_f32((val_mid * scaling_inv).astype(ft))
+        err = (interp - mid).astype(ft)
+        bias = round_half_away_f32((err / ft(2)).astype(ft))
+        lut = np.clip((sample - bias).astype(ft), -32768, 32767)
+        last = np.asarray(fn(np.asarray([in_max], ft)), ft)
+        last = np.clip(round_half_away_f32((last * scaling_inv).astype(ft)), -32768, 32767)
+    return np.concatenate([lut, last]).astype(np.int64)
+
+
+def lut_int16_lookup(values, lut513: np.ndarray) -> np.ndarray:
+    """LUTLookup(int16 value, lut) with its 7-bit linear interpolation."""
+    v = i64(values)
+    index = 256 + (v >> 7)
+    offset = v & 0x7F
+    base = lut513[index]
+    slope = lut513[index + 1] - base
+    return wrap16(base + ((slope * offset + 64) >> 7))
+
+
+def round_half_away_f32(x: np.ndarray) -> np.ndarray:
+    """roundf: halves away from zero, in the array's float type."""
+    t = np.trunc(x)
+    return t + np.where(np.abs(x - t) >= 0.5, np.sign(x), 0).astype(x.dtype)
+
+
+def float_to_int32(x: np.ndarray) -> np.ndarray:
+    """static_cast<int32_t>(float) as x86 does it: out-of-range and NaN give INT32_MIN."""
+    x = np.asarray(x, np.float64)
+    bad = ~np.isfinite(x) | (x >= 2.0 ** 31) | (x < -(2.0 ** 31))
+    return np.where(bad, INT32_MIN, np.trunc(np.where(bad, 0, x))).astype(np.int64)
+
+
+def f32(fn_double):
+    """Lift a float64 maths function to float32 in/out (rounded once, like a
+    correctly rounded libm float function)."""
+    def g(x):
+        return np.asarray(fn_double(np.asarray(x, np.float64)), np.float64).astype(np.float32)
+    return g
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """CheckedLog2 (float maths): (x is a power of two within 1e-3 in log2, rounded log2)."""
+    x_log2 = np.float32(np.float32(math.log(np.float32(x))) * np.float32(1.0 / math.log(2.0)))
+    rounded = np.float32(math.copysign(math.floor(abs(float(x_log2)) + 0.5), float(x_log2)))
+    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)

@@ -1,0 +1,240 @@
+"""Quantized binary ops (ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, comparisons) against
+LiteRT's reference kernels (BUILTIN_REF), bit for bit, over grids of shapes (with
+broadcasting), quantization parameters (zero points at the extremes, scales over
+orders of magnitude) and fused activations. Each case also runs LiteRT's default
+kernels and records the largest difference in steps (EDGELITE_REPORT_ERRORS=1
+prints them); the default kernels are not the spec.
+
+Cases LiteRT leaves undefined are not in the grid: double-rounding
+MultiplyByQuantizedMultiplierSmallerThanOneExp with a positive shift (SUB/comparison
+multipliers >= 1, i.e. tiny output scales or input scales >= 1 for comparisons).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import zlib
+
+import numpy as np
+import pytest
+from oracle import run_edgelite, run_litert
+
+import edgelite
+from edgelite.format.builder import ModelBuilder
+
+REPORT = os.environ.get("EDGELITE_REPORT_ERRORS")
+I8, U8, I16 = np.int8, np.uint8, np.int16
+
+
+def split(cases: list, k: int, seed: int = 0):
+    rng = random.Random(seed)
+    idx = set(rng.sample(range(len(cases)), min(k, len(cases))))
+    return [c if i in idx else pytest.param(*c, marks=pytest.mark.slow)
+            for i, c in enumerate(cases)]
+
+
+def rand_q(rng, shape, dtype):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
+
+
+def compare(model: bytes, inputs, tag: str = "") -> int:
+    """Bit-exact vs BUILTIN_REF; returns the largest difference vs default kernels."""
+    want = run_litert(model, inputs, reference=True)
+    got = run_edgelite(model, inputs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, w.shape, g.dtype, w.dtype)
+        bad = np.flatnonzero(g.ravel() != w.ravel())
+        assert bad.size == 0, (f"{bad.size} of {g.size} differ; first at {bad[:5]}: got "
+                               f"{g.ravel()[bad[:5]]} want {w.ravel()[bad[:5]]}")
+    dflt = run_litert(model, inputs)
+    diff = max((int(np.abs(d.astype(np.int64) - w.astype(np.int64)).max(initial=0))
+                for d, w in zip(dflt, want)), default=0)
+    if REPORT:
+        print(f"\nDEFAULT-DIFF {tag} {diff}")
+    return diff
+
+
+def binary_model(op, dtype, shape_a, shape_b, qa, qb, qo, version, out_dtype=None, **opts):
+    b = ModelBuilder()
+    x = b.add_input("a", shape_a, dtype, quant=qa)
+    y = b.add_input("b", shape_b, dtype, quant=qb)
+    from edgelite.kernels.common import broadcast_shape
+    shape = broadcast_shape(tuple(shape_a), tuple(shape_b))
+    od = np.bool_ if op in CMP_OPS else (out_dtype or dtype)
+    o = b.add_tensor("out", shape, od, quant=None if op in CMP_OPS else qo)
+    b.add_op(op, [x, y], [o], version=version, **opts)
+    b.add_output(o)
+    return b.to_bytes()
+
+
+def q(scale, zp):
+    return {"scale": [scale], "zero_point": [zp]}
+
+
+SHAPES = [((2, 3, 4), (2, 3, 4)), ((1, 5, 1, 3), (2, 1, 4, 3)), ((4,), ()), ((), (3, 2)),
+          ((2, 1, 3), (3,)), ((1,), (1,))]
+ZP8 = {I8: [-128, 0, 127], U8: [0, 128, 255]}
+SCALES = [(0.02, 0.05, 0.1), (0.5, 0.003, 0.04), (1e-3, 1e-3, 2e-3), (0.1, 0.1, 0.05)]
+ACTS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+CMP_OPS = {"LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL"}
+VERSION = {("ADD", I8): 2, ("ADD", U8): 1, ("ADD", I16): 3, ("SUB", I8): 2, ("SUB", U8): 1,
+           ("SUB", I16): 5, ("MUL", I8): 2, ("MUL", U8): 1, ("MUL", I16): 4,
+           ("DIV", I8): 1, ("DIV", U8): 1, ("DIV", I16): 1, ("SQUARED_DIFFERENCE", I8): 2}
+
+
+def _arith_cases():
+    cases = []
+    for op in ("ADD", "SUB", "MUL"):
+        for dtype in (I8, U8):
+            for (sa, sb), (s1, s2, so), act in itertools.product(SHAPES, SCALES, ACTS):
+                for zps in ((ZP8[dtype][0], ZP8[dtype][2], ZP8[dtype][1]),
+                            (ZP8[dtype][2], ZP8[dtype][1], ZP8[dtype][0])):
+                    cases.append((op, dtype, sa, sb, (s1, zps[0]), (s2, zps[1]), (so, zps[2]),
+                                  act))
+        for (sa, sb), act in itertools.product(SHAPES, ACTS):
+            for s1, s2, so in ((0.001, 0.002, 0.003), (3e-5, 3e-5, 6e-5), (0.01, 1e-4, 0.02)):
+                cases.append((op, I16, sa, sb, (s1, 0), (s2, 0), (so, 0), act))
+    return cases
+
+
+@pytest.mark.parametrize("op,dtype,sa,sb,qa,qb,qo,act", split(_arith_cases(), 60))
+def test_add_sub_mul(op, dtype, sa, sb, qa, qb, qo, act):
+    rng = np.random.default_rng(zlib.crc32(repr((op, sa, sb, qa, qb, qo, act)).encode()))
+    opts = {"fused_activation_function": act}
+    if op in ("ADD", "SUB") and dtype == I16:
+        opts["pot_scale_int16"] = False
+    if op == "MUL" and qa[0] * qb[0] / qo[0] >= 1.0 and dtype != I16:
+        version = 3
+    else:
+        version = VERSION[(op, dtype)]
+    m = binary_model(op, dtype, sa, sb, q(*qa), q(*qb), q(*qo), version, **opts)
+    compare(m, [rand_q(rng, sa, dtype), rand_q(rng, sb, dtype)], f"{op}-{np.dtype(dtype)}")
+
+
+POT_CASES = [(op, sh, act, s1, s2, so) for op in ("ADD", "SUB")
+             for sh in [((2, 3), (2, 3)), ((5,), (5,))] for act in ACTS
+             for s1, s2, so in ((2 ** -10, 2 ** -12, 2 ** -10), (2 ** -8, 2 ** -8, 2 ** -8),
+                                (2 ** -14, 2 ** -12, 2 ** -12))]
+
+
+@pytest.mark.parametrize("op,shapes,act,s1,s2,so", split(POT_CASES, 8))
+def test_int16_pot_scale(op, shapes, act, s1, s2, so):
+    """int16 ADD/SUB with pot_scale_int16 (LSTM-style power-of-two scales)."""
+    rng = np.random.default_rng(zlib.crc32(repr((op, shapes, act, s1)).encode()))
+    sa, sb = shapes
+    m = binary_model(op, I16, sa, sb, q(s1, 0), q(s2, 0), q(so, 0), 1,
+                     fused_activation_function=act, pot_scale_int16=True)
+    compare(m, [rand_q(rng, sa, I16), rand_q(rng, sb, I16)], f"{op}-int16-pot")
+
+
+def _other_cases():
+    cases = []
+    for dtype in (I8, U8):
+        for (sa, sb), (s1, s2, so) in itertools.product(SHAPES[:4], SCALES[:3]):
+            for zp in ZP8[dtype]:
+                cases.append(("DIV", dtype, sa, sb, (s1, zp), (s2, ZP8[dtype][1]), (so, zp),
+                              "NONE"))
+    for (sa, sb), (s1, s2, so) in itertools.product(SHAPES, SCALES):
+        for zps in ((-128, 127, 0), (5, -3, -128)):
+            cases.append(("SQUARED_DIFFERENCE", I8, sa, sb, (s1, zps[0]), (s2, zps[1]),
+                          (so, zps[2]), "NONE"))
+    return cases
+
+
+@pytest.mark.parametrize("op,dtype,sa,sb,qa,qb,qo,act", split(_other_cases(), 16))
+def test_div_squared_difference(op, dtype, sa, sb, qa, qb, qo, act):
+    rng = np.random.default_rng(zlib.crc32(repr((op, sa, sb, qa, qb, qo)).encode()))
+    opts = {"fused_activation_function": act} if op == "DIV" else {}
+    m = binary_model(op, dtype, sa, sb, q(*qa), q(*qb), q(*qo), VERSION[(op, dtype)], **opts)
+    a = rand_q(rng, sa, dtype)
+    bv = rand_q(rng, sb, dtype)
+    if op == "DIV":
+        bv = np.where(bv == qb[1], bv + 1, bv).astype(dtype)
+    compare(m, [a, bv], op)
+
+
+def _cmp_cases():
+    cases = []
+    for op in sorted(CMP_OPS):
+        for dtype, version in ((I8, 2), (U8, 1), (I16, 3 if op in ("LESS", "GREATER_EQUAL")
+                                                   else 5 if op == "EQUAL" else 4)):
+            if op in ("GREATER", "LESS_EQUAL") and dtype == I16:
+                version = 2
+            if op == "NOT_EQUAL" and dtype == I16:
+                version = 4
+            zp = 0 if dtype == I16 else ZP8[dtype][0]
+            for (sa, sb), (s1, s2) in itertools.product(SHAPES[:4], ((0.1, 0.1), (0.05, 0.2))):
+                cases.append((op, dtype, version, sa, sb, (s1, zp), (s2, 0 if dtype != U8
+                                                                     else 128)))
+    return cases
+
+
+@pytest.mark.parametrize("op,dtype,version,sa,sb,qa,qb", split(_cmp_cases(), 20))
+def test_comparisons(op, dtype, version, sa, sb, qa, qb):
+    rng = np.random.default_rng(zlib.crc32(repr((op, dtype, sa, sb, qa, qb)).encode()))
+    m = binary_model(op, dtype, sa, sb, q(*qa), q(*qb), None, version)
+    a = rand_q(rng, sa, dtype)
+    bv = rand_q(rng, sb, dtype)
+    if qa == qb and a.size and bv.size:     # make some equal pairs
+        bv = np.broadcast_to(a.reshape(-1)[: 1], bv.shape).astype(dtype).copy() \
+            if bv.ndim == 0 else bv
+    compare(m, [a, bv], op)
+
+
+def test_transformer_shapes():
+    """The LayerNorm pattern of transformer_int8: [1, 16, 64] with a [1, 16, 1] mean."""
+    rng = np.random.default_rng(7)
+    for op in ("SUB", "SQUARED_DIFFERENCE", "ADD", "MUL"):
+        m = binary_model(op, I8, (1, 16, 64), (1, 16, 1), q(0.031, -5), q(0.004, 11),
+                         q(0.05, 3), VERSION[(op, I8)])
+        compare(m, [rand_q(rng, (1, 16, 64), I8), rand_q(rng, (1, 16, 1), I8)], op)
+
+
+# ---------------------------------------------------------------- invalid use
+def _raises(model, inputs=None, match="operator 0"):
+    with pytest.raises(edgelite.OpError, match=match):
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        if inputs is not None:
+            for d, x in zip(it.get_input_details(), inputs):
+                it.set_tensor(d["index"], x)
+            it.invoke()
+
+
+def test_errors():
+    # mismatched input types
+    b = ModelBuilder()
+    x = b.add_input("a", (2,), I8, quant=q(0.1, 0))
+    y = b.add_input("b", (2,), U8, quant=q(0.1, 0))
+    o = b.add_tensor("o", (2,), I8, quant=q(0.1, 0))
+    b.add_op("ADD", [x, y], [o], version=2)
+    b.add_output(o)
+    _raises(b.to_bytes(), match=r"operator 0 \(ADD\).*types differ")
+    # shapes that do not broadcast
+    b = ModelBuilder()
+    x = b.add_input("a", (2, 3), I8, quant=q(0.1, 0))
+    y = b.add_input("b", (4,), I8, quant=q(0.1, 0))
+    o = b.add_tensor("o", (2, 3), I8, quant=q(0.1, 0))
+    b.add_op("MUL", [x, y], [o], version=2)
+    b.add_output(o)
+    _raises(b.to_bytes(), match=r"\(MUL\).*broadcast")
+    # int16 with a non-zero zero point
+    _raises(binary_model("ADD", I16, (2,), (2,), q(0.1, 3), q(0.1, 0), q(0.1, 0), 3,
+                         pot_scale_int16=False), match=r"\(ADD\).*zero point")
+    # SQUARED_DIFFERENCE has no uint8 kernel
+    _raises(binary_model("SQUARED_DIFFERENCE", U8, (2,), (2,), q(0.1, 0), q(0.1, 0),
+                         q(0.1, 0), 1), match=r"\(SQUARED_DIFFERENCE\)")
+    # a quantized DIV by a value equal to the divisor's zero point
+    m = binary_model("DIV", I8, (3,), (3,), q(0.1, 0), q(0.1, 2), q(0.1, 0), 1)
+    _raises(m, [np.ones(3, I8), np.array([1, 2, 3], I8)], match=r"\(DIV\).*division by zero")
+    # unquantized output
+    b = ModelBuilder()
+    x = b.add_input("a", (2,), I8, quant=q(0.1, 0))
+    y = b.add_input("b", (2,), I8, quant=q(0.1, 0))
+    o = b.add_tensor("o", (2,), I8)
+    b.add_op("SUB", [x, y], [o], version=2)
+    b.add_output(o)
+    _raises(b.to_bytes(), match=r"\(SUB\).*quantized")
