@@ -20,6 +20,7 @@ from edgelite.format.schema import tflite_generated as fb
 
 MAX_DIM = 2**31 - 1
 MAX_RANK = 16
+MAX_TENSOR_BYTES = 2**63
 
 
 def _bytes_view(source):
@@ -238,6 +239,7 @@ def _validate(model: ir.Model, what: str) -> None:
             for d in t.shape:
                 if d < 0 or d > MAX_DIM:
                     raise ModelError(f"{where}: shape {list(t.shape)} has invalid dimension {d}")
+            _check_byte_size(t, where)
             if t.shape_signature is not None:
                 if len(t.shape_signature) != len(t.shape):
                     raise ModelError(f"{where}: shape_signature {list(t.shape_signature)} and "
@@ -306,6 +308,19 @@ def _validate(model: ir.Model, what: str) -> None:
     for b in model.metadata_buffer:
         if not 0 <= b < nbuf:
             raise ModelError(f"{what}: metadata_buffer names buffer {b} of {nbuf}")
+
+
+def _check_byte_size(t: ir.Tensor, where: str) -> None:
+    # LiteRT rejects such tensors at load ("BytesRequired number of elements
+    # overflowed"); later layers may then compute sizes in int64 safely.
+    count = 1
+    for d in t.shape:
+        count *= d
+    dt = ir.NUMPY_DTYPES.get(t.type)
+    nbytes = count * (dt.itemsize if dt is not None else 1)
+    if nbytes >= MAX_TENSOR_BYTES:
+        raise ModelError(f"{where}: shape {list(t.shape)} has {count} elements; its byte size "
+                         f"overflows 64 bits")
 
 
 def _check_constant_size(t: ir.Tensor, nbytes: int, where: str) -> None:
