@@ -58,13 +58,14 @@ def quantized_transpose_conv(monkeypatch):
     chosen (reported to the lead). Route nodes whose data input (2) is quantized to it."""
     original = registry.OpResolver.find
 
-    def find(self, code, input_types=None):
-        if (registry.ir.op_name(code.builtin_code) == "TRANSPOSE_CONV" and input_types
-                and len(input_types) > 2 and input_types[2] in registry._QUANT_TYPES):
+    def find(self, code, input_tensors=None):
+        data = input_tensors[2] if input_tensors and len(input_tensors) > 2 else None
+        if (registry.ir.op_name(code.builtin_code) == "TRANSPOSE_CONV" and data is not None
+                and data.type in registry._QUANT_TYPES):
             cls, lo, hi = registry.QUANTIZED["TRANSPOSE_CONV"]
             if lo <= code.version <= hi:
                 return cls, ""
-        return original(self, code, input_types)
+        return original(self, code, input_tensors)
 
     monkeypatch.setattr(registry.OpResolver, "find", find)
 
