@@ -81,10 +81,11 @@ def make_options(op_name: str, **kwargs) -> tuple[Any, int, int]:
             raise ModelError(f"{op_name} ({cls_name}) has no option {key!r}; it has {fields}")
         if isinstance(value, str):
             enum = _ENUMS_BY_FIELD.get(attr, fb.TensorType)
-            if not hasattr(enum, value.upper()):
+            name = value if hasattr(enum, value) else value.upper()
+            if not hasattr(enum, name):
                 raise ModelError(f"{op_name} option {key}={value!r} is not a value of "
                                  f"{enum.__name__}")
-            value = getattr(enum, value.upper())
+            value = getattr(enum, name)
         elif isinstance(value, np.ndarray):
             value = value.tolist()
         setattr(obj, attr, value)

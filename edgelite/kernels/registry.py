@@ -64,6 +64,10 @@ def load_all() -> None:
     _loaded = True
 
 
+# The input whose type decides the variant, where it is not input 0.
+_DATA_INPUT = {"TRANSPOSE_CONV": 2}
+
+
 def _quantized(t) -> bool:
     q = t.quantization
     return q is not None and q.scale.size > 0
@@ -95,7 +99,8 @@ class OpResolver:
             return None, f"{name} is not in this resolver's selection"
         entry = BUILTINS.get(name)
         tensors = list(input_tensors or [])
-        first = next((t for t in tensors if t is not None), None)
+        data = _DATA_INPUT.get(name, 0)
+        first = tensors[data] if len(tensors) > data else None
         weights = tensors[1] if len(tensors) > 1 else None
         if first is not None and first.type in _QUANT_TYPES and _quantized(first) \
                 and name in QUANTIZED:
