@@ -108,8 +108,11 @@ class _Dynamic(Kernel):
 
     @staticmethod
     def _values(ictx: InvokeContext, indices) -> tuple:
-        return tuple(tuple(_ints(ictx.inputs[i])) if ictx.inputs[i] is not None else None
-                     for i in indices)
+        """The index inputs' values, the cache key of a plan made at invoke (the key
+        ends with every input's shape, so a resized input invalidates it too)."""
+        values = tuple(tuple(_ints(ictx.inputs[i])) if ictx.inputs[i] is not None else None
+                       for i in indices)
+        return values + (tuple(None if a is None else a.shape for a in ictx.inputs),)
 
 
 # ---------------------------------------------------------------- RESHAPE family
@@ -462,7 +465,7 @@ class _SplitBase(_Dynamic):
         if self.dynamic:
             key = self._values(ictx, self.value_inputs)
             if key != self._key:
-                self.axis, self.sizes = self._plan(ictx.error, x.shape, *key)
+                self.axis, self.sizes = self._plan(ictx.error, x.shape, *key[:-1])
                 self.slices = _split_slices(self.axis, self.sizes)
                 self._key = key
             outs = []
@@ -593,7 +596,7 @@ class Slice(_Dynamic):
         if self.dynamic:
             key = self._values(ictx, (1, 2))
             if key != self._key:
-                self.slices, self.shape = self._plan(ictx.error, x.shape, *key)
+                self.slices, self.shape = self._plan(ictx.error, x.shape, *key[:-1])
                 self._key = key
             out = ictx.resize_output(0, self.shape)
         else:
@@ -785,7 +788,7 @@ class StridedSlice(_Dynamic):
         if not self.fixed:
             key = self._values(ictx, (1, 2, 3))
             if key != self._key:
-                self._plan(ictx.error, x.shape, *key)
+                self._plan(ictx.error, x.shape, *key[:-1])
                 self._key = key
         if self.dynamic:
             out = ictx.resize_output(0, self.shape)
@@ -1298,7 +1301,7 @@ class _BatchSpaceBase(_Dynamic):
         if self.dynamic:
             key = self._values(ictx, (1, 2))
             if key != self._key:
-                self._plan(ictx.error, x.shape, *key)
+                self._plan(ictx.error, x.shape, *key[:-1])
                 self._key = key
             out = ictx.resize_output(0, self.shape)
         else:
