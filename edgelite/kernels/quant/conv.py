@@ -368,10 +368,11 @@ class QuantizedFullyConnected(Kernel):
             out_shape = (batch, units)
         ctx.set_output(0, out_shape, x.dtype)
         self.batch, self.k, self.units = batch, k, units
-        wq = _need_const(ctx, w).astype(np.int64) - q.zw
         self.ft = ft = q.gemm_dtype(max(k, 1))
-        self.wt = np.ascontiguousarray(wq.T).astype(ft)
-        self.corr = q.correction(wq.sum(axis=1))
+        self.q = q
+        self.weights_const = w.data is not None
+        if self.weights_const:
+            self._set_weights(np.asarray(w.data))
         # The reference kernel: round(double(acc) * in*w/out) + zo (no integer multiplier).
         self.eff = effective_scales(q.in_scale, q.w_scales, q.out_scale, units)
         self.zo, self.lo, self.hi = q.zo, q.lo, q.hi
@@ -379,6 +380,11 @@ class QuantizedFullyConnected(Kernel):
         self.gemm_idx = ctx.request_scratch((batch, units), ft)
         self.acc_idx = ctx.request_scratch((batch, units), F64)
         self._x = None
+
+    def _set_weights(self, w: np.ndarray) -> None:
+        wq = w.astype(np.int64) - self.q.zw
+        self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
+        self.corr = self.q.correction(wq.sum(axis=1))
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
@@ -396,6 +402,8 @@ class QuantizedFullyConnected(Kernel):
         if self.k == 0:
             self.out2d.fill(0)
             return
+        if not self.weights_const:
+            self._set_weights(ictx.inputs[1])
         np.copyto(self.xf, self.x2d)
         np.matmul(self.xf, self.wt, out=self.gemm)
         acc = self.acc
