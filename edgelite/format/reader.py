@@ -291,8 +291,10 @@ def _validate(model: ir.Model, what: str) -> None:
         for oi, op in enumerate(sg.operators):
             for i in op.inputs:
                 if i >= 0 and i in produced_by and produced_by[i] > oi:
-                    raise ModelError(f"{what}: subgraph {si}, operator {oi}: reads tensor {i} "
-                                     f"before operator {produced_by[i]} writes it")
+                    raise ModelError(f"{what}: subgraph {si}, operator {oi} "
+                                     f"({model.op_name(op)}): reads tensor {i} "
+                                     f"{sg.tensors[i].name!r} before operator {produced_by[i]} "
+                                     f"writes it: the operators are out of order")
     for k, sd in enumerate(model.signature_defs):
         if not 0 <= sd.subgraph_index < nsub:
             raise ModelError(f"{what}: signature {k} {sd.key!r} names subgraph "
