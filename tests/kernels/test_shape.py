@@ -1239,3 +1239,16 @@ def test_dynamic_plan_follows_resized_input():
         it.invoke()
         np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]),
                                       xv[1:, 2:])
+
+
+@pytest.mark.parametrize("op", ["PAD", "SPACE_TO_BATCH_ND"])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int16])
+def test_padding_of_unquantized_integers_is_zero(op, dt):
+    x = data(np.random.default_rng(9), (1, 3, 2, 2), "int32").astype(dt)
+    if op == "PAD":
+        ins = [("x", x), idx_item("c", [[0, 0], [1, 0], [0, 2], [0, 0]])]
+        out = (1, 4, 4, 2)
+    else:
+        ins = [("x", x), idx_item("c", [2, 2]), idx_item("c", [[1, 0], [0, 2]])]
+        out = (4, 2, 2, 2)
+    M(op, ins, [(out, dt)]).check("int32")
