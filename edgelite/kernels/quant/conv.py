@@ -211,7 +211,8 @@ class QuantizedConv2D(Kernel):
             self.col_idx = ctx.request_scratch(shape, ft)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
-        self.acc_idx = ctx.request_scratch((self.rows, oc), I64)
+        if groups > 1:
+            self.accf_idx = ctx.request_scratch((self.rows, oc), ft)
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -219,7 +220,7 @@ class QuantizedConv2D(Kernel):
         self.pad.bind(ictx.scratch[self.pad_idx])
         self.out2d = self._out.reshape(self.rows, -1)
         self.gemm = ictx.scratch[self.gemm_idx]
-        self.acc = ictx.scratch[self.acc_idx]
+        self.accf = self.gemm if self.groups == 1 else ictx.scratch[self.accf_idx]
         if self.direct:
             self.col = self.pad.buf.reshape(self.rows, -1)
             return
@@ -233,7 +234,7 @@ class QuantizedConv2D(Kernel):
             win = win.reshape(*win.shape[:-1], g, -1)
             self.win = np.moveaxis(win, -2, 0)          # [G, N, OH, OW, KH, KW, Cg]
             self.col_win = col.reshape(self.win.shape)
-            self.acc_groups = self.acc.reshape(self.rows, g, -1).transpose(1, 0, 2)
+            self.accf_groups = self.accf.reshape(self.rows, g, -1).transpose(1, 0, 2)
         self.col = col
 
     def invoke(self, ictx: InvokeContext) -> None:
@@ -245,12 +246,9 @@ class QuantizedConv2D(Kernel):
         if not self.direct:
             np.copyto(self.col_win, self.win)
         np.matmul(self.col, self.wt, out=self.gemm)
-        if self.groups == 1:
-            np.copyto(self.acc, self.gemm, casting="unsafe")
-        else:
-            np.copyto(self.acc_groups, self.gemm, casting="unsafe")
-        self.acc += self.corr
-        self.requant(self.acc, self.out2d)
+        if self.groups > 1:
+            np.copyto(self.accf_groups, self.gemm)
+        self.requant.from_float(self.accf, self.corr, self.out2d)
 
 
 # ---------------------------------------------------------------- DEPTHWISE_CONV_2D
@@ -301,43 +299,58 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.zi, self.mult, self.c = q.zi, mult, c
         self.pad = Padded(x.shape, pads)
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
-        self.accf_idx = ctx.request_scratch((n, oh, ow, oc), ft)
-        self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), ft)
-        self.acc_idx = ctx.request_scratch((n, oh, ow, oc), I64)
-        self.geom = (oh, ow, kh, kw, sh, sw, dh, dw)
+        # Cache-sized blocks: whole images when they are small, else bands of rows.
+        plane = oh * ow * oc
+        if plane <= Requantizer.BLOCK:
+            self.nb, self.bh = max(1, min(n, Requantizer.BLOCK // max(plane, 1))), oh
+        else:
+            self.nb, self.bh = 1, max(1, Requantizer.BLOCK // max(ow * oc, 1))
+        self.accf_idx = ctx.request_scratch((self.nb, self.bh, ow, oc), ft)
+        self.tmp_idx = ctx.request_scratch((self.nb, self.bh, ow, oc), ft)
+        self.geom = (n, oh, ow, kh, kw, sh, sw, dh, dw)
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         self.pad.bind(ictx.scratch[self.pad_idx])
-        oh, ow, kh, kw, sh, sw, dh, dw = self.geom
+        n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
         src = self.pad.buf
-        self.planes = []
+        planes = []
         for ky in range(kh):
             for kx in range(kw):
                 y0, x0 = ky * dh, kx * dw
-                p = src[:, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw, :]
-                self.planes.append(p if self.mult == 1 else p[..., None])
-        shape = self._out.shape if self.mult == 1 else (*self._out.shape[:3], self.c,
-                                                        self.mult)
-        self.accf = ictx.scratch[self.accf_idx].reshape(shape)
-        self.tmp = ictx.scratch[self.tmp_idx].reshape(shape)
-        self.acc = ictx.scratch[self.acc_idx]
+                planes.append(src[:, y0:y0 + (oh - 1) * sh + 1:sh,
+                                  x0:x0 + (ow - 1) * sw + 1:sw, :])
+        c, mult, oc = self.c, self.mult, self._out.shape[-1]
+        accf_all, tmp_all = ictx.scratch[self.accf_idx], ictx.scratch[self.tmp_idx]
+        self.blocks = []
+        for n0 in range(0, n, self.nb):
+            n1 = min(n, n0 + self.nb)
+            for y0 in range(0, oh, self.bh):
+                y1 = min(oh, y0 + self.bh)
+                shape = (n1 - n0, y1 - y0, ow, c) if mult == 1 else (n1 - n0, y1 - y0, ow, c,
+                                                                     mult)
+                accf = accf_all[:n1 - n0, :y1 - y0].reshape(shape)
+                tmp = tmp_all[:n1 - n0, :y1 - y0].reshape(shape)
+                ps = [p[n0:n1, y0:y1] if mult == 1 else p[n0:n1, y0:y1, ..., None]
+                      for p in planes]
+                out = self._out[n0:n1, y0:y1].reshape(-1, oc)
+                # (whole-image or single-image bands of C-contiguous buffers: these
+                # reshapes are views, never copies)
+                self.blocks.append((ps, accf, tmp, accf.reshape(-1, oc), out))
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         self.pad.fill_border(self.zi)
         np.copyto(self.pad.inner, ictx.inputs[0])
-        accf, tmp, taps, planes = self.accf, self.tmp, self.taps, self.planes
-        np.multiply(planes[0], taps[0], out=accf)
-        for t in range(1, len(planes)):
-            np.multiply(planes[t], taps[t], out=tmp)
-            accf += tmp
-        acc = self.acc
-        np.copyto(acc, accf.reshape(acc.shape), casting="unsafe")
-        acc += self.corr
-        self.requant(acc, ictx.outputs[0])
+        taps, requant, corr = self.taps, self.requant, self.corr
+        for planes, accf, tmp, accf2d, out2d in self.blocks:
+            np.multiply(planes[0], taps[0], out=accf)
+            for t in range(1, len(planes)):
+                np.multiply(planes[t], taps[t], out=tmp)
+                accf += tmp
+            requant.from_float(accf2d, corr, out2d)
 
 
 # ---------------------------------------------------------------- FULLY_CONNECTED
@@ -560,8 +573,6 @@ class QuantizedBatchMatMul(Kernel):
         self.a_idx = ctx.request_scratch(ea, self.ft)
         self.b_idx = ctx.request_scratch(eb, self.ft)
         self.gemm_idx = ctx.request_scratch(out_shape, self.ft)
-        if not self.raw32:
-            self.acc_idx = ctx.request_scratch(out_shape, I64)
         self._in = (None, None)
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -574,7 +585,9 @@ class QuantizedBatchMatMul(Kernel):
         self.a = self.af.swapaxes(-1, -2) if self.adj[0] else self.af
         self.b = self.bf.swapaxes(-1, -2) if self.adj[1] else self.bf
         self.gemm = ictx.scratch[self.gemm_idx]
-        self.acc = None if self.raw32 else ictx.scratch[self.acc_idx]
+        cols = self.gemm.shape[-1]
+        self.gemm2d = self.gemm.reshape(-1, cols)
+        self.out2d = self._out.reshape(-1, cols)
 
     def invoke(self, ictx: InvokeContext) -> None:
         a, b = ictx.inputs
@@ -586,5 +599,4 @@ class QuantizedBatchMatMul(Kernel):
         if self.raw32:
             np.copyto(ictx.outputs[0], self.gemm, casting="unsafe")
             return
-        np.copyto(self.acc, self.gemm, casting="unsafe")
-        self.requant(self.acc, ictx.outputs[0])
+        self.requant.from_float(self.gemm2d, None, self.out2d)
