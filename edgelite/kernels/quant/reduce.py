@@ -1,0 +1,145 @@
+"""Quantized MEAN, SUM and REDUCE_PROD (int8/uint8/int16), as LiteRT's reference kernels.
+
+- MEAN (reference_ops::QuantizedMeanOrSum, compute_sum=false): an int32 sum of the
+  raw values, minus zero_point * n, times QuantizeMultiplier(in_scale / out_scale)
+  with 1/n folded into the multiplier ((m << s) / n, s = min(floor(log2 n), 32,
+  31 + shift)). Differs from LiteRT's default kernels (which compute in float for
+  some layouts): see the tests.
+- SUM: the same without 1/n. LiteRT's reference SUM kernel reads int8 tensors as
+  uint8 (reduce.cc instantiates QuantizedMeanOrSum on uint8_t data for every 8-bit
+  type), so an int8 SUM under BUILTIN_REF sums the storage bytes 0..255 and writes a
+  clamped 0..255 byte; edgelite reproduces that. int16 SUM uses int16 values (the
+  reference reads garbage there; the default kernel reads int16).
+- REDUCE_PROD (int8/int16): a running product rescaled at every step by
+  QuantizeMultiplier(in_scale / out_scale^(1/n)) with the int64 multiplier path, in
+  the input's row-major order.
+REDUCE_MAX/MIN of quantized tensors need no requantization: the generic kernels do them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgelite.kernels.base import Kernel
+from edgelite.kernels.quant import arith
+from edgelite.kernels.quant.fixedpoint import wrap32
+from edgelite.kernels.reduce import _Plan, resolve_axes
+from edgelite.kernels.registry import register
+
+I8, U8, I16, I32 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16), np.dtype(np.int32)
+
+
+def _params(ctx, spec, what):
+    q = spec.quant
+    if q is None or q.scale is None or q.scale.size == 0:
+        raise ctx.error(f"{what} must be quantized (it has no scale)", spec)
+    return float(np.float32(q.scale[0])), spec.zero_point
+
+
+class _QuantReduce(Kernel):
+    TYPES = (I8, U8, I16)
+
+    def prepare(self, ctx):
+        ctx.check_arity(2, 1)
+        x, axis = ctx.input(0), ctx.input(1)
+        out = ctx.outputs[0]
+        if x.dtype not in self.TYPES:
+            names = ", ".join(str(t) for t in self.TYPES)
+            raise ctx.error(f"quantized {ctx.op_name} supports {names}, got {x.dtype}", x)
+        ctx.check_dtype(axis, I32, "axis tensor")
+        ctx.check(out.dtype == x.dtype, f"output has type {out.dtype}, expected {x.dtype}", out)
+        self.si, self.zi = _params(ctx, x, "input")
+        self.so, self.zo = _params(ctx, out, "output")
+        if x.dtype == I16:
+            ctx.check(self.zi == 0, "int16 input zero point must be 0", x)
+            ctx.check(self.zo == 0, "int16 output zero point must be 0", out)
+        self.keep_dims = bool(getattr(ctx.options, "keepDims", False)) if ctx.options else False
+        self.dtype = x.dtype
+        self.in_shape = x.shape
+        self.lo, self.hi = (int(v) for v in (np.iinfo(x.dtype).min, np.iinfo(x.dtype).max))
+        self.setup(ctx)
+        if axis.is_const:
+            self.plan = _Plan(x.shape, resolve_axes(ctx, axis.data, len(x.shape)), self.keep_dims)
+            ctx.set_output(0, self.plan.out_shape, x.dtype)
+        else:
+            self.plan = None
+            ctx.set_output_dynamic(0)
+
+    def setup(self, ctx) -> None:
+        pass
+
+    def invoke(self, ictx):
+        plan = self.plan
+        if plan is None:
+            plan = _Plan(self.in_shape, resolve_axes(ictx, ictx.inputs[1], len(self.in_shape)),
+                         self.keep_dims)
+            out = ictx.resize_output(0, plan.out_shape)
+        else:
+            out = ictx.outputs[0]
+        if out.size == 0:
+            return
+        x = ictx.inputs[0]
+        if x.size == 0:
+            out.fill(0)
+            return
+        r = self.reduce(x, plan)
+        np.copyto(out, np.clip(r, self.lo, self.hi).reshape(out.shape), casting="unsafe")
+
+    def sum_int32(self, x, plan):
+        s = x.sum(axis=plan.axes, dtype=np.int64, keepdims=True) if plan.axes else \
+            x.astype(np.int64)
+        return wrap32(s)
+
+
+@register("MEAN", versions=(1, 3), variant="quantized")
+class QuantMean(_QuantReduce):
+    def setup(self, ctx):
+        self.m, self.s = arith.quantize_multiplier(self.si / self.so)
+
+    def reduce(self, x, plan):
+        n = plan.count
+        m, s = self.m, self.s
+        if plan.axes:
+            shift = min(n.bit_length() - 1, 32, 31 + s)
+            m = (m << shift) // n
+            s = s - shift
+        shifted = wrap32(self.sum_int32(x, plan) - self.zi * n)
+        return arith.multiply_by_quantized_multiplier(shifted, m, s) + self.zo
+
+
+@register("SUM", versions=(1, 2), variant="quantized")
+class QuantSum(_QuantReduce):
+    def setup(self, ctx):
+        self.m, self.s = arith.quantize_multiplier(self.si / self.so)
+        self.as_bytes = self.dtype == I8
+
+    def reduce(self, x, plan):
+        if self.as_bytes:
+            x = x.view(np.uint8)
+        shifted = wrap32(self.sum_int32(x, plan) - self.zi * plan.count)
+        r = arith.multiply_by_quantized_multiplier(shifted, self.m, self.s) + self.zo
+        if self.as_bytes:
+            return np.clip(r, 0, 255).astype(np.uint8).view(np.int8).astype(np.int64)
+        return r
+
+
+@register("REDUCE_PROD", versions=(1, 2), variant="quantized")
+class QuantReduceProd(_QuantReduce):
+    TYPES = (I8, I16)
+
+    def scaling(self, n: int) -> tuple[int, int]:
+        return arith.quantize_multiplier(self.si / math.pow(self.so, 1.0 / n))
+
+    def reduce(self, x, plan):
+        axes = plan.axes
+        keep = [i for i in range(x.ndim) if i not in axes]
+        n = plan.count
+        m, s = self.scaling(max(n, 1))
+        t = np.transpose(x, keep + sorted(axes)).reshape(-1, max(n, 1)).astype(np.int64)
+        t -= self.zi
+        p = t[:, 0]
+        for j in range(1, n):
+            p = arith.multiply_by_quantized_multiplier_int64(p * t[:, j], m, s)
+        r = arith.multiply_by_quantized_multiplier_int64(p, m, s) + self.zo
+        return r.reshape(plan.keep_shape)
