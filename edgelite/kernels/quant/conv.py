@@ -36,6 +36,7 @@ from edgelite.kernels.quant.qutil import (
     Padded,
     Requantizer,
     activation_bounds,
+    bands,
     effective_scales,
     gemm_float_dtype,
     max_abs,
@@ -206,36 +207,51 @@ class QuantizedConv2D(Kernel):
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
         self.direct = kh == kw == sh == sw == 1 and not self.pad.needed and groups == 1
-        if not self.direct:
-            shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
-            self.col_idx = ctx.request_scratch(shape, ft)
-        gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
-        self.gemm_idx = ctx.request_scratch(gshape, ft)
-        if groups > 1:
+        self.n, self.oh, self.ow, self.k = n, oh, ow, k
+        if groups == 1:
+            # im2col, GEMM and requantization band by band, each band cache-sized.
+            self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
+            brows = self.nb * self.bh * ow
+            if not self.direct:
+                self.col_idx = ctx.request_scratch((self.nb, self.bh, ow, k), ft)
+            self.gemm_idx = ctx.request_scratch((brows, oc), ft)
+        else:
+            self.col_idx = ctx.request_scratch((groups, self.rows, k), ft)
+            self.gemm_idx = ctx.request_scratch((groups, self.rows, og), ft)
             self.accf_idx = ctx.request_scratch((self.rows, oc), ft)
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         self.pad.bind(ictx.scratch[self.pad_idx])
+        out_hw, kernel, strides, dil = self.geom
+        win = None if self.direct else window_view(self.pad.buf, out_hw, kernel, strides, dil)
+        oc = self._out.shape[-1]
+        if self.groups == 1:
+            gemm = ictx.scratch[self.gemm_idx]
+            col = None if self.direct else ictx.scratch[self.col_idx]
+            self.blocks = []
+            for n0, n1, y0, y1 in self.band_list:
+                rows = (n1 - n0) * (y1 - y0) * self.ow
+                if self.direct:
+                    src, dst = None, None
+                    col2d = self.pad.buf[n0:n1, y0:y1].reshape(rows, -1)
+                else:
+                    src = win[n0:n1, y0:y1]
+                    dst = col[:n1 - n0, :y1 - y0].reshape(src.shape)
+                    col2d = dst.reshape(rows, self.k)
+                out2d = self._out[n0:n1, y0:y1].reshape(rows, oc)
+                self.blocks.append((src, dst, col2d, gemm[:rows], out2d))
+            return
+        g = self.groups
         self.out2d = self._out.reshape(self.rows, -1)
         self.gemm = ictx.scratch[self.gemm_idx]
-        self.accf = self.gemm if self.groups == 1 else ictx.scratch[self.accf_idx]
-        if self.direct:
-            self.col = self.pad.buf.reshape(self.rows, -1)
-            return
-        out_hw, kernel, strides, dil = self.geom
-        win = window_view(self.pad.buf, out_hw, kernel, strides, dil)
-        col = ictx.scratch[self.col_idx]
-        if self.groups == 1:
-            self.win, self.col_win = win, col.reshape(win.shape)
-        else:
-            g = self.groups
-            win = win.reshape(*win.shape[:-1], g, -1)
-            self.win = np.moveaxis(win, -2, 0)          # [G, N, OH, OW, KH, KW, Cg]
-            self.col_win = col.reshape(self.win.shape)
-            self.accf_groups = self.accf.reshape(self.rows, g, -1).transpose(1, 0, 2)
-        self.col = col
+        self.accf = ictx.scratch[self.accf_idx]
+        win = win.reshape(*win.shape[:-1], g, -1)
+        self.win = np.moveaxis(win, -2, 0)          # [G, N, OH, OW, KH, KW, Cg]
+        self.col = ictx.scratch[self.col_idx]
+        self.col_win = self.col.reshape(self.win.shape)
+        self.accf_groups = self.accf.reshape(self.rows, g, -1).transpose(1, 0, 2)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -243,11 +259,17 @@ class QuantizedConv2D(Kernel):
         pad = self.pad
         pad.fill_border(self.zi)
         np.copyto(pad.inner, ictx.inputs[0])
-        if not self.direct:
-            np.copyto(self.col_win, self.win)
+        if self.groups == 1:
+            wt, corr, requant = self.wt, self.corr, self.requant
+            for src, dst, col2d, gemm, out2d in self.blocks:
+                if src is not None:
+                    np.copyto(dst, src)
+                np.matmul(col2d, wt, out=gemm)
+                requant.from_float(gemm, corr, out2d)
+            return
+        np.copyto(self.col_win, self.win)
         np.matmul(self.col, self.wt, out=self.gemm)
-        if self.groups > 1:
-            np.copyto(self.accf_groups, self.gemm)
+        np.copyto(self.accf_groups, self.gemm)
         self.requant.from_float(self.accf, self.corr, self.out2d)
 
 

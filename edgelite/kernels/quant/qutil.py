@@ -248,6 +248,21 @@ class Padded:
             v.fill(value)
 
 
+def bands(n: int, oh: int, row_elems: int, block: int) -> tuple[int, int, list]:
+    """Cache-sized blocks of an [N, OH, ...] output whose OH rows hold row_elems values:
+    (images per block, rows per block, [(n0, n1, y0, y1), ...]). Whole images when an
+    image fits in `block` values, else bands of rows of one image, so that each block
+    of a C-contiguous [N, OH, ...] buffer is itself contiguous."""
+    plane = oh * row_elems
+    if plane <= block:
+        nb, bh = max(1, min(n, block // max(plane, 1))), oh
+    else:
+        nb, bh = 1, max(1, block // max(row_elems, 1))
+    out = [(n0, min(n, n0 + nb), y0, min(oh, y0 + bh))
+           for n0 in range(0, n, nb) for y0 in range(0, oh, bh)]
+    return nb, bh, out
+
+
 def window_view(src: np.ndarray, out_hw, kernel, strides, dilations) -> np.ndarray:
     """[N, OH, OW, KH, KW, C] read-only view of the sliding windows over src [N, H, W, C]."""
     sn, sh, sw, sc = src.strides
