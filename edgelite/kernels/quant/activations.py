@@ -159,7 +159,7 @@ class _LogisticTanh(_FloatLut):
     TYPES = (I8, U8)
 
 
-@register("LOGISTIC", versions=(1, 2), variant="quantized")
+@register("LOGISTIC", versions=(1, 3), variant="quantized")
 class QuantLogistic(_LogisticTanh):
     def setup(self, ctx, x, out):
         super().setup(ctx, x, out)
@@ -169,7 +169,7 @@ class QuantLogistic(_LogisticTanh):
         return _sigmoid(xf)
 
 
-@register("TANH", versions=(1, 2), variant="quantized")
+@register("TANH", versions=(1, 3), variant="quantized")
 class QuantTanh(_LogisticTanh):
     def transform(self, xf):
         return np.tanh(np.asarray(xf, np.float64)).astype(np.float32)
