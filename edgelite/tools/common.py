@@ -48,6 +48,11 @@ def guarded(run):
     def wrapper(args) -> int:
         try:
             return run(args)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as other CLI tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
         except (ToolError, EdgeliteError) as e:
             return print_error(e)
         except OSError as e:
@@ -359,6 +364,20 @@ def gather_inputs(slots: list[Slot], specs: list[str], *, seed: int = 0, info=No
         if not sep:
             name, path = None, spec
         lower = path.lower()
+        if ".npz:" in lower:         # one array of an archive: file.npz:key
+            cut = lower.rindex(".npz:") + 4
+            path, key = path[:cut], path[cut + 1:]
+            arrays = read_array_file(path)
+            if key not in arrays:
+                raise ToolError(f"{path} has no array {key!r}; it has {sorted(arrays)}")
+            slot = find_slot(slots, name) if name is not None else None
+            if slot is None:
+                if len(slots) != 1:
+                    raise ToolError(f"name the input {path}:{key} is for "
+                                    f"(--input NAME={path}:{key})")
+                slot = slots[0]
+            put(slot, arrays[key], f"{path}:{key}")
+            continue
         if lower.endswith(".npz"):
             arrays = read_array_file(path)
             if name is not None:

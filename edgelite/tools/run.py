@@ -29,6 +29,7 @@ and quantization):
   --input NAME=x.npy       one array for the input NAME (a tensor or signature
                            input name, input_0, input_1, ... or 0, 1, ...)
   --input x.npz            one array per input, keyed by input name or input_N
+  --input NAME=x.npz:KEY   the array KEY of an archive
   --input NAME=photo.png   an image (PNG/JPEG/... needs Pillow, an optional
                            dependency: pip install pillow), resized to the
                            input and normalized with the model's metadata
@@ -91,6 +92,9 @@ def _top_k(scores: np.ndarray, labels: list[str], k: int) -> list[list[dict]]:
         out.append([{"index": int(i), "label": labels[i] if i < len(labels) else str(i),
                      "score": float(row[i])} for i in order])
     return out
+
+
+MAX_ROWS_SHOWN = 8
 
 
 def _num(v) -> str:
@@ -171,12 +175,20 @@ def _format(r: dict) -> str:
             lines.append(f"    dequantized (scale {q['scale']:.6g}, zero point "
                          f"{q['zero_point']}): min {_num(d['min'])}  max {_num(d['max'])}  "
                          f"mean {_num(d['mean'])}  std {_num(d['std'])}")
-        for b, row in enumerate(o.get("top_k", [])):
-            head = f"    top {len(row)}" + (f" (batch {b})" if len(o["top_k"]) > 1 else "") + ":"
-            lines.append(head)
-            width = max(len(e["label"]) for e in row)
-            for e in row:
+        top = o.get("top_k", [])
+        if len(top) == 1:
+            lines.append(f"    top {len(top[0])}:")
+            width = max(len(e["label"]) for e in top[0])
+            for e in top[0]:
                 lines.append(f"      {e['label']:<{width}}  {e['score']:.4f}  (index {e['index']})")
+        elif top:
+            lines.append(f"    top {len(top[0])} per batch row:")
+            for b, row in enumerate(top[:MAX_ROWS_SHOWN]):
+                lines.append(f"      {b}: " + ", ".join(f"{e['label']} {e['score']:.4f}"
+                                                     for e in row))
+            if len(top) > MAX_ROWS_SHOWN:
+                lines.append(f"      ... {len(top) - MAX_ROWS_SHOWN} more rows (see --json or "
+                             f"--output)")
     if r.get("saved_to"):
         lines.append(f"saved outputs to {r['saved_to']}")
     return "\n".join(lines)
