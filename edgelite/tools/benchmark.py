@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from edgelite.tools import common
-from edgelite.tools.common import ToolError
+from edgelite.tools.common import ToolError, UsageError
 
 HELP = "measure latency and memory of a model (benchmark_model's output format)"
 
@@ -360,9 +360,9 @@ def compare_litert(args, path, runner, slots, values, progress_forced) -> dict:
 def _check_args(args) -> str:
     path = args.model or args.graph
     if args.model and args.graph and args.model != args.graph:
-        raise ToolError("give the model once: as the positional argument or --graph")
+        raise UsageError("give the model once: as the positional argument or --graph")
     if not path:
-        raise ToolError("no model given: edgelite benchmark model.tflite")
+        raise UsageError("no model given: edgelite benchmark model.tflite")
     for flag, value, low in (("--num_runs", args.num_runs, 1), ("--warmup_runs",
                              args.warmup_runs, 1)):
         if value < low:

@@ -33,9 +33,13 @@ class ToolError(Exception):
     """A mistake the user can fix: printed without a traceback, exit code 1."""
 
 
-def print_error(message: object) -> int:
+class UsageError(ToolError):
+    """The command line itself is wrong (as argparse reports it): exit code 2."""
+
+
+def print_error(message: object, code: int = 1) -> int:
     print(f"edgelite: error: {message}", file=sys.stderr)
-    return 1
+    return code
 
 
 def note(message: str) -> None:
@@ -53,6 +57,8 @@ def guarded(run):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 1
+        except UsageError as e:
+            return print_error(e, 2)
         except (ToolError, EdgeliteError) as e:
             return print_error(e)
         except OSError as e:
@@ -316,8 +322,15 @@ def fit_array(arr: np.ndarray, slot: Slot, source: str) -> np.ndarray:
             note(f"{source}: quantizing {arr.dtype.name} values for {slot.describe()} "
                  f"(scale {q[0]:.6g}, zero point {q[1]})")
             arr = quantize(arr, *q, dtype)
-        elif np.can_cast(arr.dtype, dtype, casting="same_kind") and arr.dtype.kind == dtype.kind or arr.dtype.kind in "iu" and dtype.kind in "iu" and arr.size and \
-                np.iinfo(dtype).min <= arr.min() and arr.max() <= np.iinfo(dtype).max or arr.dtype.kind in "iub" and dtype.kind == "f":
+        elif arr.dtype.kind in "iu" and dtype.kind in "iu":
+            # Integers convert only when every value fits (no silent wrap-around).
+            info = np.iinfo(dtype)
+            if arr.size and not (info.min <= arr.min() and arr.max() <= info.max):
+                raise ToolError(f"{source}: input {slot.describe()} needs {dtype.name} data, "
+                                f"got {arr.dtype.name} values in [{arr.min()}, {arr.max()}]")
+            arr = arr.astype(dtype)
+        elif arr.dtype.kind == dtype.kind == "f" or (arr.dtype.kind in "iub"
+                                                      and dtype.kind in "fc"):
             arr = arr.astype(dtype)
         else:
             raise ToolError(f"{source}: input {slot.describe()} needs {dtype.name} data, "
