@@ -1,15 +1,27 @@
-"""Whole-model latency: edgelite vs LiteRT in the same process, alternating runs.
+"""Whole-model latency: edgelite (each kernel tier) vs LiteRT in one process, alternating.
 
-    python benchmarks/bench_models.py [models...] [--runs 20] [--threads 1]
+    python benchmarks/bench_models.py [models...] [--runs 40] [--threads 1]
+                                      [--profile] [--check] [--tiers numpy,compiled]
 
 Without arguments: every fixture in tests/fixtures/models plus the MobileNetV2
 files in benchmarks/models/ (made by `tests/fixtures/make_fixtures.py --large`,
-which needs TensorFlow). Prints medians and the ratio edgelite / LiteRT
-(LiteRT with its default delegate, XNNPACK, and with BUILTIN_REF for quantized
-models, the kernels edgelite is bit-exact with).
+which needs TensorFlow). For each model it builds one edgelite interpreter per
+kernel tier ("numpy"; "compiled" when numba is installed, see
+edgelite/kernels/compiled.py), LiteRT with its default delegate (XNNPACK) and,
+for quantized models, LiteRT's BUILTIN_REF kernels (those edgelite is
+bit-exact with); then runs them in rounds of 5 invokes each, round-robin,
+and prints medians and ratios edgelite / LiteRT-XNNPACK.
 
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment sets them;
-FACTS.md explains how they slow numpy's GEMM on some machines.
+Also printed: the CPU's AVX flags, the one-time compile/load cost of the
+compiled tier, and the numpy GEMM floor of each float model: the median time
+of its CONV_2D / FULLY_CONNECTED GEMMs alone (np.matmul at the same [M, K] x
+[K, N] shapes), what the numpy path cannot go below on one thread.
+`--profile` adds edgelite's per-op-type breakdown per tier. `--check`
+exits non-zero when an issue-7 target is missed.
+
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment sets them
+(they are printed); FACTS.md explains how they slow numpy's GEMM on some
+machines.
 """
 from __future__ import annotations
 
@@ -17,14 +29,31 @@ import argparse
 import glob
 import os
 import pathlib
+import re
 import statistics
+import sys
 import time
 
 import numpy as np
 
 import edgelite
+from edgelite.kernels import compiled
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# issue 7 targets: (numpy tier, compiled tier) ratio to LiteRT-XNNPACK, by model-name pattern
+TARGETS_1T = [("mobilenet_v2_float", (3.0, 1.2)), ("mobilenet_v2_int8", (6.0, 1.5)),
+              ("transformer", (2.5, 1.5)), ("cnn_", (4.0, 3.0)), ("kws", (4.0, 3.0))]
+TARGETS_2T = [("mobilenet_v2_float32", (3.5, 1.5))]
+
+
+def cpu_flags() -> str:
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|avx_vnni|avx2|fma)\b", text)))
+    return " ".join(flags) or "none of avx2/avx512"
 
 
 def random_inputs(details, seed=0):
@@ -53,56 +82,169 @@ def time_invokes(it, runs):
     return out
 
 
-def bench(path: str, runs: int, threads: int) -> dict:
+def blas_threads(n: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def edgelite_interpreter(path: str, threads: int, tier: str):
+    """An edgelite interpreter whose kernels were prepared with the given tier."""
+    saved = compiled.ENABLED
+    compiled.ENABLED = saved and tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_path=path, num_threads=threads)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    return it
+
+
+def gemm_floor_ms(it, threads: int, reps: int = 30) -> tuple[float, float] | None:
+    """Median time of the model's float CONV_2D / FULLY_CONNECTED GEMMs alone."""
+    ex = it._main            # benchmark-only peek at the plan: shapes after prepare
+    shapes = []
+    for op in ex.sg.operators:
+        name = ex.model.op_name(op)
+        if name not in ("CONV_2D", "FULLY_CONNECTED"):
+            continue
+        x, w, y = ex.specs[op.inputs[0]], ex.specs[op.inputs[1]], ex.specs[op.outputs[0]]
+        if x.dtype != np.float32 or w.dtype != np.float32:
+            return None
+        n_out = w.shape[0]
+        k = int(np.prod(w.shape[1:]))
+        shapes.append((int(np.prod(y.shape)) // n_out, k, n_out))
+    if not shapes:
+        return None
+    rng = np.random.default_rng(0)
+    bufs = [(rng.standard_normal((m, k)).astype(np.float32),
+             rng.standard_normal((k, n)).astype(np.float32), np.empty((m, n), np.float32))
+            for m, k, n in shapes]
+    totals = []
+    with blas_threads(threads):
+        for _ in range(reps):
+            t = time.perf_counter()
+            for a, b, c in bufs:
+                np.matmul(a, b, out=c)
+            totals.append(time.perf_counter() - t)
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+    med = statistics.median(totals)
+    return med * 1e3, flops / med / 1e9
+
+
+def bench(path: str, runs: int, threads: int, tiers: list[str], profile: bool) -> dict:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    ours = edgelite.Interpreter(model_path=path, num_threads=threads)
-    ours.allocate_tensors()
-    xs = random_inputs(ours.get_input_details())
-    runtimes = {"edgelite": ours,
-                "litert": Interpreter(model_path=path, num_threads=threads)}
-    quantized = any(np.dtype(d["dtype"]).kind in "iu" for d in ours.get_input_details())
+    runtimes = {}
+    for tier in tiers:
+        runtimes[tier] = edgelite_interpreter(path, threads, tier)
+    first = next(iter(runtimes.values()))
+    xs = random_inputs(first.get_input_details())
+    runtimes["litert"] = Interpreter(model_path=path, num_threads=threads)
+    quantized = any(np.dtype(d["dtype"]).kind in "iu" for d in first.get_input_details())
     if quantized:
         runtimes["litert_ref"] = Interpreter(
             model_path=path, num_threads=threads,
             experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     for name, it in runtimes.items():
-        if name != "edgelite":
+        if name.startswith("litert"):
             it.allocate_tensors()
         for d, x in zip(it.get_input_details(), xs):
             it.set_tensor(d["index"], x)
-        time_invokes(it, 2)
+        time_invokes(it, 3)
     times = {k: [] for k in runtimes}
     for _ in range(max(1, runs // 5)):
         for k, it in runtimes.items():
             times[k] += time_invokes(it, 5)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    outs = {k: it.get_tensor(it.get_output_details()[0]["index"]) for k, it in runtimes.items()}
+    ref = outs["litert"].astype(np.float64)
+    med["err"] = {k: float(np.abs(outs[k].astype(np.float64) - ref).max()
+                           / max(1.0, float(np.abs(ref).max()))) for k in tiers}
+    med["floor"] = gemm_floor_ms(first, threads) if not quantized else None
+    if profile:
+        med["profile"] = {}
+        for tier in tiers:
+            it = runtimes[tier]
+            prof = it.enable_profiling()
+            time_invokes(it, max(10, runs // 2))
+            med["profile"][tier] = prof.per_op_type()
+            it.enable_profiling(False)
     return med
 
 
-def main() -> None:
+def target_for(name: str, threads: int):
+    table = TARGETS_1T if threads == 1 else TARGETS_2T
+    for pattern, target in table:
+        if pattern in name:
+            return target
+    return None
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
-    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tiers", default="numpy,compiled",
+                    help="comma-separated edgelite tiers to run (numpy, compiled)")
+    ap.add_argument("--profile", action="store_true", help="per-op-type breakdown per tier")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args()
+    tiers = [t for t in args.tiers.split(",") if t]
+    if "compiled" in tiers and not compiled.ENABLED:
+        print(f"(compiled tier unavailable: {compiled.REASON})")
+        tiers.remove("compiled")
     models = args.models or sorted(glob.glob(str(ROOT / "tests/fixtures/models/*.tflite"))) + \
         sorted(glob.glob(str(ROOT / "benchmarks/models/*.tflite")))
+    print(f"CPU flags: {cpu_flags()}; {os.cpu_count()} CPUs")
     print(f"threads={args.threads} runs={args.runs} "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}")
-    print(f"{'model':32s} {'edgelite ms':>12s} {'LiteRT ms':>10s} {'ratio':>7s} "
-          f"{'LiteRT ref ms':>14s} {'ratio':>7s}")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '-')}")
+    if "compiled" in tiers:
+        print(f"compiled tier: {compiled.REASON}; compile/load of its kernels: "
+              f"{compiled.warm_up():.2f} s (a cached load is ~0.1 s)")
+    head = f"{'model':30s} {'LiteRT ms':>9s}"
+    for t in tiers:
+        head += f" {t + ' ms':>12s} {'ratio':>6s}"
+    head += f" {'LiteRT ref ms':>13s}  {'max rel err':>11s}  {'GEMM floor':>18s}"
+    print(head)
+    missed = []
     for m in models:
         name = pathlib.Path(m).stem
         try:
-            r = bench(m, args.runs, args.threads)
-        except Exception as e:  # report and go on: one broken model must not hide the rest
-            print(f"{name:32s} error: {type(e).__name__}: {str(e)[:90]}")
+            r = bench(m, args.runs, args.threads, tiers, args.profile)
+        except Exception as e:  # noqa: BLE001 -- report and go on: one broken model must not hide the rest
+            print(f"{name:30s} error: {type(e).__name__}: {str(e)[:90]}")
             continue
+        line = f"{name:30s} {r['litert']:9.3f}"
+        target = target_for(name, args.threads)
+        for t in tiers:
+            ratio = r[t] / r["litert"]
+            line += f" {r[t]:12.3f} {ratio:5.2f}x"
+            if target is not None:
+                want = target[0] if t == "numpy" else target[1]
+                if ratio > want:
+                    missed.append(f"{name} {t}: {ratio:.2f}x > {want}x")
         ref = r.get("litert_ref")
-        ref_cols = f"{ref:14.3f} {r['edgelite'] / ref:6.2f}x" if ref else ""
-        print(f"{name:32s} {r['edgelite']:12.3f} {r['litert']:10.3f} "
-              f"{r['edgelite'] / r['litert']:6.2f}x {ref_cols}", flush=True)
+        line += f" {ref:13.3f}" if ref else f" {'':13s}"
+        line += "  " + f"{max(r['err'].values()):11.1e}"
+        if r["floor"]:
+            ms, gflops = r["floor"]
+            line += f"  {ms:7.3f} ms {gflops:5.1f} GF/s"
+        print(line, flush=True)
+        for tier, rows in r.get("profile", {}).items():
+            print(f"    {tier} tier, per op type:")
+            for row in rows:
+                print(f"      {row['op']:24s} {row['nodes']:4d} nodes {row['avg_ms']:8.3f} ms "
+                      f"{row['percent']:5.1f}%")
+    if args.check:
+        print("targets missed:\n  " + "\n  ".join(missed) if missed else "all targets met")
+        return 1 if missed else 0
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

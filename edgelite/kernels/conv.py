@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.kernels import compiled
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import ACTIVATION_RANGE, activation_code, conv_output_size
 from edgelite.kernels.registry import register
@@ -119,12 +120,25 @@ class Epilogue:
         else:
             self.bias = None
         self.r = r
+        # Compiled tier: bias add and clamp in one pass (nothing to do: no call).
+        self.fast = compiled.ENABLED and (bias is not None or bounds[0] is not None)
+        if self.fast:
+            self.has_bias = bias is not None
+            self.bias_c = (np.array(bias.data.reshape(-1), F32) if bias is not None and
+                           bias.data is not None else np.zeros(n, F32))
+            self.lo, self.hi = compiled.float_bounds(bounds)
 
     def bind(self, out: np.ndarray) -> None:
         self.rows_view = out.reshape(self.rows, self.n)
         self.tiled_view = out.reshape(self.rows // self.r, self.r * self.n)
 
     def run(self, ictx: InvokeContext) -> None:
+        if self.fast:
+            bias = self.bias_c
+            if self.bias_input is not None:
+                bias = np.ascontiguousarray(ictx.inputs[self.bias_input].reshape(-1), F32)
+            compiled.bias_act_rows(self.rows_view, bias, self.has_bias, self.lo, self.hi)
+            return
         if self.bias is not None:
             np.add(self.tiled_view, self.bias, out=self.tiled_view)
         elif self.bias_input is not None:
@@ -198,10 +212,17 @@ class _ImageToColumnsConv(Kernel):
         self.out_spatial = tuple(out_spatial)
         self.epilogue = Epilogue(bias, 2, self.rows, out_ch, bounds)
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
-        self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
                        and all(s == 1 for s in strides) and not self.pad.needed)
+        # Compiled tier: one pass from the input straight into the column buffer.
+        self.pack_c = (compiled.ENABLED and len(kernel) == 2 and groups == 1
+                       and not self.direct)
+        if self.pack_c:
+            self.pack_geom = np.array([*out_spatial, *kernel, *strides, *dilations,
+                                       pads[0][0], pads[1][0]], np.int64)
+        self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
+                        if self.pad.needed and not self.pack_c else None)
         if self.direct:
             self.col_idx = None
         elif groups == 1:
@@ -222,6 +243,9 @@ class _ImageToColumnsConv(Kernel):
         self._out = out
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
+        if self.pack_c:
+            self.col = ictx.scratch[self.col_idx]
+            return
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
             src = self.pad.buf
@@ -253,9 +277,14 @@ class _ImageToColumnsConv(Kernel):
             self.bind(ictx)
         if not self.weights_const:
             self.wt = self._relayout(ictx.inputs[1])
+        out2d = self.out2d
+        if self.pack_c:
+            compiled.im2col_2d(ictx.inputs[0], self.col, self.pack_geom)
+            np.matmul(self.col, self.wt, out=out2d)
+            self.epilogue.run(ictx)
+            return
         if self.pad.needed:
             self.pad.fill(ictx.inputs[0])
-        out2d = self.out2d
         if self.groups == 1:
             if not self.direct:
                 np.copyto(self.col_win, self.win)
@@ -452,6 +481,10 @@ class DepthwiseConv2D(Kernel):
         ctx.set_output(0, (n, oh, ow, oc), F32)
         pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
                 _same_valid_pads(padding, wd, kw, sw, dw, ow)]
+        self.fast = compiled.ENABLED
+        if self.fast:
+            self._prepare_compiled(w, bias, (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
+            return
         self.pad = PhasedPaddedInput(x.shape, pads, (sh, sw))
         self.copy = any(p for pair in pads for p in pair) or sh > 1 or sw > 1
         self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.copy else None
@@ -465,6 +498,33 @@ class DepthwiseConv2D(Kernel):
         self.bias = None
         if bias is not None and bias.data is not None:
             self.bias = self._tile(bias.data.reshape(1, -1))[0]
+
+    def _prepare_compiled(self, w, bias, geom) -> None:
+        """The compiled tier: padding, taps, bias and clamp all inside one kernel."""
+        kh, kw, oc = w.shape[1:]
+        mult = geom[-1]
+        self.geom_c = np.array(geom, np.int64)
+        self.kernel_c = (compiled.depthwise_conv2d_3x3 if (kh, kw, mult) == (3, 3, 1)
+                         else compiled.depthwise_conv2d)
+        self.lo, self.hi = compiled.float_bounds(self.bounds)
+        self.weights_const = w.data is not None
+        # private writable copies: numba compiles once for writable C-contiguous arrays
+        self.w_c = np.array(w.data.reshape(kh, kw, oc), F32) if self.weights_const else None
+        self.has_bias = bias is not None
+        self.bias_input = bias is not None and bias.data is None
+        self.bias_c = (np.array(bias.data.reshape(-1), F32) if bias is not None and not
+                       self.bias_input else np.zeros(oc, F32))
+
+    def _invoke_compiled(self, ictx: InvokeContext) -> None:
+        ins = ictx.inputs
+        w = self.w_c
+        if w is None:
+            w = np.ascontiguousarray(ins[1].reshape(ins[1].shape[1:]), F32)
+        bias = self.bias_c
+        if self.bias_input:
+            bias = np.ascontiguousarray(ins[2].reshape(-1), F32)
+        self.kernel_c(ins[0], w, bias, self.has_bias, ictx.outputs[0], self.geom_c, self.lo,
+                      self.hi)
 
     def _tile(self, w: np.ndarray) -> np.ndarray:
         """[T, C*M] per-tap weights -> [T, OW, C] (M = 1) or [T, C, M]."""
@@ -481,6 +541,9 @@ class DepthwiseConv2D(Kernel):
         self._x = x
         out = ictx.outputs[0]
         self._out = out
+        if self.fast:
+            self.invoke = self._invoke_compiled
+            return
         oh, ow, kh, kw, dh, dw, c, mult = self.geom
         if self.copy:
             self.pad.bind(ictx.scratch[self.pad_idx], x)

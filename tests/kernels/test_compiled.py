@@ -1,0 +1,254 @@
+"""The kernel tiers agree: numpy (always) and compiled (numba, when installed).
+
+Every case runs each available implementation in this process and checks it
+against a float64 reference written here (so the numpy path is tested even
+where numba is absent: these tests are never skipped) and, when both tiers
+exist, against each other within the float tolerance (1e-5 relative).
+The requantization kernel is checked bit for bit against quant.arith.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import edgelite
+from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled
+from edgelite.kernels.quant import arith
+
+IMPLS = ["numpy"] + (["compiled"] if compiled.ENABLED else [])
+RTOL = 1e-5
+BOUNDS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0),
+          "RELU_N1_TO_1": (-1.0, 1.0)}
+
+
+def test_numpy_is_always_an_implementation():
+    assert IMPLS[0] == "numpy"
+    assert compiled.ENABLED == ("compiled" in IMPLS)
+
+
+def seed_of(*params) -> int:
+    return zlib.crc32(repr(params).encode())
+
+
+def run(model: bytes, inputs, impl: str) -> np.ndarray:
+    """Prepare the model with the given tier (kernels choose their tier at prepare)."""
+    saved = compiled.ENABLED
+    compiled.ENABLED = impl == "compiled"
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    it.invoke()          # twice: a kernel must not depend on its output's old contents
+    return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+
+
+def assert_close(got, want):
+    assert got.shape == want.shape
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    err = float(np.abs(got.astype(np.float64) - want).max(initial=0.0)) / scale
+    assert err <= RTOL, f"max relative error {err:.2e}"
+
+
+def out_size(padding, n, k, s, d=1):
+    eff = (k - 1) * d + 1
+    return -(-n // s) if padding == "SAME" else max((n - eff + s) // s, 0)
+
+
+def pads(padding, n, k, s, d, o):
+    eff = (k - 1) * d + 1
+    return max((o - 1) * s + eff - n, 0) // 2 if padding == "SAME" else 0
+
+
+def ref_conv(x, w, bias, stride, dil, padding, act, depthwise):
+    """float64 direct convolution. w: [O, KH, KW, I] (conv) or [1, KH, KW, C*M] (depthwise)."""
+    n, h, wd, c = x.shape
+    kh, kw = w.shape[1:3]
+    oh, ow = (out_size(padding, h, kh, stride[0], dil[0]),
+              out_size(padding, wd, kw, stride[1], dil[1]))
+    pt, pl = pads(padding, h, kh, stride[0], dil[0], oh), pads(padding, wd, kw, stride[1],
+                                                                dil[1], ow)
+    oc = w.shape[3] if depthwise else w.shape[0]
+    y = np.zeros((n, oh, ow, oc))
+    xd, wd64 = x.astype(np.float64), w.astype(np.float64)
+    for ky in range(kh):
+        for kx in range(kw):
+            iy = np.arange(oh) * stride[0] - pt + ky * dil[0]
+            ix = np.arange(ow) * stride[1] - pl + kx * dil[1]
+            vy, vx = (iy >= 0) & (iy < h), (ix >= 0) & (ix < wd)
+            patch = np.zeros((n, oh, ow, c))
+            patch[:, vy[:, None] & vx[None, :]] = xd[:, iy[vy]][:, :, ix[vx]].reshape(n, -1, c)
+            if depthwise:
+                y += np.repeat(patch, oc // c, axis=-1) * wd64[0, ky, kx]
+            else:
+                y += patch @ wd64[:, ky, kx, :].T
+    if bias is not None:
+        y += bias
+    lo, hi = BOUNDS[act]
+    return np.clip(y, lo, hi)
+
+
+def conv_model(op, x, w, bias, **opts) -> bytes:
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    ins = [xi, b.add_constant("w", w)]
+    if bias is not None:
+        ins.append(b.add_constant("b", bias))
+    y = b.add_tensor("y", (1, 1, 1, 1), np.float32)
+    b.add_op(op, ins, [y], **opts)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+DW_CASES = [
+    (xs, k, mult, s, d, pad, act, has_bias)
+    for xs, k, mult, s, d, pad, act, has_bias in [
+        ((1, 9, 9, 8), (3, 3), 1, (1, 1), (1, 1), "SAME", "RELU6", True),
+        ((1, 10, 11, 16), (3, 3), 1, (2, 2), (1, 1), "SAME", "RELU6", True),
+        ((2, 8, 7, 5), (3, 3), 1, (1, 2), (2, 1), "VALID", "NONE", False),
+        ((1, 6, 6, 3), (3, 3), 2, (1, 1), (1, 1), "SAME", "RELU", True),
+        ((1, 12, 5, 4), (5, 5), 1, (2, 1), (1, 2), "SAME", "RELU_N1_TO_1", True),
+        ((1, 7, 7, 2), (2, 3), 3, (3, 2), (1, 1), "VALID", "RELU6", True),
+        ((3, 5, 4, 1), (1, 1), 4, (1, 1), (1, 1), "SAME", "NONE", True),
+        ((1, 4, 4, 6), (3, 3), 1, (1, 1), (3, 3), "SAME", "RELU", False),
+        ((1, 2, 2, 5), (3, 3), 1, (1, 1), (1, 1), "SAME", "NONE", True),   # all border
+        ((1, 14, 14, 40), (3, 3), 1, (2, 2), (1, 1), "VALID", "RELU6", True),
+    ]
+]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("xs,k,mult,s,d,pad,act,has_bias", DW_CASES)
+def test_depthwise_tiers(impl, xs, k, mult, s, d, pad, act, has_bias):
+    rng = np.random.default_rng(seed_of(xs, k, mult, s, d, pad, act, has_bias))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((1, *k, xs[3] * mult)).astype(np.float32)
+    bias = rng.standard_normal(xs[3] * mult).astype(np.float32) if has_bias else None
+    model = conv_model("DEPTHWISE_CONV_2D", x, w, bias, padding=pad, stride_h=s[0],
+                       stride_w=s[1], dilation_h_factor=d[0], dilation_w_factor=d[1],
+                       depth_multiplier=mult, fused_activation_function=act)
+    got = run(model, [x], impl)
+    assert_close(got, ref_conv(x, w, bias, s, d, pad, act, depthwise=True))
+    if impl != "numpy":
+        assert_close(got, run(model, [x], "numpy").astype(np.float64))
+
+
+CONV_CASES = [
+    ((1, 15, 15, 3), (8, 3, 3, 3), (2, 2), (1, 1), "SAME", "RELU6", True),    # MobileNet stem
+    ((2, 9, 8, 3), (5, 3, 3, 3), (1, 1), (1, 1), "VALID", "NONE", True),
+    ((1, 7, 9, 4), (6, 2, 3, 4), (1, 2), (2, 1), "SAME", "RELU", False),
+    ((1, 6, 6, 16), (24, 1, 1, 16), (1, 1), (1, 1), "SAME", "RELU6", True),   # direct GEMM
+    ((1, 6, 6, 16), (24, 1, 1, 16), (2, 2), (1, 1), "SAME", "NONE", True),
+    ((1, 5, 5, 2), (4, 5, 5, 2), (1, 1), (1, 1), "SAME", "RELU_N1_TO_1", True),
+    ((1, 3, 3, 1), (2, 5, 5, 1), (3, 3), (1, 1), "SAME", "NONE", False),
+]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("xs,ws,s,d,pad,act,has_bias", CONV_CASES)
+def test_conv2d_tiers(impl, xs, ws, s, d, pad, act, has_bias):
+    rng = np.random.default_rng(seed_of(xs, ws, s, d, pad, act, has_bias))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    bias = rng.standard_normal(ws[0]).astype(np.float32) if has_bias else None
+    model = conv_model("CONV_2D", x, w, bias, padding=pad, stride_h=s[0], stride_w=s[1],
+                       dilation_h_factor=d[0], dilation_w_factor=d[1],
+                       fused_activation_function=act)
+    got = run(model, [x], impl)
+    assert_close(got, ref_conv(x, w, bias, s, d, pad, act, depthwise=False))
+    if impl != "numpy":
+        assert_close(got, run(model, [x], "numpy").astype(np.float64))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6"])
+@pytest.mark.parametrize("has_bias", [True, False])
+def test_fully_connected_tiers(impl, act, has_bias):
+    rng = np.random.default_rng(seed_of(act, has_bias))
+    x = rng.standard_normal((3, 40)).astype(np.float32)
+    w = rng.standard_normal((17, 40)).astype(np.float32)
+    bias = rng.standard_normal(17).astype(np.float32) if has_bias else None
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    ins = [xi, b.add_constant("w", w)] + ([b.add_constant("b", bias)] if has_bias else [])
+    y = b.add_tensor("y", (3, 17), np.float32)
+    b.add_op("FULLY_CONNECTED", ins, [y], fused_activation_function=act)
+    b.add_output(y)
+    want = x.astype(np.float64) @ w.T.astype(np.float64) + (bias if has_bias else 0.0)
+    assert_close(run(b.to_bytes(), [x], impl), np.clip(want, *BOUNDS[act]))
+
+
+# ---------------------------------------------------------------- requantization
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def requant_cases(rng, rows: int, channels: int):
+    acc = rng.integers(INT32_MIN, INT32_MAX, (rows, channels), dtype=np.int64, endpoint=True)
+    acc.flat[:8] = [INT32_MIN, INT32_MAX, 0, -1, 1, INT32_MIN + 1, INT32_MAX - 1, -(1 << 30)]
+    small = rng.integers(-300_000, 300_000, (rows // 2, channels))
+    acc[rows // 2:] = small
+    mult = rng.integers(1 << 30, INT32_MAX, channels, endpoint=True)
+    mult[0] = INT32_MAX
+    mult[-1] = 1 << 30
+    shift = rng.integers(-31, 8, channels)
+    shift[0], shift[-1] = 0, -31
+    return acc, mult, shift
+
+
+@pytest.fixture(params=IMPLS)
+def requant_impl(request, monkeypatch):
+    monkeypatch.setattr(compiled, "ENABLED", request.param == "compiled")
+    return request.param
+
+
+@pytest.mark.parametrize("acc_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("out_dtype,zp", [(np.int8, -3), (np.uint8, 128), (np.int16, 0),
+                                          (np.int32, 7)])
+def test_requantize_bit_exact(requant_impl, acc_dtype, out_dtype, zp):
+    rng = np.random.default_rng(seed_of(np.dtype(acc_dtype).name, np.dtype(out_dtype).name))
+    acc, mult, shift = requant_cases(rng, 64, 13)
+    acc = acc.astype(acc_dtype)
+    info = np.iinfo(out_dtype)
+    qmin, qmax = int(info.min), int(info.max)
+    out = np.empty(acc.shape, out_dtype)
+    compiled.requantize_per_channel(acc, mult, shift, zp, qmin, qmax, out)
+    want = np.clip(arith.multiply_by_quantized_multiplier(acc, mult, shift) + zp, qmin, qmax)
+    np.testing.assert_array_equal(out, want.astype(out_dtype))
+
+
+def test_requantize_overflow_and_per_tensor(requant_impl):
+    # SaturatingRoundingDoublingHighMul's one overflow case: INT32_MIN * INT32_MIN
+    acc = np.array([[INT32_MIN, INT32_MAX, -5, 5]], np.int32)
+    mult = np.array([INT32_MIN])
+    shift = np.array([0])
+    out = np.empty(acc.shape, np.int32)
+    compiled.requantize_per_channel(acc, mult, shift, 0, INT32_MIN, INT32_MAX, out)
+    want = arith.multiply_by_quantized_multiplier(acc, mult, shift)
+    np.testing.assert_array_equal(out, want)
+    assert out[0, 0] == INT32_MAX
+    # left shifts wrap as int32 before the multiply
+    acc = np.array([[1 << 29, -(1 << 29), 12345, -98765]], np.int64)
+    mult = np.array([1 << 30, 1518500250, INT32_MAX, 1 << 30])
+    shift = np.array([3, 2, 10, -1])
+    out = np.empty(acc.shape, np.int64)
+    compiled.requantize_per_channel(acc, mult, shift, 0, -(1 << 40), 1 << 40, out)
+    np.testing.assert_array_equal(out, arith.multiply_by_quantized_multiplier(acc, mult, shift))
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="only the compiled tier has a kernel to compare")
+def test_requantize_compiled_equals_numpy_fallback(monkeypatch):
+    rng = np.random.default_rng(3)
+    acc, mult, shift = requant_cases(rng, 200, 32)
+    acc = acc.astype(np.int32)
+    a = np.empty(acc.shape, np.int8)
+    compiled.requantize_per_channel(acc, mult, shift, 5, -128, 127, a)
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    b = np.empty(acc.shape, np.int8)
+    compiled.requantize_per_channel(acc, mult, shift, 5, -128, 127, b)
+    np.testing.assert_array_equal(a, b)
