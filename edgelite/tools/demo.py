@@ -118,8 +118,8 @@ def run(args) -> int:
 
 def format_demo(results, images, labels, agree, elapsed) -> str:
     n = int(labels.size)
-    lines = [f"edgelite demo: {n} handwritten digits (8x8, scikit-learn's digits data set) "
-             f"classified by the bundled models", ""]
+    lines = [(f"edgelite demo: {n} handwritten digits (8x8, scikit-learn's digits data set) "
+             f"classified by the bundled models"), ""]
     pictures = ascii_digit(images[0])
     caption = (f"sample 0: label {labels[0]}, float32 says {results[0]['predictions'][0]}, "
                f"int8 says {results[1]['predictions'][0]}")

@@ -5,13 +5,20 @@ import json
 
 import numpy as np
 import pytest
-from tests.tools.tool_util import (FIXTURES, FLOAT_MODEL, INT8_MODEL, SAMPLES, assert_user_error, call,
-                       run_module)
 
 from edgelite.format.builder import ModelBuilder
 from edgelite.format.writer import save_model
 from edgelite.tools import common
 from edgelite.tools import run as run_tool
+from tests.tools.tool_util import (
+    FIXTURES,
+    FLOAT_MODEL,
+    INT8_MODEL,
+    SAMPLES,
+    assert_user_error,
+    call,
+    run_module,
+)
 
 
 @pytest.fixture(scope="module")

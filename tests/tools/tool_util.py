@@ -27,7 +27,7 @@ def run_module(name: str, *argv, env_extra=None, timeout=300) -> subprocess.Comp
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", f"edgelite.tools.{name}", *map(str, argv)],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout, check=False)
 
 
 def assert_user_error(code: int, err: str, *words: str) -> None:
