@@ -26,7 +26,6 @@ from oracle import check_against_litert
 
 import edgelite
 from edgelite.format.builder import ModelBuilder
-from edgelite.kernels import registry
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.qutil import Requantizer
 
@@ -49,25 +48,6 @@ def sample(grid: list, k: int, seed: int = 0) -> list:
 def slow_rest(grid: list, k: int, seed: int = 0) -> list:
     picked = set(map(repr, sample(grid, k, seed)))
     return [g for g in grid if repr(g) not in picked]
-
-
-@pytest.fixture(autouse=True)
-def quantized_transpose_conv(monkeypatch):
-    """The registry picks the quantized variant from the first input's type; for
-    TRANSPOSE_CONV that is the int32 output_shape, so the quantized kernel is never
-    chosen (reported to the lead). Route nodes whose data input (2) is quantized to it."""
-    original = registry.OpResolver.find
-
-    def find(self, code, input_tensors=None):
-        data = input_tensors[2] if input_tensors and len(input_tensors) > 2 else None
-        if (registry.ir.op_name(code.builtin_code) == "TRANSPOSE_CONV" and data is not None
-                and data.type in registry._QUANT_TYPES):
-            cls, lo, hi = registry.QUANTIZED["TRANSPOSE_CONV"]
-            if lo <= code.version <= hi:
-                return cls, ""
-        return original(self, code, input_tensors)
-
-    monkeypatch.setattr(registry.OpResolver, "find", find)
 
 
 # ---------------------------------------------------------------- model pieces
