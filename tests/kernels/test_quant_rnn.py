@@ -208,6 +208,28 @@ def test_hybrid_lstm_against_reference_kernels(asym):
     run_steps(model, rand_steps([shape], 3, seed=1), reference=True)
 
 
+@pytest.mark.parametrize("time_major", [False, True])
+def test_hybrid_lstm_diagonal_recurrent(time_major):
+    # Version 4 (diagonal_recurrent_tensors): LiteRT's hybrid kernel reads the 1-D
+    # recurrent weights as float32 even though the other weights are int8.
+    rng = np.random.default_rng(0)
+    B, T, I, C = 2, 3, 4, 5
+    b = ModelBuilder()
+    shape = (T, B, I) if time_major else (B, T, I)
+    x = b.add_input("x", shape, np.float32)
+    w, _ = hybrid_lstm_weights(b, rng, "", I, C, C, peephole=True)
+    for k in range(4, 8):
+        w[k] = fconst(b, rng, f"diag{k}", (C,))
+    h = b.add_tensor("h", (B, C), np.float32, is_variable=True)
+    c = b.add_tensor("c", (B, C), np.float32, is_variable=True)
+    y = b.add_tensor("y", shape[:2] + (C,), np.float32)
+    b.add_op("UNIDIRECTIONAL_SEQUENCE_LSTM", [x] + w + [h, c] + [-1] * 4, [y], version=4,
+             fused_activation_function="TANH", time_major=time_major,
+             diagonal_recurrent_tensors=True)
+    b.add_output(y)
+    run_steps(b.to_bytes(), rand_steps([shape], 3, seed=1))
+
+
 # ----------------------------------------------------------------- hybrid bidirectional LSTM
 def bidi_model(B, T, I, C, *, peephole=False, proj=0, O=None, act="TANH", merge=False,
                time_major=False, aux="none", n_aux=3, asym=False, seed=0):
@@ -598,3 +620,35 @@ def test_integer_lstm(case):
 def test_integer_lstm_full_grid(case):
     model, shape = _int_lstm(case, op="LSTM")
     run_steps(model, int_steps(shape, 4, seed=5), reference=True, int8_state_zp=True)
+
+
+def _int_lstm_bytes(**kw):
+    model, _ = int_lstm_model(2, 3, 4, 5, **kw)
+    return model
+
+
+def test_integer_lstm_needs_five_intermediates():
+    from edgelite import load_model, to_bytes
+    m = load_model(_int_lstm_bytes())
+    m.subgraphs[0].operators[0].intermediates = m.subgraphs[0].operators[0].intermediates[:4]
+    expect_op_error(to_bytes(m), "UNIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+def test_integer_lstm_cell_scale_must_be_power_of_two():
+    from edgelite import load_model, to_bytes
+    m = load_model(_int_lstm_bytes())
+    sg = m.subgraphs[0]
+    cell = next(t for t in sg.tensors if t.name == "c")
+    cell.quantization.scale = np.array([0.0003], np.float32)
+    expect_op_error(to_bytes(m), "UNIDIRECTIONAL_SEQUENCE_LSTM")
+
+
+def test_integer_lstm_float_bias_refused():
+    from edgelite import load_model, to_bytes
+    m = load_model(_int_lstm_bytes())
+    sg = m.subgraphs[0]
+    op = sg.operators[0]
+    bias = sg.tensors[op.inputs[13]]
+    assert bias.name == "bf"
+    bias.type = 0     # FLOAT32: a dtype the integer kernel must refuse by name
+    expect_op_error(to_bytes(m), "UNIDIRECTIONAL_SEQUENCE_LSTM")
