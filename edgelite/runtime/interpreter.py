@@ -346,6 +346,15 @@ class Interpreter:
             raise InterpreterError("memory_report needs allocate_tensors() first")
         return dict(ex.memory)
 
+    def arena_buffers(self, subgraph_index: int = 0) -> list[dict]:
+        """The planned buffers: name, bytes, first/last step (0 = before the first node,
+        k = node k-1), arena offset. Tensors and per-node scratch."""
+        ex = self._executor(subgraph_index)
+        if not ex.allocated:
+            raise InterpreterError("arena_buffers needs allocate_tensors() first")
+        return [{"name": r.name, "bytes": r.size, "first": r.first, "last": r.last,
+                 "offset": r.offset} for r in ex.planner.reqs]
+
     def arena_plan(self, subgraph_index: int = 0) -> str:
         """ASCII picture of the arena: which tensor occupies which bytes at which step."""
         return self._executor(subgraph_index).planner.print_plan()

@@ -154,9 +154,11 @@ class SubgraphExecutor:
         preserve = self.runtime._preserve_all
         first: dict[int, int] = {}
         last: dict[int, int] = {}
+        # Graph inputs stay intact for the whole invoke (as in TFLite): a second
+        # invoke without set_tensor sees the same input.
         for i in self.sg.inputs:
             first[i] = 0
-            last[i] = end if preserve else 0
+            last[i] = end
         for oi in range(min(self._deferred_from, n_ops)):
             op = self.sg.operators[oi]
             for t in op.outputs:

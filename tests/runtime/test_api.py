@@ -249,3 +249,26 @@ def test_memory_stays_flat_over_many_invokes():
     tracemalloc.stop()
     growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert growth < 20000, f"memory grew by {growth} bytes over 20000 invokes"
+
+
+def test_inputs_survive_invoke():
+    # A second invoke without set_tensor must see the same inputs (LiteRT keeps
+    # graph inputs out of arena reuse).
+    from fixture_util import inputs as fixture_inputs
+    it = edgelite.Interpreter(model_path=str(model_path("cnn_float32")))
+    it.allocate_tensors()
+    x = fixture_inputs("cnn_float32")[0]
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    first = it.get_tensor(it.get_output_details()[0]["index"])
+    assert np.array_equal(it.get_tensor(it.get_input_details()[0]["index"]), x)
+    it.invoke()
+    assert np.array_equal(it.get_tensor(it.get_output_details()[0]["index"]), first)
+
+
+def test_arena_buffers_are_public():
+    it = edgelite.Interpreter(model_path=str(model_path("cnn_float32")))
+    it.allocate_tensors()
+    bufs = it.arena_buffers()
+    assert bufs and all({"name", "bytes", "first", "last", "offset"} <= set(b) for b in bufs)
+    assert max(b["offset"] + b["bytes"] for b in bufs) == it.memory_report()["arena_bytes"]
