@@ -1,0 +1,159 @@
+"""Model load time and memory: edgelite vs LiteRT, 1 MB vs ~100 MB of weights.
+
+edgelite memory-maps the file and hands out read-only numpy views of the
+weights, so `edgelite.load_model(path)` should cost the same for 1 MB and
+100 MB of weights: it reads the graph, not the weights.
+
+For each model size a fresh child process measures, one after the other in
+that same process:
+  1. edgelite.load_model(path)                       (time, VmRSS growth)
+  2. edgelite.Interpreter(model_path=...) + allocate_tensors()
+  3. ai_edge_litert Interpreter(model_path=...) + allocate_tensors()
+Times are the best of --repeat runs; RSS growth is that of the first run
+(read from /proc/self/status). A fresh process per size keeps one
+measurement's pages out of the next.
+
+    python benchmarks/bench_load.py [--mb 100] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+LAYERS = 4
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def make_model(path: str, weight_mb: float) -> int:
+    """A chain of FULLY_CONNECTED layers (n x n float32 weights) holding ~weight_mb MB."""
+    from edgelite.format.builder import ModelBuilder
+    n = int((weight_mb * 2**20 / 4 / LAYERS) ** 0.5)
+    rng = np.random.default_rng(0)
+    b = ModelBuilder(f"bench_load: {LAYERS} FULLY_CONNECTED layers of {n}x{n} float32")
+    x = b.add_input("x", (1, n), np.float32)
+    for k in range(LAYERS):
+        w = b.add_constant(f"w{k}", rng.standard_normal((n, n), dtype=np.float32) * (1 / n**0.5))
+        bias = b.add_constant(f"b{k}", np.zeros(n, np.float32))
+        y = b.add_tensor(f"h{k}", (1, n), np.float32)
+        b.add_op("FULLY_CONNECTED", [x, w, bias], [y],
+                 fused_activation_function="RELU" if k < LAYERS - 1 else "NONE")
+        x = y
+    b.add_output(x)
+    data = b.to_bytes()
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def _timed(fn, repeat: int):
+    """(best seconds, RSS growth in KB of the first call, result of the first call)."""
+    before = rss_kb()
+    t0 = time.perf_counter()
+    first = fn()
+    best = time.perf_counter() - t0
+    grown = rss_kb() - before
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, grown, first
+
+
+def measure(path: str, repeat: int) -> dict:
+    """Runs in the child process."""
+    import edgelite
+    out = {}
+    t, kb, model = _timed(lambda: edgelite.load_model(path), repeat)
+    n_const = sum(b.nbytes for b in model.buffers)
+    out["edgelite load_model"] = (t, kb)
+
+    def el_interp():
+        it = edgelite.Interpreter(model_path=path)
+        it.allocate_tensors()
+        return it
+    try:
+        t, kb, it = _timed(el_interp, repeat)
+        out["edgelite Interpreter+allocate"] = (t, kb)
+        it.set_tensor(it.get_input_details()[0]["index"],
+                      np.ones(it.get_input_details()[0]["shape"], np.float32))
+        t0 = time.perf_counter()
+        it.invoke()
+        out["edgelite first invoke"] = (time.perf_counter() - t0, None)
+    except edgelite.EdgeliteError as e:
+        out["edgelite Interpreter+allocate"] = (None, f"not available: {e}")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        out["LiteRT Interpreter+allocate"] = (None, "ai_edge_litert not installed")
+        return {"weights": n_const, "rows": out}
+
+    def lrt_interp():
+        it = Interpreter(model_path=path, num_threads=1)
+        it.allocate_tensors()
+        return it
+    t, kb, it = _timed(lrt_interp, repeat)
+    out["LiteRT Interpreter+allocate"] = (t, kb)
+    it.set_tensor(it.get_input_details()[0]["index"],
+                  np.ones(it.get_input_details()[0]["shape"], np.float32))
+    t0 = time.perf_counter()
+    it.invoke()
+    out["LiteRT first invoke"] = (time.perf_counter() - t0, None)
+    return {"weights": n_const, "rows": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=float, default=100, help="weights of the big model in MB")
+    ap.add_argument("--small-mb", type=float, default=1, help="weights of the small model in MB")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.repeat)))
+        return
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, mb in (("small", args.small_mb), ("big", args.mb)):
+            path = os.path.join(tmp, f"{label}.tflite")
+            size = make_model(path, mb)
+            r = subprocess.run([sys.executable, __file__, "--child", path,
+                                "--repeat", str(args.repeat)],
+                               capture_output=True, text=True, check=True)
+            results[label] = (size, json.loads(r.stdout.strip().splitlines()[-1]))
+    small_size, small = results["small"]
+    big_size, big = results["big"]
+    print(f"files: small {small_size / 2**20:.1f} MB, big {big_size / 2**20:.1f} MB "
+          f"(float32 FULLY_CONNECTED weights); best of {args.repeat}; RSS growth of the first run")
+    header = (f"{'step':<32}{'small ms':>10}{'big ms':>10}{'big/small':>11}"
+              f"{'small RSS MB':>14}{'big RSS MB':>12}")
+    print(header)
+    print("-" * len(header))
+    for step in big["rows"]:
+        ts, ks = small["rows"].get(step, (None, None))
+        tb, kb = big["rows"][step]
+        if tb is None:
+            print(f"{step:<32}{kb}")
+            continue
+        ratio = f"{tb / ts:.2f}x" if ts else "-"
+
+        def mb(k):
+            return f"{k / 1024:.1f}" if isinstance(k, int) else "-"
+        print(f"{step:<32}{ts * 1e3:>10.2f}{tb * 1e3:>10.2f}{ratio:>11}{mb(ks):>14}{mb(kb):>12}")
+
+
+if __name__ == "__main__":
+    main()
