@@ -180,3 +180,19 @@ def inv_sqrt_multiplier_exp(values, reverse_shift: int) -> tuple[np.ndarray, np.
     x = np.where(small, INT32_MAX, x)
     shift = np.where(small, 0, shift)
     return x, shift * reverse_shift
+
+
+_TABLES: dict[tuple[str, int], np.ndarray] = {}
+
+
+def table16(fn: str, k: int) -> np.ndarray:
+    """The whole int16 domain of logistic16 / tanh16 at k integer bits, as an int64 table
+    indexed by raw + 32768 (built once per process: an exact, fast lookup)."""
+    key = (fn, k)
+    t = _TABLES.get(key)
+    if t is None:
+        raw = np.arange(I16_MIN, I16_MAX + 1, dtype=np.int64)
+        t = (logistic16 if fn == "logistic" else tanh16)(raw, k).astype(np.int64)
+        t.setflags(write=False)
+        _TABLES[key] = t
+    return t

@@ -31,8 +31,7 @@ from edgelite.kernels.quant.fixedpoint16 import (
     I16_MIN,
     c_div,
     inv_sqrt_multiplier_exp,
-    logistic16,
-    tanh16,
+    table16,
     wrap16,
     wrap32,
 )
@@ -857,6 +856,9 @@ class _IntegerLstmCell:
         self.proj_clip = (int(np.clip(f32(f32(proj_clip) / o_scale), -128, 127))
                           if proj_clip > 0 else 0)
         self.n_cell, self.n_output, self.G = C, O, G
+        self.sigmoid3 = table16("logistic", 3)
+        self.tanh3 = table16("tanh", 3)
+        self.tanh_cell = table16("tanh", 15 + cell_scale)
 
     def _peephole(self, gate: np.ndarray, c: np.ndarray, gname: str) -> None:
         w, m, sh = self.peep[gname]
@@ -925,7 +927,7 @@ class _IntegerLstmCell:
                     self._peephole(g, cell, name)
                 if self.use_ln:
                     g = self._layer_norm(g, k)
-                act[name] = tanh16(g, 3) if name == "c" else logistic16(g, 3)
+                act[name] = (self.tanh3 if name == "c" else self.sigmoid3)[g + 32768]
             # UpdateLstmCellInteger
             new_c = wrap16(rounding_divide_by_pot(act["f"] * cell, 15))
             if gi is None:
@@ -941,8 +943,8 @@ class _IntegerLstmCell:
                 self._peephole(g, new_c, "o")
             if self.use_ln:
                 g = self._layer_norm(g, go)
-            o = logistic16(g, 3)
-            th = tanh16(new_c, 15 + cs)
+            o = self.sigmoid3[g + 32768]
+            th = self.tanh_cell[new_c + 32768]
             prod = arith.multiply_by_quantized_multiplier(o * th, self.m_hidden,
                                                           self.s_hidden)
             if self.proj is not None:
