@@ -10,7 +10,9 @@ kernel tier ("numpy"; "compiled" when numba is installed, see
 edgelite/kernels/compiled.py), LiteRT with its default delegate (XNNPACK) and,
 for quantized models, LiteRT's BUILTIN_REF kernels (those edgelite is
 bit-exact with); then runs them in rounds of 5 invokes each, round-robin,
-and prints medians and ratios edgelite / LiteRT-XNNPACK.
+and prints medians and ratios edgelite / LiteRT-XNNPACK (and, last, the ratios
+of the fastest runs: on a shared machine other processes' time slices inflate
+the medians of longer runs more).
 
 Also printed: the CPU's AVX flags, the one-time compile/load cost of the
 compiled tier, and the numpy GEMM floor of each float model: the median time
@@ -159,6 +161,7 @@ def bench(path: str, runs: int, threads: int, tiers: list[str], profile: bool) -
         for k, it in runtimes.items():
             times[k] += time_invokes(it, 5)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    med["min"] = {k: min(v) * 1e3 for k, v in times.items()}
     outs = {k: it.get_tensor(it.get_output_details()[0]["index"]) for k, it in runtimes.items()}
     ref = outs["litert"].astype(np.float64)
     med["err"] = {k: float(np.abs(outs[k].astype(np.float64) - ref).max()
@@ -209,7 +212,7 @@ def main() -> int:
     head = f"{'model':30s} {'LiteRT ms':>9s}"
     for t in tiers:
         head += f" {t + ' ms':>12s} {'ratio':>6s}"
-    head += f" {'LiteRT ref ms':>13s}  {'max rel err':>11s}  {'GEMM floor':>18s}"
+    head += f" {'LiteRT ref ms':>13s}  {'max rel err':>11s}  {'GEMM floor':>18s}  min-ratios"
     print(head)
     missed = []
     for m in models:
@@ -234,6 +237,10 @@ def main() -> int:
         if r["floor"]:
             ms, gflops = r["floor"]
             line += f"  {ms:7.3f} ms {gflops:5.1f} GF/s"
+        else:
+            line += f"  {'':18s}"
+        mins = r["min"]
+        line += "  " + " ".join(f"{mins[t] / mins['litert']:.2f}x" for t in tiers)
         print(line, flush=True)
         for tier, rows in r.get("profile", {}).items():
             print(f"    {tier} tier, per op type:")

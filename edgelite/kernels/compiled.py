@@ -14,10 +14,12 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
   (zero-initialised accumulator, filter taps row-major, bias, clamp), and
   `fastmath=False` keeps LLVM from contracting into FMAs, so results equal
   the numpy path up to the sign of zero. `depthwise_conv2d_3x3` (3x3,
-  multiplier 1, MobileNet's case) sums an interior pixel's nine taps in
-  registers and stores it once: about 2x the general kernel.
-- `im2col_2d`: the im2col pack for CONV_2D in one pass over the input (the
-  numpy path makes a bordered copy, then gathers windows from it).
+  multiplier 1, MobileNet's case) works on flat [rows, W*C] views, sums an
+  interior pixel's nine taps in registers and stores it once: 2-4x the
+  general kernel.
+- `im2col_rows`: the im2col pack for CONV_2D, one block of rows at a time,
+  in one pass over the input (the numpy path makes a bordered copy, then
+  gathers windows from it); it matters most with few input channels.
 - `bias_act_rows`: bias add + clamp over a [rows, n] GEMM output in one pass.
 - `requantize_per_channel`: TFLite's MultiplyByQuantizedMultiplier (double
   rounding), + zero point, clamp, bit-exact with
@@ -71,6 +73,8 @@ def float_bounds(bounds) -> tuple[np.float32, np.float32]:
 if ENABLED:
     _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
                       error_model="numpy")
+    _jit_inline = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
+                             error_model="numpy", inline="always")
 
     @_jit
     def depthwise_conv2d(x, w, bias, has_bias, out, geom, lo, hi):
@@ -129,113 +133,170 @@ if ENABLED:
                             v = hi
                         rp[k] = v
 
+    @_jit_inline
+    def _dw3_pixel(x2, w3, bias, has_bias, orow, row0, h, c, wd, iy0, ix0, ox, dh, dw, lo, hi):
+        """One output pixel of depthwise_conv2d_3x3 with bounds checks (borders)."""
+        o = orow[ox * c:ox * c + c]
+        for k in range(c):
+            o[k] = 0.0
+        for ky in range(3):
+            iy = iy0 + ky * dh
+            if iy < 0 or iy >= h:
+                continue
+            r = x2[row0 + iy]
+            for kx in range(3):
+                ix = ix0 + kx * dw
+                if ix < 0 or ix >= wd:
+                    continue
+                p = r[ix * c:ix * c + c]
+                wk = w3[ky, kx * c:kx * c + c]
+                for k in range(c):
+                    o[k] += p[k] * wk[k]
+        for k in range(c):
+            v = o[k]
+            if has_bias:
+                v += bias[k]
+            if v < lo:
+                v = lo
+            if v > hi:
+                v = hi
+            o[k] = v
+
     @_jit
-    def depthwise_conv2d_3x3(x, w, bias, has_bias, out, geom, lo, hi):
-        """depthwise_conv2d for a 3x3 filter and depth multiplier 1: each interior
-        output pixel sums its nine taps in registers and is stored once; border
-        pixels take the general route. Same summation order as the numpy path."""
-        n_b, h, wd, c = x.shape
-        _, oh, ow, _ = out.shape
-        sh, sw, dh, dw, pt, pl = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
-        w00 = w[0, 0]
-        w01 = w[0, 1]
-        w02 = w[0, 2]
-        w10 = w[1, 0]
-        w11 = w[1, 1]
-        w12 = w[1, 2]
-        w20 = w[2, 0]
-        w21 = w[2, 1]
-        w22 = w[2, 2]
+    def depthwise_conv2d_3x3(x2, w3, bias, has_bias, out2, geom, lo, hi):
+        """Depthwise 3x3, depth multiplier 1, on flat rows: x2 [N*H, W*C],
+        w3 [3, 3*C] ((ky), (kx, c)), out2 [N*OH, OW*C];
+        geom int64 [h, c, sh, sw, dh, dw, pad_top, pad_left].
+        Each interior pixel sums its nine taps in registers and is stored once
+        (three window-row slices per pixel); border pixels check bounds."""
+        h, c, sh, sw, dh, dw, pt, pl = (geom[0], geom[1], geom[2], geom[3], geom[4], geom[5],
+                                        geom[6], geom[7])
+        wd = x2.shape[1] // c
+        n_b = x2.shape[0] // h
+        oh = out2.shape[0] // n_b
+        ow = out2.shape[1] // c
+        w0 = w3[0]
+        w1 = w3[1]
+        w2 = w3[2]
+        o1 = dw * c
+        o2 = 2 * dw * c
+        span = o2 + c
+        # interior columns: 0 <= ox*sw - pl and ox*sw - pl + 2*dw < wd
+        ox_lo = min((pl + sw - 1) // sw, ow)
+        ox_hi = max(min((wd - 1 - 2 * dw + pl) // sw + 1, ow), ox_lo)
         for n in range(n_b):
             for oy in range(oh):
                 iy0 = oy * sh - pt
-                rows_in = iy0 >= 0 and iy0 + 2 * dh < h
-                row = out[n, oy]
-                for ox in range(ow):
-                    ix0 = ox * sw - pl
-                    rp = row[ox]
-                    if rows_in and ix0 >= 0 and ix0 + 2 * dw < wd:
-                        r0 = x[n, iy0]
-                        r1 = x[n, iy0 + dh]
-                        r2 = x[n, iy0 + 2 * dh]
-                        p00 = r0[ix0]
-                        p01 = r0[ix0 + dw]
-                        p02 = r0[ix0 + 2 * dw]
-                        p10 = r1[ix0]
-                        p11 = r1[ix0 + dw]
-                        p12 = r1[ix0 + 2 * dw]
-                        p20 = r2[ix0]
-                        p21 = r2[ix0 + dw]
-                        p22 = r2[ix0 + 2 * dw]
+                orow = out2[n * oh + oy]
+                if iy0 < 0 or iy0 + 2 * dh >= h:
+                    for ox in range(ow):
+                        _dw3_pixel(x2, w3, bias, has_bias, orow, n * h, h, c, wd, iy0,
+                                   ox * sw - pl, ox, dh, dw, lo, hi)
+                    continue
+                for ox in range(ox_lo):
+                    _dw3_pixel(x2, w3, bias, has_bias, orow, n * h, h, c, wd, iy0,
+                               ox * sw - pl, ox, dh, dw, lo, hi)
+                for ox in range(ox_hi, ow):
+                    _dw3_pixel(x2, w3, bias, has_bias, orow, n * h, h, c, wd, iy0,
+                               ox * sw - pl, ox, dh, dw, lo, hi)
+                r0 = x2[n * h + iy0]
+                r1 = x2[n * h + iy0 + dh]
+                r2 = x2[n * h + iy0 + 2 * dh]
+                if dw == 1:
+                    # Indices written c + k, 2 * c + k (provably >= 0): vectorized loads
+                    for ox in range(ox_lo, ox_hi):
+                        b = (ox * sw - pl) * c
+                        p0 = r0[b:b + span]
+                        p1 = r1[b:b + span]
+                        p2 = r2[b:b + span]
+                        o = orow[ox * c:ox * c + c]
                         for k in range(c):
-                            v = p00[k] * w00[k]
-                            v += p01[k] * w01[k]
-                            v += p02[k] * w02[k]
-                            v += p10[k] * w10[k]
-                            v += p11[k] * w11[k]
-                            v += p12[k] * w12[k]
-                            v += p20[k] * w20[k]
-                            v += p21[k] * w21[k]
-                            v += p22[k] * w22[k]
+                            v = p0[k] * w0[k]
+                            v += p0[c + k] * w0[c + k]
+                            v += p0[2 * c + k] * w0[2 * c + k]
+                            v += p1[k] * w1[k]
+                            v += p1[c + k] * w1[c + k]
+                            v += p1[2 * c + k] * w1[2 * c + k]
+                            v += p2[k] * w2[k]
+                            v += p2[c + k] * w2[c + k]
+                            v += p2[2 * c + k] * w2[2 * c + k]
                             if has_bias:
                                 v += bias[k]
                             if v < lo:
                                 v = lo
                             if v > hi:
                                 v = hi
-                            rp[k] = v
-                    else:
-                        for k in range(c):
-                            rp[k] = 0.0
-                        for ky in range(3):
-                            iy = iy0 + ky * dh
-                            if iy < 0 or iy >= h:
-                                continue
-                            for kx in range(3):
-                                ix = ix0 + kx * dw
-                                if ix < 0 or ix >= wd:
-                                    continue
-                                xp = x[n, iy, ix]
-                                wk = w[ky, kx]
-                                for k in range(c):
-                                    rp[k] += xp[k] * wk[k]
-                        for k in range(c):
-                            v = rp[k]
-                            if has_bias:
-                                v += bias[k]
-                            if v < lo:
-                                v = lo
-                            if v > hi:
-                                v = hi
-                            rp[k] = v
+                            o[k] = v
+                    continue
+                for ox in range(ox_lo, ox_hi):
+                    b = (ox * sw - pl) * c
+                    p0 = r0[b:b + span]
+                    p1 = r1[b:b + span]
+                    p2 = r2[b:b + span]
+                    o = orow[ox * c:ox * c + c]
+                    for k in range(c):
+                        v = p0[k] * w0[k]
+                        v += p0[o1 + k] * w0[c + k]
+                        v += p0[o2 + k] * w0[2 * c + k]
+                        v += p1[k] * w1[k]
+                        v += p1[o1 + k] * w1[c + k]
+                        v += p1[o2 + k] * w1[2 * c + k]
+                        v += p2[k] * w2[k]
+                        v += p2[o1 + k] * w2[c + k]
+                        v += p2[o2 + k] * w2[2 * c + k]
+                        if has_bias:
+                            v += bias[k]
+                        if v < lo:
+                            v = lo
+                        if v > hi:
+                            v = hi
+                        o[k] = v
 
     @_jit
-    def im2col_2d(x, col, geom):
-        """x [N, H, W, C] -> col [N*OH*OW, KH*KW*C] (zeros outside the input);
-        geom int64 [oh, ow, kh, kw, sh, sw, dh, dw, pad_top, pad_left]."""
-        n_b, h, wd, c = x.shape
-        oh, ow, kh, kw, sh, sw, dh, dw, pt, pl = (geom[0], geom[1], geom[2], geom[3], geom[4],
-                                                  geom[5], geom[6], geom[7], geom[8], geom[9])
-        r = 0
-        for n in range(n_b):
-            for oy in range(oh):
-                for ox in range(ow):
-                    dst = col[r]
-                    j = 0
-                    for ky in range(kh):
-                        iy = oy * sh - pt + ky * dh
-                        inside_y = 0 <= iy < h
-                        for kx in range(kw):
-                            ix = ox * sw - pl + kx * dw
-                            if inside_y and 0 <= ix < wd:
-                                src = x[n, iy, ix]
-                                for k in range(c):
-                                    dst[j + k] = src[k]
-                            else:
-                                for k in range(c):
-                                    dst[j + k] = 0.0
-                            j += c
-                    r += 1
+    def im2col_rows(x2d, col, geom, r0):
+        """Rows r0 .. r0 + len(col) of the im2col matrix of an NHWC input seen as
+        x2d [N*H, W*C]: col[r] is output pixel r0 + r's window, (ky, kx, c)
+        order, zeros outside the input. A window row that lies inside the input
+        (dilation 1 in width) is one contiguous copy of KW*C values.
+        geom int64 [h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pad_top, pad_left]."""
+        h, wd, c, oh, ow, kh, kw = (geom[0], geom[1], geom[2], geom[3], geom[4], geom[5],
+                                    geom[6])
+        sh, sw, dh, dw, pt, pl = geom[7], geom[8], geom[9], geom[10], geom[11], geom[12]
+        plane = oh * ow
+        seg = kw * c
+        for r in range(col.shape[0]):
+            g = r0 + r
+            n = g // plane
+            rem = g - n * plane
+            oy = rem // ow
+            ox = rem - oy * ow
+            dst = col[r]
+            ix0 = ox * sw - pl
+            whole = dw == 1 and ix0 >= 0 and ix0 + kw <= wd
+            j = 0
+            for ky in range(kh):
+                iy = oy * sh - pt + ky * dh
+                if iy < 0 or iy >= h:
+                    for t in range(seg):
+                        dst[j + t] = 0.0
+                elif whole:
+                    src = x2d[n * h + iy, ix0 * c:ix0 * c + seg]
+                    d = dst[j:j + seg]
+                    for t in range(seg):
+                        d[t] = src[t]
+                else:
+                    src_row = x2d[n * h + iy]
+                    for kx in range(kw):
+                        ix = ix0 + kx * dw
+                        d = dst[j + kx * c:j + kx * c + c]
+                        if ix < 0 or ix >= wd:
+                            for t in range(c):
+                                d[t] = 0.0
+                        else:
+                            src = src_row[ix * c:ix * c + c]
+                            for t in range(c):
+                                d[t] = src[t]
+                j += seg
 
     @_jit
     def bias_act_rows(y, bias, has_bias, lo, hi):
@@ -327,9 +388,12 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     x = np.zeros((1, 3, 3, 2), np.float32)
     lo, hi = float_bounds((0.0, 6.0))
-    for kernel in (depthwise_conv2d, depthwise_conv2d_3x3):
-        kernel(x, np.zeros((3, 3, 2), np.float32), np.zeros(2, np.float32), True,
-               np.zeros((1, 3, 3, 2), np.float32), np.array([1, 1, 1, 1, 1, 1, 1]), lo, hi)
-    im2col_2d(x, np.zeros((9, 18), np.float32), np.array([3, 3, 3, 3, 1, 1, 1, 1, 1, 1]))
+    depthwise_conv2d(x, np.zeros((3, 3, 2), np.float32), np.zeros(2, np.float32), True,
+                     np.zeros((1, 3, 3, 2), np.float32), np.array([1, 1, 1, 1, 1, 1, 1]), lo, hi)
+    depthwise_conv2d_3x3(x.reshape(3, 6), np.zeros((3, 6), np.float32), np.zeros(2, np.float32),
+                         True, np.zeros((3, 6), np.float32), np.array([3, 2, 1, 1, 1, 1, 1, 1]),
+                         lo, hi)
+    im2col_rows(x.reshape(3, 6), np.zeros((9, 18), np.float32),
+                np.array([3, 3, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1]), 0)
     bias_act_rows(np.zeros((2, 2), np.float32), np.zeros(2, np.float32), True, lo, hi)
     return time.perf_counter() - t0

@@ -191,11 +191,28 @@ def window_view(src: np.ndarray, out_sizes, kernel, strides, dilations) -> np.nd
     return as_strided(src, shape=shape, strides=strides_, writeable=False)
 
 
+# A GEMM whose output is larger than this runs in blocks of output rows, each
+# finished by its bias + clamp while still in the L2 cache (and, in the compiled
+# tier, packed just before): one pass over memory instead of three.
+_BLOCK_OUTPUT_BYTES = 1 << 20
+_BLOCK_TARGET_BYTES = 160 * 1024
+_BLOCK_MIN_ROWS = 256
+
+
+def gemm_row_block(rows: int, n: int) -> int:
+    """Rows per block of a [rows, n] float32 GEMM output (rows itself: one block)."""
+    if rows * n * 4 <= _BLOCK_OUTPUT_BYTES:
+        return rows
+    return min(rows, max(_BLOCK_MIN_ROWS, _BLOCK_TARGET_BYTES // (4 * max(n, 1))))
+
+
 class _ImageToColumnsConv(Kernel):
     """Shared N-D (2-D or 3-D) im2col + GEMM convolution machinery.
 
     Subclasses' prepare calls `_setup(...)`; grouped convolutions run a batched
-    GEMM over the groups."""
+    GEMM over the groups. Ungrouped ones run in blocks of output rows
+    (`gemm_row_block`): GEMM then epilogue per block, so the bias add and clamp
+    touch the block while it is in cache."""
 
     def _setup(self, ctx: PrepareContext, x: TensorSpec, w_const, bias: TensorSpec | None,
                out_spatial, kernel, strides, dilations, pads, groups: int, out_ch: int,
@@ -210,23 +227,30 @@ class _ImageToColumnsConv(Kernel):
         self.k = k
         self.kernel, self.strides, self.dilations = tuple(kernel), tuple(strides), tuple(dilations)
         self.out_spatial = tuple(out_spatial)
+        self.block = max(1, gemm_row_block(self.rows, out_ch) if groups == 1 else self.rows)
+        self.block_ranges = [(r0, min(self.rows, r0 + self.block))
+                             for r0 in range(0, self.rows, self.block)]
         self.epilogue = Epilogue(bias, 2, self.rows, out_ch, bounds)
+        self.block_epilogues = [Epilogue(bias, 2, r1 - r0, out_ch, bounds)
+                                for r0, r1 in self.block_ranges]
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
                        and all(s == 1 for s in strides) and not self.pad.needed)
-        # Compiled tier: one pass from the input straight into the column buffer.
+        # Compiled tier: each block of columns packed in one pass straight from the input.
         self.pack_c = (compiled.ENABLED and len(kernel) == 2 and groups == 1
                        and not self.direct)
         if self.pack_c:
-            self.pack_geom = np.array([*out_spatial, *kernel, *strides, *dilations,
+            h, wd = x.shape[1:3]
+            self.pack_geom = np.array([h, wd, c, *out_spatial, *kernel, *strides, *dilations,
                                        pads[0][0], pads[1][0]], np.int64)
         self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
                         if self.pad.needed and not self.pack_c else None)
         if self.direct:
             self.col_idx = None
         elif groups == 1:
-            self.col_idx = ctx.request_scratch((self.rows, k), F32)
+            self.col_idx = ctx.request_scratch((self.block if self.pack_c else self.rows, k),
+                                               F32)
         else:
             self.col_idx = ctx.request_scratch((groups, self.rows, k), F32)
             self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
@@ -244,7 +268,9 @@ class _ImageToColumnsConv(Kernel):
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
         if self.pack_c:
+            self.x2d = x.reshape(-1, x.shape[2] * x.shape[3])
             self.col = ictx.scratch[self.col_idx]
+            self._bind_blocks(lambda r0, r1: self.col[:r1 - r0])
             return
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -253,47 +279,62 @@ class _ImageToColumnsConv(Kernel):
             src = x
         if self.direct:
             self.col = x.reshape(self.rows, -1)
-            return
-        win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
-        col = ictx.scratch[self.col_idx]
-        if self.groups == 1:
-            self.win = win
-            self.col_win = col.reshape(win.shape)
-            self.col = col
         else:
-            g = self.groups
-            # [N, *out, *kernel, G, Cg] -> [G, N, *out, *kernel, Cg]
-            win = win.reshape(*win.shape[:-1], g, -1)
-            self.win = np.moveaxis(win, -2, 0)
-            self.col_win = col.reshape(self.win.shape)
-            self.col = col
-            self.gemm = ictx.scratch[self.gemm_idx]
-            # the output viewed [G, rows, Og]
-            self.out_groups = self.out2d.reshape(self.rows, g, self.out_shape[-1] // g).transpose(
-                1, 0, 2)
+            win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
+            col = ictx.scratch[self.col_idx]
+            if self.groups == 1:
+                self.win = win
+                self.col_win = col.reshape(win.shape)
+                self.col = col
+            else:
+                g = self.groups
+                # [N, *out, *kernel, G, Cg] -> [G, N, *out, *kernel, Cg]
+                win = win.reshape(*win.shape[:-1], g, -1)
+                self.win = np.moveaxis(win, -2, 0)
+                self.col_win = col.reshape(self.win.shape)
+                self.col = col
+                self.gemm = ictx.scratch[self.gemm_idx]
+                # the output viewed [G, rows, Og]
+                self.out_groups = self.out2d.reshape(self.rows, g,
+                                                     self.out_shape[-1] // g).transpose(1, 0, 2)
+                return
+        self._bind_blocks(lambda r0, r1: self.col[r0:r1])
+
+    def _bind_blocks(self, col_rows) -> None:
+        """(first row, columns, output rows, epilogue) of each block of output rows."""
+        self.blocks = []
+        for (r0, r1), epi in zip(self.block_ranges, self.block_epilogues):
+            out_b = self.out2d[r0:r1]
+            epi.bind(out_b)
+            self.blocks.append((r0, col_rows(r0, r1), out_b, epi))
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if not self.weights_const:
             self.wt = self._relayout(ictx.inputs[1])
-        out2d = self.out2d
+        wt = self.wt
+        matmul = np.matmul
         if self.pack_c:
-            compiled.im2col_2d(ictx.inputs[0], self.col, self.pack_geom)
-            np.matmul(self.col, self.wt, out=out2d)
-            self.epilogue.run(ictx)
+            pack, x2d, geom = compiled.im2col_rows, self.x2d, self.pack_geom
+            for r0, col, out_b, epi in self.blocks:
+                pack(x2d, col, geom, r0)
+                matmul(col, wt, out=out_b)
+                epi.run(ictx)
             return
         if self.pad.needed:
             self.pad.fill(ictx.inputs[0])
         if self.groups == 1:
             if not self.direct:
                 np.copyto(self.col_win, self.win)
-            np.matmul(self.col, self.wt, out=out2d)
+            for _, col, out_b, epi in self.blocks:
+                matmul(col, wt, out=out_b)
+                epi.run(ictx)
         else:
             np.copyto(self.col_win, self.win)
-            np.matmul(self.col, self.wt, out=self.gemm)
+            matmul(self.col, wt, out=self.gemm)
             np.copyto(self.out_groups, self.gemm)
-        self.epilogue.run(ictx)
+            self.epilogue.run(ictx)
 
 
 # ---------------------------------------------------------------- CONV_2D
@@ -482,6 +523,7 @@ class DepthwiseConv2D(Kernel):
         pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
                 _same_valid_pads(padding, wd, kw, sw, dw, ow)]
         self.fast = compiled.ENABLED
+        self.in_hw = (h, wd)
         if self.fast:
             self._prepare_compiled(w, bias, (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
             return
@@ -502,28 +544,46 @@ class DepthwiseConv2D(Kernel):
     def _prepare_compiled(self, w, bias, geom) -> None:
         """The compiled tier: padding, taps, bias and clamp all inside one kernel."""
         kh, kw, oc = w.shape[1:]
-        mult = geom[-1]
-        self.geom_c = np.array(geom, np.int64)
-        self.kernel_c = (compiled.depthwise_conv2d_3x3 if (kh, kw, mult) == (3, 3, 1)
-                         else compiled.depthwise_conv2d)
+        sh, sw, dh, dw, pt, pl, mult = geom
+        self.flat3x3 = (kh, kw, mult) == (3, 3, 1)
+        if self.flat3x3:
+            self.geom_c = np.array([self.in_hw[0], oc, sh, sw, dh, dw, pt, pl], np.int64)
+        else:
+            self.geom_c = np.array(geom, np.int64)
         self.lo, self.hi = compiled.float_bounds(self.bounds)
         self.weights_const = w.data is not None
         # private writable copies: numba compiles once for writable C-contiguous arrays
-        self.w_c = np.array(w.data.reshape(kh, kw, oc), F32) if self.weights_const else None
+        self.w_c = self._weights_c(w.data) if self.weights_const else None
         self.has_bias = bias is not None
         self.bias_input = bias is not None and bias.data is None
         self.bias_c = (np.array(bias.data.reshape(-1), F32) if bias is not None and not
                        self.bias_input else np.zeros(oc, F32))
 
+    def _weights_c(self, w: np.ndarray) -> np.ndarray:
+        kh, kw, oc = w.shape[1:]
+        return np.array(w.reshape((3, 3 * oc) if self.flat3x3 else (kh, kw, oc)), F32)
+
+    def _bind_compiled(self, x: np.ndarray, out: np.ndarray) -> None:
+        if self.flat3x3:
+            n, h, wd, c = x.shape
+            self.x_c = x.reshape(n * h, wd * c)
+            self.out_c = out.reshape(out.shape[0] * out.shape[1], out.shape[2] * out.shape[3])
+            self.kernel_c = compiled.depthwise_conv2d_3x3
+        else:
+            self.x_c, self.out_c = x, out
+            self.kernel_c = compiled.depthwise_conv2d
+
     def _invoke_compiled(self, ictx: InvokeContext) -> None:
         ins = ictx.inputs
+        if ins[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
         w = self.w_c
         if w is None:
-            w = np.ascontiguousarray(ins[1].reshape(ins[1].shape[1:]), F32)
+            w = self._weights_c(ins[1])
         bias = self.bias_c
         if self.bias_input:
             bias = np.ascontiguousarray(ins[2].reshape(-1), F32)
-        self.kernel_c(ins[0], w, bias, self.has_bias, ictx.outputs[0], self.geom_c, self.lo,
+        self.kernel_c(self.x_c, w, bias, self.has_bias, self.out_c, self.geom_c, self.lo,
                       self.hi)
 
     def _tile(self, w: np.ndarray) -> np.ndarray:
@@ -542,6 +602,7 @@ class DepthwiseConv2D(Kernel):
         out = ictx.outputs[0]
         self._out = out
         if self.fast:
+            self._bind_compiled(x, out)
             self.invoke = self._invoke_compiled
             return
         oh, ow, kh, kw, dh, dw, c, mult = self.geom

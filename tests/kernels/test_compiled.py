@@ -167,6 +167,18 @@ def test_conv2d_tiers(impl, xs, ws, s, d, pad, act, has_bias):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("xs,ws,s,d,pad,act,has_bias", CONV_CASES[:5])
+def test_conv2d_row_blocks(impl, xs, ws, s, d, pad, act, has_bias, monkeypatch):
+    """Large GEMMs run in blocks of output rows; force 7-row blocks on small shapes."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "_BLOCK_OUTPUT_BYTES", 0)
+    monkeypatch.setattr(conv, "_BLOCK_MIN_ROWS", 7)
+    monkeypatch.setattr(conv, "_BLOCK_TARGET_BYTES", 0)
+    assert conv.gemm_row_block(100, 8) == 7
+    test_conv2d_tiers(impl, xs, ws, s, d, pad, act, has_bias)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6"])
 @pytest.mark.parametrize("has_bias", [True, False])
 def test_fully_connected_tiers(impl, act, has_bias):
