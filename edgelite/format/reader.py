@@ -218,6 +218,10 @@ _CONTROL_FLOW_FIELDS = {
 }
 
 
+_CONTROL_FLOW_OPTIONS = {"WHILE": "WhileOptionsT", "IF": "IfOptionsT",
+                         "CALL_ONCE": "CallOnceOptionsT", "CALL": "CallOptionsT"}
+
+
 def _validate(model: ir.Model, what: str) -> None:
     nbuf = len(model.buffers)
     nsub = len(model.subgraphs)
@@ -279,6 +283,10 @@ def _validate(model: ir.Model, what: str) -> None:
                     raise ModelError(f"{where}: reads tensor {i} {sg.tensors[i].name!r} that "
                                      f"operator {produced_by[i]} writes at or after it: the "
                                      f"graph has a cycle or is out of order")
+            expected = _CONTROL_FLOW_OPTIONS.get(name)
+            if expected and op.options is not None and type(op.options).__name__ != expected:
+                raise ModelError(f"{where}: has {type(op.options).__name__[:-1]}, expected "
+                                 f"{expected[:-1]}")
             fields = _CONTROL_FLOW_FIELDS.get(type(op.options).__name__, ())
             for fname in fields:
                 target = int(getattr(op.options, fname))
