@@ -66,6 +66,9 @@ def load_all() -> None:
 
 # The input whose type decides the variant, where it is not input 0.
 _DATA_INPUT = {"TRANSPOSE_CONV": 2}
+# The weight input that marks a hybrid node, where it is not input 1 (LSTMs:
+# input_to_forget_weights, present even in CIFG models without an input gate).
+_WEIGHT_INPUT = {"LSTM": 2, "UNIDIRECTIONAL_SEQUENCE_LSTM": 2, "BIDIRECTIONAL_SEQUENCE_LSTM": 2}
 
 
 def _quantized(t) -> bool:
@@ -101,7 +104,8 @@ class OpResolver:
         tensors = list(input_tensors or [])
         data = _DATA_INPUT.get(name, 0)
         first = tensors[data] if len(tensors) > data else None
-        weights = tensors[1] if len(tensors) > 1 else None
+        w = _WEIGHT_INPUT.get(name, 1)
+        weights = tensors[w] if len(tensors) > w else None
         if first is not None and first.type in _QUANT_TYPES and _quantized(first) \
                 and name in QUANTIZED:
             entry = QUANTIZED[name]

@@ -229,15 +229,13 @@ class SubgraphExecutor:
         }
 
     def _initial_variable(self, t: int) -> np.ndarray:
+        """A variable tensor's reset value: its zero point (0 when not quantized), as
+        LiteRT's ResetVariableTensor; like LiteRT, a buffer in the file is ignored."""
         s = self.specs[t]
-        tensor = self.sg.tensors[t]
-        init = None
-        if tensor.buffer > 0:
-            init = self.model.constant(tensor)
-        arr = np.zeros(s.shape, dtype=s.dtype)
-        if init is not None and init.size == arr.size:
-            arr[...] = init.reshape(s.shape)
-        return arr
+        q = s.quant
+        fill = int(q.zero_point[0]) if q is not None and q.zero_point.size and \
+            s.dtype.kind in "iu" else 0
+        return np.full(s.shape, fill, dtype=s.dtype)
 
     def reset_variables(self) -> None:
         for t, arr in self._variables.items():
