@@ -26,6 +26,10 @@ _STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
 _NOT_IN_ARENA = (ir.TensorType.STRING, ir.TensorType.RESOURCE, ir.TensorType.VARIANT)
 
 
+def _folded_node(ictx) -> None:
+    """The invoke of a node whose output was computed once at prepare."""
+
+
 def _wrap(e: Exception, where: str, phase: str) -> OpError:
     if isinstance(e, OpError):
         return e
@@ -131,6 +135,7 @@ class SubgraphExecutor:
             if i not in inputs and s.data is None and not s.is_variable:
                 s.shape = tuple(t.shape)
         self._ctxs = [None] * len(self.sg.operators)
+        self._folded = set()
         self._deferred_from = len(self.sg.operators)
         self._deferred_cache = {}
         for oi in range(len(self.sg.operators)):
@@ -143,9 +148,27 @@ class SubgraphExecutor:
             except Exception as e:
                 raise _wrap(e, self.where(oi), "prepare") from e
             self._ctxs[oi] = ctx
+            self._fold_constant(oi, ctx)
         self._plan_memory()
         self._bind()
         self.allocated = True
+
+    def _fold_constant(self, oi: int, ctx: PrepareContext) -> None:
+        """A node whose kernel computed its one output from constant inputs at
+        prepare (`kernel.constant`: DEQUANTIZE of float16 / int8 weights) makes
+        that output a constant: later nodes prepare against it (a convolution
+        re-lays its weights once) and the node does nothing at invoke, instead
+        of copying the weights out and having them re-laid on every invoke."""
+        value = getattr(self.kernels[oi], "constant", None)
+        if not isinstance(value, np.ndarray) or len(ctx.outputs) != 1:
+            return
+        out = ctx.outputs[0]
+        if (out is None or out.is_variable or out.index in self.sg.outputs
+                or any(s is not None and s.data is None for s in ctx.inputs)
+                or value.shape != out.shape or value.dtype != out.dtype):
+            return
+        out.data = value
+        self._folded.add(oi)
 
     # ------------------------------------------------------------ memory
     def _plan_memory(self) -> None:
@@ -273,7 +296,8 @@ class SubgraphExecutor:
                 self.kernels[oi].bind(ictx)
             except Exception as e:
                 raise _wrap(e, self.where(oi), "bind") from e
-            steps.append((self.kernels[oi].invoke, ictx))
+            fn = _folded_node if oi in self._folded else self.kernels[oi].invoke
+            steps.append((fn, ictx))
         self._steps = steps
 
     # ------------------------------------------------------------ invoke
