@@ -1,9 +1,13 @@
 """The optional compiled-kernel tier: numba kernels for what numpy cannot make fast.
 
 Used automatically when numba is importable (`pip install edgelite[fast]`);
-`EDGELITE_COMPILED=0` in the environment turns it off (read at import). When
+`EDGELITE_COMPILED=0` in the environment turns it off (read once). When
 numba is absent, `ENABLED` is False, nothing here is compiled and the numpy
-kernels run: users who do not install the extra pay nothing.
+kernels run: users who do not install the extra pay nothing. Kernels choose
+their tier in prepare (`conv.compiled_tier`): only nodes with at least
+`conv.COMPILED_MIN_OUTPUT` output values use it, and this module (and numba)
+is imported on the first such node, so `import edgelite` and models made of
+small nodes never load numba.
 
 Kernels (all serial; `num_threads` goes to the BLAS pool only, because a
 second spinning thread pool beside OpenBLAS's made a prototype far slower):
@@ -26,16 +30,21 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
   `edgelite.kernels.quant.arith.multiply_by_quantized_multiplier`. Exported
   for the quantized convolution kernels; not wired in from this module.
 
-Compile cost and caching (numba 0.68, measured on a 2-vCPU AVX-512 VM):
-every kernel is compiled on first call for the argument types it sees, about
-0.3-0.9 s per kernel (~2.5 s for the four float kernels of MobileNetV2 in a
-fresh process without a cache). `cache=True` writes the machine code to
-`__pycache__` next to this file (or numba's user cache dir when that is not
-writable; `NUMBA_CACHE_DIR` overrides it), so the next process only loads it:
-`import numba` ~0.25 s plus ~0.03 s per kernel. To move the one-time
-compile out of the first inference, call `warm_up()` (the benchmark scripts
-do). The cache is keyed on this file's contents and the CPU, so it is
-rebuilt after an edgelite upgrade or on another machine.
+Compile cost and caching (numba 0.68.1, CPython 3.11, a 2-vCPU AVX-512 VM
+shared with other jobs; measured in fresh processes: import, then the first
+call of each kernel):
+- no cache: ~5.4 s for the five kernels on first use (the first one ~3.5 s,
+  as it also initialises LLVM; the others 0.2-0.75 s each);
+- with `cache=True` (the default here), every later process loads the
+  machine code instead: `import numba` 0.42-0.54 s, importing this module
+  0.25-0.37 s, the first kernel 0.4-0.6 s (LLVM start-up), every other
+  kernel ~5 ms. About 1.2 s once per process, paid at the first
+  allocate_tensors() of a model that has a node big enough for this tier.
+The cache lives in `__pycache__` next to this file (or numba's user cache
+dir when that is not writable; `NUMBA_CACHE_DIR` overrides both), keyed on
+this file's contents and the CPU: an edgelite upgrade or another machine
+compiles once more. `warm_up()` loads every kernel up front (the benchmark
+scripts call it so the first timed inference does not pay it).
 """
 # Clamps are written `if v < lo: v = lo` on purpose: NaN passes through as in numpy
 # (min/max would not), and LLVM vectorizes the pattern.
@@ -396,4 +405,6 @@ def warm_up() -> float:
     im2col_rows(x.reshape(3, 6), np.zeros((9, 18), np.float32),
                 np.array([3, 3, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1]), 0)
     bias_act_rows(np.zeros((2, 2), np.float32), np.zeros(2, np.float32), True, lo, hi)
+    requantize_per_channel(np.zeros((2, 2), np.int32), np.array([1 << 30]), np.array([-1]), 0,
+                           -128, 127, np.zeros((2, 2), np.int8))
     return time.perf_counter() - t0

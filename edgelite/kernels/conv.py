@@ -20,12 +20,37 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
-from edgelite.kernels import compiled
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import ACTIVATION_RANGE, activation_code, conv_output_size
 from edgelite.kernels.registry import register
 
 F32 = np.dtype(np.float32)
+
+# The compiled tier (edgelite/kernels/compiled.py, numba) serves nodes with at
+# least this many output values; below it numba's per-call dispatch (~2 us)
+# buys nothing, and a model made only of such nodes never imports numba
+# (~0.5 s import + ~0.5 s first cached kernel load per process).
+COMPILED_MIN_OUTPUT = 4096
+_COMPILED_WANTED = None
+
+
+def compiled_tier(output_size: int):
+    """The compiled-kernel module if that tier should run a node this big, else None."""
+    global _COMPILED_WANTED
+    if output_size < COMPILED_MIN_OUTPUT:
+        return None
+    if _COMPILED_WANTED is None:
+        import importlib.util
+        import os
+        off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
+                                                                          "off")
+        _COMPILED_WANTED = not off and importlib.util.find_spec("numba") is not None
+    if not _COMPILED_WANTED:
+        return None
+    from edgelite.kernels import compiled  # imports numba: first use only
+    return compiled if compiled.ENABLED else None
+
+
 _QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 _INT_WEIGHTS = (np.dtype(np.int8), np.dtype(np.uint8))
 
@@ -121,8 +146,10 @@ class Epilogue:
             self.bias = None
         self.r = r
         # Compiled tier: bias add and clamp in one pass (nothing to do: no call).
-        self.fast = compiled.ENABLED and (bias is not None or bounds[0] is not None)
+        compiled = compiled_tier(rows * n)
+        self.fast = compiled is not None and (bias is not None or bounds[0] is not None)
         if self.fast:
+            self.bias_act = compiled.bias_act_rows
             self.has_bias = bias is not None
             self.bias_c = (np.array(bias.data.reshape(-1), F32) if bias is not None and
                            bias.data is not None else np.zeros(n, F32))
@@ -137,7 +164,7 @@ class Epilogue:
             bias = self.bias_c
             if self.bias_input is not None:
                 bias = np.ascontiguousarray(ictx.inputs[self.bias_input].reshape(-1), F32)
-            compiled.bias_act_rows(self.rows_view, bias, self.has_bias, self.lo, self.hi)
+            self.bias_act(self.rows_view, bias, self.has_bias, self.lo, self.hi)
             return
         if self.bias is not None:
             np.add(self.tiled_view, self.bias, out=self.tiled_view)
@@ -238,9 +265,11 @@ class _ImageToColumnsConv(Kernel):
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
                        and all(s == 1 for s in strides) and not self.pad.needed)
         # Compiled tier: each block of columns packed in one pass straight from the input.
-        self.pack_c = (compiled.ENABLED and len(kernel) == 2 and groups == 1
+        compiled = compiled_tier(self.rows * out_ch)
+        self.pack_c = (compiled is not None and len(kernel) == 2 and groups == 1
                        and not self.direct)
         if self.pack_c:
+            self.pack = compiled.im2col_rows
             h, wd = x.shape[1:3]
             self.pack_geom = np.array([h, wd, c, *out_spatial, *kernel, *strides, *dilations,
                                        pads[0][0], pads[1][0]], np.int64)
@@ -316,7 +345,7 @@ class _ImageToColumnsConv(Kernel):
         wt = self.wt
         matmul = np.matmul
         if self.pack_c:
-            pack, x2d, geom = compiled.im2col_rows, self.x2d, self.pack_geom
+            pack, x2d, geom = self.pack, self.x2d, self.pack_geom
             for r0, col, out_b, epi in self.blocks:
                 pack(x2d, col, geom, r0)
                 matmul(col, wt, out=out_b)
@@ -522,10 +551,12 @@ class DepthwiseConv2D(Kernel):
         ctx.set_output(0, (n, oh, ow, oc), F32)
         pads = [_same_valid_pads(padding, h, kh, sh, dh, oh),
                 _same_valid_pads(padding, wd, kw, sw, dw, ow)]
-        self.fast = compiled.ENABLED
+        compiled = compiled_tier(n * oh * ow * oc)
+        self.fast = compiled is not None
         self.in_hw = (h, wd)
         if self.fast:
-            self._prepare_compiled(w, bias, (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
+            self._prepare_compiled(compiled, w, bias,
+                                   (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
             return
         self.pad = PhasedPaddedInput(x.shape, pads, (sh, sw))
         self.copy = any(p for pair in pads for p in pair) or sh > 1 or sw > 1
@@ -541,7 +572,7 @@ class DepthwiseConv2D(Kernel):
         if bias is not None and bias.data is not None:
             self.bias = self._tile(bias.data.reshape(1, -1))[0]
 
-    def _prepare_compiled(self, w, bias, geom) -> None:
+    def _prepare_compiled(self, compiled, w, bias, geom) -> None:
         """The compiled tier: padding, taps, bias and clamp all inside one kernel."""
         kh, kw, oc = w.shape[1:]
         sh, sw, dh, dw, pt, pl, mult = geom
@@ -551,6 +582,8 @@ class DepthwiseConv2D(Kernel):
         else:
             self.geom_c = np.array(geom, np.int64)
         self.lo, self.hi = compiled.float_bounds(self.bounds)
+        self.kernel_c = (compiled.depthwise_conv2d_3x3 if self.flat3x3
+                         else compiled.depthwise_conv2d)
         self.weights_const = w.data is not None
         # private writable copies: numba compiles once for writable C-contiguous arrays
         self.w_c = self._weights_c(w.data) if self.weights_const else None
@@ -568,10 +601,8 @@ class DepthwiseConv2D(Kernel):
             n, h, wd, c = x.shape
             self.x_c = x.reshape(n * h, wd * c)
             self.out_c = out.reshape(out.shape[0] * out.shape[1], out.shape[2] * out.shape[3])
-            self.kernel_c = compiled.depthwise_conv2d_3x3
         else:
             self.x_c, self.out_c = x, out
-            self.kernel_c = compiled.depthwise_conv2d
 
     def _invoke_compiled(self, ictx: InvokeContext) -> None:
         ins = ictx.inputs

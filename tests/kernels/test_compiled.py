@@ -24,6 +24,13 @@ BOUNDS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0),
           "RELU_N1_TO_1": (-1.0, 1.0)}
 
 
+@pytest.fixture(autouse=True)
+def compiled_for_every_size(monkeypatch):
+    """The compiled tier normally skips small nodes; these tests use small shapes."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+
+
 def test_numpy_is_always_an_implementation():
     assert IMPLS[0] == "numpy"
     assert compiled.ENABLED == ("compiled" in IMPLS)
