@@ -45,7 +45,7 @@ class Schema:
 
 _COMMENT = re.compile(r"//[^\n]*")
 _BLOCK = re.compile(r"\b(enum|union|table|struct)\s+(\w+)\s*(?::\s*(\w+))?\s*(\([^)]*\))?\s*\{(.*?)\}",
-                    re.S)
+                    re.DOTALL)
 
 
 def parse_schema(text: str) -> Schema:
@@ -69,7 +69,7 @@ def parse_schema(text: str) -> Schema:
                 decl = decl.strip()
                 if not decl:
                     continue
-                fm = re.match(r"(\w+)\s*:\s*(\[?)\s*(\w+)\s*\]?\s*(=\s*[^(]+)?(\(.*\))?$", decl, re.S)
+                fm = re.match(r"(\w+)\s*:\s*(\[?)\s*(\w+)\s*\]?\s*(=\s*[^(]+)?(\(.*\))?$", decl, re.DOTALL)
                 if fm is None:
                     raise ValueError(f"cannot parse field {decl!r} of table {name}")
                 fname, vec, ftype, _default, attrs = fm.groups()
@@ -78,7 +78,7 @@ def parse_schema(text: str) -> Schema:
     return schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(filename: str) -> Schema:
     path = pathlib.Path(__file__).parent / "schema" / filename
     return parse_schema(path.read_text())

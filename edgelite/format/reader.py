@@ -28,7 +28,7 @@ def _bytes_view(source):
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         try:
-            f = open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as e:
             raise ModelError(f"cannot open model file {path!r}: {e.strerror}") from None
         with f:

@@ -139,7 +139,7 @@ class PrepareContext:
 class InvokeContext:
     """The arrays of one node, bound once after memory planning."""
 
-    __slots__ = ("inputs", "outputs", "scratch", "prepare_ctx", "_resize")
+    __slots__ = ("_resize", "inputs", "outputs", "prepare_ctx", "scratch")
 
     def __init__(self, inputs, outputs, scratch, prepare_ctx: PrepareContext, resize):
         self.inputs: list[np.ndarray | None] = inputs

@@ -8,7 +8,7 @@ registered by name, from Python, with the same contract.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from edgelite.format import ir
 

@@ -87,8 +87,9 @@ class GreedyPlanner:
         steps = [r.first for r in self.reqs] + [r.last for r in self.reqs]
         lo, hi = (min(steps), max(steps)) if steps else (0, 0)
         symbols = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-        lines = [f"arena {self.arena_size()} bytes, {len(self.reqs)} buffers, "
-                 f"lower bound {self.lower_bound()}"]
+        header = (f"arena {self.arena_size()} bytes, {len(self.reqs)} buffers, "
+                  f"lower bound {self.lower_bound()}")
+        lines = [header]
         for step in range(lo, hi + 1):
             row = ["."] * width
             for i, r in enumerate(self.reqs):

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from edgelite.errors import InterpreterError, InvokeError, ModelError
+from edgelite.errors import InterpreterError, InvokeError
 from edgelite.format import ir
 from edgelite.format.reader import load_model
 from edgelite.kernels.registry import OpResolver

@@ -3,7 +3,7 @@ import threading
 
 import numpy as np
 import pytest
-from fixture_util import NAMES, model_bytes, model_path
+from fixture_util import NAMES, model_path
 from oracle import LiteRTInterpreter
 
 import edgelite
@@ -12,8 +12,8 @@ from edgelite.format.builder import ModelBuilder
 
 def _compare_details(a: dict, b: dict, where: str):
     assert set(a) == set(b), f"{where}: keys {sorted(a)} vs LiteRT {sorted(b)}"
-    for key in a:
-        va, vb = a[key], b[key]
+    for key, va in a.items():
+        vb = b[key]
         if key == "quantization_parameters":
             for k in vb:
                 assert np.array_equal(np.asarray(va[k]), np.asarray(vb[k])), f"{where}: {k}"
@@ -171,7 +171,7 @@ def test_separate_interpreters_in_threads():
                 it.set_tensor(1, np.full((2, 3), k, np.float32))
                 it.invoke()
                 results.setdefault(k, set()).add(float(it.get_tensor(2)[0, 0]))
-        except Exception as e:   # pragma: no cover - reported below
+        except Exception as e:  # noqa: BLE001 - any failure in a thread is reported below
             errors.append(e)
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for t in threads:

@@ -1,0 +1,116 @@
+"""Where LiteRT crashes, rejects a valid model, or explains badly, edgelite runs
+it or explains it. Each case names what ai-edge-litert 2.3.0 does (measured;
+the crashing cases are not run in LiteRT here, since they take the process down).
+"""
+import numpy as np
+import pytest
+from oracle import run_litert
+
+import edgelite
+from edgelite.format.builder import ModelBuilder
+
+
+def _run(data, xs):
+    it = edgelite.Interpreter(model_content=data)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), xs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def test_depthwise_without_bias_runs():
+    # LiteRT 2.3.0's default kernels segfault on a two-input DEPTHWISE_CONV_2D.
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((1, 3, 3, 4)).astype(np.float32)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 5, 5, 4), np.float32)
+    wt = b.add_constant("w", w)
+    y = b.add_tensor("y", (1, 5, 5, 4), np.float32)
+    b.add_op("DEPTHWISE_CONV_2D", [x, wt], [y], padding="SAME", stride_w=1, stride_h=1,
+             depth_multiplier=1)
+    b.add_output(y)
+    xv = rng.standard_normal((1, 5, 5, 4)).astype(np.float32)
+    (got,) = _run(b.to_bytes(), [xv])
+    # Same model with an explicit zero bias, in LiteRT's reference kernels.
+    b2 = ModelBuilder()
+    x2 = b2.add_input("x", (1, 5, 5, 4), np.float32)
+    w2 = b2.add_constant("w", w)
+    z2 = b2.add_constant("bias", np.zeros(4, np.float32))
+    y2 = b2.add_tensor("y", (1, 5, 5, 4), np.float32)
+    b2.add_op("DEPTHWISE_CONV_2D", [x2, w2, z2], [y2], padding="SAME", stride_w=1, stride_h=1,
+              depth_multiplier=1)
+    b2.add_output(y2)
+    (want,) = run_litert(b2.to_bytes(), [xv], reference=True)
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_conv_with_omitted_bias_runs():
+    # LiteRT rejects CONV_2D whose bias input is -1 ("has_bias was not true").
+    rng = np.random.default_rng(1)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 4, 4, 2), np.float32)
+    wv = rng.standard_normal((3, 1, 1, 2)).astype(np.float32)
+    w = b.add_constant("w", wv)
+    y = b.add_tensor("y", (1, 4, 4, 3), np.float32)
+    b.add_op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_w=1, stride_h=1)
+    b.add_output(y)
+    xv = rng.standard_normal((1, 4, 4, 2)).astype(np.float32)
+    (got,) = _run(b.to_bytes(), [xv])
+    want = np.einsum("nhwc,oc->nhwo", xv, wv[:, 0, 0, :])
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_reverse_with_empty_axis_is_a_copy():
+    # LiteRT 2.3.0 segfaults on REVERSE_V2 with an empty axis tensor.
+    b = ModelBuilder()
+    x = b.add_input("x", (2, 3), np.float32)
+    ax = b.add_constant("axis", np.zeros(0, np.int32))
+    y = b.add_tensor("y", (2, 3), np.float32)
+    b.add_op("REVERSE_V2", [x, ax], [y])
+    b.add_output(y)
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (got,) = _run(b.to_bytes(), [xv])
+    assert np.array_equal(got, xv)
+
+
+def test_broadcast_args_mismatch_is_an_error_not_an_abort():
+    # LiteRT aborts the whole process on incompatible BROADCAST_ARGS shapes.
+    b = ModelBuilder()
+    s0 = b.add_constant("s0", np.array([2, 3], np.int32))
+    s1 = b.add_constant("s1", np.array([4, 3], np.int32))
+    y = b.add_tensor("y", (2,), np.int32)
+    b.add_op("BROADCAST_ARGS", [s0, s1], [y])
+    b.add_output(y)
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    with pytest.raises(edgelite.OpError, match=r"operator 0 \(BROADCAST_ARGS\)"):
+        it.allocate_tensors()
+        it.invoke()
+
+
+def test_unsupported_ops_are_listed_together_with_their_tensors():
+    # LiteRT stops at the first unresolved op ("Encountered unresolved custom op").
+    b = ModelBuilder()
+    x = b.add_input("x", (2,), np.float32)
+    y = b.add_tensor("y", (2,), np.float32)
+    z = b.add_tensor("z", (2,), np.float32)
+    b.add_custom_op("FlexFoo", [x], [y])
+    b.add_custom_op("FlexBar", [y], [z])
+    b.add_output(z)
+    with pytest.raises(edgelite.UnsupportedOpError) as e:
+        edgelite.Interpreter(model_content=b.to_bytes()).allocate_tensors()
+    assert "FlexFoo" in str(e.value) and "FlexBar" in str(e.value)
+
+
+def test_shape_mismatch_error_names_the_operator_and_tensors():
+    # LiteRT: "kernel_util.cc:... d1 == d2 || ... Node number 0 (ADD) failed to prepare".
+    b = ModelBuilder()
+    x = b.add_input("left", (2, 3), np.float32)
+    y = b.add_input("right", (4, 3), np.float32)
+    z = b.add_tensor("z", (2, 3), np.float32)
+    b.add_op("ADD", [x, y], [z])
+    b.add_output(z)
+    with pytest.raises(edgelite.OpError) as e:
+        edgelite.Interpreter(model_content=b.to_bytes()).allocate_tensors()
+    msg = str(e.value)
+    assert "operator 0 (ADD)" in msg and "[2, 3]" in msg and "[4, 3]" in msg
