@@ -262,50 +262,56 @@ if ENABLED:
                         o[k] = v
 
     @_jit
-    def im2col_rows(x2d, col, geom, r0):
-        """Rows r0 .. r0 + len(col) of the im2col matrix of an NHWC input seen as
-        x2d [N*H, W*C]: col[r] is output pixel r0 + r's window, (ky, kx, c)
-        order, zeros outside the input. A window row that lies inside the input
-        (dilation 1 in width) is one contiguous copy of KW*C values.
+    def im2col_rows(xf, colf, geom, r0, rows):
+        """Rows r0 .. r0 + rows of the im2col matrix of an NHWC input, written to
+        colf (that block of the [rows, KH*KW*C] matrix, flattened): each output
+        pixel's window in (ky, kx, c) order, zeros outside the input. xf is the
+        input flattened. Flat indices and no division per row: a window row
+        inside the input (dilation 1 in width) is one run of KW*C values.
         geom int64 [h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pad_top, pad_left]."""
-        h, wd, c, oh, ow, kh, kw = (geom[0], geom[1], geom[2], geom[3], geom[4], geom[5],
-                                    geom[6])
+        h, wd, c, oh, ow, kh, kw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
         sh, sw, dh, dw, pt, pl = geom[7], geom[8], geom[9], geom[10], geom[11], geom[12]
-        plane = oh * ow
         seg = kw * c
-        for r in range(col.shape[0]):
-            g = r0 + r
-            n = g // plane
-            rem = g - n * plane
-            oy = rem // ow
-            ox = rem - oy * ow
-            dst = col[r]
+        n = r0 // (oh * ow)
+        oy = (r0 - n * oh * ow) // ow
+        ox = r0 - n * oh * ow - oy * ow
+        rowlen = wd * c
+        d = 0
+        for r in range(rows):
             ix0 = ox * sw - pl
             whole = dw == 1 and ix0 >= 0 and ix0 + kw <= wd
-            j = 0
             for ky in range(kh):
                 iy = oy * sh - pt + ky * dh
                 if iy < 0 or iy >= h:
                     for t in range(seg):
-                        dst[j + t] = 0.0
+                        colf[d] = 0.0
+                        d += 1
                 elif whole:
-                    src = x2d[n * h + iy, ix0 * c:ix0 * c + seg]
-                    d = dst[j:j + seg]
+                    s = (n * h + iy) * rowlen + ix0 * c
                     for t in range(seg):
-                        d[t] = src[t]
+                        colf[d] = xf[s]
+                        d += 1
+                        s += 1
                 else:
-                    src_row = x2d[n * h + iy]
                     for kx in range(kw):
                         ix = ix0 + kx * dw
-                        d = dst[j + kx * c:j + kx * c + c]
                         if ix < 0 or ix >= wd:
                             for t in range(c):
-                                d[t] = 0.0
+                                colf[d] = 0.0
+                                d += 1
                         else:
-                            src = src_row[ix * c:ix * c + c]
+                            s = (n * h + iy) * rowlen + ix * c
                             for t in range(c):
-                                d[t] = src[t]
-                j += seg
+                                colf[d] = xf[s]
+                                d += 1
+                                s += 1
+            ox += 1
+            if ox == ow:
+                ox = 0
+                oy += 1
+                if oy == oh:
+                    oy = 0
+                    n += 1
 
     @_jit
     def bias_act_rows(y, bias, has_bias, lo, hi):
@@ -402,8 +408,8 @@ def warm_up() -> float:
     depthwise_conv2d_3x3(x.reshape(3, 6), np.zeros((3, 6), np.float32), np.zeros(2, np.float32),
                          True, np.zeros((3, 6), np.float32), np.array([3, 2, 1, 1, 1, 1, 1, 1]),
                          lo, hi)
-    im2col_rows(x.reshape(3, 6), np.zeros((9, 18), np.float32),
-                np.array([3, 3, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1]), 0)
+    im2col_rows(x.reshape(-1), np.zeros(9 * 18, np.float32),
+                np.array([3, 3, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1]), 0, 9)
     bias_act_rows(np.zeros((2, 2), np.float32), np.zeros(2, np.float32), True, lo, hi)
     requantize_per_channel(np.zeros((2, 2), np.int32), np.array([1 << 30]), np.array([-1]), 0,
                            -128, 127, np.zeros((2, 2), np.int8))

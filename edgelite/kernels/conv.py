@@ -297,7 +297,7 @@ class _ImageToColumnsConv(Kernel):
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
         if self.pack_c:
-            self.x2d = x.reshape(-1, x.shape[2] * x.shape[3])
+            self.xf = x.reshape(-1)
             self.col = ictx.scratch[self.col_idx]
             self._bind_blocks(lambda r0, r1: self.col[:r1 - r0])
             return
@@ -345,9 +345,9 @@ class _ImageToColumnsConv(Kernel):
         wt = self.wt
         matmul = np.matmul
         if self.pack_c:
-            pack, x2d, geom = self.pack, self.x2d, self.pack_geom
+            pack, xf, geom = self.pack, self.xf, self.pack_geom
             for r0, col, out_b, epi in self.blocks:
-                pack(x2d, col, geom, r0)
+                pack(xf, col.reshape(-1), geom, r0, len(col))
                 matmul(col, wt, out=out_b)
                 epi.run(ictx)
             return
