@@ -2,6 +2,8 @@
 
     edgelite inspect model.tflite [--ops] [--tensors] [--json]
     edgelite ops model.tflite [--json] [--write-resolver resolver.py]
+    edgelite run model.tflite [--input NAME=x.npy] [--top-k K] [--output out.npz]
+    edgelite benchmark model.tflite [--enable_op_profiling] [--compare-litert] [--report r.html]
     edgelite demo
 
 Each subcommand is added by one `add_<name>_command(subparsers)` function
@@ -25,7 +27,7 @@ import numpy as np
 from edgelite.errors import EdgeliteError
 
 PROG = "edgelite"
-DEMO_MODEL = pathlib.Path(__file__).parents[1] / "data" / "demo_float32.tflite"
+DEMO_MODEL = pathlib.Path(__file__).parents[1] / "data" / "digits_float32.tflite"
 
 
 class UserError(Exception):
@@ -68,6 +70,10 @@ def cmd_inspect(args) -> int:
     from edgelite.tools.inspect import format_summary, summarize
     model, data = _read_model(args.model)
     summary = summarize(model, args.model, data)
+    if args.report:
+        from edgelite.tools.report import render_model_report
+        pathlib.Path(args.report).write_text(render_model_report(model), encoding="utf-8")
+        print(f"wrote {args.report}", file=sys.stderr)
     if args.json:
         _print_json(summary)
     else:
@@ -88,6 +94,9 @@ def add_inspect_command(subparsers) -> None:
     p.add_argument("--tensors", action="store_true", help="also print every tensor")
     p.add_argument("--json", action="store_true",
                    help="print everything (nodes and tensors included) as JSON")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="also write a self-contained HTML report: the graph and the arena's "
+                        "memory timeline")
     p.set_defaults(func=cmd_inspect)
 
 
@@ -132,65 +141,17 @@ def add_ops_command(subparsers) -> None:
     p.set_defaults(func=cmd_ops)
 
 
-# ---------------------------------------------------------------- demo
-
-def cmd_demo(args) -> int:
-    from edgelite.format.metadata import label_list, read_associated_files
-    from edgelite.tools.inspect import format_summary, summarize
-    path = pathlib.Path(args.model) if args.model else DEMO_MODEL
-    model, data = _read_model(str(path))
-    print(format_summary(summarize(model, str(path), data)))
-    print()
-    print("Running it on a random input with edgelite.Interpreter ...")
-    import edgelite
-    try:
-        it = edgelite.Interpreter(model_path=str(path))
-        it.allocate_tensors()
-        rng = np.random.default_rng(args.seed)
-        for d in it.get_input_details():
-            shape, dtype = d["shape"], np.dtype(d["dtype"])
-            if dtype.kind == "f":
-                x = rng.random(shape).astype(dtype)
-            else:
-                info = np.iinfo(dtype)
-                x = rng.integers(info.min, int(info.max) + 1, shape).astype(dtype)
-            it.set_tensor(d["index"], x)
-        it.invoke()
-    except EdgeliteError as e:
-        print(f"Cannot run the demo model yet: {e}")
-        print("(its kernels are still being written; `edgelite ops` shows which ops "
-              "edgelite supports)")
-        return 0
-    out = it.get_tensor(it.get_output_details()[0]["index"]).ravel()
-    labels = None
-    try:
-        from edgelite.format.metadata import METADATA_NAME, decode_metadata
-        raw = model.metadata_bytes(METADATA_NAME)
-        if raw is not None:
-            labels = label_list(decode_metadata(raw), read_associated_files(data))
-    except EdgeliteError:
-        labels = None
-    top = np.argsort(-out)[:3]
-    print("Top classes (random weights, random input):")
-    for k in top:
-        name = labels[k] if labels is not None and k < len(labels) else f"class {k}"
-        print(f"  {name:<12} {float(out[k]):.4f}")
-    return 0
-
-
-def add_demo_command(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo", help="inspect and run the bundled demo model",
-        description="Inspect the small classifier bundled with edgelite and run it on a random "
-                    "input with edgelite.Interpreter.")
-    p.add_argument("--model", help=argparse.SUPPRESS)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-    p.set_defaults(func=cmd_demo)
-
-
 # ---------------------------------------------------------------- the parser
 
-COMMANDS: list[Callable] = [add_inspect_command, add_ops_command, add_demo_command]
+def _tool(module: str) -> Callable:
+    def register(subparsers) -> None:
+        import importlib
+        importlib.import_module(f"edgelite.tools.{module}").add_parser(subparsers)
+    return register
+
+
+COMMANDS: list[Callable] = [add_inspect_command, add_ops_command, _tool("run"),
+                            _tool("benchmark"), _tool("demo")]
 
 
 def build_parser() -> argparse.ArgumentParser:
