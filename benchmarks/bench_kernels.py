@@ -5,7 +5,8 @@
 Both runtimes run in this process with one thread (LiteRT num_threads=1, and
 numpy's BLAS limited with threadpoolctl when it is installed), alternating
 invokes; the table gives the median invoke time of each and the ratio
-edgelite / LiteRT (LiteRT here includes its default XNNPACK delegate).
+edgelite / LiteRT (LiteRT here includes its default XNNPACK delegate), for
+each edgelite kernel tier: numpy, and compiled when numba is installed.
 Not a test: timings never go in tests.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 import edgelite
 from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled
 
 try:
     from ai_edge_litert.interpreter import Interpreter as LiteRTInterpreter
@@ -122,6 +124,16 @@ def cpu_flags() -> str:
     return " ".join(flags) or "none of avx2/avx512"
 
 
+def edgelite_runner(model: bytes, threads: int, tier: str) -> Runner:
+    """An edgelite interpreter prepared with the given kernel tier."""
+    saved = compiled.ENABLED
+    compiled.ENABLED = saved and tier == "compiled"
+    try:
+        return Runner(edgelite.Interpreter(model_content=model, num_threads=threads))
+    finally:
+        compiled.ENABLED = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50, help="timed invokes per runtime and layer")
@@ -130,36 +142,51 @@ def main() -> None:
     args = ap.parse_args()
     if LiteRTInterpreter is None:
         raise SystemExit("ai_edge_litert is not installed (pip install ai-edge-litert)")
+    tiers = ["numpy"] + (["compiled"] if compiled.ENABLED else [])
     print(f"CPU flags: {cpu_flags()}")
-    print(f"threads: {args.threads}, runs: {args.runs} (median), alternating edgelite / LiteRT\n")
+    print(f"threads: {args.threads}, runs: {args.runs} (median), alternating edgelite / LiteRT;"
+          f" compiled tier: {compiled.REASON}")
+    if compiled.ENABLED:
+        print(f"compiled kernels compiled/loaded in {compiled.warm_up():.2f} s")
+    print()
     rng = np.random.default_rng(0)
-    head = f"{'layer':34s} {'MFLOP':>8s} {'edgelite ms':>12s} {'LiteRT ms':>10s} {'ratio':>7s}" \
-           f" {'GFLOP/s':>8s} {'max err':>9s}"
+    head = f"{'layer':34s} {'MFLOP':>7s} {'LiteRT ms':>10s}"
+    for t in tiers:
+        head += f" {t + ' ms':>12s} {'ratio':>6s} {'GFLOP/s':>7s}"
+    head += f" {'max err':>8s}"
     print(head)
     print("-" * len(head))
     with blas_one_thread(args.threads):
-        total_e = total_l = 0.0
+        totals = dict.fromkeys([*tiers, "litert"], 0.0)
         for name, build, flops in LAYERS:
             model, shape = build(rng)
             x = rng.standard_normal(shape).astype(np.float32)
-            e = Runner(edgelite.Interpreter(model_content=model, num_threads=args.threads))
-            lite = Runner(LiteRTInterpreter(model_content=model, num_threads=args.threads))
+            runners = {t: edgelite_runner(model, args.threads, t) for t in tiers}
+            runners["litert"] = Runner(LiteRTInterpreter(model_content=model,
+                                                         num_threads=args.threads))
             for _ in range(args.warmup):
-                e.run(x)
-                lite.run(x)
-            te, tl = [], []
+                for r in runners.values():
+                    r.run(x)
+            times = {k: [] for k in runners}
             for _ in range(args.runs):
-                te.append(e.run(x))
-                tl.append(lite.run(x))
-            want = lite.result()
-            err = float(np.abs(e.result() - want).max() / max(1.0, np.abs(want).max()))
-            me, ml = statistics.median(te) * 1e3, statistics.median(tl) * 1e3
-            total_e += me
-            total_l += ml
-            print(f"{name:34s} {flops / 1e6:8.1f} {me:12.3f} {ml:10.3f} {me / ml:7.2f}"
-                  f" {flops / me / 1e6:8.1f} {err:9.1e}")
+                for k, r in runners.items():
+                    times[k].append(r.run(x))
+            want = runners["litert"].result()
+            err = max(float(np.abs(runners[t].result() - want).max()
+                            / max(1.0, np.abs(want).max())) for t in tiers)
+            med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+            line = f"{name:34s} {flops / 1e6:7.1f} {med['litert']:10.3f}"
+            for t in tiers:
+                line += (f" {med[t]:12.3f} {med[t] / med['litert']:5.2f}x"
+                         f" {flops / med[t] / 1e6:7.1f}")
+            print(line + f" {err:8.1e}")
+            for k in totals:
+                totals[k] += med[k]
         print("-" * len(head))
-        print(f"{'total':34s} {'':8s} {total_e:12.3f} {total_l:10.3f} {total_e / total_l:7.2f}")
+        line = f"{'total':34s} {'':7s} {totals['litert']:10.3f}"
+        for t in tiers:
+            line += f" {totals[t]:12.3f} {totals[t] / totals['litert']:5.2f}x {'':7s}"
+        print(line)
 
 
 if __name__ == "__main__":
