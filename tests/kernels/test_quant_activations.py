@@ -4,9 +4,9 @@
 quantization parameters; SOFTMAX over shapes, betas and parameters. The largest
 difference against LiteRT's default kernels is recorded (EDGELITE_REPORT_ERRORS=1).
 
-Not covered (refused with a clear error): int16 LOGISTIC/TANH (LiteRT interpolates a
-hand-tuned 256-entry table no formula reproduces), HARD_SWISH, PRELU, LOG_SOFTMAX,
-L2_NORMALIZATION quantized variants.
+int16 LOGISTIC/TANH are checked on all 65,536 inputs: their 256-entry sigmoid table is
+generated from a formula (fixedpoint.sigmoid_table_uint16), so these tests are what
+proves the formula reproduces LiteRT's table.
 """
 from __future__ import annotations
 
@@ -97,6 +97,21 @@ def test_unary_all_values(op, dtype, version, qi, qo, opts):
     compare(m, [x], f"{op}-{np.dtype(dtype)}")
 
 
+# Power-of-two input scales take LiteRT's "3 << shift" path (2^-12 for both, 2^-11 for
+# TANH); the others the generic multiplier, including scales so small or large that the
+# doubling loop runs 31 times or not at all.
+SCALES16 = [2.0 ** -12, 2.0 ** -11, 2.0 ** -10, 1e-3, 3e-4, 7e-4, 0.05, 0.3, 2.0 ** -15, 2e-5,
+            1e-9]
+
+
+@pytest.mark.parametrize("op,si", split(list(itertools.product(("LOGISTIC", "TANH"),
+                                                                SCALES16)), 6))
+def test_int16_logistic_tanh_every_value(op, si):
+    x = np.arange(-32768, 32768).astype(I16).reshape(2, 128, 256)
+    m = unary_model(op, I16, x.shape, q(si, 0), q(1 / 32768, 0), 3)
+    compare(m, [x], f"{op}-int16")
+
+
 def _softmax_cases():
     cases = []
     shapes = [(1, 10), (2, 3, 7), (4, 1), (3, 64), (1, 2, 2, 300)]
@@ -126,9 +141,13 @@ def test_errors():
     # LOGISTIC int8 needs output scale 1/256
     _raises(unary_model("LOGISTIC", I8, (4,), q(0.1, 0), q(0.1, 0), 2),
             match=r"\(LOGISTIC\).*1/256")
-    # int16 LOGISTIC is not implemented
-    _raises(unary_model("LOGISTIC", I16, (4,), q(1 / 4096, 0), q(1 / 32768, 0), 3),
-            match=r"\(LOGISTIC\)")
+    # int16 LOGISTIC/TANH: output scale 1/32768 and zero points 0
+    _raises(unary_model("LOGISTIC", I16, (4,), q(1 / 4096, 0), q(1 / 256, 0), 3),
+            match=r"\(LOGISTIC\).*1/32768")
+    _raises(unary_model("TANH", I16, (4,), q(1 / 4096, 0), q(1 / 16384, 0), 3),
+            match=r"\(TANH\).*1/32768")
+    _raises(unary_model("TANH", I16, (4,), q(1 / 4096, 3), q(1 / 32768, 0), 3),
+            match=r"\(TANH\).*zero point")
     # SOFTMAX int8 output must have zero point -128
     _raises(unary_model("SOFTMAX", I8, (2, 4), q(0.1, 0), q(1 / 256, 0), 2, beta=1.0),
             match=r"\(SOFTMAX\).*-128")

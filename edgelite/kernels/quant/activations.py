@@ -153,26 +153,93 @@ def _sigmoid(x):
 
 
 class _LogisticTanh(_FloatLut):
-    """int8/uint8 through LUTPopulate. LiteRT's int16 kernels interpolate a hand-tuned
-    256-entry table (sigmoid_table_uint16) that no formula reproduces (44 of its entries
-    differ from round(65536 * sigmoid(k / 24))), so int16 is refused."""
-    TYPES = (I8, U8)
+    """int8/uint8 through LUTPopulate. int16 (integer_ops::Logistic / Tanh): the input is
+    rescaled so that 4096 * 3 steps are one unit (tanh: twice that, as tanh(x) =
+    2 sigmoid(2x) - 1), then |x| indexes the 256-entry sigmoid table
+    (fp.sigmoid_table_uint16, 1/24 per entry) with linear interpolation on the low
+    bits; negative inputs use the symmetry."""
+    TYPES = (I8, U8, I16)
+    TABLE_SHIFT = 9        # low bits interpolated between table entries (tanh: 8)
+    POT_SHIFTS = (0,)      # input_left_shift values taken as a power-of-two scale
+
+    def setup(self, ctx, x, out):
+        if x.dtype != I16:
+            super().setup(ctx, x, out)
+            return
+        self.dtype = x.dtype
+        self.si, self.zi = _params(ctx, x, "input")
+        self.so, self.zo = _params(ctx, out, "output")
+        _needs_int16_zero(ctx, x, out)
+        is_pot, log2_out = fp.checked_log2(self.so)
+        ctx.check(is_pot and log2_out == -15, "int16 output scale must be 1/32768", out)
+        is_pot, log2_in = fp.checked_log2(self.si)
+        shift = 12 + log2_in
+        if is_pot and shift in self.POT_SHIFTS:
+            self.mult, self.shift = 3 << shift, 0
+        else:
+            # Rescale to 1/(3 * 4096) per step, doubling while the multiplier stays
+            # below 2^14 (at most 31 times); the multiplier is then truncated.
+            multiplier = float(np.float32(self.si)) * 4096.0 * 3.0
+            shift = 0
+            while multiplier <= 32767.0 / 2.0 and shift <= 30:
+                shift += 1
+                multiplier *= 2.0
+            self.mult, self.shift = int(multiplier), shift
+
+    def scaled_input(self, v):
+        rounding = (1 << (self.shift - 1)) if self.shift > 0 else 0
+        return fp.wrap32(v * self.mult + rounding) >> self.shift
+
+    def interpolate(self, magnitude):
+        """(table[|x| >> s] << s) + frac * (next - table), and whether |x| saturates."""
+        table = fp.sigmoid_table_uint16()
+        bits = self.TABLE_SHIFT
+        hi = magnitude >> bits
+        saturated = hi >= 255
+        hi = np.minimum(hi, 254)
+        lo = table[hi]
+        return (lo << bits) + (magnitude & ((1 << bits) - 1)) * (table[hi + 1] - lo), saturated
 
 
 @register("LOGISTIC", versions=(1, 3), variant="quantized")
 class QuantLogistic(_LogisticTanh):
     def setup(self, ctx, x, out):
         super().setup(ctx, x, out)
-        ctx.check(self.so == 1.0 / 256, "output scale must be 1/256", out)
+        if x.dtype == I16:
+            ctx.check(self.so == 1.0 / 32768 and self.zo == 0,
+                      "int16 output must have scale 1/32768 and zero point 0", out)
+        else:
+            ctx.check(self.so == 1.0 / 256, "output scale must be 1/256", out)
 
     def transform(self, xf):
         return _sigmoid(xf)
 
+    def values(self, v):
+        if self.dtype != I16:
+            return super().values(v)
+        x = self.scaled_input(v)
+        r, saturated = self.interpolate(np.abs(x))
+        r = np.where(saturated, 0x7FFF << 10, r)
+        r = np.where(x >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1)
+        return fp.wrap16(r >> 10)
+
 
 @register("TANH", versions=(1, 3), variant="quantized")
 class QuantTanh(_LogisticTanh):
+    TABLE_SHIFT = 8
+    POT_SHIFTS = (0, 1)
+
     def transform(self, xf):
         return np.tanh(np.asarray(xf, np.float64)).astype(np.float32)
+
+    def values(self, v):
+        if self.dtype != I16:
+            return super().values(v)
+        x = self.scaled_input(v)
+        r, saturated = self.interpolate(np.abs(x))
+        r = np.where(saturated, 0xFFFF << 8, r)
+        r = np.where(x >= 0, r - (1 << 23) + (1 << 7), (1 << 23) - r + (1 << 7) - 1)
+        return fp.wrap16(fp.wrap32(r) >> 8)
 
 
 @register("LOG", versions=(1, 2), variant="quantized")

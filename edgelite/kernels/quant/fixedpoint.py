@@ -285,3 +285,23 @@ def checked_log2(x: float) -> tuple[bool, int]:
     x_log2 = np.float32(np.float32(math.log(np.float32(x))) * np.float32(1.0 / math.log(2.0)))
     rounded = np.float32(math.copysign(math.floor(abs(float(x_log2)) + 0.5), float(x_log2)))
     return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)
+
+
+# ------------------------------------------------------------------ int16 sigmoid table
+def sigmoid_table_uint16() -> np.ndarray:
+    """The 256-entry table LiteRT's int16 LOGISTIC/TANH interpolate linearly: entry k
+    samples 65536 * sigmoid(k / 24) on [0, 10.625], lowered by half of the linear
+    interpolation's error at the interval's midpoint (so the chord's error is split
+    between the knots and the middle), rounded to nearest; the last entry is the
+    saturated value 65535, so interpolation joins the kernels' saturation branch.
+    Derived here from that rule (float64 maths; every entry is >= 0.004 away from a
+    rounding tie) and checked against all 65,536 int16 inputs of both ops in
+    tests/kernels/test_quant_activations.py."""
+    k = np.arange(255, dtype=np.float64)
+
+    def scaled(x):
+        return 65536.0 / (1.0 + np.exp(-x / 24.0))
+    at, nxt, mid = scaled(k), scaled(k + 1), scaled(k + 0.5)
+    half_chord_error = ((at + nxt) / 2 - mid) / 2
+    table = np.floor(at - half_chord_error + 0.5).astype(np.int64)
+    return np.append(table, 65535)
