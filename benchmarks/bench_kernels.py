@@ -120,7 +120,7 @@ def cpu_flags() -> str:
             text = f.read()
     except OSError:
         return "unknown"
-    flags = sorted(set(re.findall(r"\b(avx512[a-z_]*|avx_vnni|avx2|fma)\b", text)))
+    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|avx_vnni|avx2|fma)\b", text)))
     return " ".join(flags) or "none of avx2/avx512"
 
 
