@@ -67,6 +67,9 @@ def _quant(q: fb.QuantizationParametersT | None, where: str, shape) -> ir.QuantP
     qmax = None if q.max is None or isinstance(q.max, int) else np.asarray(q.max, np.float32)
     qp = ir.QuantParams(scale=scale, zero_point=zp, quantized_dimension=int(q.quantizedDimension),
                         min=qmin, max=qmax, details=q.details, details_type=int(q.detailsType))
+    if scale.size and not (np.all(np.isfinite(scale)) and np.all(scale >= 0)):
+        bad = scale[~(np.isfinite(scale) & (scale >= 0))][0]
+        raise ModelError(f"{where}: quantization scale {bad} is not a finite, non-negative number")
     if scale.size and zp.size and zp.size != scale.size:
         raise ModelError(f"{where}: quantization has {scale.size} scales but {zp.size} zero points")
     if scale.size > 1:
