@@ -385,16 +385,6 @@ def test_unsupported_dtype(op, dtype):
     expect_op_error(unary_model(op, (4,), dtype), op, "not supported")
 
 
-@pytest.mark.parametrize("op,dtype", [("LOGISTIC", np.int8), ("TANH", np.int16),
-                                      ("RELU", np.uint8), ("EXP", np.int8), ("GELU", np.int8),
-                                      ("HARD_SWISH", np.uint8), ("ABS", np.int8),
-                                      ("LEAKY_RELU", np.int16), ("ELU", np.int8),
-                                      ("RSQRT", np.int8), ("ABS", np.int16)])
-def test_quantized_not_supported_yet(op, dtype):
-    model = unary_model(op, (4,), dtype, quant=(0.1, 0))
-    expect_op_error(model, op, f"quantized {op} not supported yet")
-
-
 def test_output_type_mismatch():
     expect_op_error(unary_model("ABS", (4,), np.float32, np.int32), "ABS", "expected the input")
 
@@ -408,16 +398,6 @@ def test_prelu_bad_alpha():
         b.add_op("PRELU", [x, a], [y])
         b.add_output(y)
         expect_op_error(b.to_bytes(), "PRELU", match)
-
-
-def test_prelu_quantized_not_supported_yet():
-    b = ModelBuilder()
-    x = b.add_input("x", (2, 3), np.int8, quant=(0.1, 0))
-    a = b.add_constant("a", np.ones((3,), np.int8), quant=(0.1, 0))
-    y = b.add_tensor("y", (2, 3), np.int8, quant=(0.1, 0))
-    b.add_op("PRELU", [x, a], [y])
-    b.add_output(y)
-    expect_op_error(b.to_bytes(), "PRELU", "quantized PRELU not supported yet")
 
 
 def test_cast_unsupported_type():

@@ -197,13 +197,6 @@ def test_unsupported_dtype(op, dtype):
     expect_op_error(model(op, shape, dtype), op, "not supported")
 
 
-@pytest.mark.parametrize("op,dtype", [("SOFTMAX", np.int8), ("LOG_SOFTMAX", np.uint8),
-                                      ("L2_NORMALIZATION", np.int8), ("SOFTMAX", np.int16)])
-def test_quantized_not_supported_yet(op, dtype):
-    expect_op_error(model(op, (2, 4), dtype, quant=(1 / 256, 0)), op,
-                    f"quantized {op} not supported yet")
-
-
 def test_l2_normalization_activation_rejected():
     expect_op_error(model("L2_NORMALIZATION", (2, 3), fused_activation_function="RELU"),
                     "L2_NORMALIZATION", "fused activation")
