@@ -137,6 +137,60 @@ def test_softmax(shape, beta, dtype, qi, out_dtype, qo):
     compare(m, [x], f"SOFTMAX-{np.dtype(dtype)}-{np.dtype(out_dtype)}")
 
 
+# HARD_SWISH: every input value over scale pairs that exercise the reluish multiplier's
+# left-shift and right-shift paths and output exponents down to -23 (where gemmlowp's
+# int16 RoundingDivideByPOT narrows its mask).
+HS_SCALES = [(0.05, 0.02), (0.1, 0.1), (0.003, 0.5), (0.2, 0.01), (1.0, 0.02), (0.02, 3e-4),
+             (3.0, 3.0), (1e-3, 100.0), (1e-5, 1e-3)]
+
+
+def _hard_swish_cases():
+    cases = []
+    for dtype, zps in ((I8, (-128, 0, 127)), (U8, (0, 128, 255))):
+        for (si, so), (zi, zo) in itertools.product(HS_SCALES, zip(zps, zps[::-1])):
+            cases.append((dtype, (si, zi), (so, zo)))
+    return cases
+
+
+@pytest.mark.parametrize("dtype,qi,qo", split(_hard_swish_cases(), 12))
+def test_hard_swish_every_value(dtype, qi, qo):
+    info = np.iinfo(dtype)
+    x = np.arange(info.min, int(info.max) + 1).astype(dtype).reshape(4, 64)
+    compare(unary_model("HARD_SWISH", dtype, x.shape, q(*qi), q(*qo), 1), [x],
+            f"HARD_SWISH-{np.dtype(dtype)}")
+
+
+def _row_op_cases():
+    cases = []
+    shapes = [(1, 10), (2, 3, 7), (4, 1), (3, 64), (2, 300), (5,), (2, 2, 2, 17)]
+    for op, shape in itertools.product(("LOG_SOFTMAX", "L2_NORMALIZATION"), shapes):
+        for dtype in (I8, U8):
+            zps = (-128, 0, 127) if dtype == I8 else (0, 128, 255)
+            scales = (0.1, 0.02, 0.5, 1.0, 0.004, 8.0) if op == "LOG_SOFTMAX" else (0.1, 0.5)
+            for si, zi in zip(scales, itertools.cycle(zps)):
+                cases.append((op, dtype, shape, (si, zi)))
+    return cases
+
+
+ROW_OUT = {("LOG_SOFTMAX", I8): ((16 / 256, 127), 2), ("LOG_SOFTMAX", U8): ((16 / 256, 255), 1),
+           ("L2_NORMALIZATION", I8): ((1 / 128, 0), 2),
+           ("L2_NORMALIZATION", U8): ((1 / 128, 128), 1)}
+
+
+@pytest.mark.parametrize("op,dtype,shape,qi", split(_row_op_cases(), 16))
+def test_log_softmax_l2_normalization(op, dtype, shape, qi):
+    rng = np.random.default_rng(zlib.crc32(repr((op, dtype, shape, qi)).encode()))
+    info = np.iinfo(dtype)
+    qo, version = ROW_OUT[(op, dtype)]
+    m = unary_model(op, dtype, shape, q(*qi), q(*qo), version)
+    x = rng.integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
+    compare(m, [x], f"{op}-{np.dtype(dtype)}")
+    # Rows at the zero point (L2: a zero norm) but one element; rows of equal values.
+    x = np.full(shape, qi[1], dtype)
+    x.reshape(-1, shape[-1])[:, 0] = info.max
+    compare(m, [x], f"{op}-{np.dtype(dtype)}-flat")
+
+
 def test_errors():
     # LOGISTIC int8 needs output scale 1/256
     _raises(unary_model("LOGISTIC", I8, (4,), q(0.1, 0), q(0.1, 0), 2),
@@ -156,5 +210,23 @@ def test_errors():
     _raises(m, [np.array([1, -1, 2], I8)], match=r"\(RSQRT\).*positive")
     m = unary_model("SQRT", I8, (3,), q(0.1, 5), q(0.1, 0), 2)
     _raises(m, [np.array([1, 6, 2], I8)], match=r"\(SQRT\).*non-negative")
+    # HARD_SWISH needs input scale / 128 below the output scale (LiteRT's exponent <= 0)
+    _raises(unary_model("HARD_SWISH", I8, (4,), q(50.0, 0), q(0.1, 0), 1),
+            match=r"\(HARD_SWISH\).*exponent")
+    # LOG_SOFTMAX: output scale 16/256 and zero point 127 (int8) / 255 (uint8)
+    _raises(unary_model("LOG_SOFTMAX", I8, (2, 4), q(0.1, 0), q(1 / 256, 127), 2),
+            match=r"\(LOG_SOFTMAX\).*16/256")
+    _raises(unary_model("LOG_SOFTMAX", U8, (2, 4), q(0.1, 0), q(16 / 256, 127), 1),
+            match=r"\(LOG_SOFTMAX\).*255")
+    _raises(unary_model("LOG_SOFTMAX", I16, (2, 4), q(0.1, 0), q(16 / 256, 0), 2),
+            match=r"\(LOG_SOFTMAX\).*int16")
+    # L2_NORMALIZATION: output scale 1/128, zero point 0 (int8) / 128 (uint8), no activation
+    _raises(unary_model("L2_NORMALIZATION", I8, (2, 4), q(0.1, 0), q(1 / 256, 0), 2),
+            match=r"\(L2_NORMALIZATION\).*1/128")
+    _raises(unary_model("L2_NORMALIZATION", U8, (2, 4), q(0.1, 0), q(1 / 128, 0), 1),
+            match=r"\(L2_NORMALIZATION\).*128")
+    _raises(unary_model("L2_NORMALIZATION", I8, (2, 4), q(0.1, 0), q(1 / 128, 0), 2,
+                        fused_activation_function="RELU"),
+            match=r"\(L2_NORMALIZATION\).*activation")
     # int16 RELU with a non-zero zero point
     _raises(unary_model("RELU", I16, (3,), q(0.1, 2), q(0.1, 0), 3), match=r"\(RELU\)")

@@ -18,6 +18,7 @@ import numpy as np
 from edgelite.kernels.base import Kernel
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant import fixedpoint as fp
+from edgelite.kernels.quant import fixedpoint16 as fp16
 from edgelite.kernels.registry import register
 
 I8, U8, I16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
@@ -525,3 +526,146 @@ class QuantSoftmax(Kernel):
         r = np.where(self.valid_table[idx], np.clip(r, self.out_min, self.out_max),
                      self.out_min)
         np.copyto(out, r, casting="unsafe")
+
+
+# ---------------------------------------------------------------- HARD_SWISH
+def _int16_multiplier(real: float) -> tuple[int, int]:
+    """QuantizeMultiplier then DownScaleInt32ToInt16Multiplier (rounded to 16 bits)."""
+    m, e = arith.quantize_multiplier(real)
+    return (32767 if m >= arith.INT32_MAX - (1 << 15) else (m + (1 << 15)) >> 16), e
+
+
+@register("HARD_SWISH", versions=(1, 1), variant="quantized")
+class QuantHardSwish(TableUnary):
+    """reference_ops::HardSwish (8-bit): x * relu6(x + 3) / 6 in 16-bit fixed point. The
+    input goes to a "hires" scale (x 128), a rounding high multiply takes it to the output
+    scale, a second multiplier maps [-3, 3] to [-1, 1] (saturating), shifted to [0, 1],
+    and a non-rounding doubling high multiply forms the product."""
+    TYPES = (I8, U8)
+
+    def setup(self, ctx, x, out):
+        si, self.zi = _params(ctx, x, "input")
+        so, self.zo = _params(ctx, out, "output")
+        hires = np.float32(np.float32(1.0 / 128.0) * np.float32(si))
+        self.om, self.oe = _int16_multiplier(float(np.float32(hires / np.float32(so))))
+        ctx.check(self.oe <= 0, "input scale / (128 * output scale) must be below 1 "
+                  f"(output multiplier exponent {self.oe} > 0)", out)
+        reluish_scale = np.float32(3.0 / 32768.0)
+        self.rm, self.re = _int16_multiplier(float(np.float32(hires / reluish_scale)))
+        self.lo, self.hi = arith.dtype_range(out.dtype)
+
+    def values(self, v):
+        hires = fp16.wrap16((v - self.zi) * 128)
+        on_output_scale = fp16.srdhm16(hires, self.om)
+        reluish = hires
+        if self.re > 0:
+            reluish = fp.saturating_left_shift16(reluish, self.re - 1)
+        reluish = fp16.srdhm16(reluish, self.rm)
+        if self.re > 0:
+            reluish = fp.saturating_left_shift16(reluish, 1)
+        if self.re < 0:
+            reluish = fp.rounding_divide_by_pot16(reluish, -self.re)
+        reluish = (reluish + (1 << 15)) >> 1
+        product = fp.doubling_high_mul16(reluish, on_output_scale)
+        r = fp16.wrap16(fp.rounding_divide_by_pot16(product, -self.oe) + self.zo)
+        return np.clip(r, self.lo, self.hi)
+
+
+# ---------------------------------------------------------------- LOG_SOFTMAX
+_LOG_SOFTMAX_ZP = {I8: 127, U8: 255}         # type -> the output zero point LiteRT requires
+_L2_NORM_ZP = {I8: 0, U8: 128}
+@register("LOG_SOFTMAX", versions=(1, 2), variant="quantized")
+class QuantLogSoftmax(Kernel):
+    """reference_ops::LogSoftmax (uint8) / reference_integer_ops::LogSoftmax (int8): per
+    row over the last axis, diff = x - row max on a Q5.26 scale (beta 1), the sum of
+    gemmlowp exps in Q12.19, its fixed-point log, output (diff - log) on scale 16/256.
+    Diffs below the input radius are dropped from the sum; outputs whose result would
+    leave the Q5.26 range are the minimum."""
+
+    def prepare(self, ctx):
+        ctx.check_arity(1, 1)
+        x, out = ctx.input(0), ctx.outputs[0]
+        if x.dtype not in _LOG_SOFTMAX_ZP:
+            raise ctx.error(f"quantized LOG_SOFTMAX supports int8, uint8, got {x.dtype}", x)
+        ctx.check(out.dtype == x.dtype, f"output has type {out.dtype}, expected {x.dtype}",
+                  out)
+        ctx.check(len(x.shape) >= 1, "input must have at least one dimension", x)
+        si, _ = _params(ctx, x, "input")
+        so, zo = _params(ctx, out, "output")
+        ctx.check(so == 16.0 / 256, f"output scale must be 16/256, got {so:g}", out)
+        ctx.check(zo == _LOG_SOFTMAX_ZP[x.dtype],
+                  f"output zero point must be {_LOG_SOFTMAX_ZP[x.dtype]}, got {zo}", out)
+        ctx.set_output(0, x.shape, x.dtype)
+        real = min(si * float(1 << 26), float((1 << 31) - 1))
+        m, left_shift = arith.quantize_multiplier(real)
+        ctx.check(left_shift >= 1, f"input scale {si:g} is too small for the Q5.26 diff "
+                  "scale (multiplier below 2)", x)
+        self.rev_m, rev_shift = arith.quantize_multiplier((1 << (31 - left_shift)) / m)
+        self.rev_shift = rev_shift                           # <= 0
+        self.diff_min = -math.floor(31.0 * (1 << 26) / (1 << left_shift))
+        d = -np.arange(256, dtype=np.int64)                 # diff = -index
+        self.q5_table = arith.multiply_by_quantized_multiplier(d, m, left_shift)
+        e = fp.rescale(fp.exp_on_negative_values(self.q5_table, 5), 0, 12)
+        self.exp_table = np.where(d >= self.diff_min, e, 0)
+        self.diff_table = d
+        self.zo = zo
+        self.lo, self.hi = arith.dtype_range(x.dtype)
+
+    def invoke(self, ictx):
+        x = ictx.inputs[0]
+        out = ictx.outputs[0]
+        if x.size == 0:
+            return
+        xi = x.astype(np.int64)
+        idx = xi.max(axis=-1, keepdims=True) - xi
+        total = fp.wrap32(self.exp_table[idx].sum(axis=-1, keepdims=True))
+        log_sum = fp.log_x_for_x_greater_than_or_equal_to_1(total, 12, 5)
+        adjusted = np.maximum(self.diff_min - 1, arith.multiply_by_quantized_multiplier(
+            fp.wrap32(log_sum + arith.INT32_MIN), self.rev_m, self.rev_shift))
+        r = arith.rounding_divide_by_pot(fp.wrap32(self.q5_table[idx] - log_sum), 22) + self.zo
+        r = np.where(self.diff_table[idx] > adjusted, np.clip(r, self.lo, self.hi), self.lo)
+        np.copyto(out, r, casting="unsafe")
+
+
+# ---------------------------------------------------------------- L2_NORMALIZATION
+@register("L2_NORMALIZATION", versions=(1, 2), variant="quantized")
+class QuantL2Normalization(Kernel):
+    """reference_ops (uint8) / reference_integer_ops (int8) L2Normalization: per row over
+    the last axis, the integer sum of squares gives an inverse-sqrt multiplier
+    (GetInvSqrtQuantizedMultiplierExp); outputs on scale 1/128."""
+
+    def prepare(self, ctx):
+        ctx.check_arity(1, 1)
+        x, out = ctx.input(0), ctx.outputs[0]
+        if x.dtype not in _L2_NORM_ZP:
+            raise ctx.error(f"quantized L2_NORMALIZATION supports int8, uint8, got {x.dtype}",
+                            x)
+        ctx.check(out.dtype == x.dtype, f"output has type {out.dtype}, expected {x.dtype}",
+                  out)
+        ctx.check(len(x.shape) >= 1, "input must have at least one dimension", x)
+        act = int(getattr(ctx.options, "fusedActivationFunction", 0) or 0) \
+            if ctx.options is not None else 0
+        ctx.check(act == 0, f"fused activation {act} is not supported (LiteRT requires NONE)")
+        _, self.zi = _params(ctx, x, "input")
+        so, zo = _params(ctx, out, "output")
+        ctx.check(so == 1.0 / 128, f"output scale must be 1/128, got {so:g}", out)
+        ctx.check(zo == _L2_NORM_ZP[x.dtype],
+                  f"output zero point must be {_L2_NORM_ZP[x.dtype]}, got {zo}", out)
+        ctx.set_output(0, x.shape, x.dtype)
+        self.int8 = x.dtype == I8
+        self.lo, self.hi = arith.dtype_range(x.dtype)
+
+    def invoke(self, ictx):
+        x = ictx.inputs[0]
+        out = ictx.outputs[0]
+        if x.size == 0:
+            return
+        d = x.astype(np.int64) - self.zi
+        acc = fp.wrap32(np.einsum("...i,...i->...", d, d))[..., None]
+        m, shift = fp16.inv_sqrt_multiplier_exp(acc, -1)
+        if self.int8:
+            r = arith.multiply_by_quantized_multiplier(d, m, shift + 7)
+        else:
+            r = arith.multiply_by_quantized_multiplier_smaller_than_one_exp(128 * d, m, shift) \
+                + 128
+        np.copyto(out, np.clip(r, self.lo, self.hi), casting="unsafe")

@@ -305,3 +305,80 @@ def sigmoid_table_uint16() -> np.ndarray:
     half_chord_error = ((at + nxt) / 2 - mid) / 2
     table = np.floor(at - half_chord_error + 0.5).astype(np.int64)
     return np.append(table, 65535)
+
+
+# ------------------------------------------------------------------ logarithm
+def saturating_rounding_multiply_by_pot_param(x, exponent) -> np.ndarray:
+    """common.h SaturatingRoundingMultiplyByPOTParam for exponents >= 0 (arrays allowed):
+    a left shift saturating to int32."""
+    x, e = i64(x), i64(exponent)
+    threshold = (np.int64(1) << (31 - e)) - 1
+    r = wrap32(x << e)
+    r = np.where(x > threshold, INT32_MAX, r)
+    return np.where(x < -threshold, INT32_MIN, r)
+
+
+def saturating_add32(a, b) -> np.ndarray:
+    return np.clip(i64(a) + i64(b), INT32_MIN, INT32_MAX)
+
+
+def saturating_sub32(a, b) -> np.ndarray:
+    return np.clip(i64(a) - i64(b), INT32_MIN, INT32_MAX)
+
+
+def log_x_for_x_greater_than_or_equal_to_1(x, input_integer_bits: int,
+                                           output_integer_bits: int) -> np.ndarray:
+    """common.h log_x_for_x_greater_than_or_equal_to_1_impl: ln(x) for a
+    FixedPoint<int32, input_integer_bits> x >= 1, as FixedPoint<int32, output_integer_bits>
+    (a rational approximation around sqrt(sqrt(2)), the exponent taken from the
+    leading-zero count)."""
+    log_2, sqrt_sqrt_half, sqrt_half = 1488522236, 1805811301, 1518500250
+    alpha_n, alpha_d, alpha_i, alpha_f = 117049297, 127690142, 1057819769, 638450708
+    accum_bits = output_integer_bits + 1
+    shifted_quarter = int(rescale(536870912, 0, accum_bits))
+    z_a = i64(x)
+    z_a_headroom_plus_1 = count_leading_zeros32(z_a)
+    r_a_tmp = saturating_rounding_multiply_by_pot_param(z_a, z_a_headroom_plus_1 - 1)
+    r_a = saturating_rounding_multiply_by_pot_param(srdhm(r_a_tmp, sqrt_half), 1)
+    z_a_pow_2_adj = saturating_add32(saturating_rounding_multiply_by_pot_param(
+        input_integer_bits - z_a_headroom_plus_1, 31 - accum_bits), shifted_quarter)
+    z_b = srdhm(z_a, sqrt_half)
+    z_b_headroom = count_leading_zeros32(z_b) - 1
+    r_b = saturating_rounding_multiply_by_pot_param(z_a, z_b_headroom)
+    z_b_pow_2_adj = saturating_sub32(saturating_rounding_multiply_by_pot_param(
+        input_integer_bits - z_b_headroom, 31 - accum_bits), shifted_quarter)
+    r = np.minimum(r_a, r_b)
+    z_pow_2_adj = np.maximum(z_a_pow_2_adj, z_b_pow_2_adj)
+    p = rounding_half_sum(r, sqrt_sqrt_half)
+    q = wrap32(r - sqrt_sqrt_half)
+    q = wrap32(q + q)
+    common_sq = srdhm(q, q)
+    num = wrap32(srdhm(q, r) + srdhm(srdhm(q, common_sq), alpha_n))
+    denom_minus_one = wrap32(srdhm(p, wrap32(wrap32(alpha_i + q) + srdhm(alpha_d, common_sq)))
+                             + srdhm(alpha_f, q))
+    recip_denom = one_over_one_plus_x_for_x_in_0_1(denom_minus_one)
+    num_scaled = rescale(num, 0, accum_bits)
+    total = wrap32(srdhm(z_pow_2_adj, log_2) + srdhm(num_scaled, recip_denom))
+    return rescale(total, accum_bits, output_integer_bits)
+
+
+# ------------------------------------------------------------------ int16 helpers
+def rounding_divide_by_pot16(x, exponent: int) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT on int16 values: the mask (1 << exponent) - 1 is
+    narrowed to int16 (so -1 from exponent 16 on, where a non-negative x gives 1)."""
+    x = i64(x)
+    mask = int(wrap16((1 << exponent) - 1))
+    threshold = wrap16((mask >> 1) + (x < 0))
+    return wrap16((x >> exponent) + ((x & mask) > threshold))
+
+
+def saturating_left_shift16(x, amount: int) -> np.ndarray:
+    return np.clip(i64(x) * (1 << amount), -32768, 32767)
+
+
+def doubling_high_mul16(a, b) -> np.ndarray:
+    """hard_swish.h SaturatingDoublingHighMul: a * b / 2^15 truncated, saturating only
+    -32768 * -32768."""
+    a, b = i64(a), i64(b)
+    r = wrap16(c_div(a * b, 1 << 15))
+    return np.where((a == -32768) & (b == -32768), 32767, r)
