@@ -238,3 +238,61 @@ def test_errors():
     b.add_op("SUB", [x, y], [o], version=2)
     b.add_output(o)
     _raises(b.to_bytes(), match=r"\(SUB\).*quantized")
+
+
+# ---------------------------------------------------------------- PRELU
+def prelu_model(dtype, x_shape, alpha, qi, qa, qo, const=True, alpha_dtype=None):
+    b = ModelBuilder()
+    x = b.add_input("x", x_shape, dtype, quant=qi)
+    if const:
+        a = b.add_constant("alpha", alpha, quant=qa)
+    else:
+        a = b.add_input("alpha", alpha.shape, alpha_dtype or alpha.dtype, quant=qa)
+    o = b.add_tensor("y", x_shape, dtype, quant=qo)
+    b.add_op("PRELU", [x, a], [o], version=1)
+    b.add_output(o)
+    return b.to_bytes()
+
+
+PRELU_SHAPES = [((2, 3, 4), (4,)), ((1, 5, 5, 3), (1, 1, 3)), ((2, 3), (2, 3)), ((4,), ()),
+                ((2, 1, 3, 2, 2), (2, 2)), ((3, 1, 2), (1, 2))]
+PRELU_Q = [((0.05, 3), (0.01, -5), (0.03, -2)), ((0.5, 0), (0.2, 0), (0.01, 0)),
+           ((0.002, -128), (0.1, 127), (0.5, 127)), ((0.02, 127), (0.004, -128), (0.02, -128))]
+
+
+def _prelu_cases():
+    cases = []
+    for dtype, (xs, as_), qs, const in itertools.product((I8, U8, I16), PRELU_SHAPES, PRELU_Q,
+                                                         (True, False)):
+        qi, qa, qo = qs
+        if dtype == U8:
+            qi, qa, qo = [(s, z + 128) for s, z in qs]
+        if dtype == I16:                    # int16 data with int8 alpha
+            qi, qo = (qi[0], 0), (qo[0], 0)
+        cases.append((dtype, xs, as_, qi, qa, qo, const))
+    return cases
+
+
+@pytest.mark.parametrize("dtype,x_shape,alpha_shape,qi,qa,qo,const", split(_prelu_cases(), 16))
+def test_prelu(dtype, x_shape, alpha_shape, qi, qa, qo, const):
+    rng = np.random.default_rng(zlib.crc32(repr((dtype, x_shape, alpha_shape, qi)).encode()))
+    alpha = rand_q(rng, alpha_shape, I8 if dtype == I16 else dtype)
+    x = rand_q(rng, x_shape, dtype)
+    m = prelu_model(dtype, x_shape, alpha, q(*qi), q(*qa), q(*qo), const)
+    compare(m, [x] if const else [x, alpha], f"PRELU-{np.dtype(dtype)}")
+
+
+def test_prelu_errors():
+    a8 = np.array([1, 2, 3], I8)
+    # alpha broadcasting the input to a larger shape
+    _raises(prelu_model(I8, (2, 1), a8, q(0.1, 0), q(0.1, 0), q(0.1, 0)),
+            match=r"\(PRELU\).*keep the input's shape")
+    # alpha that does not broadcast
+    _raises(prelu_model(I8, (2, 4), a8, q(0.1, 0), q(0.1, 0), q(0.1, 0)),
+            match=r"\(PRELU\).*does not broadcast")
+    # alpha of another type than the 8-bit input
+    _raises(prelu_model(U8, (2, 3), a8, q(0.1, 0), q(0.1, 0), q(0.1, 0)),
+            match=r"\(PRELU\).*alpha has type")
+    # unquantized alpha
+    _raises(prelu_model(I8, (2, 3), a8, q(0.1, 0), None, q(0.1, 0)),
+            match=r"\(PRELU\).*alpha must be quantized")

@@ -1,4 +1,4 @@
-"""Quantized binary ops: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE and the comparisons.
+"""Quantized binary ops: ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, the comparisons and PRELU.
 
 Each op is a vectorized int64 transcription of LiteRT's reference kernel
 (add.cc/sub.cc/mul.cc/div.cc/squared_difference.cc/comparisons.cc and
@@ -11,7 +11,7 @@ with broadcasting and no allocation. int16 inputs run the formula directly.
 
 Not registered here (the generic kernels already do what LiteRT does for
 quantized tensors): MAXIMUM/MINIMUM (compare raw values, no requantization),
-SELECT/SELECT_V2 (copy raw values), CONCATENATION/PACK.
+SELECT/SELECT_V2 (copy raw values). CONCATENATION/PACK with requantization: quant/layout.py.
 """
 from __future__ import annotations
 
@@ -338,3 +338,66 @@ QuantGreater = _compare("GREATER", (1, 2), np.greater)
 QuantGreaterEqual = _compare("GREATER_EQUAL", (1, 3), np.greater_equal)
 QuantEqual = _compare("EQUAL", (1, 5), np.equal)
 QuantNotEqual = _compare("NOT_EQUAL", (1, 4), np.not_equal)
+
+
+# ---------------------------------------------------------------- PRELU
+@register("PRELU", versions=(1, 1), variant="quantized")
+class QuantPrelu(Kernel):
+    """reference_ops::Prelu / BroadcastPrelu4DSlow: x >= 0 (after the zero point) is
+    rescaled by input/output scale, x < 0 by input*alpha/output scale times (alpha - its
+    zero point); alpha broadcasts against x and the output keeps x's shape. 8-bit inputs
+    (alpha of the same type) go through a 65,536-entry table over (x, alpha) pairs;
+    int16 inputs take int8 alpha and run the formula."""
+
+    def prepare(self, ctx):
+        ctx.check_arity(2, 1)
+        x, alpha = ctx.input(0), ctx.input(1)
+        out = ctx.outputs[0]
+        want_alpha = {I8: I8, U8: U8, I16: I8}.get(x.dtype)
+        if want_alpha is None:
+            raise ctx.error(f"quantized PRELU supports int8, uint8, int16, got {x.dtype}", x)
+        ctx.check(alpha.dtype == want_alpha, f"alpha has type {alpha.dtype}, expected "
+                  f"{np.dtype(want_alpha)} for a {x.dtype} input", alpha)
+        ctx.check(out.dtype == x.dtype, f"output has type {out.dtype}, expected {x.dtype}",
+                  out)
+        shape = broadcast_shape(x.shape, alpha.shape)
+        if shape is None:
+            raise ctx.error(f"alpha shape {list(alpha.shape)} does not broadcast against the "
+                            f"input shape {list(x.shape)}", alpha)
+        ctx.check(tuple(shape) == tuple(x.shape), f"alpha shape {list(alpha.shape)} "
+                  f"broadcasts the input {list(x.shape)} to {list(shape)}; the output must "
+                  "keep the input's shape", alpha)
+        si, self.zi = _scale_zp(ctx, x, "input")
+        sa, self.za = _scale_zp(ctx, alpha, "alpha")
+        so, self.zo = _scale_zp(ctx, out, "output")
+        # float32 maths (the scales are floats), widened to double for QuantizeMultiplier.
+        f = np.float32
+        self.m1, self.s1 = arith.quantize_multiplier(float(f(f(si) / f(so))))
+        self.m2, self.s2 = arith.quantize_multiplier(float(f(f(f(si) * f(sa)) / f(so))))
+        self.lo, self.hi = arith.dtype_range(x.dtype)
+        ctx.set_output(0, x.shape, x.dtype)
+        self.table = None
+        if x.dtype in (I8, U8):
+            codes = np.arange(1 << 16, dtype=np.int64)
+            xv = (codes >> 8).astype(np.uint8).view(x.dtype).astype(np.int64)
+            av = (codes & 0xFF).astype(np.uint8).view(x.dtype).astype(np.int64)
+            self.table = self.compute(xv, av).astype(x.dtype)
+            self.ix = ctx.request_scratch(x.shape, np.uint16)
+
+    def compute(self, x, a):
+        d = x - self.zi
+        pos = arith.multiply_by_quantized_multiplier(d, self.m1, self.s1)
+        neg = arith.multiply_by_quantized_multiplier(d * (a - self.za), self.m2, self.s2)
+        return np.clip(np.where(d >= 0, pos, neg) + self.zo, self.lo, self.hi)
+
+    def invoke(self, ictx):
+        x, alpha = ictx.inputs
+        out = ictx.outputs[0]
+        if self.table is None:
+            np.copyto(out, self.compute(x.astype(np.int64), alpha.astype(np.int64)),
+                      casting="unsafe")
+            return
+        ix = ictx.scratch[self.ix]
+        np.left_shift(x.view(np.uint8), 8, out=ix, dtype=np.uint16)
+        np.bitwise_or(ix, alpha.view(np.uint8), out=ix)
+        np.take(self.table, ix, out=out, mode="clip")
