@@ -300,6 +300,8 @@ class _ImageToColumnsConv(Kernel):
             self.xf = x.reshape(-1)
             self.col = ictx.scratch[self.col_idx]
             self._bind_blocks(lambda r0, r1: self.col[:r1 - r0])
+            self.pack_blocks = [(r0, col.reshape(-1), len(col), col, out_b, epi)
+                                for r0, col, out_b, epi in self.blocks]
             return
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -346,8 +348,8 @@ class _ImageToColumnsConv(Kernel):
         matmul = np.matmul
         if self.pack_c:
             pack, xf, geom = self.pack, self.xf, self.pack_geom
-            for r0, col, out_b, epi in self.blocks:
-                pack(xf, col.reshape(-1), geom, r0, len(col))
+            for r0, colf, n_rows, col, out_b, epi in self.pack_blocks:
+                pack(xf, colf, geom, r0, n_rows)
                 matmul(col, wt, out=out_b)
                 epi.run(ictx)
             return
