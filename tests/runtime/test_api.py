@@ -272,3 +272,12 @@ def test_arena_buffers_are_public():
     bufs = it.arena_buffers()
     assert bufs and all({"name", "bytes", "first", "last", "offset"} <= set(b) for b in bufs)
     assert max(b["offset"] + b["bytes"] for b in bufs) == it.memory_report()["arena_bytes"]
+
+
+def test_num_threads_sets_the_blas_pool():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    it = edgelite.Interpreter(model_content=_add_model(), num_threads=1)
+    it.allocate_tensors()
+    it.invoke()
+    blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
