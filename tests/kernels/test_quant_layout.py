@@ -105,7 +105,7 @@ def test_errors():
     m = concat_model(I8, [(2, 3), (2, 3)], [q(0.1, 0), q(0.2, 0)], q(0.1, 0), 1, version=2)
     with pytest.raises(Exception):                  # noqa: B017 (LiteRT's own error type)
         run_litert(m, [rand_q(rng, (2, 3), I8)] * 2, reference=True)
-    _raises(m, match=r"\(CONCATENATION\).*int8 CONCATENATION does not requantize")
+    _raises(m, match=r"\(CONCATENATION\).*requantizing int8 CONCATENATION is not supported")
     # PACK never requantizes
     for dtype, version in ((U8, 1), (I8, 2)):
         m = concat_model(dtype, [(2, 3), (2, 3)], [q(0.1, 0), q(0.1, 1)], q(0.1, 0), 0,

@@ -7,7 +7,10 @@ is one `np.take` on the storage bits (x viewed as uint8/uint16).
 
 SOFTMAX (8-bit: gemmlowp's fixed-point exp and reciprocal, reference_ops::Softmax;
 int16: the exp and 1/(1+x) LUTs of SoftmaxInt16) works per row: a table lookup
-of exp(diff) by diff = x - row max, a row sum, a per-row reciprocal.
+of exp(diff) by diff = x - row max, a row sum, a per-row reciprocal. LOG_SOFTMAX
+(gemmlowp exp, fixed-point log) and L2_NORMALIZATION (inverse-sqrt multiplier of
+the row's sum of squares) are row ops too; HARD_SWISH and int16 LOGISTIC/TANH
+(interpolating the sigmoid table of fixedpoint.sigmoid_table_uint16) are tables.
 """
 from __future__ import annotations
 

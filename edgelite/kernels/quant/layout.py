@@ -57,8 +57,9 @@ class QuantConcatenation(Concatenation):
                         raise ctx.error(
                             f"input tensor {t.index} {t.name!r} has quantization (scale "
                             f"{t.scale:g}, zero point {t.zero_point}) but the output has "
-                            f"(scale {out.scale:g}, zero point {out.zero_point}); LiteRT's "
-                            f"int8 CONCATENATION does not requantize (only uint8 does)", t)
+                            f"(scale {out.scale:g}, zero point {out.zero_point}); requantizing "
+                            f"int8 CONCATENATION is not supported (LiteRT's int8 kernel "
+                            f"refuses it; only uint8 requantizes)", t)
             super().prepare(ctx)
             return
         self._prepare_requantize(ctx, ins, out)
