@@ -844,8 +844,9 @@ class FullyConnected(Kernel):
         ctx.set_output(0, out_shape, F32)
         self.batch, self.k, self.units = batch, k, units
         self.weights_const = w.data is not None
-        # Weights laid out [K, units] once, so invoke is a plain GEMM.
-        self.wt = np.ascontiguousarray(w.data.T) if w.data is not None else None
+        # A transposed view, not a copy: BLAS reads [units, K] weights as [K, units]
+        # directly, so the weights stay on the file's map (load is flat in size).
+        self.wt = w.data.T if w.data is not None else None
         self.epilogue = Epilogue(bias, 2, batch, units, self.bounds)
 
     def bind(self, ictx: InvokeContext) -> None:

@@ -202,6 +202,7 @@ def test_conv2d_invalid(case):
 def generic_prepare(op: str, inputs, options=None):
     """Prepare edgelite's generic (float) kernel of `op` directly, bypassing the
     registry's choice of a quantized/hybrid variant. inputs: (shape, dtype, const)."""
+    registry.load_all()
     cls = registry.BUILTINS[op][0]
     specs = []
     for i, (shape, dtype, const) in enumerate(inputs):
