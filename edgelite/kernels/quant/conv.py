@@ -26,6 +26,7 @@ import numpy as np
 from edgelite.format.schema.tflite_generated import Padding, TensorType
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant.qutil import (
     F64,
     I8,
@@ -204,10 +205,29 @@ class QuantizedConv2D(Kernel):
         self.requant = q.requantizer()
         self.zi = q.zi
         self.pad = Padded(x.shape, pads)
-        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
         self.direct = kh == kw == sh == sw == 1 and not self.pad.needed and groups == 1
         self.n, self.oh, self.ow, self.k = n, oh, ow, k
+        self.fast = None
+        if groups == 1 and self.requant.compiled_ok:
+            self.fast = compiled_tier(n * oh * ow * oc)
+        if self.fast is not None:
+            # compiled: pack (im2col from the raw input, zero point outside it), GEMM and
+            # the fused requantization, band by band.
+            self.rq = self.requant.params(oc)
+            self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
+                                    pads[1][0]], np.int64)
+            self.fill = ft.type(q.zi)
+            self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
+            brows = self.nb * self.bh * ow
+            if self.direct:
+                self.xf_idx = ctx.request_scratch((brows, k), ft)
+            else:
+                self.col_idx = ctx.request_scratch((brows * k,), ft)
+            self.gemm_idx = ctx.request_scratch((brows, oc), ft)
+            self._x = None
+            return
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         if groups == 1:
             # im2col, GEMM and requantization band by band, each band cache-sized.
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
@@ -221,8 +241,48 @@ class QuantizedConv2D(Kernel):
             self.accf_idx = ctx.request_scratch((self.rows, oc), ft)
         self._x = None
 
+    def _bind_compiled(self, ictx: InvokeContext) -> None:
+        oc = self._out.shape[-1]
+        gemm = ictx.scratch[self.gemm_idx]
+        self.xflat = self._x.reshape(-1)
+        if self.direct:
+            x2d = self._x.reshape(self.rows, self.k)
+            xf = ictx.scratch[self.xf_idx]
+        else:
+            col = ictx.scratch[self.col_idx]
+        self.blocks = []
+        for n0, n1, y0, y1 in self.band_list:
+            rows = (n1 - n0) * (y1 - y0) * self.ow
+            r0 = (n0 * self.oh + y0) * self.ow
+            if self.direct:
+                colf, col2d = x2d[r0:r0 + rows], xf[:rows]
+            else:
+                colf = col[:rows * self.k]
+                col2d = colf.reshape(rows, self.k)
+            out2d = self._out[n0:n1, y0:y1].reshape(rows, oc)
+            self.blocks.append((r0, rows, colf, col2d, gemm[:rows], out2d))
+
+    def _invoke_compiled(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        fast, wt, corr = self.fast, self.wt, self.corr
+        m, nudge, half, right, left, any_left, zp, lo, hi = self.rq
+        direct, xflat, geom, fill = self.direct, self.xflat, self.geom_c, self.fill
+        for r0, rows, colf, col2d, gemm, out2d in self.blocks:
+            if direct:
+                np.copyto(col2d, colf)          # colf: this band of the raw input
+            else:
+                fast.im2col_rows_fill(xflat, colf, geom, r0, rows, fill)
+            np.matmul(col2d, wt, out=gemm)
+            fast.requant_float_rows(gemm, corr, m, nudge, half, right, left, any_left, zp, lo,
+                                    hi, out2d)
+
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        if self.fast is not None:
+            self._bind_compiled(ictx)
+            self.invoke = self._invoke_compiled
+            return
         self.pad.bind(ictx.scratch[self.pad_idx])
         out_hw, kernel, strides, dil = self.geom
         win = None if self.direct else window_view(self.pad.buf, out_hw, kernel, strides, dil)
@@ -256,6 +316,9 @@ class QuantizedConv2D(Kernel):
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+            if self.fast is not None:
+                self._invoke_compiled(ictx)
+                return
         pad = self.pad
         pad.fill_border(self.zi)
         np.copyto(pad.inner, ictx.inputs[0])
@@ -313,11 +376,16 @@ class QuantizedDepthwiseConv2D(Kernel):
         ctx.set_output(0, (n, oh, ow, oc), x.dtype)
         pads = (same_valid_pads(padding, h, kh, sh, dh, oh),
                 same_valid_pads(padding, wd, kw, sw, dw, ow))
+        self.requant = q.requantizer()
+        self.fast = compiled_tier(n * oh * ow * oc) if self.requant.compiled_ok else None
+        if self.fast is not None:
+            self._prepare_compiled(ctx, q, wq, (ow, kh, kw, oc),
+                                   (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
+            return
         ft = q.gemm_dtype(kh * kw)
         taps = wq.astype(ft).reshape(kh * kw, c, mult)
         self.taps = taps[:, :, 0] if mult == 1 else taps
         self.corr = q.correction(wq.sum(axis=0))
-        self.requant = q.requantizer()
         self.zi, self.mult, self.c = q.zi, mult, c
         self.pad = Padded(x.shape, pads)
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
@@ -332,8 +400,35 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.geom = (n, oh, ow, kh, kw, sh, sw, dh, dw)
         self._x = None
 
+    def _prepare_compiled(self, ctx: PrepareContext, q: QuantSetup, wq: np.ndarray, shape,
+                          geom) -> None:
+        """The compiled tier: padding, zero points, taps and requantization in one kernel
+        (exact integer sums in float32 when they provably stay below 2^24, else float64)."""
+        ow, kh, kw, oc = shape
+        self.rq = self.requant.params(oc)
+        self.corr = np.zeros(oc, np.int64) if q.bias is None else q.bias.astype(np.int64)
+        w_max = int(np.abs(wq).max(initial=0))
+        # exact float sums: every partial sum of (x - zi) * w below 2^24 (float32) or 2^53
+        ft = gemm_float_dtype(kh * kw, max_abs(q.x_dtype, q.zi), w_max)
+        self.zf = ft.type(q.zi)
+        self.w_c = np.ascontiguousarray(wq.reshape(kh, kw, oc), ft)
+        self.geom_c = np.array(geom, np.int64)        # [sh, sw, dh, dw, pt, pl, M]
+        self.acc_idx = ctx.request_scratch((ow, oc), ft)
+        self._x = None
+
+    def _invoke_compiled(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        m, nudge, half, right, left, any_left, zp, lo, hi = self.rq
+        self.fast.depthwise_q(self._x, self.w_c, self.corr, self.zf, self._out, self.acc,
+                              self.geom_c, m, nudge, half, right, left, any_left, zp, lo, hi)
+
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
+        if self.fast is not None:
+            self.acc = ictx.scratch[self.acc_idx]
+            self.invoke = self._invoke_compiled
+            return
         self.pad.bind(ictx.scratch[self.pad_idx])
         n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
         src = self.pad.buf
@@ -364,6 +459,9 @@ class QuantizedDepthwiseConv2D(Kernel):
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+            if self.fast is not None:
+                self._invoke_compiled(ictx)
+                return
         self.pad.fill_border(self.zi)
         np.copyto(self.pad.inner, ictx.inputs[0])
         taps, requant, corr = self.taps, self.requant, self.corr

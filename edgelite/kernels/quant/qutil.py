@@ -109,6 +109,21 @@ class Requantizer:
         self.zp, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.positive = bool(np.all(m > 0))
 
+    @property
+    def compiled_ok(self) -> bool:
+        """Whether the compiled kernels' requantization (this class's m > 0 path) applies."""
+        return self.positive and not self.int64_path
+
+    def params(self, channels: int) -> tuple:
+        """(m, nudge, half, right, left, any_left, zp, lo, hi) for the compiled kernels:
+        per-channel int64 arrays of length `channels` (a per-tensor value repeated)."""
+        def per_channel(a):
+            return np.ascontiguousarray(np.broadcast_to(np.asarray(a, np.int64).reshape(-1),
+                                                        (channels,)))
+        return (per_channel(self.m), per_channel(self.nudge), per_channel(self.half),
+                per_channel(self.right), per_channel(self.left), self.any_left,
+                np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
+
     # Rows per block of the blocked passes: ~32K int64 values (256 KB) stay in cache
     # across the ~9 passes of the requantization.
     BLOCK = 1 << 15
