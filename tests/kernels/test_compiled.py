@@ -271,3 +271,75 @@ def test_requantize_compiled_equals_numpy_fallback(monkeypatch):
     b = np.empty(acc.shape, np.int8)
     compiled.requantize_per_channel(acc, mult, shift, 5, -128, 127, b)
     np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- quantized convolutions
+def quant_conv_model(op, dtype, x_shape, w_shape, rng, *, per_channel, zi, factor, bias,
+                     **opts) -> bytes:
+    """An int8 / uint8 CONV_2D or DEPTHWISE_CONV_2D; `factor` scales the output scale
+    (factor < 1 gives multipliers with left shifts)."""
+    info = np.iinfo(dtype)
+    b = ModelBuilder()
+    x = b.add_input("x", x_shape, dtype, quant={"scale": [0.03], "zero_point": [zi]})
+    axis = 3 if op == "DEPTHWISE_CONV_2D" else 0
+    oc = w_shape[axis]
+    n_scales = oc if per_channel else 1
+    scales = list(10.0 ** rng.uniform(-3, -1.5, n_scales))
+    w_zp = 0 if dtype == np.int8 else int(rng.integers(100, 156))
+    w = rng.integers(info.min + (dtype == np.int8), info.max + 1, w_shape).astype(dtype)
+    wq = {"scale": scales, "zero_point": [w_zp] * n_scales, "quantized_dimension": axis}
+    ins = [x, b.add_constant("w", w, quant=wq)]
+    if bias:
+        ins.append(b.add_constant("b", rng.integers(-5000, 5000, oc).astype(np.int32)))
+    k = int(np.prod(w_shape[1:3])) * (1 if axis == 3 else w_shape[3])
+    out_scale = 0.03 * float(np.mean(scales)) * np.sqrt(k) * 40 * factor
+    zo = int(rng.integers(info.min, info.max + 1))
+    y = b.add_tensor("y", (1, 1, 1, 1), dtype, quant={"scale": [out_scale], "zero_point": [zo]})
+    b.add_op(op, ins, [y], version=3 if dtype == np.int8 else 1, **opts)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+QCONV_CASES = [
+    # (op, dtype, x_shape, w_shape, stride, dilation, padding, act, per_channel, factor)
+    ("CONV_2D", np.int8, (1, 15, 15, 3), (8, 3, 3, 3), 2, 1, "SAME", "RELU6", True, 1.0),
+    ("CONV_2D", np.int8, (2, 6, 6, 16), (24, 1, 1, 16), 1, 1, "SAME", "NONE", True, 1.0),
+    ("CONV_2D", np.int8, (1, 9, 7, 4), (5, 2, 3, 4), 1, 2, "VALID", "RELU", False, 0.01),
+    ("CONV_2D", np.uint8, (1, 8, 8, 5), (6, 3, 3, 5), 1, 1, "SAME", "RELU6", False, 1.0),
+    ("CONV_2D", np.int8, (1, 6, 6, 16), (24, 1, 1, 16), 2, 1, "SAME", "NONE", True, 1e-4),
+    ("DEPTHWISE_CONV_2D", np.int8, (1, 9, 9, 8), (1, 3, 3, 8), 1, 1, "SAME", "RELU6", True,
+     1.0),
+    ("DEPTHWISE_CONV_2D", np.int8, (2, 10, 11, 16), (1, 3, 3, 16), 2, 1, "SAME", "NONE",
+     True, 0.01),
+    ("DEPTHWISE_CONV_2D", np.int8, (1, 8, 7, 5), (1, 3, 3, 10), 1, 2, "VALID", "RELU", False,
+     1.0),
+    ("DEPTHWISE_CONV_2D", np.uint8, (1, 12, 5, 4), (1, 5, 5, 4), 2, 1, "SAME", "RELU6",
+     False, 1.0),
+    ("DEPTHWISE_CONV_2D", np.int8, (1, 2, 2, 5), (1, 3, 3, 15), 1, 1, "SAME", "NONE", True,
+     1e-4),
+    ("DEPTHWISE_CONV_2D", np.uint8, (1, 7, 7, 3), (1, 2, 3, 6), 3, 1, "VALID", "NONE", False,
+     0.01),
+]
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="only the compiled tier has a kernel to compare")
+@pytest.mark.parametrize("zi_kind", ["lo", "mid", "hi"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", QCONV_CASES, ids=repr)
+def test_quantized_conv_tiers_bit_identical(case, bias, zi_kind):
+    op, dtype, xs, ws, s, d, pad, act, pc, factor = case
+    rng = np.random.default_rng(seed_of(case, bias, zi_kind))
+    info = np.iinfo(dtype)
+    zi = {"lo": int(info.min), "mid": int(info.min + info.max) // 2 + 3, "hi": int(info.max)}
+    opts = {"padding": pad, "stride_h": s, "stride_w": s, "dilation_h_factor": d,
+            "dilation_w_factor": d, "fused_activation_function": act}
+    if op == "DEPTHWISE_CONV_2D":
+        opts["depth_multiplier"] = ws[3] // xs[3]
+    model = quant_conv_model(op, dtype, xs, ws, rng, per_channel=pc, zi=zi[zi_kind],
+                             factor=factor, bias=bias, **opts)
+    x = rng.integers(info.min, info.max + 1, xs).astype(dtype)
+    got = run(model, [x], "compiled")
+    want = run(model, [x], "numpy")
+    np.testing.assert_array_equal(got, want)
+    if factor >= 0.01:     # (smaller factors: multipliers > 1, left shifts, saturation)
+        assert len(np.unique(want)) > 1, "degenerate case: the output is constant"
