@@ -128,18 +128,25 @@ class SubgraphBuilder:
         self.sg.inputs.append(idx)
         return idx
 
-    def add_constant(self, name: str, value, dtype=None, quant=None, tensor_type=None) -> int:
-        """A constant tensor; `tensor_type` ("INT4", ...) overrides the numpy dtype's type."""
+    def add_constant(self, name: str, value, dtype=None, quant=None, tensor_type=None,
+                     shape=None) -> int:
+        """A constant tensor; `tensor_type` ("INT4", ...) overrides the numpy dtype's type.
+
+        INT4/UINT4/INT2: `value` holds the values, packed here as LiteRT reads them;
+        or, with `shape` given, `value` is the already-packed uint8 bytes."""
         arr = np.asarray(value, dtype=dtype)
         ttype = ir.tensor_type_of(tensor_type or arr.dtype)
         if ttype == ir.TensorType.STRING:
             from edgelite.format.strings import encode_strings
             raw = np.frombuffer(encode_strings(arr), np.uint8)
+        elif ttype in (ir.TensorType.INT4, ir.TensorType.UINT4, ir.TensorType.INT2):
+            from edgelite.format.packed import pack_int
+            raw = arr.astype(np.uint8).ravel() if shape is not None else pack_int(arr, ttype)
         else:
             raw = np.ascontiguousarray(arr).view(np.uint8).ravel()
         buf = self.mb.add_buffer(raw)
-        t = ir.Tensor(name=name, shape=arr.shape, type=ttype, buffer=buf,
-                      quantization=make_quant(quant))
+        t = ir.Tensor(name=name, shape=arr.shape if shape is None else tuple(shape), type=ttype,
+                      buffer=buf, quantization=make_quant(quant))
         self.sg.tensors.append(t)
         return len(self.sg.tensors) - 1
 

@@ -46,7 +46,10 @@ class Dequantize(Kernel):
     (per-channel) paths both give. float16 is widened exactly. A constant input
     (float16 or dynamic-range weights) is dequantized once, here in prepare."""
 
-    TYPES = ("INT8", "UINT8", "INT16", "FLOAT16")
+    TYPES = ("INT8", "UINT8", "INT16", "FLOAT16", "INT4", "UINT4", "INT2")
+    # Packed sub-byte types: edgelite holds their constants unpacked (one int8/uint8
+    # per value, ir.Model.constant), which is what LiteRT unpacks them to.
+    PACKED = ("INT4", "UINT4", "INT2")
 
     def prepare(self, ctx):
         ctx.check_arity(1, 1)
@@ -59,7 +62,7 @@ class Dequantize(Kernel):
         if name != "FLOAT16":
             if is_quantized(x):
                 self.scale, self.zero_point = _channel_params(ctx, x, "input")
-                ctx.check(self.scale.ndim == 0 or name in ("INT8", "UINT8"),
+                ctx.check(self.scale.ndim == 0 or name != "INT16",
                           f"per-channel dequantization of {name} is not supported", x)
             else:
                 # No quantization parameters: LiteRT's scale and zero point are 0.
@@ -69,6 +72,8 @@ class Dequantize(Kernel):
                           "int16 input must have zero point 0", x)
             self.zero_point = self.zero_point.astype(np.float32)
         self.constant = None
+        if name in self.PACKED:
+            ctx.check(x.is_const, f"a non-constant {name} input is not supported", x)
         if x.is_const:
             self.constant = np.empty(x.shape, np.float32)
             self.compute(x.data, self.constant)

@@ -17,7 +17,7 @@ FAMILIES = [
     "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
     "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
     "quant.conv", "quant.pool", "quant.elementwise", "quant.activations", "quant.reduce",
-    "quant.misc", "quant.rnn", "quant.hybrid", "quant.layout",
+    "quant.misc", "quant.rnn", "quant.hybrid", "quant.layout", "quant.int4",
 ]
 
 # Which variant of an op a node gets is decided by its tensor types, known

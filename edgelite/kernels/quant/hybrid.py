@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelite.format import ir
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, conv_output_size
@@ -117,6 +118,10 @@ class HybridFullyConnected(Kernel):
         out = ctx.outputs[0]
         o = ctx.options
         _check_types(ctx, x, w, out)
+        if w.type == ir.TensorType.INT4:
+            # INT4 weights (held unpacked as int8) must be symmetric, as LiteRT checks.
+            zp = np.asarray(w.quant.zero_point if w.quant is not None else [])
+            ctx.check(not np.any(zp), f"INT4 weights need zero point 0, got {zp.tolist()}", w)
         ctx.check(_opt(o, "weightsFormat", 0) == 0, "shuffled weights are not supported")
         ctx.check(len(w.shape) == 2, f"weights must be 2-D [units, K], got {list(w.shape)}", w)
         units, k = w.shape
@@ -312,6 +317,9 @@ class HybridDepthwiseConv2D(Kernel):
         out = ctx.outputs[0]
         o = ctx.options
         _check_types(ctx, x, w, out)
+        # LiteRT's hybrid depthwise kernel has no INT4 path (it fails at invoke).
+        ctx.check(w.type != ir.TensorType.INT4,
+                  "hybrid DEPTHWISE_CONV_2D does not support INT4 weights", w)
         ctx.check(len(x.shape) == 4, f"input must be 4-D [N, H, W, C], got {list(x.shape)}", x)
         ctx.check(len(w.shape) == 4, f"filter must be 4-D [1, KH, KW, C*M], got "
                                      f"{list(w.shape)}", w)
