@@ -28,7 +28,15 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
 - `requantize_per_channel`: TFLite's MultiplyByQuantizedMultiplier (double
   rounding), + zero point, clamp, bit-exact with
   `edgelite.kernels.quant.arith.multiply_by_quantized_multiplier`. Exported
-  for the quantized convolution kernels; not wired in from this module.
+  for other callers; the quantized convolutions use the kernels below.
+- Quantized (int8/uint8, m > 0, 32-bit accumulators; quant/conv.py picks
+  them): `requant_float_rows` (an exact-integer GEMM band + per-channel
+  correction -> requantized output, the numpy Requantizer's int64 operations
+  one by one, so bit-identical), `im2col_rows_fill` (im2col straight from the
+  int8 input, zero point outside it), `depthwise_q` (depthwise with zero points,
+  exact float32/float64 sums and the requantization fused per output row).
+  Per-channel parameters reach the inlined `_rq` as scalars: passing arrays
+  to a jitted callee costs reference counting per call (100x slower).
 
 Compile cost and caching (numba 0.68.1, CPython 3.11, a 2-vCPU AVX-512 VM
 shared with other jobs; measured in fresh processes: import, then the first
