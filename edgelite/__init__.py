@@ -1,14 +1,28 @@
 """edgelite: TensorFlow Lite (LiteRT) rebuilt in Python."""
-from edgelite.errors import (EdgeliteError, InterpreterError, InvokeError, ModelError, OpError,
-                             UnsupportedOpError)
+from edgelite.errors import (
+    EdgeliteError,
+    InterpreterError,
+    InvokeError,
+    ModelError,
+    OpError,
+    UnsupportedOpError,
+)
 from edgelite.format.reader import load_model
 from edgelite.format.writer import save_model, to_bytes
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "EdgeliteError", "InterpreterError", "InvokeError", "ModelError", "OpError",
-    "UnsupportedOpError", "load_model", "save_model", "to_bytes", "Interpreter",
+    "EdgeliteError",
+    "Interpreter",
+    "InterpreterError",
+    "InvokeError",
+    "ModelError",
+    "OpError",
+    "UnsupportedOpError",
+    "load_model",
+    "save_model",
+    "to_bytes",
 ]
 
 

@@ -68,9 +68,14 @@ def main() -> int:
     int8_model = conv.convert()
 
     sys.path.insert(0, str(ROOT))
-    from edgelite.format.metadata import (AssociatedFileInfo, ModelMetadataInfo,
-                                          SubgraphMetadataInfo, TensorMetadataInfo,
-                                          append_associated_files, encode_metadata)
+    from edgelite.format.metadata import (
+        AssociatedFileInfo,
+        ModelMetadataInfo,
+        SubgraphMetadataInfo,
+        TensorMetadataInfo,
+        append_associated_files,
+        encode_metadata,
+    )
     from edgelite.format.reader import load_model
     from edgelite.format.writer import to_bytes
     labels = "\n".join(str(d) for d in range(10)).encode()

@@ -98,7 +98,7 @@ def make_quant(quant) -> ir.QuantParams | None:
         return quant
     if isinstance(quant, tuple):
         scale, zp = quant
-        quant = dict(scale=scale, zero_point=zp)
+        quant = {"scale": scale, "zero_point": zp}
     return ir.QuantParams(
         scale=np.atleast_1d(np.asarray(quant["scale"], np.float32)),
         zero_point=np.atleast_1d(np.asarray(quant.get("zero_point", 0), np.int64)),

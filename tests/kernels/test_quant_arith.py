@@ -65,7 +65,7 @@ def test_round_half_away_from_zero():
 
 def test_rounding_divide_by_pot_negative_ties():
     xs = np.arange(-20, 21)
-    for e in range(0, 5):
+    for e in range(5):
         assert arith.rounding_divide_by_pot(xs, e).tolist() == [rdbpot_scalar(int(x), e) for x in xs]
 
 
