@@ -228,6 +228,9 @@ class QuantizedConv2D(Kernel):
             self._x = None
             return
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        # float64 requantization when provably exact: |acc| <= max|x| * sum|w| per channel
+        self.requant.enable_float(self.corr, max_abs(q.x_dtype)
+                                  * np.abs(wq).reshape(oc, k).sum(axis=1))
         if groups == 1:
             # im2col, GEMM and requantization band by band, each band cache-sized.
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
@@ -386,6 +389,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         taps = wq.astype(ft).reshape(kh * kw, c, mult)
         self.taps = taps[:, :, 0] if mult == 1 else taps
         self.corr = q.correction(wq.sum(axis=0))
+        self.requant.enable_float(self.corr, max_abs(q.x_dtype) * np.abs(wq).sum(axis=0))
         self.zi, self.mult, self.c = q.zi, mult, c
         self.pad = Padded(x.shape, pads)
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)

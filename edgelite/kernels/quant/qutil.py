@@ -152,9 +152,96 @@ class Requantizer:
         np.clip(r, self.lo, self.hi, out=r)
         np.copyto(out, r, casting="unsafe")
 
+    # ---------------------------------------------------------- the float64 path
+    def enable_float(self, corr: np.ndarray | None, acc_bound) -> bool:
+        """Prepare the float64 requantization of `from_float(accf, corr, ...)` when it is
+        provably exact for every |accf| <= acc_bound (per channel); returns whether it is.
+
+        With a = accf + corr, m > 0, no left shift, e = right shift, S = 31 + e,
+        h = 2^(e-1) (0 when e = 0) and c = 2^30 + h*2^31, the identities of the class
+        docstring and floor(floor(y) / 2^e) = floor(y / 2^e) give the double-rounded
+        result + zp in one floor:
+            floor(u - [u < zp + 1/2] * d),   u = (a*m + c) / 2^S + zp,  d = 2^-e (0 if e = 0)
+        ([u < zp + 1/2] is q < 0; floor(u) - zp = q + h >> e). u is computed as
+        accf * (m / 2^S) + (corr*m + c + zp*2^S) / 2^S: every term and partial sum is a
+        multiple of 2^-S below 2^53 * 2^-S in magnitude when
+        (acc_bound + |corr|) * m + c + |zp| * 2^S < 2^52 (checked per channel), so
+        float64 holds each exactly and the arithmetic is exact. Clipping to the integer
+        bounds [lo, hi] commutes with floor; floor and the cast to the output type are
+        one ufunc call. When |zp| * 2^S breaks the bound, zp stays out of u (u is
+        clipped to [lo - zp, hi - zp], floored, then zp is added in the cast). The correction is skipped when lo >= zp: it only lowers values
+        that are <= zp already, which the clamp then raises to lo anyway."""
+        self.fplan = None
+        if self.int64_path or not self.positive or self.any_left:
+            return False
+        m = self.m.astype(F64)
+        e = self.right
+        S = 31 + e
+        c = np.ldexp(1.0, 30) + np.ldexp(self.half.astype(F64), 31)
+        corr_ = np.zeros(1) if corr is None else np.asarray(corr, np.int64).astype(F64)
+        bound = (np.asarray(acc_bound, F64) + np.abs(corr_)) * m + c
+        limit = None
+        if not np.all(bound < np.ldexp(1.0, 52)):
+            # not provable from the weights: check each block's max |accf| at run time
+            # (int64 path for a block beyond it)
+            limit = float(np.min(np.floor((np.ldexp(1.0, 52) - np.abs(corr_) * m - c) / m)))
+            if limit < 1:
+                return False
+            bound = (limit + np.abs(corr_)) * m + c
+        # zp inside u when that stays exact too; else zp is added after the floor
+        zp_in = bool(np.all(bound + abs(self.zp) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)))
+        zpu = self.zp if zp_in else 0
+        ms = np.ldexp(m, -S)
+        k = corr_ * ms + np.ldexp(c, -S) + zpu
+        d = np.where(e > 0, np.ldexp(1.0, -e), 0.0)
+        need = self.lo < self.zp and bool(np.any(e > 0))
+        self.fplan = (corr, np.ascontiguousarray(ms), np.ascontiguousarray(k),
+                      np.ascontiguousarray(d) if need else None, zpu + 0.5, zp_in, limit)
+        return True
+
+    def _from_float64(self, accf: np.ndarray, out: np.ndarray) -> None:
+        corr, ms, k, d, t, zp_in, limit = self.fplan
+        rows, c = accf.shape
+        step = max(1, self.BLOCK // max(c, 1))
+        n = min(step, rows)
+        fb = getattr(self, "_fbuf", None)
+        if fb is None or fb.shape[1] != c or fb.shape[0] < n:
+            fb = self._fbuf = np.empty((n, c), F64)
+            self._mbuf = np.empty((n, c), np.bool_)
+        mb = self._mbuf
+        zpo = 0 if zp_in else self.zp
+        lo, hi = float(self.lo - zpo), float(self.hi - zpo)
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            blk = accf[r0:r1]
+            if limit is not None and max(blk.max(), -blk.min()) > limit:
+                self._from_float_int(blk, corr, out[r0:r1])
+                continue
+            u = fb[:r1 - r0]
+            np.multiply(accf[r0:r1], ms, out=u)
+            u += k
+            if d is not None:
+                mask = mb[:r1 - r0]
+                np.less(u, t, out=mask)
+                np.subtract(u, d, out=u, where=mask)
+            np.clip(u, lo, hi, out=u)
+            if zp_in:
+                np.floor(u, out=out[r0:r1], casting="unsafe")
+            else:
+                np.floor(u, out=u)
+                np.add(u, zpo, out=out[r0:r1], casting="unsafe")
+
     def from_float(self, accf: np.ndarray, corr: np.ndarray | None, out: np.ndarray) -> None:
         """Requantize float-held exact accumulators accf [R, C] (+ an int64 per-channel
         correction) into out [R, C], in cache-sized row blocks."""
+        plan = getattr(self, "fplan", None)
+        if plan is not None and plan[0] is corr:
+            self._from_float64(accf, out)
+            return
+        self._from_float_int(accf, corr, out)
+
+    def _from_float_int(self, accf: np.ndarray, corr: np.ndarray | None,
+                        out: np.ndarray) -> None:
         rows, c = accf.shape
         step = max(1, self.BLOCK // max(c, 1))
         buf = getattr(self, "_buf", None)
