@@ -66,3 +66,29 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] |
         return tuple(np.broadcast_shapes(a, b))
     except ValueError:
         return None
+
+
+def batch_matmul_shapes(ctx, a, b, adj_x: bool, adj_y: bool):
+    """BATCH_MATMUL's shape rules, shared by its float, quantized and hybrid kernels.
+
+    Validates ranks (2-5), batch broadcasting and the inner dimension; returns
+    (ea, eb, batch, rows, k, cols) where ea / eb are the operand shapes padded with
+    leading 1s to a common rank and batch is the broadcast batch shape.
+    """
+    for t, what in ((a, "lhs"), (b, "rhs")):
+        ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
+                                          f"{list(t.shape)}", t)
+    rank = max(len(a.shape), len(b.shape))
+    ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
+    eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
+    batch = []
+    for da, db in zip(ea[:-2], eb[:-2]):
+        if da != db and da != 1 and db != 1:
+            raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do not "
+                            f"broadcast")
+        batch.append(db if da == 1 else da)
+    rows, k = (ea[-1], ea[-2]) if adj_x else (ea[-2], ea[-1])
+    kb, cols = (eb[-1], eb[-2]) if adj_y else (eb[-2], eb[-1])
+    ctx.check(k == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={adj_x}) "
+                       f"and rhs {list(b.shape)} (adj_y={adj_y})")
+    return ea, eb, tuple(batch), rows, k, cols

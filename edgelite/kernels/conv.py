@@ -21,7 +21,12 @@ from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
-from edgelite.kernels.common import ACTIVATION_RANGE, activation_code, conv_output_size
+from edgelite.kernels.common import (
+    ACTIVATION_RANGE,
+    activation_code,
+    batch_matmul_shapes,
+    conv_output_size,
+)
 from edgelite.kernels.registry import register
 
 F32 = np.dtype(np.float32)
@@ -882,27 +887,9 @@ class BatchMatMul(Kernel):
 
     def _prepare_float(self, ctx, a, b) -> None:
         o = ctx.options
-        for t, what in ((a, "lhs"), (b, "rhs")):
-            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
-                                              f"{list(t.shape)}", t)
         self.adj_x = bool(_opt(o, "adjX", False))
         self.adj_y = bool(_opt(o, "adjY", False))
-        rank = max(len(a.shape), len(b.shape))
-        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
-        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
-        batch = []
-        for i in range(rank - 2):
-            da, db = ea[i], eb[i]
-            if da != db and da != 1 and db != 1:
-                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do not "
-                                f"broadcast")
-            batch.append(db if da == 1 else da)
-        rows = ea[-1] if self.adj_x else ea[-2]
-        ka = ea[-2] if self.adj_x else ea[-1]
-        kb = eb[-1] if self.adj_y else eb[-2]
-        cols = eb[-2] if self.adj_y else eb[-1]
-        ctx.check(ka == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={self.adj_x})"
-                            f" and rhs {list(b.shape)} (adj_y={self.adj_y})")
+        _, _, batch, rows, _, cols = batch_matmul_shapes(ctx, a, b, self.adj_x, self.adj_y)
         ctx.set_output(0, (*batch, rows, cols), F32)
 
     def bind(self, ictx: InvokeContext) -> None:

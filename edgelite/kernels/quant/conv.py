@@ -25,7 +25,7 @@ import numpy as np
 
 from edgelite.format.schema.tflite_generated import Padding, TensorType
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant.qutil import (
     F64,
@@ -659,23 +659,8 @@ class QuantizedBatchMatMul(Kernel):
         if out.dtype != a.dtype and not self.raw32:
             raise ctx.error(f"output has type {out.dtype}, expected {a.dtype}"
                             + (" or int32" if a.dtype == I8 else ""), out)
-        for t, what in ((a, "lhs"), (b, "rhs")):
-            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
-                                              f"{list(t.shape)}", t)
         adj_x, adj_y = bool(_opt(o, "adjX", False)), bool(_opt(o, "adjY", False))
-        rank = max(len(a.shape), len(b.shape))
-        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
-        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
-        batch = []
-        for da, db in zip(ea[:-2], eb[:-2]):
-            if da != db and da != 1 and db != 1:
-                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do "
-                                f"not broadcast")
-            batch.append(db if da == 1 else da)
-        rows, ka = (ea[-1], ea[-2]) if adj_x else (ea[-2], ea[-1])
-        kb, cols = (eb[-1], eb[-2]) if adj_y else (eb[-2], eb[-1])
-        ctx.check(ka == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={adj_x}) "
-                            f"and rhs {list(b.shape)} (adj_y={adj_y})")
+        ea, eb, batch, rows, ka, cols = batch_matmul_shapes(ctx, a, b, adj_x, adj_y)
         out_shape = (*batch, rows, cols)
         ctx.set_output(0, out_shape, out.dtype)
         self.adj = (adj_x, adj_y)

@@ -36,7 +36,7 @@ import numpy as np
 from edgelite.format import ir
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.quant.qutil import (
     F32,
     I8,
@@ -406,24 +406,9 @@ class HybridBatchMatMul(Kernel):
         out = ctx.outputs[0]
         o = ctx.options
         _check_types(ctx, a, b, out)
-        for t, what in ((a, "lhs"), (b, "rhs")):
-            ctx.check(2 <= len(t.shape) <= 5, f"{what} must have rank 2 to 5, got shape "
-                                              f"{list(t.shape)}", t)
         adj_x, adj_y = bool(_opt(o, "adjX", False)), bool(_opt(o, "adjY", False))
         self.asym = bool(_opt(o, "asymmetricQuantizeInputs", False))
-        rank = max(len(a.shape), len(b.shape))
-        ea = (1,) * (rank - len(a.shape)) + tuple(a.shape)
-        eb = (1,) * (rank - len(b.shape)) + tuple(b.shape)
-        batch = []
-        for da, db in zip(ea[:-2], eb[:-2]):
-            if da != db and da != 1 and db != 1:
-                raise ctx.error(f"batch dimensions of {list(a.shape)} and {list(b.shape)} do "
-                                f"not broadcast")
-            batch.append(db if da == 1 else da)
-        rows, k = (ea[-1], ea[-2]) if adj_x else (ea[-2], ea[-1])
-        kb, cols = (eb[-1], eb[-2]) if adj_y else (eb[-2], eb[-1])
-        ctx.check(k == kb, f"inner dimensions differ: lhs {list(a.shape)} (adj_x={adj_x}) "
-                           f"and rhs {list(b.shape)} (adj_y={adj_y})")
+        ea, eb, batch, rows, k, cols = batch_matmul_shapes(ctx, a, b, adj_x, adj_y)
         out_shape = (*batch, rows, cols)
         ctx.set_output(0, out_shape, F32)
         self.adj_x, self.rows, self.k, self.cols = adj_x, rows, k, cols
