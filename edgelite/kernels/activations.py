@@ -15,6 +15,7 @@ measured differences are in tests/kernels/test_activations.py.
 """
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -145,8 +146,9 @@ class Unary(Kernel):
         with np.errstate(all="ignore"):
             self.compute(ictx.inputs[0], ictx.outputs[0])
 
+    @abc.abstractmethod
     def compute(self, x: np.ndarray, out: np.ndarray) -> None:
-        raise NotImplementedError
+        """Write op(x) into out."""
 
 
 class UfuncUnary(Unary):

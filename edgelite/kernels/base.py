@@ -10,6 +10,7 @@ of them. `invoke(ictx)` does only arithmetic, writing into the preallocated
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +159,12 @@ class InvokeContext:
         return self.prepare_ctx.error(message)
 
 
-class Kernel:
-    """Base class: subclasses implement prepare and invoke (and maybe bind)."""
+class Kernel(abc.ABC):
+    """Base class: subclasses implement prepare and invoke (and maybe bind).
+
+    Kernel families with shared base classes mark their per-op hooks with
+    @abc.abstractmethod, so a class missing one fails when it is instantiated
+    (at allocate_tensors), not in the middle of an invoke."""
 
     # Set by @register: the op name and the (min, max) versions it accepts.
     op_name: str = ""

@@ -16,6 +16,8 @@ planes, one filter tap at a time.
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -291,8 +293,9 @@ class _ImageToColumnsConv(Kernel):
         self.weights_const = w_const is not None
         self.wt = self._relayout(w_const) if w_const is not None else None
 
+    @abc.abstractmethod
     def _relayout(self, w: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The constant filter re-laid out for this convolution's GEMM."""
 
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]

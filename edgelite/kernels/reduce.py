@@ -15,6 +15,8 @@ Quantized (int8/uint8/int16 with scales) MEAN/SUM/PROD are not implemented yet.
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from edgelite.kernels.base import Kernel
@@ -122,15 +124,17 @@ class _Reduce(Kernel):
             return
         self._reduce(ictx.inputs[0], plan, out, scratch)
 
+    @abc.abstractmethod
     def _reduce(self, x, plan, out, scratch):
-        raise NotImplementedError
+        """Reduce x over the plan's axes into out."""
 
 
 class _UfuncReduce(_Reduce):
     UFUNC = None
 
+    @abc.abstractmethod
     def _empty_value(self):
-        raise NotImplementedError
+        """The result of reducing an empty axis (the ufunc's identity as LiteRT gives it)."""
 
     def _reduce(self, x, plan, out, scratch):
         if plan.count == 0:

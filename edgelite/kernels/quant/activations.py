@@ -14,6 +14,7 @@ the row's sum of squares) are row ops too; HARD_SWISH and int16 LOGISTIC/TANH
 """
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -78,8 +79,9 @@ class TableUnary(Kernel):
     def setup(self, ctx, x, out) -> None:
         pass
 
+    @abc.abstractmethod
     def values(self, v: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The op's output for every possible input code v (the lookup table)."""
 
     def invoke(self, ictx):
         codes = ictx.inputs[0].view(self.code_type)
