@@ -100,8 +100,9 @@ class _FloatLut(TableUnary):
     """LUTPopulate: dequantize, a float32 function, requantize (int16: the 513-entry
     interpolated table)."""
 
+    @abc.abstractmethod
     def transform(self, xf: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The float function applied to dequantized inputs."""
 
     def setup(self, ctx, x, out):
         self.si, self.zi = _params(ctx, x, "input")

@@ -15,6 +15,8 @@ SELECT/SELECT_V2 (copy raw values). CONCATENATION/PACK with requantization: quan
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from edgelite.kernels.base import Kernel
@@ -109,11 +111,13 @@ class QuantBinary(Kernel):
             self.ia = ctx.request_scratch(a.shape, np.uint16)
             self.idx = ctx.request_scratch(shape, np.uint16)
 
+    @abc.abstractmethod
     def setup(self, ctx, a, b, out) -> None:
-        raise NotImplementedError
+        """Validate and precompute the op's quantized parameters."""
 
+    @abc.abstractmethod
     def compute(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The op's integer result for int64 input codes a, b (broadcasting)."""
 
     def clamp(self, x):
         return np.clip(x, self.lo, self.hi)
