@@ -225,7 +225,8 @@ class SubgraphExecutor:
         limit = self.runtime._max_arena_bytes
         if size > limit:
             raise ModelError(f"subgraph {self.index}: the tensors need a {size}-byte arena, over "
-                             f"the {limit}-byte limit (set EDGELITE_MAX_ARENA_BYTES to raise it)")
+                             f"the {limit}-byte limit (set EDGELITE_MAX_ARENA_BYTES to raise it)"
+                             f"; largest: {self._largest_tensor(placed)}")
         self.arena = Arena(size)
         self.planner = planner
         self.arrays = [None] * len(self.specs)
@@ -250,6 +251,17 @@ class SubgraphExecutor:
             "naive_bytes": planner.naive_size(),
             "persistent_bytes": persistent,
         }
+
+    def _largest_tensor(self, placed: list[tuple[int, int]]) -> str:
+        """The biggest arena tensor, named with its shape and the node that writes it."""
+        if not placed:
+            return "scratch buffers"
+        t = max((t for t, _ in placed), key=lambda i: self.specs[i].size * self.specs[i].dtype.itemsize)
+        s = self.specs[t]
+        producer = next((f"operator {oi} ({self.model.op_name(op)})"
+                         for oi, op in enumerate(self.sg.operators) if t in op.outputs), "an input")
+        return (f"tensor {t} '{s.name}' {list(s.shape)} {s.dtype}, "
+                f"{s.size * s.dtype.itemsize} bytes, written by {producer}")
 
     def _initial_variable(self, t: int) -> np.ndarray:
         """A variable tensor's reset value: its zero point (0 when not quantized), as

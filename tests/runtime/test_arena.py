@@ -54,3 +54,26 @@ def test_arena_views_are_aligned():
     arena = Arena(4096)
     v = arena.view(128, (4, 8), np.float32)
     assert v.ctypes.data % ALIGN == 0 and v.shape == (4, 8)
+
+
+def test_arena_over_limit_names_the_largest_tensor(monkeypatch):
+    import pytest
+
+    import edgelite
+    from edgelite.errors import ModelError
+    from edgelite.format.builder import ModelBuilder
+
+    b = ModelBuilder("arena limit")
+    x = b.add_input("x", (1, 8), np.float32)
+    big = b.add_tensor("big_one", (1, 4096), np.float32)
+    b.add_op("TILE", [x, b.add_constant("reps", np.array([1, 512], np.int32))], [big])
+    y = b.add_tensor("y", (1, 4096), np.float32)
+    b.add_op("RELU", [big], [y])
+    b.add_output(y)
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", "4096")
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    with pytest.raises(ModelError) as e:
+        it.allocate_tensors()
+    msg = str(e.value)
+    assert "EDGELITE_MAX_ARENA_BYTES" in msg
+    assert "'big_one' [1, 4096] float32, 16384 bytes, written by operator 0 (TILE)" in msg
