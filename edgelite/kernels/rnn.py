@@ -19,6 +19,7 @@ import numpy as np
 from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import activation_code, apply_activation, check_activation
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.registry import register
 
 F32 = np.dtype(np.float32)
@@ -260,7 +261,25 @@ class _LstmCell:
         self.bias_flat = self.bias.array.reshape(-1)
 
     def request_scratch(self, ctx: PrepareContext, steps: int, batch: int) -> int:
-        """Scratch: input projection of all steps, step accumulator, a [B, C] temporary."""
+        """Scratch: input projection of all steps, step accumulator, a [B, C] temporary.
+        Also picks the compiled time loop (compiled_rnn.py) when it covers this cell."""
+        self.fast = None
+        # the recurrent multiply-adds of one invoke decide, like a conv's output size
+        if not self.diag and not self.use_ln and self.activation == Act.TANH and \
+                compiled_tier(steps * batch * self.GC * self.n_output) is not None:
+            from edgelite.kernels import compiled_rnn
+            C, n_out = self.n_cell, self.n_output
+            self.fast = compiled_rnn.lstm_steps
+            self.fast_args = (
+                self.use_cifg,
+                self.peep.array if self.use_peephole else np.zeros((3, C), F32),
+                self.use_peephole, np.float32(self.cell_clip),
+                self.proj.array if self.proj is not None else np.zeros((C, n_out), F32),
+                self.proj is not None,
+                self.proj_bias.array if self.proj_bias is not None
+                else np.zeros(n_out, F32),
+                self.proj_bias is not None, np.float32(self.proj_clip),
+                np.zeros(self.GC, F32), np.zeros(C, F32))
         first = ctx.request_scratch((steps * batch, self.GC))
         ctx.request_scratch((batch, self.GC))
         ctx.request_scratch((batch, self.n_cell))
@@ -283,6 +302,9 @@ class _LstmCell:
         np.matmul(x2d, self.w_in.array, out=xproj2d)
         if not self.use_ln:
             xproj2d += self.bias_flat
+        if self.fast is not None:
+            self.fast(xproj_tb, self.w_rec.array, h, c, out_tb, forward, *self.fast_args)
+            return
         acc, tmp = scratch
         G, C = len(self.gates), self.n_cell
         accv = acc.reshape(acc.shape[0], G, C)
