@@ -304,6 +304,8 @@ class Interpreter:
             self._threads.apply()
             # Overflow and division by zero give inf/nan silently, as in LiteRT.
             with np.errstate(all="ignore"):
+                if self._profiler is not None:
+                    self._profiler.invokes += 1
                 self._main.invoke(self._profiler)
 
     def reset_all_variables(self) -> None:
@@ -428,6 +430,8 @@ class SignatureRunner:
         for name, value in kwargs.items():
             self._interp.set_tensor(sd.inputs[name], np.asarray(value), sd.subgraph_index)
         with self._interp._guard():
+            if self._interp._profiler is not None:
+                self._interp._profiler.invokes += 1
             self._ex.invoke(self._interp._profiler)
         return {name: np.array(self._ex.arrays[idx]) for name, idx in sd.outputs.items()}
 

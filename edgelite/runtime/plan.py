@@ -46,6 +46,7 @@ class SubgraphExecutor:
         self.arrays: list[np.ndarray | None] = [None] * len(self.specs)
         self.kernels = None
         self.allocated = False
+        self.nested = False               # run by a control-flow node of another subgraph
         self.memory = {}
         self._steps = []
         self._deferred_from = len(self.sg.operators)
@@ -81,6 +82,7 @@ class SubgraphExecutor:
                 raise OpError(f"subgraph {self.index}: calls subgraph {subgraph_index}, which "
                               f"does not exist")
             self.children[k] = SubgraphExecutor(self.runtime, subgraph_index)
+            self.children[k].nested = True
         return self.children[k]
 
     # ------------------------------------------------------------ resolve
@@ -346,7 +348,8 @@ class SubgraphExecutor:
                 raise _wrap(e, self.where(i), "invoke") from e
             dt = time.perf_counter() - t0
             if profiler is not None:
-                profiler.record(self.index, i, self.model.op_name(self.sg.operators[i]), dt)
+                profiler.record(self.index, i, self.model.op_name(self.sg.operators[i]), dt,
+                                self.nested)
             if _TRACE:
                 self._trace(i, dt)
         if self._deferred_from < len(self.sg.operators):
@@ -401,7 +404,8 @@ class SubgraphExecutor:
             except Exception as e:
                 raise _wrap(e, self.where(oi), "invoke") from e
             if profiler is not None:
-                profiler.record(self.index, oi, self.model.op_name(op), time.perf_counter() - t0)
+                profiler.record(self.index, oi, self.model.op_name(op), time.perf_counter() - t0,
+                                self.nested)
 
     # ------------------------------------------------------------ helpers for kernels
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -419,7 +423,7 @@ class SubgraphExecutor:
                         arrays[t] = np.array(x, dtype=specs[t].dtype)
                     elif a is not x:
                         a[...] = x
-                self.invoke()
+                self.invoke(self.runtime._profiler)
                 return [self.arrays[t] for t in self.sg.outputs]
         for t, x in zip(sg_inputs, inputs):
             self.set_input_shape(t, np.shape(x))
@@ -429,5 +433,5 @@ class SubgraphExecutor:
                 self.arrays[t][...] = x
             elif self.arrays[t] is None:
                 self.arrays[t] = np.array(x, dtype=self.specs[t].dtype)
-        self.invoke()
+        self.invoke(self.runtime._profiler)
         return [self.arrays[t] for t in self.sg.outputs]

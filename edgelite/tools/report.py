@@ -312,7 +312,7 @@ def _op_charts(model: ir.Model, prof: dict | None) -> str:
               f"({t['nodes']} node{'s' if t['nodes'] != 1 else ''})"))
              for t in prof["per_op_type"]]
     nodes = sorted(prof["per_node"], key=lambda r: -r["avg_ms"])[:25]
-    node_rows = [(f"{r['node']} {r['op']}", r["avg_ms"],
+    node_rows = [(f"{_node_label(r)} {r['op']}", r["avg_ms"],
                   f"{r['avg_ms']:.3f} ms  {r.get('percent', 0):.1f}%") for r in nodes]
     return ("<h3>Summary by node type (avg ms per inference)</h3>"
             + _bar_chart(types, "avg ms per inference", "by-type")
@@ -430,18 +430,25 @@ def _summary(model: ir.Model, mem: dict | None, bench: dict | None) -> str:
     return out
 
 
+def _node_label(r: dict) -> str:
+    """'7' for a node of the invoked subgraph, '2:1' for one run by control flow."""
+    return f"{r['subgraph']}:{r['node']}" if r.get("nested") else str(r["node"])
+
+
 def _profile_tables(prof: dict) -> str:
     nodes = prof["per_node"]
     run_order, cum = [], 0.0
     for r in nodes:
-        cum += r.get("percent", 0)
-        run_order.append([r["node"], r["op"], f"{r['avg_ms']:.3f}", f"{r.get('percent', 0):.2f}%",
+        if not r.get("nested"):      # nested nodes' time is inside their caller's
+            cum += r.get("percent", 0)
+        run_order.append([_node_label(r), r["op"], f"{r['avg_ms']:.3f}", f"{r.get('percent', 0):.2f}%",
                           f"{cum:.2f}%", " ".join(_shape(s) for s in r.get("output_shapes", [])),
                           r.get("name", "")])
     top, cum = [], 0.0
     for r in sorted(nodes, key=lambda r: -r["avg_ms"])[:10]:
-        cum += r.get("percent", 0)
-        top.append([r["node"], r["op"], f"{r['avg_ms']:.3f}", f"{r.get('percent', 0):.2f}%",
+        if not r.get("nested"):
+            cum += r.get("percent", 0)
+        top.append([_node_label(r), r["op"], f"{r['avg_ms']:.3f}", f"{r.get('percent', 0):.2f}%",
                     f"{cum:.2f}%", " ".join(_shape(s) for s in r.get("output_shapes", [])),
                     r.get("name", "")])
     headers = ["node", "node type", "avg ms", "%", "cdf%", "output shape", "name"]

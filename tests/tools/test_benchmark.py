@@ -219,3 +219,31 @@ def test_module_entry_point():
                  "--enable_op_profiling", "--compare-litert", "--json", "--report",
                  "--progress"):
         assert flag in r.stdout
+
+
+def test_profile_shows_nodes_inside_control_flow(capsys):
+    """LiteRT's op profile shows a WHILE as one opaque row; edgelite also shows the nodes
+    of its cond and body subgraphs, per execution and as a share of the invoke, without
+    counting their time twice."""
+    r = bench_json(capsys, str(FIXTURES / "while_loop.tflite"), "--enable_op_profiling")
+    prof = r["profile"]
+    top = [n for n in prof["per_node"] if not n["nested"]]
+    nested = [n for n in prof["per_node"] if n["nested"]]
+    assert [n["op"] for n in top] == ["WHILE"]
+    assert {n["subgraph"] for n in nested} == {1, 2}
+    assert {"FULLY_CONNECTED", "TANH", "LOGICAL_AND"} <= {n["op"] for n in nested}
+    invokes = prof["invokes"]
+    assert top[0]["count"] == invokes
+    # per invoke the cond runs once more than the body (the last test ends the loop)
+    cond = {n["count"] for n in nested if n["subgraph"] == 1}
+    body = {n["count"] for n in nested if n["subgraph"] == 2}
+    assert len(cond) == len(body) == 1
+    assert cond.pop() == body.pop() + invokes
+    assert sum(n["percent"] for n in top) == pytest.approx(100)
+    assert sum(n["percent"] for n in nested) < 100      # inside the WHILE's time
+    assert [t["op"] for t in prof["per_op_type"]] == ["WHILE"]
+    code, out, err = call(benchmark, [str(FIXTURES / "while_loop.tflite"), *QUICK,
+                                      "--enable_op_profiling"], capsys)
+    assert code == 0, err
+    assert re.search(r"\s2:1\s+FULLY_CONNECTED", out)
+    assert "ran inside a control-flow node" in out
