@@ -74,13 +74,37 @@ class While(Kernel):
                 ctx.set_output(i, a.shape)
 
     def invoke(self, ictx):
-        state = [np.array(x) for x in ictx.inputs]
+        # The loop state is the body's output arrays themselves, uncopied, unless one of
+        # them shares memory with a body input of another position (a swap written as
+        # outputs [in1, in0], or the arena planner placing an output over an input that
+        # is dead by then): run() copies its arguments into the inputs one by one, and
+        # that would overwrite a value before it is read.
+        state = ictx.inputs
+        cond, body = self.cond.run, self.body.run
         while True:
-            (c,) = self.cond.run(state)
-            if not bool(np.asarray(c).reshape(-1)[0]):
+            (c,) = cond(state)
+            if not c.reshape(-1)[0]:
                 break
-            state = [np.array(v) for v in self.body.run(state)]
+            state = body(state)
+            if self._aliased(state):
+                state = [np.array(v) for v in state]
         _copy_out(ictx, ictx.outputs, state, self.dynamic)
+
+    _checked: list | None = None
+    _alias = True
+
+    def _aliased(self, outs) -> bool:
+        """Whether these body outputs overlap body inputs at other positions (cached
+        for as long as the body returns the same arrays)."""
+        seen = self._checked
+        if seen is not None and len(seen) == len(outs) and \
+                all(a is b for a, b in zip(outs, seen)):
+            return self._alias
+        arrays, inputs = self.body.arrays, self.body.sg.inputs
+        self._alias = any(j != k and arrays[t] is not None and np.shares_memory(a, arrays[t])
+                          for k, a in enumerate(outs) for j, t in enumerate(inputs))
+        self._checked = list(outs)
+        return self._alias
 
 
 @register("IF", versions=(1, 1))

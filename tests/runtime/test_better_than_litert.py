@@ -114,3 +114,19 @@ def test_shape_mismatch_error_names_the_operator_and_tensors():
         edgelite.Interpreter(model_content=b.to_bytes()).allocate_tensors()
     msg = str(e.value)
     assert "operator 0 (ADD)" in msg and "[2, 3]" in msg and "[4, 3]" in msg
+
+
+def test_while_body_returning_its_inputs_swapped():
+    # A WHILE body whose outputs are its own inputs exchanged (outputs [b, a]): LiteRT
+    # 2.3.0 copies body outputs back into the body inputs one at a time, so the first
+    # copy overwrites `a` before it is read and both values end up equal to `b`.
+    # edgelite swaps them (measured: LiteRT returns a == b == the original b).
+    from kernels.test_control_flow import _counter_loop, _inputs, _swap
+    xs = _inputs(1)
+    model = _counter_loop(1, _swap)
+    _, a, b = _run(model, xs)
+    np.testing.assert_array_equal(a, xs[2])
+    np.testing.assert_array_equal(b, xs[1])
+    _, la, lb = run_litert(model, xs)
+    np.testing.assert_array_equal(la, xs[2])
+    np.testing.assert_array_equal(lb, xs[2])       # LiteRT lost `a`
