@@ -480,6 +480,7 @@ class QuantSoftmax(Kernel):
             if ctx.options is not None else 1.0
         ctx.set_output(0, x.shape, out.dtype)
         self.int16 = x.dtype == I16
+        self.fast = None
         self.out_min = int(np.iinfo(out.dtype).min)
         self.out_max = int(np.iinfo(out.dtype).max)
         if self.int16:
@@ -505,7 +506,23 @@ class QuantSoftmax(Kernel):
         self.acc_table = np.where(valid, fp.rescale(e0, 0, 12), 0)
         self.valid_table = valid
         self.out_bits = 8 * out.dtype.itemsize
+        self.out_dtype = out.dtype
         self.row_tables = {}
+        n = int(x.shape[-1])
+        rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+        if 0 < n and n << 19 < 1 << 31 and rows > 0:
+            # Every row sum is in [2^19, 2^31) (the row max contributes exp(0) = 2^19 in
+            # Q12.19): no int32 wrap, a positive reciprocal (fp.get_reciprocal_positive).
+            self.fast = n << 19 < 1 << 28
+            self.acc32 = self.acc_table.astype(np.int32)
+            self.rows, self.n = rows, n
+            self.s_max = ctx.request_scratch((rows, 1), x.dtype)
+            self.s_idx = ctx.request_scratch((rows, n), np.intp)
+            self.s_idx8 = ctx.request_scratch((rows, n), np.uint8)
+            self.s_acc = ctx.request_scratch((rows, n), np.int32)
+            self.s_tot = ctx.request_scratch((rows,), np.int32)
+            if rows > self._FEW_ROWS:
+                self.s_p = ctx.request_scratch((rows, n), np.int64)
 
     # Few rows (a classifier's output): each row's outputs are a 256-entry table of
     # idx = row max - x that depends only on the row's exp sum, memoized per sum (the
@@ -521,7 +538,7 @@ class QuantSoftmax(Kernel):
             prod = arith.saturating_rounding_doubling_high_mul(scale, self.e0_table)
             r = arith.rounding_divide_by_pot(prod, exponent) + self.out_min
             table = np.where(self.valid_table, np.clip(r, self.out_min, self.out_max),
-                             self.out_min)
+                             self.out_min).astype(self.out_dtype)
             if len(self.row_tables) < self._MAX_TABLES:
                 self.row_tables[total] = table
         return table
@@ -535,7 +552,50 @@ class QuantSoftmax(Kernel):
         for r, total in enumerate(totals):
             np.copyto(out2[r], self._row_table(total)[idx[r]], casting="unsafe")
 
+    def _invoke_rows(self, ictx) -> None:
+        """All rows at once: idx = row max - x, the Q12.19 exp sums, each row's reciprocal,
+        then out = min(RoundingDivideByPOT(SRDHM(scale, exp(-idx)), e), out range) +
+        out_min in int64 passes. SRDHM(s, v) for s, v >= 0 is (s * v + 2^30) >> 31 and
+        RoundingDivideByPOT(q >= 0, e) is (q + 2^(e-1)) >> e; floor(floor(A / 2^31) / 2^e)
+        = floor(A / 2^(31+e)) folds them into one add and one shift while the row sum is
+        below 2^28 (then 31 + e <= 62). Dropped exps (beyond the input radius) have
+        e0 = 0 and give out_min, as the reference's select does."""
+        x2 = ictx.inputs[0].reshape(self.rows, self.n)
+        out2 = ictx.outputs[0].reshape(self.rows, self.n)
+        sc = ictx.scratch
+        mx, idx, acc, tot = sc[self.s_max], sc[self.s_idx], sc[self.s_acc], sc[self.s_tot]
+        idx8 = sc[self.s_idx8]
+        np.maximum.reduce(x2, axis=1, keepdims=True, out=mx)
+        # row max - x is in [0, 255]: exact in wrapping uint8 arithmetic on the storage
+        # bytes, then widened (cheaper than subtracting in intp).
+        np.subtract(mx.view(np.uint8), x2.view(np.uint8), out=idx8)
+        np.copyto(idx, idx8)
+        np.take(self.acc32, idx, out=acc)
+        np.add.reduce(acc, axis=1, out=tot)
+        if self.rows <= self._FEW_ROWS:
+            for r, total in enumerate(tot.tolist()):
+                np.take(self._row_table(total), idx[r], out=out2[r])
+            return
+        scale, num_bits = fp.get_reciprocal_positive(tot, 12)
+        exponent = num_bits + (31 - self.out_bits)
+        p = sc[self.s_p]
+        np.take(self.e0_table, idx, out=p)
+        p *= scale[:, None]
+        if self.fast:
+            p += ((np.int64(1) << 30) + (np.int64(1) << (exponent + 30)))[:, None]
+            p >>= (exponent + 31)[:, None]
+        else:
+            p += 1 << 30
+            p >>= 31
+            p += (np.int64(1) << (exponent - 1))[:, None]
+            p >>= exponent[:, None]
+        np.minimum(p, self.out_max - self.out_min, out=p)
+        np.add(p, self.out_min, out=out2, casting="unsafe")
+
     def invoke(self, ictx):
+        if not self.int16 and self.fast is not None:
+            self._invoke_rows(ictx)
+            return
         if not self.int16 and ictx.inputs[0].size <= self._FEW_ROWS * ictx.inputs[0].shape[-1]:
             if ictx.inputs[0].size:
                 self._invoke_few_rows(ictx.inputs[0], ictx.outputs[0])

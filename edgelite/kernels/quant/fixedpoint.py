@@ -172,6 +172,43 @@ def get_reciprocal(x, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
     return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
 
 
+def get_reciprocal_positive(x, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """get_reciprocal for int32 x in [1, 2^31), in a few int64 passes (softmax's row sums).
+
+    The same arithmetic with the case analysis done once: SaturatingRoundingDoublingHighMul
+    is (a * b + 2^30) >> 31 for every sign (C's truncating division of ab + nudge equals
+    this floor division), its only saturating case (INT32_MIN * INT32_MIN) cannot occur
+    (half_denominator is in [2^30, 2^31), x stays positive); RoundingHalfSum(a, one) of
+    the shifted sum is x << (31 - bit_length(x)); and over all 2^31 inputs of
+    one_over_one_plus_x_for_x_in_0_1 the Newton correction stays within (-2^29, 2^29)
+    and x within (0, 2^31) (checked exhaustively), so its Rescale<2> never saturates and
+    the int32 additions never wrap. tests/kernels/test_speed_paths_quant_ops.py compares
+    it with get_reciprocal."""
+    x = i64(x)
+    bit_length = np.frexp(x.astype(np.float64))[1].astype(np.int64)
+    num_bits_over_unit = bit_length + (x_integer_digits - 32)
+    half_denominator = x << (31 - bit_length)
+    r = half_denominator * -1010580540               # constant_neg_32_over_17
+    r += 1 << 30
+    r >>= 31
+    r += 1515870810                                  # constant_48_over_17
+    t = np.empty_like(r)
+    for _ in range(3):
+        np.multiply(half_denominator, r, out=t)
+        t += 1 << 30
+        t >>= 31
+        np.subtract(1 << 29, t, out=t)              # one(2) - half_denominator * x
+        t *= r
+        t += 1 << 30
+        t >>= 31
+        t <<= 2
+        r += t
+    r >>= 1
+    r <<= 2
+    np.minimum(r, INT32_MAX, out=r)
+    return r, num_bits_over_unit
+
+
 def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[int, int]:
     """common.h GetInvSqrtQuantizedMultiplierExp for one int32 value."""
     if value <= 1:

@@ -1,0 +1,141 @@
+"""The fast paths of the integer non-convolution kernels agree bit for bit with the
+formulations they replaced (kept here as plain references: gemmlowp's arithmetic written
+out with the general helpers) over dense grids of inputs and parameters, and with
+LiteRT's reference kernels on shapes that take the fast paths."""
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+from kernels.test_quant_elementwise import compare, q
+from oracle import run_edgelite
+
+from edgelite.format.builder import ModelBuilder
+from edgelite.kernels.quant import arith
+from edgelite.kernels.quant import fixedpoint as fp
+
+I8, U8, I16 = np.int8, np.uint8, np.int16
+
+
+def unary_model(op, dtype, shape, qi, qo, version, out_dtype=None, **opts):
+    b = ModelBuilder()
+    x = b.add_input("x", shape, dtype, quant=qi)
+    o = b.add_tensor("y", shape, out_dtype or dtype, quant=qo)
+    b.add_op(op, [x], [o], version=version, **opts)
+    b.add_output(o)
+    return b.to_bytes()
+
+
+def _seed(*key) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+# ---------------------------------------------------------------- reciprocal
+def test_reciprocal_positive_matches_get_reciprocal():
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.integers(1, 1 << 31, 300_000), np.arange(1, 70_000),
+                        1 << np.arange(31), (1 << np.arange(1, 32)) - 1,
+                        (1 << np.arange(31)) + 1, rng.integers(1 << 19, 1 << 28, 100_000)])
+    for digits in (12, 0, 31):
+        want = fp.get_reciprocal(x, digits)
+        got = fp.get_reciprocal_positive(x, digits)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.slow
+def test_reciprocal_positive_every_shifted_sum():
+    """Every input of one_over_one_plus_x (x << headroom covers [2^31, 2^32)): x with
+    bit length 31 is exactly the set of normalized sums; x = 2^30 + a for all a."""
+    step = 1 << 22
+    for start in range(0, 1 << 30, step):
+        x = np.arange(start, start + step, dtype=np.int64) + (1 << 30)
+        want = fp.get_reciprocal(x, 12)
+        got = fp.get_reciprocal_positive(x, 12)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+# ---------------------------------------------------------------- SOFTMAX (8-bit)
+def softmax8_reference(x, si, beta, out_dtype):
+    """reference_ops::Softmax as the kernel computed it before its fast path: gemmlowp
+    exp per diff, int32 row sum (wrapped), GetReciprocal, SRDHM, RoundingDivideByPOT."""
+    real = min(beta * si * float(1 << 26), float((1 << 31) - 1))
+    m, shift = arith.quantize_multiplier(real)
+    radius = math.floor(31.0 * (1 << 26) / (1 << shift))
+    d = -np.arange(256, dtype=np.int64)
+    rescaled = arith.saturating_rounding_doubling_high_mul(fp.wrap32(d << shift), m)
+    e0 = fp.exp_on_negative_values(rescaled, 5)
+    valid = d >= -radius
+    e0_table = np.where(valid, e0, 0)
+    acc_table = np.where(valid, fp.rescale(e0, 0, 12), 0)
+    out_min, out_max = arith.dtype_range(out_dtype)
+    out_bits = 8 * np.dtype(out_dtype).itemsize
+    xi = x.astype(np.int64)
+    idx = xi.max(axis=-1, keepdims=True) - xi
+    total = fp.wrap32(acc_table[idx].sum(axis=-1, keepdims=True))
+    scale, num_bits = fp.get_reciprocal(total, 12)
+    exponent = num_bits + 31 - out_bits
+    prod = arith.saturating_rounding_doubling_high_mul(scale, e0_table[idx])
+    r = arith.rounding_divide_by_pot(prod, exponent) + out_min
+    r = np.where(valid[idx], np.clip(r, out_min, out_max), out_min)
+    return r.astype(out_dtype)
+
+
+def _softmax8_model(shape, dtype, si, zi, out_dtype, beta):
+    qo = (1 / 256, -128 if out_dtype == I8 else 0) if out_dtype != I16 else (1 / 32768, 0)
+    version = 1 if dtype == U8 else 2
+    return unary_model("SOFTMAX", dtype, shape, q(si, zi), q(*qo), version,
+                       out_dtype=out_dtype, beta=beta)
+
+
+# (rows, n): many rows take the vectorized path (one add/shift below 512 columns, two
+# above), up to 8 rows the per-sum tables; 4096+ columns the general code.
+SOFTMAX_SHAPES = [(1, 4, 64, 64), (9, 1), (9, 3), (40, 10), (12, 511), (10, 512), (9, 700),
+                  (9, 4095), (3, 4096), (2, 12), (1, 12), (8, 100), (3, 5000)]
+SOFTMAX_PARAMS = [(si, beta) for si in (0.0039, 0.02, 0.1, 0.5, 3.0, 1e-4)
+                  for beta in (1.0, 0.3, 2.7)]
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+@pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (I8, I16), (U8, U8)])
+def test_softmax8_matches_reference_formulation(shape, dtype, out_dtype):
+    info = np.iinfo(dtype)
+    for si, beta in SOFTMAX_PARAMS:
+        rng = _seed(shape, dtype, out_dtype, si, beta)
+        x = rng.integers(info.min, int(info.max) + 1, size=shape)
+        # rows of near-constant values (sums near the next power of two) and spikes
+        x.reshape(-1, shape[-1])[::3] = info.max - rng.integers(0, 3, shape[-1])
+        x.reshape(-1, shape[-1])[1::4, 1:] = info.min
+        x = x.astype(dtype)
+        m = _softmax8_model(shape, dtype, si, 0 if dtype == I8 else 128, out_dtype, beta)
+        got = run_edgelite(m, [x])[0]
+        np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(si)),
+                                                              float(np.float32(beta)),
+                                                              out_dtype))
+
+
+@pytest.mark.parametrize("shape,si,beta", [((1, 4, 64, 64), 0.1, 1.0), ((300, 7), 0.02, 2.7),
+                                           ((20, 600), 0.5, 1.0), ((33, 64), 0.004, 1.0)])
+@pytest.mark.parametrize("out_dtype", [I8, I16])
+def test_softmax8_many_rows_litert(shape, si, beta, out_dtype):
+    rng = _seed(shape, si, beta, out_dtype)
+    x = rng.integers(-128, 128, size=shape).astype(I8)
+    compare(_softmax8_model(shape, I8, si, 3, out_dtype, beta), [x], "SOFTMAX-rows")
+
+
+def test_softmax8_repeated_invokes_reuse_scratch():
+    m = _softmax8_model((16, 64), I8, 0.1, 0, I8, 1.0)
+    import edgelite
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.integers(-128, 128, size=(16, 64)).astype(I8)
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got = it.get_tensor(it.get_output_details()[0]["index"])
+        np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(0.1)),
+                                                              1.0, I8))
+
