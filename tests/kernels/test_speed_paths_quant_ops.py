@@ -139,3 +139,54 @@ def test_softmax8_repeated_invokes_reuse_scratch():
         np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(0.1)),
                                                               1.0, I8))
 
+
+
+# ---------------------------------------------------------------- MEAN / SUM (8-bit tables)
+def every_sum_rows(n: int, dtype) -> np.ndarray:
+    """Rows of n values whose sums are every integer from n * min to n * max."""
+    info = np.iinfo(dtype)
+    span = int(info.max) - int(info.min)
+    k = np.arange(n * span + 1)
+    fill = np.clip(k[:, None] - span * np.arange(n)[None, :], 0, span)   # greedy
+    return (fill + int(info.min)).astype(dtype)
+
+
+REDUCE_PARAMS = [((0.05, -128), (0.02, 5)), ((0.1, 3), (0.1, 3)), ((0.003, 127), (0.01, -20)),
+                 ((0.5, 0), (0.001, 0)), ((1e-4, -7), (0.3, 100)), ((0.02, 0), (0.0201, 1))]
+
+
+@pytest.mark.parametrize("op", ["MEAN", "SUM"])
+@pytest.mark.parametrize("dtype", [I8, U8])
+@pytest.mark.parametrize("n", [1, 3, 7, 64, 128])
+def test_reduce8_table_every_sum(op, dtype, n):
+    """The table path (constant axis) against the sum-then-formula path (the same model
+    with the axis as an input) on every possible sum, over a grid of parameters."""
+    from kernels.test_quant_reduce import reduce_model
+    x = every_sum_rows(n, dtype)
+    x = x.reshape(1, x.shape[0], n)
+    version = 2 if dtype == I8 else 1
+    for qi, qo in REDUCE_PARAMS:
+        if dtype == U8:
+            qi, qo = (qi[0], qi[1] + 128), (qo[0], qo[1] + 128)
+        for keep in (False, True):
+            const = reduce_model(op, dtype, x.shape, [-1], keep, q(*qi), q(*qo), version)
+            dyn = reduce_model(op, dtype, x.shape, [-1], keep, q(*qi), q(*qo), version,
+                               const_axis=False)
+            got = run_edgelite(const, [x])[0]
+            want = run_edgelite(dyn, [x, np.array([-1], np.int32)])[0]
+            np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("op", ["MEAN", "SUM"])
+def test_reduce8_table_multi_axis_litert(op):
+    from kernels.test_quant_reduce import reduce_model
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(2, 6, 5, 3)).astype(I8)
+    x[0, :, :, 0] = 127
+    x[1, :, :, 1] = -128
+    for axes, keep in (([1, 2], True), ([2, 1], False), ([0, 3], False), ([-1], True)):
+        compare(reduce_model(op, I8, x.shape, axes, keep, q(0.05, -3), q(0.02, 7), 2), [x],
+                f"{op}-table")
+    x = every_sum_rows(16, I8).reshape(1, -1, 16)
+    compare(reduce_model(op, I8, x.shape, [-1], False, q(0.07, 9), q(0.03, -2), 2), [x],
+            f"{op}-every-sum")

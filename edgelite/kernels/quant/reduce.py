@@ -59,12 +59,44 @@ class _QuantReduce(Kernel):
         self.in_shape = x.shape
         self.lo, self.hi = (int(v) for v in (np.iinfo(x.dtype).min, np.iinfo(x.dtype).max))
         self.setup(ctx)
+        self.table = None
         if axis.is_const:
             self.plan = _Plan(x.shape, resolve_axes(ctx, axis.data, len(x.shape)), self.keep_dims)
             ctx.set_output(0, self.plan.out_shape, x.dtype)
+            self.prepare_table(ctx, x)
         else:
             self.plan = None
             ctx.set_output_dynamic(0)
+
+    # 8-bit inputs: the output depends only on the integer sum of the reduced values, an
+    # integer in [n * min, n * max]; below this many possible sums the op is one int32
+    # reduction and one lookup in a table made by `reduce_sums` (the op's own formula).
+    TABLE_MAX = 1 << 20
+    SUM_VIEW = None                 # dtype the sum reads the storage as (SUM: bytes)
+
+    def prepare_table(self, ctx, x) -> None:
+        plan = self.plan
+        if x.dtype not in (I8, U8) or not plan.axes or x.size == 0:
+            return
+        n = plan.count
+        view = np.dtype(self.SUM_VIEW or x.dtype)
+        info = np.iinfo(view)
+        if n * (int(info.max) - int(info.min)) + 1 > self.TABLE_MAX:
+            return
+        self.sum_min = n * int(info.min)
+        sums = np.arange(self.sum_min, n * int(info.max) + 1, dtype=np.int64)
+        r = self.reduce_sums(sums, n)
+        if r is None:
+            return
+        self.table = np.clip(r, self.lo, self.hi).astype(x.dtype)
+        self.sum_axes = tuple(plan.axes)
+        self.s_sum = ctx.request_scratch(plan.keep_shape, np.int32)
+        self.s_idx = ctx.request_scratch(plan.keep_shape, np.intp)
+
+    def reduce_sums(self, sums, n, has_axes=True):
+        """The op's outputs (before clamping) for int64 sums of n reduced values; None
+        when the op is not a function of the sum."""
+        return
 
     def setup(self, ctx) -> None:
         pass
@@ -80,6 +112,14 @@ class _QuantReduce(Kernel):
         if out.size == 0:
             return
         x = ictx.inputs[0]
+        if self.table is not None:
+            sums, idx = ictx.scratch[self.s_sum], ictx.scratch[self.s_idx]
+            if self.SUM_VIEW is not None:
+                x = x.view(self.SUM_VIEW)
+            np.add.reduce(x, axis=self.sum_axes, dtype=np.int32, keepdims=True, out=sums)
+            np.subtract(sums, self.sum_min, out=idx)
+            np.take(self.table, idx, out=out.reshape(plan.keep_shape))
+            return
         if x.size == 0:
             out.fill(0)
             return
@@ -98,13 +138,15 @@ class QuantMean(_QuantReduce):
         self.m, self.s = arith.quantize_multiplier(self.si / self.so)
 
     def reduce(self, x, plan):
-        n = plan.count
+        return self.reduce_sums(self.sum_int32(x, plan), plan.count, bool(plan.axes))
+
+    def reduce_sums(self, sums, n, has_axes=True):
         m, s = self.m, self.s
-        if plan.axes:
+        if has_axes:
             shift = min(n.bit_length() - 1, 32, 31 + s)
             m = (m << shift) // n
             s = s - shift
-        shifted = wrap32(self.sum_int32(x, plan) - self.zi * n)
+        shifted = wrap32(sums - self.zi * n)
         return arith.multiply_by_quantized_multiplier(shifted, m, s) + self.zo
 
 
@@ -113,11 +155,15 @@ class QuantSum(_QuantReduce):
     def setup(self, ctx):
         self.m, self.s = arith.quantize_multiplier(self.si / self.so)
         self.as_bytes = self.dtype == I8
+        self.SUM_VIEW = U8 if self.as_bytes else None
 
     def reduce(self, x, plan):
         if self.as_bytes:
             x = x.view(np.uint8)
-        shifted = wrap32(self.sum_int32(x, plan) - self.zi * plan.count)
+        return self.reduce_sums(self.sum_int32(x, plan), plan.count)
+
+    def reduce_sums(self, sums, n, has_axes=True):
+        shifted = wrap32(sums - self.zi * n)
         r = arith.multiply_by_quantized_multiplier(shifted, self.m, self.s) + self.zo
         if self.as_bytes:
             return np.clip(r, 0, 255).astype(np.uint8).view(np.int8).astype(np.int64)
