@@ -190,3 +190,64 @@ def test_reduce8_table_multi_axis_litert(op):
     x = every_sum_rows(16, I8).reshape(1, -1, 16)
     compare(reduce_model(op, I8, x.shape, [-1], False, q(0.07, 9), q(0.03, -2), 2), [x],
             f"{op}-every-sum")
+
+
+# ---------------------------------------------------------------- pools
+def pool_reference(x, op, f, s, padding, lo, hi):
+    """reference_ops pooling written out per output element (valid elements only; C's
+    rounded, truncating division for averages)."""
+    n, h, w, c = x.shape
+    if padding == "SAME":
+        oh, ow = -(-h // s[0]), -(-w // s[1])
+        pt = max(0, ((oh - 1) * s[0] + f[0] - h) // 2)
+        pl = max(0, ((ow - 1) * s[1] + f[1] - w) // 2)
+    else:
+        oh, ow = (h - f[0]) // s[0] + 1, (w - f[1]) // s[1] + 1
+        pt = pl = 0
+    out = np.empty((n, oh, ow, c), np.int64)
+    xi = x.astype(np.int64)
+    for y in range(oh):
+        for xx in range(ow):
+            y0, x0 = y * s[0] - pt, xx * s[1] - pl
+            win = xi[:, max(y0, 0):min(y0 + f[0], h), max(x0, 0):min(x0 + f[1], w)]
+            if op == "MAX_POOL_2D":
+                out[:, y, xx] = win.max(axis=(1, 2))
+            else:
+                acc = win.sum(axis=(1, 2))
+                k = win.shape[1] * win.shape[2]
+                r = (np.abs(acc) + k // 2) // k
+                out[:, y, xx] = np.where(acc < 0, -r, r)
+    return np.clip(out, lo, hi).astype(x.dtype)
+
+
+POOL_GEOMS = [((2, 2), (2, 2), "VALID"), ((3, 3), (2, 2), "SAME"), ((3, 3), (1, 1), "SAME"),
+              ((1, 3), (1, 2), "SAME"), ((4, 1), (3, 1), "VALID"), ((1, 1), (2, 3), "VALID"),
+              ((7, 5), (1, 1), "VALID"), ((6, 6), (2, 2), "SAME"), ((2, 5), (2, 1), "SAME")]
+
+
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("dtype", [I8, U8, I16])
+@pytest.mark.parametrize("geom", POOL_GEOMS)
+def test_pool_separable_and_table(op, dtype, geom):
+    f, s, padding = geom
+    info = np.iinfo(dtype)
+    shape = (2, 7, 5, 3)
+    rng = _seed(op, dtype, geom)
+    x = rng.integers(info.min, int(info.max) + 1, size=shape)
+    x[0, :4] = info.max                  # the largest and smallest possible sums
+    x[1, 3:] = info.min
+    x = x.astype(dtype)
+    zp = 0 if dtype == I16 else int(rng.integers(info.min, int(info.max) + 1))
+    for act, bounds in (("NONE", (int(info.min), int(info.max))), ("RELU6", None)):
+        b = ModelBuilder()
+        qi = {"scale": [0.05], "zero_point": [zp]}
+        xt = b.add_input("x", shape, dtype, quant=qi)
+        yt = b.add_tensor("y", (1,), dtype, quant=qi)
+        b.add_op(op, [xt], [yt], version={I8: 2, U8: 1, I16: 3}[dtype], padding=padding,
+                 stride_h=s[0], stride_w=s[1], filter_height=f[0], filter_width=f[1],
+                 fused_activation_function=act)
+        b.add_output(yt)
+        if bounds is None:
+            bounds = arith.quantized_activation_range(3, float(np.float32(0.05)), zp, dtype)
+        got = run_edgelite(b.to_bytes(), [x])[0]
+        np.testing.assert_array_equal(got, pool_reference(x, op, f, s, padding, *bounds))

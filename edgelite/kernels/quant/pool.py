@@ -7,14 +7,18 @@ by the count of valid elements, rounding half away from zero with C's
 truncating division (`(acc ± count/2) / count`; uint8 sums are never
 negative), and the max ignores them. Then the fused activation's clamp.
 
-Vectorized: the input goes into a bordered scratch buffer (zeros for sums, the
-dtype's lowest value for max) and whole [N, OH, OW, C] strided planes are
-combined one window tap at a time (or a window view is reduced when the window
-is large, e.g. global pooling).
+Vectorized, separably: the input (or a bordered copy holding 0 for sums, the dtype's
+lowest value for max) is combined over the window's rows into an [N, OH, W, C] buffer,
+then over its columns into [N, OH, OW, C] (fh + fw - 2 whole-array passes instead of
+fh * fw - 1; sums and maxima are associative, so the result is the same); a window
+axis longer than _PAIRWISE_MAX is one strided reduction. 8-bit averages end in one
+lookup: the rounded division by the window's element count and the activation clamp
+are tabulated over every possible (count, sum).
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_generated import Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
@@ -27,11 +31,11 @@ from edgelite.kernels.quant.qutil import (
     Padded,
     activation_bounds,
     same_valid_pads,
-    window_view,
 )
 from edgelite.kernels.registry import register
 
-_MAX_TAP_LOOP = 64
+_PAIRWISE_MAX = 4                  # longer window axes: one strided reduction
+INTP = np.dtype(np.intp)
 
 
 def _opt(options, name: str, default):
@@ -75,11 +79,13 @@ class _QuantizedPool2D(Kernel):
                 same_valid_pads(padding, w, fw, sw, 1, ow))
         self.geom = (oh, ow, fh, fw, sh, sw)
         self.pad = Padded(x.shape, pads)
+        self.table = self.offsets = None
         if self.mode == "max":
-            self.work = x.dtype
+            self.acc_dtype = x.dtype
             self.fill = int(np.iinfo(x.dtype).min)
+            self.clamp = (self.lo, self.hi) != (int(np.iinfo(x.dtype).min),
+                                                int(np.iinfo(x.dtype).max))
         else:
-            self.work = I32
             self.fill = 0
             rows = _valid_counts(h, oh, fh, sh, pads[0][0])
             cols = _valid_counts(w, ow, fw, sw, pads[1][0])
@@ -89,57 +95,126 @@ class _QuantizedPool2D(Kernel):
             self.counts = counts[None, :, :, None]
             self.half = self.counts // 2
             self.signed = x.dtype != U8
-        self.copy = self.pad.needed or self.mode != "max"
-        self.pad_idx = ctx.request_scratch(self.pad.shape, self.work) if self.copy else None
-        self.acc_idx = ctx.request_scratch((n, oh, ow, c), self.work)
+            if x.dtype in (I8, U8) and counts.size:
+                self.acc_dtype = INTP
+                self._prepare_table(counts, x.dtype)
+            else:
+                self.acc_dtype = I32
+        self.pad_idx = ctx.request_scratch(self.pad.shape, x.dtype) if self.pad.needed else None
+        self.rows_idx = ctx.request_scratch((n, oh, self.pad.shape[2], c), self.acc_dtype) \
+            if fh > 1 else None
+        self.acc_idx = ctx.request_scratch((n, oh, ow, c), self.acc_dtype) \
+            if self.mode != "max" else None
         self._x = None
+
+    def _prepare_table(self, counts: np.ndarray, dtype) -> None:
+        """out = table[sum + offset[count]]: per distinct count k, the rounded quotients
+        of every sum in [k * min, k * max], clamped. One count (no padding in any window):
+        a cyclic table indexed by the sum itself (np.take mode="wrap")."""
+        info = np.iinfo(dtype)
+        lo_v, hi_v = int(info.min), int(info.max)
+        distinct = np.unique(counts).tolist()
+        parts, offset_of, base = [], {}, 0
+        for k in distinct:
+            sums = np.arange(k * lo_v, k * hi_v + 1, dtype=np.int64)
+            q = (np.abs(sums) + k // 2) // k
+            q = np.where(sums < 0, -q, q)
+            parts.append(np.clip(q, self.lo, self.hi).astype(dtype))
+            offset_of[k] = base - k * lo_v
+            base += sums.size
+        if len(distinct) == 1:
+            k = distinct[0]
+            table = np.empty_like(parts[0])
+            table[np.arange(k * lo_v, k * hi_v + 1) % table.size] = parts[0]
+            self.table = table
+            return
+        self.table = np.concatenate(parts)
+        lookup = np.vectorize(offset_of.get, otypes=[np.intp])
+        self.offsets = lookup(counts)[None, :, :, None]
 
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
         self._x, self._out = x, ictx.outputs[0]
         oh, ow, fh, fw, sh, sw = self.geom
-        if self.copy:
+        if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
             src = self.pad.buf
         else:
             src = x
-        self.acc = ictx.scratch[self.acc_idx]
-        if fh * fw > _MAX_TAP_LOOP:
-            self.window = window_view(src, (oh, ow), (fh, fw), (sh, sw), (1, 1))
-            self.planes = None
+        acc = self._out if self.mode == "max" else ictx.scratch[self.acc_idx]
+        rows = ictx.scratch[self.rows_idx] if fh > 1 else None
+        self.steps = []
+        # window rows: src [N, Hp, Wp, C] -> rows [N, OH, Wp, C]
+        if fh > 1:
+            self._add_steps(src, 1, oh, sh, fh, rows)
+            src = rows
         else:
-            self.window = None
-            self.planes = [src[:, ky:ky + (oh - 1) * sh + 1:sh, kx:kx + (ow - 1) * sw + 1:sw, :]
-                           for ky in range(fh) for kx in range(fw)]
+            src = src[:, :(oh - 1) * sh + 1:sh]
+        # window columns: [N, OH, Wp, C] -> acc [N, OH, OW, C]
+        if fw > 1 or fh == 1:
+            self._add_steps(src, 2, ow, sw, fw, acc)
+        else:
+            self.steps.append((np.copyto, (acc, src[:, :, :(ow - 1) * sw + 1:sw]), {}))
+        self.acc = acc
+
+    def _add_steps(self, src, axis, out_len, stride, k, dst) -> None:
+        """dst = combine over the k taps along `axis` of src (output positions strided)."""
+        combine = np.maximum if self.mode == "max" else np.add
+        kw = {} if self.mode == "max" else {"dtype": self.acc_dtype}
+
+        def tap(t):
+            idx = [slice(None)] * 4
+            idx[axis] = slice(t, t + (out_len - 1) * stride + 1, stride)
+            return src[tuple(idx)]
+        if k == 1:
+            self.steps.append((np.copyto, (dst, tap(0)), {"casting": "unsafe"}))
+        elif k <= _PAIRWISE_MAX:
+            self.steps.append((combine, (tap(0), tap(1)), dict(kw, out=dst)))
+            for t in range(2, k):
+                self.steps.append((combine, (dst, tap(t)), {"out": dst}))
+        else:
+            shape = list(dst.shape)
+            strides = list(src.strides)
+            strides[axis] = src.strides[axis] * stride
+            shape.insert(axis + 1, k)
+            strides.insert(axis + 1, src.strides[axis])
+            view = as_strided(src, shape=shape, strides=strides, writeable=False)
+            self.steps.append((combine.reduce, (view,), dict(kw, axis=axis + 1, out=dst)))
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        if self.copy:
+        if self.pad.needed:
             self.pad.fill_border(self.fill)
             np.copyto(self.pad.inner, ictx.inputs[0])
+        for fn, args, kw in self.steps:
+            fn(*args, **kw)
         acc = self.acc
-        combine = np.maximum if self.mode == "max" else np.add
-        if self.planes is None:
-            combine.reduce(self.window, axis=(3, 4), out=acc)
-        else:
-            np.copyto(acc, self.planes[0])
-            for p in self.planes[1:]:
-                combine(acc, p, out=acc)
-        if self.mode != "max":
-            # C's (acc + half) / count for acc > 0, (acc - half) / count otherwise, both
-            # truncating toward zero: sign(acc) * ((|acc| + half) // count).
-            if self.signed:
-                neg = acc < 0
-                np.abs(acc, out=acc)
-                acc += self.half
-                acc //= self.counts
-                np.negative(acc, out=acc, where=neg)
+        out = ictx.outputs[0]
+        if self.mode == "max":
+            if self.clamp:
+                np.clip(acc, self.lo, self.hi, out=acc)
+            return
+        if self.table is not None:
+            if self.offsets is None:
+                np.take(self.table, acc, out=out, mode="wrap")
             else:
-                acc += self.half
-                acc //= self.counts
+                acc += self.offsets
+                np.take(self.table, acc, out=out)
+            return
+        # C's (acc + half) / count for acc > 0, (acc - half) / count otherwise, both
+        # truncating toward zero: sign(acc) * ((|acc| + half) // count).
+        if self.signed:
+            neg = acc < 0
+            np.abs(acc, out=acc)
+            acc += self.half
+            acc //= self.counts
+            np.negative(acc, out=acc, where=neg)
+        else:
+            acc += self.half
+            acc //= self.counts
         np.clip(acc, self.lo, self.hi, out=acc)
-        np.copyto(ictx.outputs[0], acc, casting="unsafe")
+        np.copyto(out, acc, casting="unsafe")
 
 
 @register("AVERAGE_POOL_2D", versions=(1, 3), variant="quantized")
