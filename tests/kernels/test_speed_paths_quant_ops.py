@@ -12,7 +12,9 @@ import pytest
 from kernels.test_quant_elementwise import compare, q
 from oracle import run_edgelite
 
+import edgelite
 from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled as _compiled
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant import fixedpoint as fp
 
@@ -127,7 +129,6 @@ def test_softmax8_many_rows_litert(shape, si, beta, out_dtype):
 
 def test_softmax8_repeated_invokes_reuse_scratch():
     m = _softmax8_model((16, 64), I8, 0.1, 0, I8, 1.0)
-    import edgelite
     it = edgelite.Interpreter(model_content=m)
     it.allocate_tensors()
     rng = np.random.default_rng(3)
@@ -251,3 +252,98 @@ def test_pool_separable_and_table(op, dtype, geom):
             bounds = arith.quantized_activation_range(3, float(np.float32(0.05)), zp, dtype)
         got = run_edgelite(b.to_bytes(), [x])[0]
         np.testing.assert_array_equal(got, pool_reference(x, op, f, s, padding, *bounds))
+
+
+# ---------------------------------------------------------------- compiled tier
+TIERS = ["numpy"] + (["compiled"] if _compiled.ENABLED else [])
+
+
+def run_tier(model: bytes, inputs, tier: str, monkeypatch) -> np.ndarray:
+    """Prepare with the given tier (the compiled one for every node size), invoke twice."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    saved = _compiled.ENABLED
+    _compiled.ENABLED = tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        _compiled.ENABLED = saved
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("shape", [s for s in SOFTMAX_SHAPES if np.prod(s[:-1]) > 8])
+@pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (I8, I16), (U8, U8)])
+def test_softmax8_tiers(tier, shape, dtype, out_dtype, monkeypatch):
+    info = np.iinfo(dtype)
+    for si, beta in SOFTMAX_PARAMS[::2]:
+        rng = _seed("tiers", shape, dtype, out_dtype, si, beta)
+        x = rng.integers(info.min, int(info.max) + 1, size=shape)
+        x.reshape(-1, shape[-1])[::3] = info.max - rng.integers(0, 3, shape[-1])
+        x.reshape(-1, shape[-1])[1::4, 1:] = info.min
+        x = x.astype(dtype)
+        m = _softmax8_model(shape, dtype, si, 0 if dtype == I8 else 128, out_dtype, beta)
+        got = run_tier(m, [x], tier, monkeypatch)
+        np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(si)),
+                                                              float(np.float32(beta)),
+                                                              out_dtype))
+
+
+BCAST = [((2, 3, 4), (2, 3, 4)), ((1, 64, 1), (128,)), ((1, 64, 128), (1, 64, 1)),
+         ((1, 5, 1, 3), (2, 1, 4, 3)), ((4,), ()), ((), (3, 2)), ((2, 1, 3), (3,)),
+         ((1,), (1,)), ((3, 1, 5), (1, 4, 1)), ((2, 3, 1, 5, 1), (1, 3, 4, 1, 6))]
+
+
+def test_collapse_broadcast_matches_numpy():
+    from edgelite.kernels.compiled_qops import collapse_broadcast
+    rng = np.random.default_rng(11)
+    cases = list(BCAST)
+    for _ in range(300):
+        nd = int(rng.integers(0, 6))
+        out = rng.integers(1, 4, nd)
+        a = tuple(int(d) if rng.random() < 0.6 else 1 for d in out)[int(rng.integers(0, nd + 1)):]
+        b = tuple(int(d) if rng.random() < 0.6 else 1 for d in out)[int(rng.integers(0, nd + 1)):]
+        cases.append((a, b))
+    for a_shape, b_shape in cases:
+        shape = np.broadcast_shapes(a_shape, b_shape)
+        geom = collapse_broadcast(shape, a_shape, b_shape)
+        if geom is None:
+            continue
+        dims, sa, sb = geom
+        i, j, k = np.meshgrid(*[np.arange(d) for d in dims], indexing="ij")
+        for src, st in ((a_shape, sa), (b_shape, sb)):
+            flat = np.arange(int(np.prod(src)), dtype=np.int64).reshape(src)
+            want = np.broadcast_to(flat, shape).reshape(-1)
+            got = (i * st[0] + j * st[1] + k * st[2]).reshape(-1)
+            np.testing.assert_array_equal(got, want, err_msg=f"{a_shape} {b_shape}")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "LESS"])
+@pytest.mark.parametrize("dtype", [I8, U8])
+def test_binary8_tiers(tier, op, dtype, monkeypatch):
+    from kernels.test_quant_elementwise import rand_q
+    if op == "SQUARED_DIFFERENCE" and dtype == U8:
+        pytest.skip("SQUARED_DIFFERENCE is int8 only")
+    for a_shape, b_shape in BCAST:
+        shape = np.broadcast_shapes(a_shape, b_shape)
+        rng = _seed("binary", op, dtype, a_shape, b_shape)
+        zp = 0 if dtype == I8 else 128
+        b = ModelBuilder()
+        at = b.add_input("a", a_shape, dtype, quant=q(0.05, zp + 3))
+        bt = b.add_input("b", b_shape, dtype, quant=q(0.02, zp - 5))
+        out_dtype = np.bool_ if op == "LESS" else dtype
+        yt = b.add_tensor("y", shape, out_dtype, quant=None if op == "LESS" else q(0.07, zp))
+        b.add_op(op, [at, bt], [yt], version=2 if dtype == I8 else 1)
+        b.add_output(yt)
+        m = b.to_bytes()
+        xa, xb = rand_q(rng, a_shape, dtype), rand_q(rng, b_shape, dtype)
+        got = run_tier(m, [xa, xb], tier, monkeypatch)
+        want = run_tier(m, [xa, xb], "numpy", monkeypatch)
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == shape

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from edgelite.kernels.base import Kernel
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant import fixedpoint as fp
 from edgelite.kernels.quant import fixedpoint16 as fp16
@@ -516,14 +517,20 @@ class QuantSoftmax(Kernel):
             self.fast = n << 19 < 1 << 28
             self.acc32 = self.acc_table.astype(np.int32)
             self.rows, self.n = rows, n
+            self._bound = (None, None, None, None)
+            self.kernel = None
+            if rows > self._FEW_ROWS and compiled_tier(rows * n) is not None:
+                from edgelite.kernels import compiled_qops
+                self.kernel = compiled_qops.softmax_q8
+                self.e0_64 = np.ascontiguousarray(self.e0_table, np.int64)
+                self.acc_64 = np.ascontiguousarray(self.acc_table, np.int64)
+                return
             self.s_max = ctx.request_scratch((rows, 1), x.dtype)
             self.s_idx = ctx.request_scratch((rows, n), np.intp)
-            self.s_idx8 = ctx.request_scratch((rows, n), np.uint8) \
-                if rows > self._FEW_ROWS else None
-            self._bound = (None, None, None, None)
             self.s_acc = ctx.request_scratch((rows, n), np.int32)
             self.s_tot = ctx.request_scratch((rows,), np.int32)
             if rows > self._FEW_ROWS:
+                self.s_idx8 = ctx.request_scratch((rows, n), np.uint8)
                 self.s_p = ctx.request_scratch((rows, n), np.int64)
 
     # Few rows (a classifier's output): each row's outputs are a 256-entry table of
@@ -566,6 +573,10 @@ class QuantSoftmax(Kernel):
         if x is not self._bound[0] or out is not self._bound[1]:
             self._bound = (x, out, x.reshape(self.rows, self.n), out.reshape(self.rows, self.n))
         _, _, x2, out2 = self._bound
+        if self.kernel is not None:
+            self.kernel(x2, self.e0_64, self.acc_64, out2, self.out_bits, self.out_min,
+                        self.out_max)
+            return
         sc = ictx.scratch
         mx, idx, acc, tot = sc[self.s_max], sc[self.s_idx], sc[self.s_acc], sc[self.s_tot]
         np.maximum.reduce(x2, axis=1, keepdims=True, out=mx)

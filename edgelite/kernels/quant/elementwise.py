@@ -21,6 +21,7 @@ import numpy as np
 
 from edgelite.kernels.base import Kernel
 from edgelite.kernels.common import activation_code, broadcast_shape
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.fixedpoint import (
     checked_log2,
@@ -70,6 +71,11 @@ def rounding_divide_by_pot_x86(x, exponent):
     return (x >> (e & 31)) + (remainder > threshold)
 
 
+def _flat_codes(x: np.ndarray):
+    """A flat uint8 view of an 8-bit array's storage (None unless C-contiguous)."""
+    return x.reshape(-1).view(np.uint8) if x.flags.c_contiguous else None
+
+
 class QuantBinary(Kernel):
     """Two quantized inputs of one type, broadcast; `compute(a, b)` maps int64 arrays of
     input values to int64 output values (clamped); 8-bit inputs go through a table."""
@@ -108,6 +114,17 @@ class QuantBinary(Kernel):
             av = (codes >> 8).astype(np.uint8).view(dtype).astype(np.int64)
             bv = (codes & 0xFF).astype(np.uint8).view(dtype).astype(np.int64)
             self.table = np.asarray(self.compute(av, bv)).astype(self.out_dtype)
+            self.kernel = None
+            size = int(np.prod(shape, dtype=np.int64))
+            if size and compiled_tier(size) is not None:
+                from edgelite.kernels import compiled_qops
+                geom = compiled_qops.collapse_broadcast(shape, a.shape, b.shape)
+                if geom is not None:
+                    self.kernel = compiled_qops.lut2
+                    dims, sa, sb = geom
+                    self.geom = (*dims, *sa, *sb)
+                    self._bound = (None, None, None, None, None, None)
+                    return
             self.ia = ctx.request_scratch(a.shape, np.uint16)
             self.idx = ctx.request_scratch(shape, np.uint16)
 
@@ -125,7 +142,21 @@ class QuantBinary(Kernel):
     def invoke(self, ictx):
         a, b = ictx.inputs
         out = ictx.outputs[0]
-        if self.table is not None:
+        if self.table is not None and self.kernel is not None:
+            if a is not self._bound[0] or b is not self._bound[1] or out is not self._bound[2]:
+                self._bound = (a, b, out, _flat_codes(a), _flat_codes(b),
+                               out.reshape(-1) if out.flags.c_contiguous else None)
+            _, _, _, fa, fb, fo = self._bound
+            if fa is None or fb is None:    # not plain arena views: through copies
+                fa = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+                fb = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
+            if fo is None:
+                fo = np.empty(out.size, out.dtype)
+                self.kernel(fa, fb, self.table, fo, *self.geom)
+                np.copyto(out, fo.reshape(out.shape))
+                return
+            self.kernel(fa, fb, self.table, fo, *self.geom)
+        elif self.table is not None:
             ia, idx = ictx.scratch[self.ia], ictx.scratch[self.idx]
             np.left_shift(a.view(np.uint8), 8, out=ia, dtype=np.uint16)
             np.bitwise_or(ia, b.view(np.uint8), out=idx)

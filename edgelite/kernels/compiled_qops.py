@@ -1,0 +1,137 @@
+"""Compiled-tier (numba) kernels for integer non-convolution ops, bit-identical to the
+numpy tier's integer arithmetic (they compute the same int64 expressions, element by
+element instead of array by array).
+
+- `softmax_q8`: 8-bit SOFTMAX over [rows, n] (n <= 4095, so a row's Q12.19 exp sum
+  is below 2^31): per row the max, the exp sum from the accumulation table, the
+  reciprocal (`_reciprocal`, fixedpoint.get_reciprocal_positive's closed-form
+  gemmlowp arithmetic) and each output from the exp table; one pass over the row
+  where the numpy tier makes a dozen.
+- `lut2`: 8-bit binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE, comparisons, ...):
+  out = table[a << 8 | b] over an output collapsed to three dims, each input with its
+  own element strides (0 along broadcast dims), so broadcasting costs nothing.
+
+Imported only through `edgelite.kernels.conv.compiled_tier` (numba is never imported
+by `import edgelite` or by models without nodes big enough for the tier). Compiled on
+first use (~1 s for both) and cached on disk like compiled.py (`cache=True`).
+"""
+# ruff: noqa: PLR1730
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.kernels import compiled as _compiled
+
+numba = getattr(_compiled, "numba", None)      # absent when EDGELITE_COMPILED=0
+
+if numba is not None:
+    _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
+                      error_model="numpy")
+
+    @_jit
+    def _reciprocal(total):
+        """GetReciprocal(total, 12) for total in [1, 2^31): (Q0.31 scale, num_bits)."""
+        bit_length = 0
+        t = total
+        while t > 0:
+            bit_length += 1
+            t >>= 1
+        half_denominator = total << (31 - bit_length)
+        r = ((half_denominator * -1010580540 + (1 << 30)) >> 31) + 1515870810
+        for _ in range(3):
+            t = (half_denominator * r + (1 << 30)) >> 31
+            t = (1 << 29) - t
+            t = (t * r + (1 << 30)) >> 31
+            r += t * 4
+        r = (r >> 1) * 4
+        if r > 2147483647:
+            r = 2147483647
+        return r, bit_length - 20
+
+    @_jit
+    def softmax_q8(x, e0, acc, out, out_bits, out_min, out_max):
+        """x, out [rows, n] (8-bit in; 8- or 16-bit out); e0 [256] exp(-diff) in Q0.31 and
+        acc [256] its Q12.19 rescale (both int64, 0 beyond the input radius)."""
+        rows, n = x.shape
+        span = out_max - out_min
+        for r in range(rows):
+            row = x[r]
+            m = np.int64(row[0])
+            for j in range(1, n):
+                v = np.int64(row[j])
+                if v > m:
+                    m = v
+            total = np.int64(0)
+            for j in range(n):
+                total += acc[m - np.int64(row[j])]
+            scale, num_bits = _reciprocal(total)
+            exponent = num_bits + 31 - out_bits
+            half = np.int64(1) << (exponent - 1)
+            orow = out[r]
+            for j in range(n):
+                p = (scale * e0[m - np.int64(row[j])] + (1 << 30)) >> 31
+                v = (p + half) >> exponent
+                if v > span:
+                    v = span
+                orow[j] = v + out_min
+
+    @_jit
+    def lut2(a, b, table, out, d0, d1, d2, a0, a1, a2, b0, b1, b2):
+        """out (flat, [d0, d1, d2] row-major) = table[a << 8 | b]; a, b flat uint8 views
+        read at i*x0 + j*x1 + k*x2 (element strides, 0 where broadcast)."""
+        o = 0
+        for i in range(d0):
+            for j in range(d1):
+                ia = i * a0 + j * a1
+                ib = i * b0 + j * b1
+                for k in range(d2):
+                    out[o] = table[(np.int64(a[ia + k * a2]) << 8) | np.int64(b[ib + k * b2])]
+                    o += 1
+
+
+def collapse_broadcast(out_shape, a_shape, b_shape):
+    """(dims, a_strides, b_strides) or None: the broadcast of two C-contiguous arrays as at most
+    three output dims (merging neighbours where both inputs stay contiguous), with each
+    input's element strides (0 along its broadcast dims)."""
+    nd = len(out_shape)
+
+    def strides(shape):
+        shape = (1,) * (nd - len(shape)) + tuple(shape)
+        st, acc = [0] * nd, 1
+        for i in range(nd - 1, -1, -1):
+            st[i] = 0 if shape[i] == 1 else acc
+            acc *= shape[i]
+        return st
+    dims = list(out_shape)
+    sa, sb = strides(a_shape), strides(b_shape)
+    keep = [i for i in range(nd) if dims[i] != 1]
+    dims = [dims[i] for i in keep]
+    sa, sb = [sa[i] for i in keep], [sb[i] for i in keep]
+    i = len(dims) - 2
+    while i >= 0:
+        if sa[i] == sa[i + 1] * dims[i + 1] and sb[i] == sb[i + 1] * dims[i + 1]:
+            dims[i + 1] *= dims[i]
+            del dims[i], sa[i], sb[i]
+        i -= 1
+    if len(dims) > 3:                    # irregular 4-D broadcasts: the numpy path
+        return None
+    pad = 3 - len(dims)
+    return [1] * pad + dims, [0] * pad + sa, [0] * pad + sb
+
+
+def warm_up() -> float:
+    """Compile (or load from the cache) the kernels for the dtypes models use."""
+    if numba is None:
+        return 0.0
+    import time
+    t0 = time.perf_counter()
+    e = np.zeros(256, np.int64)
+    for dt in (np.int8, np.uint8):
+        x = np.zeros((1, 2), dt)
+        softmax_q8(x, e + 1, e + (1 << 19), np.zeros((1, 2), dt), 8, -128, 127)
+    softmax_q8(np.zeros((1, 2), np.int8), e + 1, e + (1 << 19), np.zeros((1, 2), np.int16),
+               16, -32768, 32767)
+    u = np.zeros(4, np.uint8)
+    for dt in (np.int8, np.uint8, np.bool_):
+        lut2(u, u, np.zeros(65536, dt), np.zeros(4, dt), 1, 1, 4, 0, 0, 1, 0, 0, 1)
+    return time.perf_counter() - t0
