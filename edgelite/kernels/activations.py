@@ -391,17 +391,50 @@ class HardSwish(Unary):
         out /= np.float32(6.0)
 
 
+# Exact GELU in float32: x * Phi(x) = x / (1 + exp(-2 u(x))) with u(x) = x h(x^2),
+# since Phi(x) = (1 + erf(x / sqrt(2))) / 2 = (1 + tanh(u)) / 2 for u = atanh(erf(x / sqrt(2))).
+# h is a degree-6 polynomial fitted (weighted minimax, Lawson iterations, on
+# x in [0, 6.5] with math.erfc as the truth) to atanh(erf(x / sqrt(2))) / x; the
+# weight (1 - erf^2) x makes the fit error the error of Phi. Evaluated in float32
+# (Horner, one exp, one divide): |error| <= 2.1e-7 * max(1, |gelu|) against the
+# float64 definition over a dense grid (tests/kernels/test_speed_paths_float.py).
+# h grows monotonically beyond the fit range (u(5.4) = 8.9, where 1 / (1 + exp(-2u))
+# rounds to 1), so no clamping: exp overflows to inf for very negative x, giving
+# x / inf = -0; NaN stays NaN; -inf gives NaN as 0.5 * x * erfc(-x / sqrt(2)) does.
+GELU_H = (0.7978849414603766, 0.03633308457405303, -3.259497583963e-05,
+          -5.530619354327362e-05, 3.964744377855388e-06, -1.322633356949816e-07,
+          1.7561706176443729e-09)
+_GELU_MINUS_2H = tuple(np.array(-2.0 * c, np.float32) for c in GELU_H)   # 0-d: fastest scalars
+_F32_ONE = np.array(1.0, np.float32)
+
+
+def gelu_float32(x: np.ndarray, out: np.ndarray, s: np.ndarray, h: np.ndarray) -> None:
+    """out = exact GELU(x) for float32 1-D x, out, with scratch s, h of x's size."""
+    k = _GELU_MINUS_2H
+    np.multiply(x, x, out=s)
+    np.multiply(s, k[6], out=h)
+    for c in k[5:0:-1]:
+        h += c
+        h *= s
+    h += k[0]
+    h *= x                                   # -2 u(x)
+    np.exp(h, out=h)
+    h += _F32_ONE
+    np.divide(x, h, out=out)
+
+
 @register("GELU", versions=(1, 3))
 class Gelu(Unary):
     # approximate: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in the input's
-    # float type; exact: 0.5 x erfc(-x / sqrt(2)) with erfc in float64 (LiteRT:
-    # Eigen's float erfc; XNNPACK by default). float16 follows Eigen's half
-    # arithmetic: every operation rounds to half.
+    # float type; exact: float32 as gelu_float32 above (LiteRT: XNNPACK's rational
+    # erf approximation by default, Eigen's float erfc in its built-in kernel);
+    # float16 follows Eigen's half arithmetic: 0.5 x erfc(-x / sqrt(2)), every
+    # operation rounded to half, erfc from a float64 evaluation.
     types = ("FLOAT32", "FLOAT16")
     quantized = QUANTIZED_TYPES
     SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
-    BLOCK = 16384     # elements per float64 pass: the buffers stay in cache
+    BLOCK = 16384     # elements per pass: the buffers stay in cache
 
     def setup(self, ctx, x):
         self.approximate = bool(getattr(ctx.options, "approximate", False)) \
@@ -409,16 +442,21 @@ class Gelu(Unary):
         self.ft = x.dtype.type
         if self.approximate:
             self.buf = np.empty(x.shape, x.dtype)
+            return
+        block = max(1, min(self.BLOCK, x.size))
+        if x.dtype == np.float32:
+            self.s = np.empty(block, np.float32)
+            self.h = np.empty(block, np.float32)
         else:
-            block = max(1, min(self.BLOCK, x.size))
             self.buf = np.empty(block, x.dtype)
             self.z = np.empty(block, np.float64)
             self.e = np.empty(block, np.float64)
             self.work = ErfcWorkspace(block)
 
     def compute(self, x, out):
-        ft, b = self.ft, self.buf
+        ft = self.ft
         if self.approximate:
+            b = self.buf
             np.multiply(x, x, out=b)
             b *= x                                          # x^3
             b *= ft(0.044715)
@@ -430,6 +468,14 @@ class Gelu(Unary):
             out *= b
             return
         xf, of = x.reshape(-1), out.reshape(-1)
+        if ft is np.float32:
+            s, h = self.s, self.h
+            for start in range(0, xf.size, self.BLOCK):
+                xb, ob = xf[start:start + self.BLOCK], of[start:start + self.BLOCK]
+                n = xb.size
+                gelu_float32(xb, ob, s[:n], h[:n])
+            return
+        b = self.buf
         for start in range(0, xf.size, self.BLOCK):
             xb, ob = xf[start:start + self.BLOCK], of[start:start + self.BLOCK]
             n = xb.size

@@ -1,0 +1,69 @@
+"""Speed paths of the float non-convolution kernels, each against its reference:
+the float64 definition (dense grids, special values) or LiteRT via tests/oracle.py."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from oracle import check_against_litert
+
+from edgelite.format.builder import ModelBuilder
+from edgelite.kernels.activations import gelu_float32
+
+
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    """0.5 x erfc(-x / sqrt(2)) in float64 (scalar math.erfc)."""
+    xd = x.astype(np.float64)
+    return 0.5 * xd * np.array([math.erfc(-v / math.sqrt(2.0)) for v in xd.tolist()])
+
+
+def run_gelu32(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x, np.float32).reshape(-1)
+    out, s, h = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    with np.errstate(all="ignore"):
+        gelu_float32(x, out, s, h)
+    return out
+
+
+def test_gelu_float32_dense_grid():
+    """Every 2^-12 step on [-12, 12] and a log grid out to 1e6: within 2.5e-7 of
+    the float64 definition, relative to max(1, |ref|) (LiteRT's tolerance is 1e-5)."""
+    lin = np.arange(-12 * 4096, 12 * 4096 + 1) / 4096.0
+    mags = np.geomspace(1e-30, 1e6, 20001)
+    x = np.concatenate([lin, mags, -mags]).astype(np.float32)
+    want = gelu_exact(x)
+    got = run_gelu32(x).astype(np.float64)
+    err = np.abs(got - want) / np.maximum(1.0, np.abs(want))
+    assert err.max() < 2.5e-7, (err.max(), x[err.argmax()])
+    # The negative tail keeps its sign and decays to (-)0 instead of going NaN.
+    assert np.all(got[x < 0] <= 0.0) and np.all(got[x > 0] > 0.0)
+
+
+def test_gelu_float32_special_values():
+    x = np.array([np.inf, -np.inf, np.nan, 3.4e38, -3.4e38, 1e-40, -1e-40, 0.0, -0.0,
+                  1e10, -1e10, 1e19, -1e19], np.float32)
+    got = run_gelu32(x)
+    assert got[0] == np.inf
+    assert np.isnan(got[1]) and np.isnan(got[2])      # -inf * erfc(inf) = -inf * 0
+    assert got[3] == np.float32(3.4e38) and got[4] == 0.0
+    assert abs(float(got[5]) - 0.5e-40) < 1e-44 and abs(float(got[6]) + 0.5e-40) < 1e-44
+    assert got[7] == 0.0 and got[8] == 0.0
+    assert got[9] == np.float32(1e10) and got[10] == 0.0
+    assert got[11] == np.float32(1e19) and got[12] == 0.0
+
+
+def gelu_model(shape) -> bytes:
+    b = ModelBuilder()
+    x = b.add_input("x", shape, np.float32)
+    y = b.add_tensor("y", shape, np.float32)
+    b.add_op("GELU", [x], [y], version=1, approximate=False)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+@pytest.mark.parametrize("shape", [(64, 512), (1, 5, 7)])
+def test_gelu_float32_vs_litert(shape):
+    x = np.random.default_rng(7).normal(0.0, 3.0, size=shape).astype(np.float32)
+    for reference in (False, True):
+        check_against_litert(gelu_model(shape), [x], reference=reference)
