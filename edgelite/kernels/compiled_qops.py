@@ -31,11 +31,12 @@ if numba is not None:
     @_jit
     def _reciprocal(total):
         """GetReciprocal(total, 12) for total in [1, 2^31): (Q0.31 scale, num_bits)."""
-        bit_length = 0
+        bit_length = 1
         t = total
-        while t > 0:
-            bit_length += 1
-            t >>= 1
+        for step in (16, 8, 4, 2, 1):
+            if t >= np.int64(1) << step:
+                t >>= step
+                bit_length += step
         half_denominator = total << (31 - bit_length)
         r = ((half_denominator * -1010580540 + (1 << 30)) >> 31) + 1515870810
         for _ in range(3):
@@ -51,7 +52,9 @@ if numba is not None:
     @_jit
     def softmax_q8(x, e0, acc, out, out_bits, out_min, out_max):
         """x, out [rows, n] (8-bit in; 8- or 16-bit out); e0 [256] exp(-diff) in Q0.31 and
-        acc [256] its Q12.19 rescale (both int64, 0 beyond the input radius)."""
+        acc [256] its Q12.19 rescale (both int64, 0 beyond the input radius). Table
+        indices are uint64 (row max - x >= 0): a signed index costs a negative-index
+        check per element."""
         rows, n = x.shape
         span = out_max - out_min
         for r in range(rows):
@@ -63,13 +66,13 @@ if numba is not None:
                     m = v
             total = np.int64(0)
             for j in range(n):
-                total += acc[m - np.int64(row[j])]
+                total += acc[np.uint64(m - np.int64(row[j]))]
             scale, num_bits = _reciprocal(total)
             exponent = num_bits + 31 - out_bits
             half = np.int64(1) << (exponent - 1)
             orow = out[r]
             for j in range(n):
-                p = (scale * e0[m - np.int64(row[j])] + (1 << 30)) >> 31
+                p = (scale * e0[np.uint64(m - np.int64(row[j]))] + (1 << 30)) >> 31
                 v = (p + half) >> exponent
                 if v > span:
                     v = span
@@ -78,15 +81,36 @@ if numba is not None:
     @_jit
     def lut2(a, b, table, out, d0, d1, d2, a0, a1, a2, b0, b1, b2):
         """out (flat, [d0, d1, d2] row-major) = table[a << 8 | b]; a, b flat uint8 views
-        read at i*x0 + j*x1 + k*x2 (element strides, 0 where broadcast)."""
+        read at i*x0 + j*x1 + k*x2 (element strides; x2 is 1, or 0 where broadcast).
+        Rows go through contiguous slices: indexing with a computed (signed) offset
+        costs numba's negative-index check per element (2x slower)."""
         o = 0
         for i in range(d0):
             for j in range(d1):
                 ia = i * a0 + j * a1
                 ib = i * b0 + j * b1
-                for k in range(d2):
-                    out[o] = table[(np.int64(a[ia + k * a2]) << 8) | np.int64(b[ib + k * b2])]
-                    o += 1
+                orow = out[o:o + d2]
+                if a2 == 0 and b2 == 0:
+                    v = table[(np.int64(a[ia]) << 8) | np.int64(b[ib])]
+                    for k in range(d2):
+                        orow[k] = v
+                elif a2 == 0:
+                    base = np.int64(a[ia]) << 8
+                    row = table[base:base + 256]
+                    bb = b[ib:ib + d2]
+                    for k in range(d2):
+                        orow[k] = row[bb[k]]
+                elif b2 == 0:
+                    bv = np.int64(b[ib])
+                    aa = a[ia:ia + d2]
+                    for k in range(d2):
+                        orow[k] = table[(np.int64(aa[k]) << 8) | bv]
+                else:
+                    aa = a[ia:ia + d2]
+                    bb = b[ib:ib + d2]
+                    for k in range(d2):
+                        orow[k] = table[(np.int64(aa[k]) << 8) | np.int64(bb[k])]
+                o += d2
 
 
 def collapse_broadcast(out_shape, a_shape, b_shape):
@@ -115,6 +139,8 @@ def collapse_broadcast(out_shape, a_shape, b_shape):
         i -= 1
     if len(dims) > 3:                    # irregular 4-D broadcasts: the numpy path
         return None
+    if dims and (sa[-1] not in (0, 1) or sb[-1] not in (0, 1)):
+        return None                      # (cannot happen: the innermost stride is 0 or 1)
     pad = 3 - len(dims)
     return [1] * pad + dims, [0] * pad + sa, [0] * pad + sb
 

@@ -347,3 +347,22 @@ def test_binary8_tiers(tier, op, dtype, monkeypatch):
         want = run_tier(m, [xa, xb], "numpy", monkeypatch)
         np.testing.assert_array_equal(got, want)
         assert got.shape == shape
+
+
+@pytest.mark.skipif(not _compiled.ENABLED, reason="numba is not installed: no compiled tier")
+def test_compiled_reciprocal_matches_get_reciprocal():
+    from edgelite.kernels import compiled_qops
+    numba = compiled_qops.numba
+
+    @numba.njit
+    def every(xs):
+        s, nb = np.empty(xs.size, np.int64), np.empty(xs.size, np.int64)
+        for i in range(xs.size):
+            s[i], nb[i] = compiled_qops._reciprocal(xs[i])
+        return s, nb
+    rng = np.random.default_rng(2)
+    xs = np.concatenate([rng.integers(1, 1 << 31, 200_000), np.arange(1, 70_000),
+                         1 << np.arange(31), (1 << np.arange(1, 32)) - 1])
+    got, want = every(xs), fp.get_reciprocal(xs, 12)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
