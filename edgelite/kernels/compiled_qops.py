@@ -7,6 +7,7 @@ element instead of array by array).
   reciprocal (`_reciprocal`, fixedpoint.get_reciprocal_positive's closed-form
   gemmlowp arithmetic) and each output from the exp table; one pass over the row
   where the numpy tier makes a dozen.
+- `lut1`: unary ops as table lookups (TableUnary: GELU, LOGISTIC, TANH, RSQRT, ...).
 - `lut2`: 8-bit binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE, comparisons, ...):
   out = table[a << 8 | b] over an output collapsed to three dims, each input with its
   own element strides (0 along broadcast dims), so broadcasting costs nothing.
@@ -77,6 +78,12 @@ if numba is not None:
                 if v > span:
                     v = span
                 orow[j] = v + out_min
+
+    @_jit
+    def lut1(codes, table, out):
+        """out = table[codes] (flat arrays; codes uint8 or uint16 storage views)."""
+        for i in range(codes.size):
+            out[i] = table[codes[i]]
 
     @_jit
     def lut2(a, b, table, out, d0, d1, d2, a0, a1, a2, b0, b1, b2):
@@ -158,6 +165,9 @@ def warm_up() -> float:
     softmax_q8(np.zeros((1, 2), np.int8), e + 1, e + (1 << 19), np.zeros((1, 2), np.int16),
                16, -32768, 32767)
     u = np.zeros(4, np.uint8)
+    for dt in (np.int8, np.uint8, np.int16):
+        lut1(u, np.zeros(256, dt), np.zeros(4, dt))
+        lut1(u.astype(np.uint16), np.zeros(65536, dt), np.zeros(4, dt))
     for dt in (np.int8, np.uint8, np.bool_):
         lut2(u, u, np.zeros(65536, dt), np.zeros(4, dt), 1, 1, 4, 0, 0, 1, 0, 0, 1)
     return time.perf_counter() - t0

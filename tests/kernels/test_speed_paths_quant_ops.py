@@ -366,3 +366,32 @@ def test_compiled_reciprocal_matches_get_reciprocal():
     got, want = every(xs), fp.get_reciprocal(xs, 12)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+UNARY_TIER_CASES = [("GELU", I8, 2, (0.05, -3), (0.02, -100), {}),
+                    ("LOGISTIC", I8, 2, (0.05, 3), (1 / 256, -128), {}),
+                    ("TANH", U8, 1, (0.03, 128), (1 / 128, 128), {}),
+                    ("TANH", I16, 3, (1e-3, 0), (1 / 32768, 0), {}),
+                    ("RSQRT", I8, 2, (0.05, -128), (0.02, 0), {}),
+                    ("RELU6", I8, 2, (0.05, 3), (0.05, 3), {}),
+                    ("LEAKY_RELU", I16, 2, (1e-3, 0), (2e-3, 0), {"alpha": 0.2})]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op,dtype,version,qi,qo,opts", UNARY_TIER_CASES)
+def test_unary_tiers_every_value(tier, op, dtype, version, qi, qo, opts, monkeypatch):
+    info = np.iinfo(dtype)
+    x = np.arange(int(info.min), int(info.max) + 1).astype(dtype)
+    x = np.concatenate([x, x[::-1], x[::7]]).reshape(1, -1)
+    m = unary_model(op, dtype, x.shape, q(*qi), q(*qo), version, **opts)
+    got = run_tier(m, [x], tier, monkeypatch)
+    np.testing.assert_array_equal(got, run_tier(m, [x], "numpy", monkeypatch))
+    if dtype != I16:
+        compare(m, [x], f"{op}-{tier}")    # (the compiled tier when numba is installed)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_rsqrt_negative_input_still_fails(tier, monkeypatch):
+    m = unary_model("RSQRT", I8, (1, 4), q(0.05, 0), q(0.02, 0), 2)
+    with pytest.raises(edgelite.OpError, match="RSQRT"):
+        run_tier(m, [np.array([[1, 2, -1, 3]], I8)], tier, monkeypatch)

@@ -72,6 +72,14 @@ class TableUnary(Kernel):
         self.table = np.clip(r, info.min, info.max).astype(out.dtype)
         self.code_type = UNSIGNED[x.dtype]
         self.bad_input = self.invalid(v)     # inputs that make LiteRT's invoke fail
+        if self.bad_input is not None and not self.bad_input.any():
+            self.bad_input = None
+        self.kernel = None
+        size = int(np.prod(x.shape, dtype=np.int64))
+        if size and compiled_tier(size) is not None:
+            from edgelite.kernels import compiled_qops
+            self.kernel = compiled_qops.lut1
+            self._bound = (None, None, None, None)
 
     def invalid(self, v: np.ndarray):
         """A boolean array over the values (same order) marking invalid inputs, or None."""
@@ -85,10 +93,19 @@ class TableUnary(Kernel):
         """The op's output for every possible input code v (the lookup table)."""
 
     def invoke(self, ictx):
-        codes = ictx.inputs[0].view(self.code_type)
-        if self.bad_input is not None and np.take(self.bad_input, codes).any():
+        x, out = ictx.inputs[0], ictx.outputs[0]
+        codes = x.view(self.code_type)
+        if self.bad_input is not None and self.bad_input.take(codes).any():
             raise ictx.error(self.BAD_MESSAGE)
-        np.take(self.table, codes, out=ictx.outputs[0], mode="clip")
+        if self.kernel is not None:
+            if x is not self._bound[0] or out is not self._bound[1]:
+                flat = x.flags.c_contiguous and out.flags.c_contiguous
+                self._bound = (x, out, codes.reshape(-1) if flat else None,
+                               out.reshape(-1) if flat else None)
+            if self._bound[2] is not None:
+                self.kernel(self._bound[2], self.table, self._bound[3])
+                return
+        self.table.take(codes, out=out, mode="clip")
 
 
 def _needs_int16_zero(ctx, x, out):
