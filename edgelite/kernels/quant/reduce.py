@@ -83,15 +83,16 @@ class _QuantReduce(Kernel):
         info = np.iinfo(view)
         if n * (int(info.max) - int(info.min)) + 1 > self.TABLE_MAX:
             return
-        self.sum_min = n * int(info.min)
-        sums = np.arange(self.sum_min, n * int(info.max) + 1, dtype=np.int64)
+        sums = np.arange(n * int(info.min), n * int(info.max) + 1, dtype=np.int64)
         r = self.reduce_sums(sums, n)
         if r is None:
             return
-        self.table = np.clip(r, self.lo, self.hi).astype(x.dtype)
+        # cyclic: the sums are consecutive integers, so sum mod size is one-to-one and
+        # np.take(mode="wrap") looks a sum up without subtracting the smallest one
+        self.table = np.empty(sums.size, x.dtype)
+        self.table[sums % sums.size] = np.clip(r, self.lo, self.hi)
         self.sum_axes = tuple(plan.axes)
         self.s_sum = ctx.request_scratch(plan.keep_shape, np.int32)
-        self.s_idx = ctx.request_scratch(plan.keep_shape, np.intp)
 
     def reduce_sums(self, sums, n, has_axes=True):
         """The op's outputs (before clamping) for int64 sums of n reduced values; None
@@ -113,12 +114,11 @@ class _QuantReduce(Kernel):
             return
         x = ictx.inputs[0]
         if self.table is not None:
-            sums, idx = ictx.scratch[self.s_sum], ictx.scratch[self.s_idx]
+            sums = ictx.scratch[self.s_sum]
             if self.SUM_VIEW is not None:
                 x = x.view(self.SUM_VIEW)
             np.add.reduce(x, axis=self.sum_axes, dtype=np.int32, keepdims=True, out=sums)
-            np.subtract(sums, self.sum_min, out=idx)
-            np.take(self.table, idx, out=out.reshape(plan.keep_shape))
+            self.table.take(sums, out=out.reshape(plan.keep_shape), mode="wrap")
             return
         if x.size == 0:
             out.fill(0)
