@@ -20,7 +20,10 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
   the numpy path up to the sign of zero. `depthwise_conv2d_3x3` (3x3,
   multiplier 1, MobileNet's case) works on flat [rows, W*C] views, sums an
   interior pixel's nine taps in registers and stores it once: 2-4x the
-  general kernel.
+  general kernel. Interior pixels go four at a time (stride 1) or two at a
+  time (stride 2): the block loads each weight and shared input column once
+  (~25% less time over MobileNetV2's layers), each pixel still summed in the
+  same order.
 - `im2col_rows`: the im2col pack for CONV_2D, one block of rows at a time,
   in one pass over the input (the numpy path makes a bordered copy, then
   gathers windows from it); it matters most with few input channels.
@@ -179,6 +182,170 @@ if ENABLED:
                 v = hi
             o[k] = v
 
+    @_jit_inline
+    def _dw3_block4(r0, r1, r2, w0, w1, w2, bias, has_bias, orow, c, pl, ox_lo, ox_hi, lo,
+                    hi):
+        """Interior pixels ox_lo.. of a stride-1, dilation-1 row, four at a time (each
+        sums its taps in the single-pixel order); returns the first pixel left over."""
+        ox = ox_lo
+        while ox + 4 <= ox_hi:
+            b = (ox - pl) * c
+            p0 = r0[b:b + 6 * c]
+            p1 = r1[b:b + 6 * c]
+            p2 = r2[b:b + 6 * c]
+            o = orow[ox * c:ox * c + 4 * c]
+            for k in range(c):
+                a0 = p0[k]
+                a1 = p0[c + k]
+                a2 = p0[2 * c + k]
+                a3 = p0[3 * c + k]
+                a4 = p0[4 * c + k]
+                a5 = p0[5 * c + k]
+                q0 = w0[k]
+                q1 = w0[c + k]
+                q2 = w0[2 * c + k]
+                v0 = a0 * q0
+                v1 = a1 * q0
+                v2 = a2 * q0
+                v3 = a3 * q0
+                v0 += a1 * q1
+                v1 += a2 * q1
+                v2 += a3 * q1
+                v3 += a4 * q1
+                v0 += a2 * q2
+                v1 += a3 * q2
+                v2 += a4 * q2
+                v3 += a5 * q2
+                a0 = p1[k]
+                a1 = p1[c + k]
+                a2 = p1[2 * c + k]
+                a3 = p1[3 * c + k]
+                a4 = p1[4 * c + k]
+                a5 = p1[5 * c + k]
+                q0 = w1[k]
+                q1 = w1[c + k]
+                q2 = w1[2 * c + k]
+                v0 += a0 * q0
+                v1 += a1 * q0
+                v2 += a2 * q0
+                v3 += a3 * q0
+                v0 += a1 * q1
+                v1 += a2 * q1
+                v2 += a3 * q1
+                v3 += a4 * q1
+                v0 += a2 * q2
+                v1 += a3 * q2
+                v2 += a4 * q2
+                v3 += a5 * q2
+                a0 = p2[k]
+                a1 = p2[c + k]
+                a2 = p2[2 * c + k]
+                a3 = p2[3 * c + k]
+                a4 = p2[4 * c + k]
+                a5 = p2[5 * c + k]
+                q0 = w2[k]
+                q1 = w2[c + k]
+                q2 = w2[2 * c + k]
+                v0 += a0 * q0
+                v1 += a1 * q0
+                v2 += a2 * q0
+                v3 += a3 * q0
+                v0 += a1 * q1
+                v1 += a2 * q1
+                v2 += a3 * q1
+                v3 += a4 * q1
+                v0 += a2 * q2
+                v1 += a3 * q2
+                v2 += a4 * q2
+                v3 += a5 * q2
+                if has_bias:
+                    bk = bias[k]
+                    v0 += bk
+                    v1 += bk
+                    v2 += bk
+                    v3 += bk
+                if v0 < lo:
+                    v0 = lo
+                if v0 > hi:
+                    v0 = hi
+                if v1 < lo:
+                    v1 = lo
+                if v1 > hi:
+                    v1 = hi
+                if v2 < lo:
+                    v2 = lo
+                if v2 > hi:
+                    v2 = hi
+                if v3 < lo:
+                    v3 = lo
+                if v3 > hi:
+                    v3 = hi
+                o[k] = v0
+                o[c + k] = v1
+                o[2 * c + k] = v2
+                o[3 * c + k] = v3
+            ox += 4
+        return ox
+
+    @_jit_inline
+    def _dw3_block2s2(r0, r1, r2, w0, w1, w2, bias, has_bias, orow, c, pl, ox_lo, ox_hi, lo,
+                      hi):
+        """_dw3_block4 for stride 2: two pixels at a time (five input columns)."""
+        ox = ox_lo
+        while ox + 2 <= ox_hi:
+            b = (2 * ox - pl) * c
+            p0 = r0[b:b + 5 * c]
+            p1 = r1[b:b + 5 * c]
+            p2 = r2[b:b + 5 * c]
+            o = orow[ox * c:ox * c + 2 * c]
+            for k in range(c):
+                q0 = w0[k]
+                q1 = w0[c + k]
+                q2 = w0[2 * c + k]
+                a2 = p0[2 * c + k]
+                v0 = p0[k] * q0
+                v1 = a2 * q0
+                v0 += p0[c + k] * q1
+                v1 += p0[3 * c + k] * q1
+                v0 += a2 * q2
+                v1 += p0[4 * c + k] * q2
+                q0 = w1[k]
+                q1 = w1[c + k]
+                q2 = w1[2 * c + k]
+                a2 = p1[2 * c + k]
+                v0 += p1[k] * q0
+                v1 += a2 * q0
+                v0 += p1[c + k] * q1
+                v1 += p1[3 * c + k] * q1
+                v0 += a2 * q2
+                v1 += p1[4 * c + k] * q2
+                q0 = w2[k]
+                q1 = w2[c + k]
+                q2 = w2[2 * c + k]
+                a2 = p2[2 * c + k]
+                v0 += p2[k] * q0
+                v1 += a2 * q0
+                v0 += p2[c + k] * q1
+                v1 += p2[3 * c + k] * q1
+                v0 += a2 * q2
+                v1 += p2[4 * c + k] * q2
+                if has_bias:
+                    bk = bias[k]
+                    v0 += bk
+                    v1 += bk
+                if v0 < lo:
+                    v0 = lo
+                if v0 > hi:
+                    v0 = hi
+                if v1 < lo:
+                    v1 = lo
+                if v1 > hi:
+                    v1 = hi
+                o[k] = v0
+                o[c + k] = v1
+            ox += 2
+        return ox
+
     @_jit
     def depthwise_conv2d_3x3(x2, w3, bias, has_bias, out2, geom, lo, hi):
         """Depthwise 3x3, depth multiplier 1, on flat rows: x2 [N*H, W*C],
@@ -220,8 +387,17 @@ if ENABLED:
                 r1 = x2[n * h + iy0 + dh]
                 r2 = x2[n * h + iy0 + 2 * dh]
                 if dw == 1:
-                    # Indices written c + k, 2 * c + k (provably >= 0): vectorized loads
-                    for ox in range(ox_lo, ox_hi):
+                    # Indices written c + k, 2 * c + k (provably >= 0): vectorized loads.
+                    # Blocks of 4 (stride 1) or 2 (stride 2) pixels first: their windows
+                    # share input columns and all share the weights, loaded once.
+                    start = ox_lo
+                    if sw == 1:
+                        start = _dw3_block4(r0, r1, r2, w0, w1, w2, bias, has_bias, orow, c,
+                                            pl, ox_lo, ox_hi, lo, hi)
+                    elif sw == 2:
+                        start = _dw3_block2s2(r0, r1, r2, w0, w1, w2, bias, has_bias, orow, c,
+                                              pl, ox_lo, ox_hi, lo, hi)
+                    for ox in range(start, ox_hi):
                         b = (ox * sw - pl) * c
                         p0 = r0[b:b + span]
                         p1 = r1[b:b + span]

@@ -1,0 +1,80 @@
+"""The compiled tier's fast paths for float convolutions agree with the numpy tier.
+
+Shapes are chosen to walk every branch of the blocked kernels (pixel blocks and
+their left-overs, borders, strides, dilations, channel counts below, at and
+above a vector width). Depthwise and im2col packing promise the numpy tier's
+results up to the sign of zero (same summation order, no FMA contraction), so
+those are compared exactly; GEMM-based results within the float tolerance.
+Without numba these tests check the numpy tier against the float64 reference
+only (never skipped).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernels.test_compiled import IMPLS, assert_close, conv_model, ref_conv, run, seed_of
+
+from edgelite.kernels import compiled
+
+
+@pytest.fixture(autouse=True)
+def compiled_for_every_size(monkeypatch):
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+
+
+def tiers(model, inputs):
+    """{impl: output} for every available tier."""
+    return {impl: run(model, inputs, impl) for impl in IMPLS}
+
+
+def assert_same_values(a, b):
+    """Equal as numbers (-0.0 == 0.0), NaN where NaN."""
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(a, b)
+
+
+# Widths 1..13 cover 0-3 blocks of four (stride 1) / two (stride 2) pixels and every
+# left-over count; channel counts 1, 7, 8, 19 cover no vector, a partial one, one,
+# and several with a remainder.
+DW3_CASES = [
+    (w, c, s, d, pad, act, has_bias)
+    for w, c in [(1, 7), (4, 8), (5, 19), (6, 1), (9, 8), (12, 7), (13, 19)]
+    for s, d, pad in [(1, 1, "SAME"), (2, 1, "SAME"), (1, 1, "VALID"), (2, 1, "VALID"),
+                      (1, 2, "SAME")]
+    for act, has_bias in [("RELU6", True), ("NONE", False)]
+]
+
+
+@pytest.mark.parametrize("w,c,s,d,pad,act,has_bias", DW3_CASES)
+def test_depthwise_3x3_blocks_equal_numpy_tier(w, c, s, d, pad, act, has_bias):
+    key = (w, c, s, d, pad, act, has_bias)
+    rng = np.random.default_rng(seed_of("dw3", *key))
+    x = rng.standard_normal((2, 7, w, c)).astype(np.float32)
+    wt = rng.standard_normal((1, 3, 3, c)).astype(np.float32)
+    bias = rng.standard_normal(c).astype(np.float32) if has_bias else None
+    model = conv_model("DEPTHWISE_CONV_2D", x, wt, bias, padding=pad, stride_h=s, stride_w=s,
+                       dilation_h_factor=d, dilation_w_factor=d, depth_multiplier=1,
+                       fused_activation_function=act)
+    outs = tiers(model, [x])
+    want = ref_conv(x, wt, bias, (s, s), (d, d), pad, act, depthwise=True)
+    for got in outs.values():
+        assert_close(got, want)
+    if compiled.ENABLED:
+        assert_same_values(outs["compiled"], outs["numpy"])
+
+
+def test_depthwise_3x3_blocks_propagate_nan_and_inf():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 6, 11, 9)).astype(np.float32)
+    x[0, 2, 5, 3] = np.nan
+    x[0, 4, 8, 1] = np.inf
+    wt = rng.standard_normal((1, 3, 3, 9)).astype(np.float32)
+    bias = rng.standard_normal(9).astype(np.float32)
+    for s in (1, 2):
+        model = conv_model("DEPTHWISE_CONV_2D", x, wt, bias, padding="SAME", stride_h=s,
+                           stride_w=s, depth_multiplier=1, fused_activation_function="NONE")
+        outs = tiers(model, [x])
+        assert np.isnan(outs["numpy"]).any()
+        if compiled.ENABLED:
+            assert_same_values(outs["compiled"], outs["numpy"])
