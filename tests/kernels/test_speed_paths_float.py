@@ -67,3 +67,72 @@ def test_gelu_float32_vs_litert(shape):
     x = np.random.default_rng(7).normal(0.0, 3.0, size=shape).astype(np.float32)
     for reference in (False, True):
         check_against_litert(gelu_model(shape), [x], reference=reference)
+
+
+# ---------------------------------------------------------------- SOFTMAX
+def softmax_model(shape, beta) -> bytes:
+    b = ModelBuilder()
+    x = b.add_input("x", shape, np.float32)
+    y = b.add_tensor("y", shape, np.float32)
+    b.add_op("SOFTMAX", [x], [y], beta=beta)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+def softmax_exact(x: np.ndarray, beta: float) -> np.ndarray:
+    z = x.astype(np.float64) * beta
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def run_softmax(x, beta, monkeypatch=None):
+    """edgelite's SOFTMAX of x, and the path it took ("shared", "logsum", "rowmax")."""
+    import edgelite
+    from edgelite.kernels.normalization import Softmax
+    taken = []
+    shifted = Softmax._invoke_shifted
+
+    def spy(self, *args):
+        taken.append(shifted(self, *args) or "rowmax")
+        return taken[-1] != "rowmax"
+    if monkeypatch is not None:
+        monkeypatch.setattr(Softmax, "_invoke_shifted", spy)
+    it = edgelite.Interpreter(model_content=softmax_model(x.shape, beta))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]), taken
+
+
+# Row offsets (times beta) that take each path: rows at most ~12 below the global
+# max (shared shift), up to 40 below (per-row log-sum shift), ~1e4 below (per-row max).
+SOFTMAX_OFFSETS = {"shared": 6.0, "logsum": 40.0, "rowmax": 1e4}
+
+
+@pytest.mark.parametrize("path", list(SOFTMAX_OFFSETS))
+@pytest.mark.parametrize("beta", [1.0, 0.125, 3.0])
+@pytest.mark.parametrize("shape", [(1, 4, 64, 64), (3, 1000), (5, 2)])
+def test_softmax_paths(path, beta, shape, monkeypatch):
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0, 1.0 / beta, size=shape).astype(np.float32)
+    rows = x.reshape(-1, shape[-1])
+    spread = SOFTMAX_OFFSETS[path] / beta
+    rows += rng.uniform(-spread, 0.0, size=(rows.shape[0], 1)).astype(np.float32)
+    rows[0] -= spread                      # one row at the far end of the range
+    got, taken = run_softmax(x, beta, monkeypatch)
+    assert taken == [path]
+    err = np.abs(got.astype(np.float64) - softmax_exact(x, beta)).max()
+    assert err < 2e-6, err
+    check_against_litert(softmax_model(shape, beta), [x])
+    check_against_litert(softmax_model(shape, beta), [x], reference=True)
+
+
+def test_softmax_special_rows():
+    x = np.array([[0.0, 1.0, 2.0], [-np.inf, 0.0, 1.0], [3e38, -3e38, 0.0],
+                  [np.nan, 0.0, 1.0]], np.float32)
+    for rows in (x, x[:2], x[1:3]):
+        got, _ = run_softmax(rows, 1.0)
+        with np.errstate(all="ignore"):
+            want = softmax_exact(rows, 1.0)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
