@@ -208,7 +208,8 @@ class Requantizer:
         if fb is None or fb.shape[1] != c or fb.shape[0] < n:
             fb = self._fbuf = np.empty((n, c), F64)
             self._mbuf = np.empty((n, c), np.bool_)
-        mb = self._mbuf
+            self._tbuf = np.empty((n, c), F64)
+        mb, tb = self._mbuf, self._tbuf
         zpo = 0 if zp_in else self.zp
         lo, hi = float(self.lo - zpo), float(self.hi - zpo)
         for r0 in range(0, rows, step):
@@ -221,9 +222,11 @@ class Requantizer:
             np.multiply(accf[r0:r1], ms, out=u)
             u += k
             if d is not None:
-                mask = mb[:r1 - r0]
+                # u -= d * [u < t]: a masked subtract (where=) is ~20x slower than this
+                mask, tmp = mb[:r1 - r0], tb[:r1 - r0]
                 np.less(u, t, out=mask)
-                np.subtract(u, d, out=u, where=mask)
+                np.multiply(mask, d, out=tmp)
+                u -= tmp
             np.clip(u, lo, hi, out=u)
             if zp_in:
                 np.floor(u, out=out[r0:r1], casting="unsafe")
