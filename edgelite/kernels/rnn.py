@@ -1,9 +1,10 @@
 """Recurrent ops in float32: LSTM (full and basic kernels), UNIDIRECTIONAL_SEQUENCE_LSTM,
-BIDIRECTIONAL_SEQUENCE_LSTM, RNN, UNIDIRECTIONAL_SEQUENCE_RNN, SVDF.
+BIDIRECTIONAL_SEQUENCE_LSTM, RNN, UNIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_RNN,
+SVDF.
 
 Semantics follow LiteRT's lstm.cc / unidirectional_sequence_lstm.cc /
 bidirectional_sequence_lstm.cc / lstm_eval.cc (EvalFloat), basic_rnn.cc,
-unidirectional_sequence_rnn.cc and reference/svdf.h.
+unidirectional_sequence_rnn.cc, bidirectional_sequence_rnn.cc and reference/svdf.h.
 
 Speed: prepare packs the per-gate weight matrices into one [n_input, gates*n_cell]
 matrix (and one recurrent matrix), so invoke does one GEMM for the input
@@ -828,6 +829,130 @@ class UnidirectionalSequenceRnn(Kernel):
             o += tmp
             apply_activation(o, self.act)
             np.copyto(h, o)
+
+
+@register("BIDIRECTIONAL_SEQUENCE_RNN", versions=(1, 3))
+class BidirectionalSequenceRnn(Kernel):
+    """Forward and backward RNN cells over one sequence (bidirectional_sequence_rnn.cc).
+
+    Inputs: 0 input, 1-4 forward weights / recurrent weights / bias / hidden state,
+    5-8 the same backward, 9 aux input, 10-11 forward / backward aux weights (all
+    three optional). With aux weights both cells also read the aux input (stacking
+    with cross links); with an aux input but no aux weights, the backward cell reads
+    the aux input instead of the input (stacking without cross links). Outputs:
+    forward and backward sequences, or one with both side by side (merge_outputs)."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        o = ctx.options
+        self.merge = bool(getattr(o, "mergeOutputs", False)) if o is not None else False
+        self.time_major = bool(getattr(o, "timeMajor", False)) if o is not None else False
+        ctx.check_arity(12, 1 if self.merge else 2)
+        x = ctx.input(0)
+        if x.dtype in (np.int8, np.uint8):
+            raise ctx.error(f"input has type {x.dtype}: quantized {ctx.op_name} is not "
+                            f"implemented", x)
+        ctx.check_dtype(x, np.float32, "input")
+        ctx.check(len(x.shape) == 3, f"input must be 3-D, got {list(x.shape)}", x)
+        T, B = (x.shape[0], x.shape[1]) if self.time_major else (x.shape[1], x.shape[0])
+        I = x.shape[2]
+        aux, fw_aw, bw_aw = _opt(ctx, 9), _opt(ctx, 10), _opt(ctx, 11)
+        ctx.check((fw_aw is None) == (bw_aw is None),
+                  "forward and backward aux weights must be both present or both absent")
+        self.use_aux = fw_aw is not None
+        if self.use_aux:
+            ctx.check(aux is not None, "aux weights are given without an aux input (input 9)")
+        self.bw_reads_aux = aux is not None and not self.use_aux
+        A = 0
+        if aux is not None:
+            ctx.check_dtype(aux, np.float32, "aux input")
+            ctx.check(len(aux.shape) == 3 and aux.shape[:2] == x.shape[:2],
+                      f"aux input must be [{x.shape[0]}, {x.shape[1]}, n], got "
+                      f"{list(aux.shape)}", aux)
+            A = aux.shape[2]
+            if self.bw_reads_aux:
+                ctx.check(A == I, f"without aux weights the backward cell reads the aux input "
+                          f"as its input: it must have {I} features, has {A}", aux)
+        act = activation_code(o)
+        check_activation(ctx, act)
+        self.act = act
+        self.cells = []
+        for base, aw, name in ((1, fw_aw, "forward"), (5, bw_aw, "backward")):
+            w, r, b, h = (ctx.input(base + k) for k in range(4))
+            for spec, what in ((w, "weights"), (r, "recurrent weights")):
+                if spec.dtype in (np.int8, np.uint8):
+                    raise ctx.error(f"{name} {what} have type {spec.dtype}: hybrid "
+                                    f"{ctx.op_name} is not implemented (float32 only)", spec)
+                ctx.check_dtype(spec, np.float32, f"{name} {what}")
+            ctx.check_dtype(b, np.float32, f"{name} bias")
+            ctx.check(len(w.shape) == 2 and w.shape[1] == I,
+                      f"{name} weights must be [units, {I}], got {list(w.shape)}", w)
+            U = w.shape[0]
+            ctx.check(b.shape == (U,), f"{name} bias must be [{U}], got {list(b.shape)}", b)
+            ctx.check(r.shape == (U, U), f"{name} recurrent weights must be [{U}, {U}], got "
+                      f"{list(r.shape)}", r)
+            ctx.check_dtype(h, np.float32, f"{name} hidden state")
+            ctx.check(h.shape == (B, U), f"{name} hidden state must be [{B}, {U}], got "
+                      f"{list(h.shape)}", h)
+            ctx.check(h.data is None, f"{name} hidden state must not be a constant (the op "
+                      f"updates it)", h)
+            packs = [_Packed((I, U)), _Packed((U, U)), _Packed((U,))]
+            packs[0].add(ctx, base, (slice(None), slice(None)), True)
+            packs[1].add(ctx, base + 1, (slice(None), slice(None)), True)
+            packs[2].add(ctx, base + 2, (slice(None),), False)
+            if aw is not None:
+                ctx.check_dtype(aw, np.float32, f"{name} aux weights")
+                ctx.check(aw.shape == (U, A), f"{name} aux weights must be [{U}, {A}], got "
+                          f"{list(aw.shape)}", aw)
+                packs.append(_Packed((A, U)))
+                packs[3].add(ctx, 9 + (1 if base == 1 else 2), (slice(None), slice(None)),
+                             True)
+            scratch = (ctx.request_scratch((T * B, U)), ctx.request_scratch((B, U)),
+                       ctx.request_scratch((T * B, U)) if aw is not None else None)
+            self.cells.append((U, base + 3, packs, scratch))
+        Uf, Ub = self.cells[0][0], self.cells[1][0]
+        lead = x.shape[:2]
+        ctx.set_output(0, lead + ((Uf + Ub) if self.merge else Uf,), np.float32)
+        if not self.merge:
+            ctx.set_output(1, lead + (Ub,), np.float32)
+        self.T, self.B = T, B
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        T, B, tm = self.T, self.B, self.time_major
+        ins = ictx.inputs
+        x, aux = ins[0], ins[9]
+
+        def tb(a):
+            return a if tm else a.transpose(1, 0, 2)
+        if self.merge:
+            Uf = self.cells[0][0]
+            outs = (tb(ictx.outputs[0])[:, :, :Uf], tb(ictx.outputs[0])[:, :, Uf:])
+        else:
+            outs = (tb(ictx.outputs[0]), tb(ictx.outputs[1]))
+        for k, (U, hi, packs, (xp_i, tmp_i, ap_i)) in enumerate(self.cells):
+            for p in packs:
+                if p.dynamic:
+                    p.refresh(ins)
+            src = aux if k == 1 and self.bw_reads_aux else x
+            xproj = ictx.scratch[xp_i]
+            np.matmul(src.reshape(-1, src.shape[-1]), packs[0].array, out=xproj)
+            if len(packs) == 4:
+                ap = ictx.scratch[ap_i]
+                np.matmul(aux.reshape(-1, aux.shape[-1]), packs[3].array, out=ap)
+                xproj += ap
+            xproj += packs[2].array
+            xproj_tb = xproj.reshape(T, B, U) if tm else \
+                xproj.reshape(B, T, U).transpose(1, 0, 2)
+            h = ins[hi].reshape(B, U)
+            tmp = ictx.scratch[tmp_i]
+            r = packs[1].array
+            out_tb = outs[k]
+            steps = range(T) if k == 0 else range(T - 1, -1, -1)
+            for t in steps:
+                o = out_tb[t]
+                np.matmul(h, r, out=tmp)
+                np.add(xproj_tb[t], tmp, out=o)
+                apply_activation(o, self.act)
+                np.copyto(h, o)
 
 
 @register("SVDF", versions=(1, 4))
