@@ -136,3 +136,45 @@ def test_softmax_special_rows():
         with np.errstate(all="ignore"):
             want = softmax_exact(rows, 1.0)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- SUM / MEAN by matmul
+def reduce_model(op, shape, axes, keep_dims) -> bytes:
+    b = ModelBuilder()
+    x = b.add_input("x", shape, np.float32)
+    a = b.add_constant("axis", np.array(axes, np.int32).reshape(-1))
+    y = b.add_tensor("y", (1,), np.float32)
+    b.add_op(op, [x, a], [y], keep_dims=keep_dims)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+REDUCE_GEMV_CASES = [((1, 64, 128), [-1]), ((2, 7, 7, 16), [1, 2]), ((3, 5), [0]),
+                     ((4, 1, 6, 1), [2, 3]), ((2, 3, 4), [1]), ((5, 6, 1, 3), [1, 2]),
+                     ((2, 3, 4), [0, 1, 2]), ((1, 1, 9), [2, 0])]
+
+
+@pytest.mark.parametrize("shape,axes", REDUCE_GEMV_CASES)
+@pytest.mark.parametrize("op", ["SUM", "MEAN"])
+@pytest.mark.parametrize("keep_dims", [True, False])
+def test_sum_mean_by_matmul(op, shape, axes, keep_dims):
+    import edgelite
+    from edgelite.kernels.reduce import gemv_sum_plan
+    assert gemv_sum_plan(shape, tuple(a % len(shape) for a in axes)) is not None
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    m = reduce_model(op, shape, axes, keep_dims)
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    fn = np.sum if op == "SUM" else np.mean
+    want = fn(x.astype(np.float64), axis=tuple(axes), keepdims=keep_dims)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * max(1.0, np.abs(want).max()))
+    check_against_litert(m, [x])
+
+
+def test_sum_plan_not_contiguous_axes():
+    from edgelite.kernels.reduce import gemv_sum_plan
+    assert gemv_sum_plan((2, 3, 4), (0, 2)) is None
+    assert gemv_sum_plan((2, 1, 3), (1,)) is None
