@@ -16,6 +16,7 @@ from edgelite.format import ir
 FAMILIES = [
     "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
     "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
+    "conv3d_transpose",
     "quant.conv", "quant.pool", "quant.elementwise", "quant.activations", "quant.reduce",
     "quant.misc", "quant.rnn", "quant.hybrid", "quant.layout", "quant.int4",
 ]
