@@ -27,7 +27,9 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
 - `im2col_rows`: the im2col pack for CONV_2D, one block of rows at a time,
   in one pass over the input (the numpy path makes a bordered copy, then
   gathers windows from it); it matters most with few input channels.
-- `bias_act_rows`: bias add + clamp over a [rows, n] GEMM output in one pass.
+- `bias_act_rows`: bias add + clamp over a [rows, n] GEMM output in one pass;
+  `bias_act_flat` the same over a contiguous output with the bias tiled (long
+  inner loops when n is small).
 - `requantize_per_channel`: TFLite's MultiplyByQuantizedMultiplier (double
   rounding), + zero point, clamp, bit-exact with
   `edgelite.kernels.quant.arith.multiply_by_quantized_multiplier`. Exported
@@ -524,6 +526,25 @@ if ENABLED:
                 yr[k] = v
 
     @_jit
+    def bias_act_flat(y, bias, has_bias, lo, hi):
+        """bias_act_rows over a flat contiguous y (rows * n values) with the bias tiled
+        to a multiple of n: long inner loops however small n is (2x at n = 16)."""
+        total = y.shape[0]
+        step = bias.shape[0]
+        for i0 in range(0, total, step):
+            m = min(step, total - i0)
+            yr = y[i0:i0 + m]
+            for k in range(m):
+                v = yr[k]
+                if has_bias:
+                    v += bias[k]
+                if v < lo:
+                    v = lo
+                if v > hi:
+                    v = hi
+                yr[k] = v
+
+    @_jit
     def _requantize_rows(acc, multiplier, shift, zero_point, qmin, qmax, out):
         rows, n = acc.shape
         nm = multiplier.shape[0]
@@ -697,6 +718,7 @@ def warm_up() -> float:
     im2col_rows(x.reshape(-1), np.zeros(9 * 18, np.float32),
                 np.array([3, 3, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1]), 0, 9)
     bias_act_rows(np.zeros((2, 2), np.float32), np.zeros(2, np.float32), True, lo, hi)
+    bias_act_flat(np.zeros(4, np.float32), np.zeros(2, np.float32), True, lo, hi)
     requantize_per_channel(np.zeros((2, 2), np.int32), np.array([1 << 30]), np.array([-1]), 0,
                            -128, 127, np.zeros((2, 2), np.int8))
     return time.perf_counter() - t0

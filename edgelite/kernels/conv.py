@@ -157,17 +157,28 @@ class Epilogue:
         self.fast = compiled is not None and (bias is not None or bounds[0] is not None)
         if self.fast:
             self.bias_act = compiled.bias_act_rows
+            self.bias_act_flat = compiled.bias_act_flat
             self.has_bias = bias is not None
             self.bias_c = (np.array(bias.data.reshape(-1), F32) if bias is not None and
                            bias.data is not None else np.zeros(n, F32))
+            # a constant (or no) bias tiled to ~2048 values for the flat kernel
+            self.bias_flat = (np.tile(self.bias_c, max(1, 2048 // max(n, 1)))
+                              if self.bias_input is None else None)
             self.lo, self.hi = compiled.float_bounds(bounds)
 
     def bind(self, out: np.ndarray) -> None:
         self.rows_view = out.reshape(self.rows, self.n)
         self.tiled_view = out.reshape(self.rows // self.r, self.r * self.n)
+        self.flat_view = None
+        if self.fast and self.bias_flat is not None and out.flags.c_contiguous:
+            self.flat_view = out.reshape(-1)
 
     def run(self, ictx: InvokeContext) -> None:
         if self.fast:
+            if self.flat_view is not None:
+                self.bias_act_flat(self.flat_view, self.bias_flat, self.has_bias, self.lo,
+                                   self.hi)
+                return
             bias = self.bias_c
             if self.bias_input is not None:
                 bias = np.ascontiguousarray(ictx.inputs[self.bias_input].reshape(-1), F32)

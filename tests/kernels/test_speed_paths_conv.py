@@ -78,3 +78,44 @@ def test_depthwise_3x3_blocks_propagate_nan_and_inf():
         assert np.isnan(outs["numpy"]).any()
         if compiled.ENABLED:
             assert_same_values(outs["compiled"], outs["numpy"])
+
+
+def fc_model(x, w, bias, act):
+    from edgelite.format.builder import ModelBuilder
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    ins = [xi, b.add_constant("w", w)]
+    if bias is not None:
+        ins.append(b.add_constant("b", bias))
+    y = b.add_tensor("y", (1, 1), np.float32)
+    b.add_op("FULLY_CONNECTED", ins, [y], fused_activation_function=act)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+# (rows, n): n below, at and above the tiled bias's length (2048 values); rows * n
+# not a multiple of it, so the last chunk is partial.
+EPILOGUE_CASES = [(rows, n, act, has_bias)
+                  for rows, n in [(7, 3), (683, 3), (129, 16), (50, 2047), (3, 2049), (5, 4100)]
+                  for act, has_bias in [("RELU6", True), ("RELU", False), ("NONE", True)]]
+
+
+@pytest.mark.parametrize("rows,n,act,has_bias", EPILOGUE_CASES)
+def test_flat_epilogue_equals_numpy_tier(rows, n, act, has_bias):
+    """1x1 convolutions and FULLY_CONNECTED run the same GEMM in both tiers, so the
+    fused bias + clamp must give identical values."""
+    rng = np.random.default_rng(seed_of("epi", rows, n, act, has_bias))
+    k = 5
+    x = (rng.standard_normal((1, rows, 1, k)) * 3).astype(np.float32)
+    w = rng.standard_normal((n, 1, 1, k)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32) if has_bias else None
+    conv = conv_model("CONV_2D", x, w, bias, padding="VALID", stride_h=1, stride_w=1,
+                      fused_activation_function=act)
+    fc = fc_model(x.reshape(rows, k), w.reshape(n, k), bias, act)
+    for model, inp in ((conv, x), (fc, x.reshape(rows, k))):
+        outs = tiers(model, [inp])
+        want = ref_conv(x, w, bias, (1, 1), (1, 1), "VALID", act, depthwise=False)
+        for got in outs.values():
+            assert_close(got.reshape(want.shape), want)
+        if compiled.ENABLED:
+            assert_same_values(outs["compiled"], outs["numpy"])
