@@ -120,38 +120,6 @@ if numba is not None:
                 o += d2
 
 
-def collapse_broadcast(out_shape, a_shape, b_shape):
-    """(dims, a_strides, b_strides) or None: the broadcast of two C-contiguous arrays as at most
-    three output dims (merging neighbours where both inputs stay contiguous), with each
-    input's element strides (0 along its broadcast dims)."""
-    nd = len(out_shape)
-
-    def strides(shape):
-        shape = (1,) * (nd - len(shape)) + tuple(shape)
-        st, acc = [0] * nd, 1
-        for i in range(nd - 1, -1, -1):
-            st[i] = 0 if shape[i] == 1 else acc
-            acc *= shape[i]
-        return st
-    dims = list(out_shape)
-    sa, sb = strides(a_shape), strides(b_shape)
-    keep = [i for i in range(nd) if dims[i] != 1]
-    dims = [dims[i] for i in keep]
-    sa, sb = [sa[i] for i in keep], [sb[i] for i in keep]
-    i = len(dims) - 2
-    while i >= 0:
-        if sa[i] == sa[i + 1] * dims[i + 1] and sb[i] == sb[i + 1] * dims[i + 1]:
-            dims[i + 1] *= dims[i]
-            del dims[i], sa[i], sb[i]
-        i -= 1
-    if len(dims) > 3:                    # irregular 4-D broadcasts: the numpy path
-        return None
-    if dims and (sa[-1] not in (0, 1) or sb[-1] not in (0, 1)):
-        return None                      # (cannot happen: the innermost stride is 0 or 1)
-    pad = 3 - len(dims)
-    return [1] * pad + dims, [0] * pad + sa, [0] * pad + sb
-
-
 def warm_up() -> float:
     """Compile (or load from the cache) the kernels for the dtypes models use."""
     if numba is None:

@@ -71,6 +71,38 @@ def rounding_divide_by_pot_x86(x, exponent):
     return (x >> (e & 31)) + (remainder > threshold)
 
 
+def collapse_broadcast(out_shape, a_shape, b_shape):
+    """(dims, a_strides, b_strides) or None: the broadcast of two C-contiguous arrays as at most
+    three output dims (merging neighbours where both inputs stay contiguous), with each
+    input's element strides (0 along its broadcast dims)."""
+    nd = len(out_shape)
+
+    def strides(shape):
+        shape = (1,) * (nd - len(shape)) + tuple(shape)
+        st, acc = [0] * nd, 1
+        for i in range(nd - 1, -1, -1):
+            st[i] = 0 if shape[i] == 1 else acc
+            acc *= shape[i]
+        return st
+    dims = list(out_shape)
+    sa, sb = strides(a_shape), strides(b_shape)
+    keep = [i for i in range(nd) if dims[i] != 1]
+    dims = [dims[i] for i in keep]
+    sa, sb = [sa[i] for i in keep], [sb[i] for i in keep]
+    i = len(dims) - 2
+    while i >= 0:
+        if sa[i] == sa[i + 1] * dims[i + 1] and sb[i] == sb[i + 1] * dims[i + 1]:
+            dims[i + 1] *= dims[i]
+            del dims[i], sa[i], sb[i]
+        i -= 1
+    if len(dims) > 3:                    # irregular 4-D broadcasts: the numpy path
+        return None
+    if dims and (sa[-1] not in (0, 1) or sb[-1] not in (0, 1)):
+        return None                      # (cannot happen: the innermost stride is 0 or 1)
+    pad = 3 - len(dims)
+    return [1] * pad + dims, [0] * pad + sa, [0] * pad + sb
+
+
 def _flat_codes(x: np.ndarray):
     """A flat uint8 view of an 8-bit array's storage (None unless C-contiguous)."""
     return x.reshape(-1).view(np.uint8) if x.flags.c_contiguous else None
@@ -115,18 +147,34 @@ class QuantBinary(Kernel):
             bv = (codes & 0xFF).astype(np.uint8).view(dtype).astype(np.int64)
             self.table = np.asarray(self.compute(av, bv)).astype(self.out_dtype)
             self.kernel = None
+            self._bound = (None, None, None, None, None, None)
             size = int(np.prod(shape, dtype=np.int64))
-            if size and compiled_tier(size) is not None:
+            geom = collapse_broadcast(shape, a.shape, b.shape) if size else None
+            if geom is not None and compiled_tier(size) is not None:
                 from edgelite.kernels import compiled_qops
-                geom = compiled_qops.collapse_broadcast(shape, a.shape, b.shape)
-                if geom is not None:
-                    self.kernel = compiled_qops.lut2
-                    dims, sa, sb = geom
-                    self.geom = (*dims, *sa, *sb)
-                    self._bound = (None, None, None, None, None, None)
-                    return
-            self.ia = ctx.request_scratch(a.shape, np.uint16)
-            self.idx = ctx.request_scratch(shape, np.uint16)
+                self.kernel = compiled_qops.lut2
+                dims, sa, sb = geom
+                self.geom = (*dims, *sa, *sb)
+                return
+            # numpy: the same lookups on views with the fewest dims (ufunc loops over
+            # a 1-D or 2-D view cost less than over the 4-D shapes)
+            self.views = None
+            if geom is not None:
+                dims, sa, sb = geom
+                self.views = (tuple(d if st else 1 for d, st in zip(dims, sa)),
+                              tuple(d if st else 1 for d, st in zip(dims, sb)), tuple(dims))
+            self.ia = ctx.request_scratch(self.views[0] if self.views else a.shape, np.uint16)
+            self.idx = ctx.request_scratch(self.views[2] if self.views else shape, np.uint16)
+
+    def _views(self, a, b, out):
+        """uint8 code views of a and b and the output view the numpy lookups use (None
+        for arrays that are not C-contiguous, which the collapsed views need)."""
+        if self.views is None:
+            return a.view(np.uint8), b.view(np.uint8), out
+        if a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous:
+            sa, sb, so = self.views
+            return a.reshape(sa).view(np.uint8), b.reshape(sb).view(np.uint8), out.reshape(so)
+        return None, None, None
 
     @abc.abstractmethod
     def setup(self, ctx, a, b, out) -> None:
@@ -157,10 +205,21 @@ class QuantBinary(Kernel):
                 return
             self.kernel(fa, fb, self.table, fo, *self.geom)
         elif self.table is not None:
+            if a is not self._bound[0] or b is not self._bound[1] or out is not self._bound[2]:
+                self._bound = (a, b, out) + self._views(a, b, out)
+            _, _, _, va, vb, vo = self._bound
             ia, idx = ictx.scratch[self.ia], ictx.scratch[self.idx]
-            np.left_shift(a.view(np.uint8), 8, out=ia, dtype=np.uint16)
-            np.bitwise_or(ia, b.view(np.uint8), out=idx)
-            np.take(self.table, idx, out=out, mode="clip")
+            if va is None:                  # not plain arena views: through copies
+                sa, sb, _ = self.views
+                va = np.ascontiguousarray(a).reshape(sa).view(np.uint8)
+                vb = np.ascontiguousarray(b).reshape(sb).view(np.uint8)
+                np.left_shift(va, 8, out=ia, dtype=np.uint16)
+                np.bitwise_or(ia, vb, out=idx)
+                np.copyto(out, self.table.take(idx).reshape(out.shape))
+                return
+            np.left_shift(va, 8, out=ia, dtype=np.uint16)
+            np.bitwise_or(ia, vb, out=idx)
+            self.table.take(idx, out=vo, mode="clip")
         else:
             r = self.compute(a.astype(np.int64), b.astype(np.int64))
             np.copyto(out, r, casting="unsafe")
