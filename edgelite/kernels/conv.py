@@ -821,6 +821,9 @@ class TransposeConv(Kernel):
 
 
 # ---------------------------------------------------------------- FULLY_CONNECTED
+# Rows of input from which a FULLY_CONNECTED copies its weights transposed at prepare.
+_FC_COPY_BATCH = 4
+
 @register("FULLY_CONNECTED", versions=(1, 14))
 class FullyConnected(Kernel):
     """y = x W^T + b, with x flattened to [size / K, K] as TFLite does."""
@@ -863,9 +866,14 @@ class FullyConnected(Kernel):
         ctx.set_output(0, out_shape, F32)
         self.batch, self.k, self.units = batch, k, units
         self.weights_const = w.data is not None
-        # A transposed view, not a copy: BLAS reads [units, K] weights as [K, units]
-        # directly, so the weights stay on the file's map (load is flat in size).
-        self.wt = w.data.T if w.data is not None else None
+        # Batch 1 (a GEMV): a transposed view, not a copy: BLAS reads [units, K] weights
+        # as [K, units] directly, so the weights stay on the file's map (load is flat in
+        # size). From _FC_COPY_BATCH rows on, a contiguous [K, units] copy made here:
+        # OpenBLAS's GEMM is ~30% faster on it at the transformer's [64, 128] x [128, N].
+        self.wt = None
+        if w.data is not None:
+            self.wt = (np.ascontiguousarray(w.data.T) if batch >= _FC_COPY_BATCH
+                       else w.data.T)
         self.epilogue = Epilogue(bias, 2, batch, units, self.bounds)
 
     def bind(self, ictx: InvokeContext) -> None:
