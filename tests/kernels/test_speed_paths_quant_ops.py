@@ -143,11 +143,12 @@ def test_softmax8_repeated_invokes_reuse_scratch():
 
 
 # ---------------------------------------------------------------- MEAN / SUM (8-bit tables)
-def every_sum_rows(n: int, dtype) -> np.ndarray:
-    """Rows of n values whose sums are every integer from n * min to n * max."""
+def every_sum_rows(n: int, dtype, k=None) -> np.ndarray:
+    """Rows of n values whose sums are every integer from n * min to n * max (or
+    n * min + k for the given k)."""
     info = np.iinfo(dtype)
     span = int(info.max) - int(info.min)
-    k = np.arange(n * span + 1)
+    k = np.arange(n * span + 1) if k is None else np.asarray(k)
     fill = np.clip(k[:, None] - span * np.arange(n)[None, :], 0, span)   # greedy
     return (fill + int(info.min)).astype(dtype)
 
@@ -158,12 +159,20 @@ REDUCE_PARAMS = [((0.05, -128), (0.02, 5)), ((0.1, 3), (0.1, 3)), ((0.003, 127),
 
 @pytest.mark.parametrize("op", ["MEAN", "SUM"])
 @pytest.mark.parametrize("dtype", [I8, U8])
-@pytest.mark.parametrize("n", [1, 3, 7, 64, 128])
+@pytest.mark.parametrize("n", [1, 3, 7, 64, 128, 258, 1000,
+                               pytest.param(257, marks=pytest.mark.slow)])
 def test_reduce8_table_every_sum(op, dtype, n):
     """The table path (constant axis) against the sum-then-formula path (the same model
-    with the axis as an input) on every possible sum, over a grid of parameters."""
+    with the axis as an input) on every possible sum (n <= 257: 16-bit sums indexing a
+    2^16 table; 257 is the largest), or on sampled sums with the extremes (n > 257:
+    int32 sums, a cyclic table), over a grid of parameters."""
     from kernels.test_quant_reduce import reduce_model
-    x = every_sum_rows(n, dtype)
+    if n > 257:
+        top = n * (int(np.iinfo(dtype).max) - int(np.iinfo(dtype).min))
+        pick = np.random.default_rng(n).integers(0, top + 1, 3000)
+        x = every_sum_rows(n, dtype, np.concatenate([[0, 1, top - 1, top], pick]))
+    else:
+        x = every_sum_rows(n, dtype)
     x = x.reshape(1, x.shape[0], n)
     version = 2 if dtype == I8 else 1
     for qi, qo in REDUCE_PARAMS:
