@@ -840,7 +840,8 @@ class BidirectionalSequenceRnn(Kernel):
     three optional). With aux weights both cells also read the aux input (stacking
     with cross links); with an aux input but no aux weights, the backward cell reads
     the aux input instead of the input (stacking without cross links). Outputs:
-    forward and backward sequences, or one with both side by side (merge_outputs)."""
+    forward and backward sequences, or one with both side by side (merge_outputs).
+    The hybrid variant (quant/rnn.py) overrides the per-direction hooks."""
 
     def prepare(self, ctx: PrepareContext) -> None:
         o = ctx.options
@@ -848,10 +849,7 @@ class BidirectionalSequenceRnn(Kernel):
         self.time_major = bool(getattr(o, "timeMajor", False)) if o is not None else False
         ctx.check_arity(12, 1 if self.merge else 2)
         x = ctx.input(0)
-        if x.dtype in (np.int8, np.uint8):
-            raise ctx.error(f"input has type {x.dtype}: quantized {ctx.op_name} is not "
-                            f"implemented", x)
-        ctx.check_dtype(x, np.float32, "input")
+        self._check_input(ctx, x)
         ctx.check(len(x.shape) == 3, f"input must be 3-D, got {list(x.shape)}", x)
         T, B = (x.shape[0], x.shape[1]) if self.time_major else (x.shape[1], x.shape[0])
         I = x.shape[2]
@@ -872,18 +870,11 @@ class BidirectionalSequenceRnn(Kernel):
             if self.bw_reads_aux:
                 ctx.check(A == I, f"without aux weights the backward cell reads the aux input "
                           f"as its input: it must have {I} features, has {A}", aux)
-        act = activation_code(o)
-        check_activation(ctx, act)
-        self.act = act
+        self.act = activation_code(o)
+        check_activation(ctx, self.act)
         self.cells = []
-        for base, aw, name in ((1, fw_aw, "forward"), (5, bw_aw, "backward")):
+        for base, aw, name in ((1, 10, "forward"), (5, 11, "backward")):
             w, r, b, h = (ctx.input(base + k) for k in range(4))
-            for spec, what in ((w, "weights"), (r, "recurrent weights")):
-                if spec.dtype in (np.int8, np.uint8):
-                    raise ctx.error(f"{name} {what} have type {spec.dtype}: hybrid "
-                                    f"{ctx.op_name} is not implemented (float32 only)", spec)
-                ctx.check_dtype(spec, np.float32, f"{name} {what}")
-            ctx.check_dtype(b, np.float32, f"{name} bias")
             ctx.check(len(w.shape) == 2 and w.shape[1] == I,
                       f"{name} weights must be [units, {I}], got {list(w.shape)}", w)
             U = w.shape[0]
@@ -895,26 +886,73 @@ class BidirectionalSequenceRnn(Kernel):
                       f"{list(h.shape)}", h)
             ctx.check(h.data is None, f"{name} hidden state must not be a constant (the op "
                       f"updates it)", h)
-            packs = [_Packed((I, U)), _Packed((U, U)), _Packed((U,))]
-            packs[0].add(ctx, base, (slice(None), slice(None)), True)
-            packs[1].add(ctx, base + 1, (slice(None), slice(None)), True)
-            packs[2].add(ctx, base + 2, (slice(None),), False)
-            if aw is not None:
-                ctx.check_dtype(aw, np.float32, f"{name} aux weights")
-                ctx.check(aw.shape == (U, A), f"{name} aux weights must be [{U}, {A}], got "
-                          f"{list(aw.shape)}", aw)
-                packs.append(_Packed((A, U)))
-                packs[3].add(ctx, 9 + (1 if base == 1 else 2), (slice(None), slice(None)),
-                             True)
-            scratch = (ctx.request_scratch((T * B, U)), ctx.request_scratch((B, U)),
-                       ctx.request_scratch((T * B, U)) if aw is not None else None)
-            self.cells.append((U, base + 3, packs, scratch))
-        Uf, Ub = self.cells[0][0], self.cells[1][0]
+            if self.use_aux:
+                a = ctx.input(aw)
+                ctx.check(a.shape == (U, A), f"{name} aux weights must be [{U}, {A}], got "
+                          f"{list(a.shape)}", a)
+            cell = self._cell(ctx, base, aw if self.use_aux else None, name, U, I, A)
+            cell.update(U=U, h=base + 3, xproj=ctx.request_scratch((T * B, U)),
+                        tmp=ctx.request_scratch((B, U)))
+            self.cells.append(cell)
+        Uf, Ub = self.cells[0]["U"], self.cells[1]["U"]
         lead = x.shape[:2]
         ctx.set_output(0, lead + ((Uf + Ub) if self.merge else Uf,), np.float32)
         if not self.merge:
             ctx.set_output(1, lead + (Ub,), np.float32)
         self.T, self.B = T, B
+
+    # ---- per-direction hooks (float here; hybrid in quant/rnn.py)
+    def _check_input(self, ctx: PrepareContext, x: TensorSpec) -> None:
+        if x.dtype in (np.int8, np.uint8):
+            raise ctx.error(f"input has type {x.dtype}: quantized {ctx.op_name} is not "
+                            f"implemented", x)
+        ctx.check_dtype(x, np.float32, "input")
+
+    def _cell(self, ctx: PrepareContext, base: int, aw: int | None, name: str, U: int,
+              I: int, A: int) -> dict:
+        for i, what in ((base, "weights"), (base + 1, "recurrent weights")):
+            spec = ctx.input(i)
+            if spec.dtype in (np.int8, np.uint8):
+                raise ctx.error(f"{name} {what} have type {spec.dtype}, the input float32: "
+                                f"the hybrid kernel needs both directions' weights int8",
+                                spec)
+            ctx.check_dtype(spec, np.float32, f"{name} {what}")
+        ctx.check_dtype(ctx.input(base + 2), np.float32, f"{name} bias")
+        packs = [_Packed((I, U)), _Packed((U, U)), _Packed((U,))]
+        packs[0].add(ctx, base, (slice(None), slice(None)), True)
+        packs[1].add(ctx, base + 1, (slice(None), slice(None)), True)
+        packs[2].add(ctx, base + 2, (slice(None),), False)
+        aux_scratch = None
+        if aw is not None:
+            ctx.check_dtype(ctx.input(aw), np.float32, f"{name} aux weights")
+            packs.append(_Packed((A, U)))
+            packs[3].add(ctx, aw, (slice(None), slice(None)), True)
+            aux_scratch = ctx.request_scratch((self._rows(ctx), U))
+        return {"packs": packs, "aux_scratch": aux_scratch}
+
+    @staticmethod
+    def _rows(ctx: PrepareContext) -> int:
+        s = ctx.input(0).shape
+        return s[0] * s[1]
+
+    def _project(self, ictx: InvokeContext, cell: dict, src2d, aux2d, xproj) -> None:
+        """xproj [T*B, U] = bias + input (+ aux) products of every step."""
+        packs = cell["packs"]
+        for p in packs:
+            if p.dynamic:
+                p.refresh(ictx.inputs)
+        np.matmul(src2d, packs[0].array, out=xproj)
+        if len(packs) == 4:
+            ap = ictx.scratch[cell["aux_scratch"]]
+            np.matmul(aux2d, packs[3].array, out=ap)
+            xproj += ap
+        xproj += packs[2].array
+
+    def _step(self, cell: dict, h, xproj_t, o, tmp) -> None:
+        np.matmul(h, cell["packs"][1].array, out=tmp)
+        np.add(xproj_t, tmp, out=o)
+        apply_activation(o, self.act)
+        np.copyto(h, o)
 
     def invoke(self, ictx: InvokeContext) -> None:
         T, B, tm = self.T, self.B, self.time_major
@@ -924,35 +962,23 @@ class BidirectionalSequenceRnn(Kernel):
         def tb(a):
             return a if tm else a.transpose(1, 0, 2)
         if self.merge:
-            Uf = self.cells[0][0]
+            Uf = self.cells[0]["U"]
             outs = (tb(ictx.outputs[0])[:, :, :Uf], tb(ictx.outputs[0])[:, :, Uf:])
         else:
             outs = (tb(ictx.outputs[0]), tb(ictx.outputs[1]))
-        for k, (U, hi, packs, (xp_i, tmp_i, ap_i)) in enumerate(self.cells):
-            for p in packs:
-                if p.dynamic:
-                    p.refresh(ins)
+        aux2d = aux.reshape(-1, aux.shape[-1]) if aux is not None else None
+        for k, cell in enumerate(self.cells):
+            U = cell["U"]
             src = aux if k == 1 and self.bw_reads_aux else x
-            xproj = ictx.scratch[xp_i]
-            np.matmul(src.reshape(-1, src.shape[-1]), packs[0].array, out=xproj)
-            if len(packs) == 4:
-                ap = ictx.scratch[ap_i]
-                np.matmul(aux.reshape(-1, aux.shape[-1]), packs[3].array, out=ap)
-                xproj += ap
-            xproj += packs[2].array
+            xproj = ictx.scratch[cell["xproj"]]
+            self._project(ictx, cell, src.reshape(-1, src.shape[-1]), aux2d, xproj)
             xproj_tb = xproj.reshape(T, B, U) if tm else \
                 xproj.reshape(B, T, U).transpose(1, 0, 2)
-            h = ins[hi].reshape(B, U)
-            tmp = ictx.scratch[tmp_i]
-            r = packs[1].array
+            h = ins[cell["h"]].reshape(B, U)
+            tmp = ictx.scratch[cell["tmp"]]
             out_tb = outs[k]
-            steps = range(T) if k == 0 else range(T - 1, -1, -1)
-            for t in steps:
-                o = out_tb[t]
-                np.matmul(h, r, out=tmp)
-                np.add(xproj_tb[t], tmp, out=o)
-                apply_activation(o, self.act)
-                np.copyto(h, o)
+            for t in (range(T) if k == 0 else range(T - 1, -1, -1)):
+                self._step(cell, h, xproj_tb[t], out_tb[t], tmp)
 
 
 @register("SVDF", versions=(1, 4))

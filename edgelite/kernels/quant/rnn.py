@@ -43,7 +43,13 @@ from edgelite.kernels.quant.qutil import (
     symmetric_quantize_rows,
 )
 from edgelite.kernels.registry import register
-from edgelite.kernels.rnn import _LN_ROLES, _lstm_options, _roles, _variable_state
+from edgelite.kernels.rnn import (
+    _LN_ROLES,
+    BidirectionalSequenceRnn,
+    _lstm_options,
+    _roles,
+    _variable_state,
+)
 
 I8 = np.dtype(np.int8)
 
@@ -559,6 +565,46 @@ class HybridUnidirectionalSequenceRnn(Kernel):
             self.w_rec.accumulate(o, _quantize_rows(h, self.asym))
             apply_activation(o, self.act)
             np.copyto(h, o)
+
+
+@register("BIDIRECTIONAL_SEQUENCE_RNN", versions=(1, 3), variant="hybrid")
+class HybridBidirectionalSequenceRnn(BidirectionalSequenceRnn):
+    """int8 weights, float input and states: per direction bias + input, aux and
+    recurrent products accumulated in that order, each from rows quantized on the
+    fly (RnnBatchStep, hybrid), as LiteRT's EvalHybrid."""
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        self.asym = _asymmetric(ctx)
+        super().prepare(ctx)
+
+    def _check_input(self, ctx: PrepareContext, x: TensorSpec) -> None:
+        _check_hybrid_input(ctx, x)
+
+    def _cell(self, ctx, base, aw, name, U, I, A) -> dict:
+        w, r = ctx.input(base), ctx.input(base + 1)
+        cell = {
+            "w_in": _HybridMatrix([(_int8_const(ctx, w, f"{name} weights"),
+                                    _weight_scale(ctx, w, f"{name} weights"))]),
+            "w_rec": _HybridMatrix([(_int8_const(ctx, r, f"{name} recurrent weights"),
+                                     _weight_scale(ctx, r, f"{name} recurrent weights"))]),
+            "bias": _float_const(ctx, ctx.input(base + 2), (U,), f"{name} bias")}
+        if aw is not None:
+            a = ctx.input(aw)
+            cell["w_aux"] = _HybridMatrix([(_int8_const(ctx, a, f"{name} aux weights"),
+                                            _weight_scale(ctx, a, f"{name} aux weights"))])
+        return cell
+
+    def _project(self, ictx, cell, src2d, aux2d, xproj) -> None:
+        xproj[...] = cell["bias"]
+        cell["w_in"].accumulate(xproj, _quantize_rows(src2d, self.asym))
+        if "w_aux" in cell:
+            cell["w_aux"].accumulate(xproj, _quantize_rows(aux2d, self.asym))
+
+    def _step(self, cell, h, xproj_t, o, tmp) -> None:
+        np.copyto(o, xproj_t)
+        cell["w_rec"].accumulate(o, _quantize_rows(h, self.asym))
+        apply_activation(o, self.act)
+        np.copyto(h, o)
 
 
 # ------------------------------------------------------------------------- SVDF
