@@ -426,7 +426,8 @@ def gelu_float32(x: np.ndarray, out: np.ndarray, s: np.ndarray, h: np.ndarray) -
 @register("GELU", versions=(1, 3))
 class Gelu(Unary):
     # approximate: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) in the input's
-    # float type; exact: float32 as gelu_float32 above (LiteRT: XNNPACK's rational
+    # float type; exact: float32 as gelu_float32 above, or the same formula in one
+    # compiled pass (compiled_ops.gelu_f32) on the compiled tier (LiteRT: XNNPACK's rational
     # erf approximation by default, Eigen's float erfc in its built-in kernel);
     # float16 follows Eigen's half arithmetic: 0.5 x erfc(-x / sqrt(2)), every
     # operation rounded to half, erfc from a float64 evaluation.
@@ -444,7 +445,14 @@ class Gelu(Unary):
             self.buf = np.empty(x.shape, x.dtype)
             return
         block = max(1, min(self.BLOCK, x.size))
+        self.compiled = None
         if x.dtype == np.float32:
+            from edgelite.kernels.conv import compiled_tier
+            if compiled_tier(x.size) is not None:
+                from edgelite.kernels import compiled_ops
+                self.compiled = compiled_ops.gelu_f32
+                self.bits = np.empty(compiled_ops.CHUNK, np.int32)
+                return
             self.s = np.empty(block, np.float32)
             self.h = np.empty(block, np.float32)
         else:
@@ -468,6 +476,9 @@ class Gelu(Unary):
             out *= b
             return
         xf, of = x.reshape(-1), out.reshape(-1)
+        if self.compiled is not None:
+            self.compiled(xf, of, self.bits)
+            return
         if ft is np.float32:
             s, h = self.s, self.h
             for start in range(0, xf.size, self.BLOCK):

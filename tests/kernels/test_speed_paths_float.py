@@ -9,7 +9,26 @@ import pytest
 from oracle import check_against_litert
 
 from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled
 from edgelite.kernels.activations import gelu_float32
+
+IMPLS = ["numpy"] + (["compiled"] if compiled.ENABLED else [])
+
+
+def run_tier(model: bytes, inputs, impl: str, monkeypatch) -> np.ndarray:
+    """Run a model with the kernels of one tier (chosen at prepare), every node size."""
+    import edgelite
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    monkeypatch.setattr(compiled, "ENABLED", impl == "compiled")
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    monkeypatch.undo()
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"]).copy()
 
 
 def gelu_exact(x: np.ndarray) -> np.ndarray:
@@ -60,6 +79,35 @@ def gelu_model(shape) -> bytes:
     b.add_op("GELU", [x], [y], version=1, approximate=False)
     b.add_output(y)
     return b.to_bytes()
+
+
+def gelu_grid() -> np.ndarray:
+    lin = np.arange(-30 * 1024, 30 * 1024 + 1) / 1024.0
+    mags = np.geomspace(1e-40, 3.4e38, 20001)
+    return np.concatenate([lin, mags, -mags, [np.inf, -np.inf, np.nan, 0.0, -0.0]]
+                          ).astype(np.float32)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gelu_tiers(impl, monkeypatch):
+    """Each tier's exact GELU through the interpreter: within 2.5e-7 of float64 on
+    finite results; inf, NaN and signed zeros as the numpy formula gives them."""
+    x = gelu_grid()
+    got = run_tier(gelu_model(x.shape), [x], impl, monkeypatch)
+    want = run_gelu32(x)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    assert np.array_equal(got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)])
+    assert np.array_equal(np.signbit(got[fin]), np.signbit(want[fin]))
+    exact = gelu_exact(x[fin])
+    err = np.abs(got[fin].astype(np.float64) - exact) / np.maximum(1.0, np.abs(exact))
+    assert err.max() < 2.5e-7, (err.max(), x[fin][err.argmax()])
+    if impl == "compiled":   # and the tiers agree (chunk edges: sizes around 4096)
+        for n in (1, 4095, 4096, 4097, 12289):
+            xs = x[:n]
+            a = run_tier(gelu_model(xs.shape), [xs], "compiled", monkeypatch)
+            b = run_tier(gelu_model(xs.shape), [xs], "numpy", monkeypatch)
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(64, 512), (1, 5, 7)])

@@ -1,0 +1,81 @@
+"""Compiled-tier (numba) kernels for float non-convolution ops.
+
+- `gelu_f32`: exact GELU over a flat float32 array, the same formula as the numpy
+  tier (activations.gelu_float32: x / (1 + exp(x H(x^2))), H the fitted degree-6
+  polynomial times -2) in one vectorized pass per 4096-element chunk instead of
+  16 numpy passes. exp is computed here (numba's scalar libm call does not
+  vectorize): t = k ln2 + r with k = round(t / ln2) and |r| <= ln2 / 2, e^r from
+  a degree-7 polynomial fitted to it (relative error 5e-11 before float32
+  rounding), 2^k from the float's exponent bits. t is clamped to [-20, 88]: below,
+  1 + e^t rounds to 1; above, e^t is inf as numpy's exp overflows there, so
+  x / inf gives -0.0 for finite negative x and NaN for -inf, as in the numpy tier.
+  Agrees with the numpy tier within 5e-7 relative to max(1, |x|) (tests).
+
+Imported only through `edgelite.kernels.conv.compiled_tier` (numba is never
+imported by `import edgelite`). Compiled once (~0.3 s), cached on disk like
+compiled.py (`cache=True`).
+"""
+# Clamps are written `if v < lo: v = lo` on purpose, as in compiled.py (NaN passes through).
+# ruff: noqa: PLR1730
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.kernels.activations import GELU_H
+from edgelite.kernels.compiled import ENABLED, numba
+
+CHUNK = 4096          # elements per pass pair: the exponent scratch stays in L1
+
+_H = tuple(np.float32(-2.0 * c) for c in GELU_H)
+# e^r = 1 + r + r^2 Q(r) on |r| <= ln2 / 2 (weighted least squares, Lawson iterations)
+_Q = tuple(np.float32(c) for c in (0.5000000067621624, 0.16666665869459582,
+                                   0.04166629516902101, 0.008333497034191863,
+                                   0.0013944643039995725, 0.0001979031935812947))
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)             # exact in 9 bits: k * _LN2_HI is exact
+_LN2_LO = np.float32(0.6931471805599453 - 0.693359375)
+_ROUND = np.float32(12582912.0)               # 1.5 * 2^23: (v + R) - R rounds v to an integer
+_T_LOW = np.float32(-20.0)
+_T_HIGH = np.float32(88.0)
+_INF_BITS = np.int32(0x7F800000)
+
+if ENABLED:
+    _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
+                      error_model="numpy")
+
+    h0, h1, h2, h3, h4, h5, h6 = _H
+    q0, q1, q2, q3, q4, q5 = _Q
+
+    @_jit
+    def _gelu_chunk(x, out, bits):
+        one = np.float32(1.0)
+        for i in range(x.size):
+            v = x[i]
+            s = v * v
+            t = ((((((h6 * s + h5) * s + h4) * s + h3) * s + h2) * s + h1) * s + h0) * v
+            big = t > _T_HIGH
+            if t < _T_LOW:
+                t = _T_LOW
+            if t > _T_HIGH:
+                t = _T_HIGH
+            k = (t * _LOG2E + _ROUND) - _ROUND
+            r = (t - k * _LN2_HI) - k * _LN2_LO
+            p = ((((q5 * r + q4) * r + q3) * r + q2) * r + q1) * r + q0
+            out[i] = (p * r * r + r) + one                        # e^r
+            b = (np.int32(k) + np.int32(127)) << 23               # 2^k
+            if big:
+                b = _INF_BITS                                     # exp overflows, as numpy's
+            bits[i] = b
+        scale = bits.view(np.float32)
+        for i in range(x.size):
+            v = x[i]
+            e = out[i] * scale[i]
+            out[i] = v / (one + e)
+
+    @_jit
+    def gelu_f32(x, out, bits):
+        """out = GELU(x) for flat float32 x, out; bits: int32 scratch of CHUNK."""
+        n = x.size
+        for start in range(0, n, CHUNK):
+            stop = min(start + CHUNK, n)
+            _gelu_chunk(x[start:stop], out[start:stop], bits[:stop - start])
