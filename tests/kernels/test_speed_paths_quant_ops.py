@@ -237,15 +237,18 @@ POOL_GEOMS = [((2, 2), (2, 2), "VALID"), ((3, 3), (2, 2), "SAME"), ((3, 3), (1, 
 
 @pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
 @pytest.mark.parametrize("dtype", [I8, U8, I16])
-@pytest.mark.parametrize("geom", POOL_GEOMS)
+@pytest.mark.parametrize("geom", POOL_GEOMS + [((20, 20), (1, 1), "VALID", (2, 20, 20, 2)),
+                                               ((16, 17), (3, 2), "VALID", (1, 20, 20, 2)),
+                                               ((16, 17), (9, 9), "SAME", (1, 20, 20, 2))])
 def test_pool_separable_and_table(op, dtype, geom):
-    f, s, padding = geom
+    """(Windows of more than 257 elements: int32 sums and a cyclic table.)"""
+    f, s, padding = geom[:3]
     info = np.iinfo(dtype)
-    shape = (2, 7, 5, 3)
+    shape = geom[3] if len(geom) > 3 else (2, 7, 5, 3)
     rng = _seed(op, dtype, geom)
     x = rng.integers(info.min, int(info.max) + 1, size=shape)
     x[0, :4] = info.max                  # the largest and smallest possible sums
-    x[1, 3:] = info.min
+    x[-1, 3:] = info.min
     x = x.astype(dtype)
     zp = 0 if dtype == I16 else int(rng.integers(info.min, int(info.max) + 1))
     for act, bounds in (("NONE", (int(info.min), int(info.max))), ("RELU6", None)):

@@ -123,9 +123,14 @@ class _QuantizedPool2D(Kernel):
             offset_of[k] = base - k * lo_v
             base += sums.size
         if len(distinct) == 1:
+            # Up to 2^16 possible sums: wrapping 16-bit sums (faster numpy passes than
+            # intp) read as uint16 index a 2^16 table, i.e. sum mod 2^16 is one-to-one.
             k = distinct[0]
-            table = np.empty_like(parts[0])
-            table[np.arange(k * lo_v, k * hi_v + 1) % table.size] = parts[0]
+            size = max(1 << 16, parts[0].size)
+            if size == 1 << 16:
+                self.acc_dtype = np.dtype(np.int16 if lo_v < 0 else np.uint16)
+            table = np.zeros(size, dtype)
+            table[np.arange(k * lo_v, k * hi_v + 1) % size] = parts[0]
             self.table = table
             return
         self.table = np.concatenate(parts)
@@ -197,7 +202,9 @@ class _QuantizedPool2D(Kernel):
             return
         if self.table is not None:
             if self.offsets is None:
-                np.take(self.table, acc, out=out, mode="wrap")
+                if acc.dtype.itemsize == 2:
+                    acc = acc.view(np.uint16)
+                self.table.take(acc, out=out, mode="wrap")
             else:
                 acc += self.offsets
                 np.take(self.table, acc, out=out)
