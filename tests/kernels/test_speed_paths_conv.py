@@ -119,3 +119,34 @@ def test_flat_epilogue_equals_numpy_tier(rows, n, act, has_bias):
             assert_close(got.reshape(want.shape), want)
         if compiled.ENABLED:
             assert_same_values(outs["compiled"], outs["numpy"])
+
+
+# The numpy tier's einsum path (multiplier 1, >= 64 channels, <= 28*28 output pixels):
+# padding, strides, dilation, other kernel sizes, batches, bias or none, every clamp.
+EINSUM_CASES = [
+    ((1, 7, 7, 64), (3, 3), (1, 1), (1, 1), "SAME", "RELU6", True),
+    ((2, 9, 8, 72), (3, 3), (2, 2), (1, 1), "SAME", "NONE", False),
+    ((1, 10, 9, 64), (3, 3), (2, 1), (1, 1), "VALID", "RELU", True),
+    ((1, 11, 11, 65), (5, 5), (1, 1), (2, 1), "SAME", "RELU_N1_TO_1", True),
+    ((1, 6, 5, 96), (2, 3), (1, 2), (1, 2), "VALID", "NONE", True),
+    ((1, 28, 28, 64), (3, 3), (1, 1), (1, 1), "SAME", "RELU6", True),
+]
+
+
+@pytest.mark.parametrize("xs,k,s,d,pad,act,has_bias", EINSUM_CASES)
+def test_depthwise_einsum_path(xs, k, s, d, pad, act, has_bias):
+    from edgelite.kernels import conv
+    rng = np.random.default_rng(seed_of("dw-einsum", xs, k, s, d, pad, act, has_bias))
+    x = rng.standard_normal(xs).astype(np.float32)
+    wt = rng.standard_normal((1, *k, xs[3])).astype(np.float32)
+    bias = rng.standard_normal(xs[3]).astype(np.float32) if has_bias else None
+    model = conv_model("DEPTHWISE_CONV_2D", x, wt, bias, padding=pad, stride_h=s[0],
+                       stride_w=s[1], dilation_h_factor=d[0], dilation_w_factor=d[1],
+                       depth_multiplier=1, fused_activation_function=act)
+    assert xs[3] >= conv._DW_EINSUM_MIN_CHANNELS
+    outs = tiers(model, [x])
+    want = ref_conv(x, wt, bias, s, d, pad, act, depthwise=True)
+    for got in outs.values():
+        assert_close(got, want)
+    if compiled.ENABLED:
+        assert_close(outs["compiled"], outs["numpy"].astype(np.float64))
