@@ -541,6 +541,7 @@ class QuantSoftmax(Kernel):
                 self.kernel = compiled_qops.softmax_q8
                 self.e0_64 = np.ascontiguousarray(self.e0_table, np.int64)
                 self.acc_64 = np.ascontiguousarray(self.acc_table, np.int64)
+                self.row_idx = np.zeros(n, np.uint64)
                 return
             self.s_max = ctx.request_scratch((rows, 1), x.dtype)
             self.s_idx = ctx.request_scratch((rows, n), np.intp)
@@ -592,7 +593,7 @@ class QuantSoftmax(Kernel):
         _, _, x2, out2 = self._bound
         if self.kernel is not None:
             self.kernel(x2, self.e0_64, self.acc_64, out2, self.out_bits, self.out_min,
-                        self.out_max)
+                        self.out_max, self.fast, self.row_idx)
             return
         sc = ictx.scratch
         mx, idx, acc, tot = sc[self.s_max], sc[self.s_idx], sc[self.s_acc], sc[self.s_tot]
