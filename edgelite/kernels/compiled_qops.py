@@ -7,6 +7,8 @@ element instead of array by array).
   reciprocal (`_reciprocal`, fixedpoint.get_reciprocal_positive's closed-form
   gemmlowp arithmetic) and each output from the exp table; one pass over the row
   where the numpy tier makes a dozen.
+- `sum_lookup`: 8-bit MEAN/SUM (quant/reduce.py's table of the op over every sum):
+  the sums over a block of reduced axes and the lookups in one pass.
 - `lut1`: unary ops as table lookups (TableUnary: GELU, LOGISTIC, TANH, RSQRT, ...).
 - `lut2`: 8-bit binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE, comparisons, ...):
   out = table[a << 8 | b] over an output collapsed to three dims, each input with its
@@ -92,6 +94,24 @@ if numba is not None:
                     orow[j] = v + out_min
 
     @_jit
+    def sum_lookup(x, table, out, acc):
+        """out[a, c] = table[sum_k x[a, k, c] mod table.size] (8-bit MEAN/SUM with the
+        reduced axes in one block); acc [inner] int64 scratch."""
+        outer, n, inner = x.shape
+        size = table.size
+        for a in range(outer):
+            xa = x[a]
+            for c in range(inner):
+                acc[c] = 0
+            for k in range(n):
+                xk = xa[k]
+                for c in range(inner):
+                    acc[c] += xk[c]
+            oa = out[a]
+            for c in range(inner):
+                oa[c] = table[np.uint64(acc[c] % size)]
+
+    @_jit
     def lut1(codes, table, out):
         """out = table[codes] (flat arrays; codes uint8 or uint16 storage views)."""
         for i in range(codes.size):
@@ -146,6 +166,9 @@ def warm_up() -> float:
             softmax_q8(x, e + 1, e + (1 << 19), np.zeros((1, 2), dt), 8, -128, 127, fused, idx)
         softmax_q8(np.zeros((1, 2), np.int8), e + 1, e + (1 << 19),
                    np.zeros((1, 2), np.int16), 16, -32768, 32767, fused, idx)
+    for dt in (np.int8, np.uint8):
+        sum_lookup(np.zeros((1, 2, 3), dt), np.zeros(65536, dt), np.zeros((1, 3), dt),
+                   np.zeros(3, np.int64))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

@@ -439,3 +439,29 @@ def test_binary8_non_contiguous_arrays(tier, monkeypatch):
     ictx = InvokeContext([xa, xb], [out], ictx.scratch, ictx.prepare_ctx, None)
     ex.kernels[0].invoke(ictx)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op", ["MEAN", "SUM"])
+@pytest.mark.parametrize("dtype", [I8, U8])
+def test_reduce8_tiers(tier, op, dtype, monkeypatch):
+    """Both tiers against the formula path (axis as an input) on sums up to the extremes:
+    a block of reduced axes (the compiled kernel: last, middle, first, all) and a split
+    one (numpy in both tiers); 16-bit-indexed and cyclic tables."""
+    from kernels.test_quant_reduce import reduce_model
+    info = np.iinfo(dtype)
+    rng = _seed("reduce-tiers", op, dtype)
+    zp = 0 if dtype == I8 else 128
+    for shape, axes in (((2, 6, 40), [-1]), ((2, 7, 7, 5), [1, 2]), ((9, 3, 4), [0]),
+                        ((3, 5, 4), [0, 1, 2]), ((3, 4, 5), [0, 2]), ((2, 300, 3), [1])):
+        x = rng.integers(info.min, int(info.max) + 1, size=shape)
+        x[0] = info.max
+        x[-1] = info.min
+        x = x.astype(dtype)
+        for keep in (False, True):
+            args = (op, dtype, shape, axes, keep, q(0.05, zp - 3), q(0.02, zp + 7),
+                    2 if dtype == I8 else 1)
+            got = run_tier(reduce_model(*args), [x], tier, monkeypatch)
+            want = run_tier(reduce_model(*args, const_axis=False),
+                            [x, np.array(axes, np.int32)], "numpy", monkeypatch)
+            np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from edgelite.kernels.base import Kernel
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.fixedpoint import wrap32
 from edgelite.kernels.reduce import _Plan, resolve_axes
@@ -99,6 +100,17 @@ class _QuantReduce(Kernel):
         self.table = np.zeros(size, x.dtype)
         self.table[sums % size] = np.clip(r, self.lo, self.hi)
         self.sum_axes = tuple(plan.axes)
+        self.kernel = None
+        axes = sorted(plan.axes)
+        if axes == list(range(axes[0], axes[-1] + 1)) and compiled_tier(x.size) is not None:
+            # reduced axes in one block: x is [outer, n, inner]; sums and lookups in one
+            # pass (gated by the input size: the work is the reduction)
+            from edgelite.kernels import compiled_qops
+            self.kernel = compiled_qops.sum_lookup
+            outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
+            self.view3 = (outer, n, x.size // max(outer * n, 1))
+            self.row_acc = np.zeros(self.view3[2], np.int64)
+            return
         self.s_sum = ctx.request_scratch(plan.keep_shape, self.sum_dtype)
 
     def reduce_sums(self, sums, n, has_axes=True):
@@ -121,9 +133,16 @@ class _QuantReduce(Kernel):
             return
         x = ictx.inputs[0]
         if self.table is not None:
-            sums = ictx.scratch[self.s_sum]
             if self.SUM_VIEW is not None:
                 x = x.view(self.SUM_VIEW)
+            if self.kernel is not None and x.flags.c_contiguous and out.flags.c_contiguous:
+                self.kernel(x.reshape(self.view3), self.table,
+                            out.reshape(self.view3[0], self.view3[2]), self.row_acc)
+                return
+            if self.kernel is not None:             # not plain arena views: numpy
+                sums = np.empty(plan.keep_shape, self.sum_dtype)
+            else:
+                sums = ictx.scratch[self.s_sum]
             np.add.reduce(x, axis=self.sum_axes, dtype=self.sum_dtype, keepdims=True, out=sums)
             if self.sum_dtype.itemsize == 2:
                 sums = sums.view(np.uint16)
