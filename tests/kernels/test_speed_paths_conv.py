@@ -150,3 +150,46 @@ def test_depthwise_einsum_path(xs, k, s, d, pad, act, has_bias):
         assert_close(got, want)
     if compiled.ENABLED:
         assert_close(outs["compiled"], outs["numpy"].astype(np.float64))
+
+
+# im2col packing (compiled tier): 3x3 over 3 channels takes an unrolled copy; other
+# channel counts the generic one; borders, strides, dilation and several blocks.
+PACK_CASES = [(h, c, s, d, pad) for h, c in [(9, 3), (12, 3), (7, 2), (8, 5)]
+              for s, d, pad in [(1, 1, "SAME"), (2, 1, "SAME"), (2, 1, "VALID"), (1, 2, "SAME")]]
+
+
+@pytest.mark.parametrize("h,c,s,d,pad", PACK_CASES)
+def test_conv_im2col_pack(h, c, s, d, pad):
+    rng = np.random.default_rng(seed_of("pack", h, c, s, d, pad))
+    x = rng.standard_normal((2, h, h + 1, c)).astype(np.float32)
+    w = rng.standard_normal((6, 3, 3, c)).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    model = conv_model("CONV_2D", x, w, bias, padding=pad, stride_h=s, stride_w=s,
+                       dilation_h_factor=d, dilation_w_factor=d, fused_activation_function="RELU")
+    outs = tiers(model, [x])
+    want = ref_conv(x, w, bias, (s, s), (d, d), pad, "RELU", depthwise=False)
+    for got in outs.values():
+        assert_close(got, want)
+    if compiled.ENABLED:
+        assert_close(outs["compiled"], outs["numpy"].astype(np.float64))
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="the compiled tier's packing kernel itself")
+@pytest.mark.parametrize("c,s,d", [(3, 1, 1), (3, 2, 1), (3, 1, 2), (4, 2, 1)])
+def test_im2col_rows_equals_window_gather(c, s, d):
+    """im2col_rows over arbitrary row ranges equals a gather from a zero-bordered copy."""
+    rng = np.random.default_rng(seed_of("im2col", c, s, d))
+    n, h, wd, kh, kw, pt, pl = 2, 9, 10, 3, 3, 1, 1
+    oh, ow = (h + 2 * pt - (kh - 1) * d - 1) // s + 1, (wd + 2 * pl - (kw - 1) * d - 1) // s + 1
+    x = rng.standard_normal((n, h, wd, c)).astype(np.float32)
+    xp = np.zeros((n, h + 2 * pt + s * kh, wd + 2 * pl + s * kw, c), np.float32)
+    xp[:, pt:pt + h, pl:pl + wd] = x
+    want = np.stack([xp[:, oy * s + ky * d, ox * s + kx * d]
+                     for oy in range(oh) for ox in range(ow)
+                     for ky in range(kh) for kx in range(kw)], 1)
+    want = want.reshape(n * oh * ow, kh * kw * c)
+    geom = np.array([h, wd, c, oh, ow, kh, kw, s, s, d, d, pt, pl], np.int64)
+    for r0, rows in [(0, n * oh * ow), (3, ow + 5), (ow * oh - 2, 4)]:
+        col = np.full((rows, kh * kw * c), 7.0, np.float32)
+        compiled.im2col_rows(x.reshape(-1), col.reshape(-1), geom, r0, rows)
+        np.testing.assert_array_equal(col, want[r0:r0 + rows])
