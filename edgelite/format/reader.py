@@ -118,6 +118,7 @@ def _convert(mt: fb.ModelT, buf, n: int, what: str) -> ir.Model:
                 raise ModelError(f"{what}: buffer {bi} claims bytes [{b.offset}, "
                                  f"{b.offset + b.size}) of a {n}-byte file")
             b.data = np.frombuffer(buf, dtype=np.uint8, count=b.size, offset=b.offset)
+            flat_end = max(flat_end, b.offset + b.size)   # the model's bytes end here
         model.buffers.append(b)
     if not model.buffers:
         model.buffers = [ir.Buffer()]
@@ -197,8 +198,14 @@ def _appended_zip_start(buf, n: int) -> int | None:
     cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
     # Offsets inside the archive are relative to its own start (a zip written
     # separately, then appended) or to the file start (zipfile in append mode).
-    relative = tail_from + eocd - cd_size - cd_offset
+    cd_start = tail_from + eocd - cd_size
+    relative = cd_start - cd_offset
     candidates = [relative]
+    # The first central-directory entry names its local header relative to the same
+    # origin: this also finds an archive whose offsets counted from the start of the
+    # file it was first appended to, after that file's FlatBuffer changed size.
+    if 0 <= cd_start and cd_start + 46 <= n and bytes(buf[cd_start:cd_start + 4]) == b"PK\x01\x02":
+        candidates.append(relative + struct.unpack_from("<I", bytes(buf[cd_start + 42:cd_start + 46]))[0])
     if 0 <= cd_offset and cd_offset + 46 <= n and bytes(buf[cd_offset:cd_offset + 4]) == b"PK\x01\x02":
         candidates.append(struct.unpack_from("<I", bytes(buf[cd_offset + 42:cd_offset + 46]))[0])
     for start in candidates:

@@ -6,7 +6,6 @@ import os
 import flatbuffers
 import numpy as np
 
-from edgelite.errors import ModelError
 from edgelite.format import ir
 from edgelite.format.schema import tflite_generated as fb
 
@@ -50,7 +49,10 @@ def _quant_t(q: ir.QuantParams | None):
     return t
 
 
-def to_model_t(model: ir.Model) -> fb.ModelT:
+def to_model_t(model: ir.Model, placements: list[tuple[int, int]] | None = None
+               ) -> fb.ModelT:
+    """The object tree of the model; with `placements` ((offset, size) per buffer,
+    (0, 0) for an empty one) the buffers' bytes are not inlined but located there."""
     mt = fb.ModelT()
     mt.version = int(model.version)
     mt.description = model.description or None
@@ -64,11 +66,15 @@ def to_model_t(model: ir.Model) -> fb.ModelT:
         t.version = int(oc.version)
         mt.operatorCodes.append(t)
     mt.buffers = []
-    for b in model.buffers:
+    for i, b in enumerate(model.buffers):
         t = _AlignedBufferT()
-        # Weights read from after the FlatBuffer are written back inline.
-        t.data = b.data
-        t.offset = t.size = 0
+        if placements is None:
+            # Weights read from after the FlatBuffer are written back inline.
+            t.data = b.data
+            t.offset = t.size = 0
+        else:
+            t.data = None
+            t.offset, t.size = placements[i]
         mt.buffers.append(t)
     mt.subgraphs = []
     for sg in model.subgraphs:
@@ -129,19 +135,73 @@ def to_model_t(model: ir.Model) -> fb.ModelT:
     return mt
 
 
-def to_bytes(model: ir.Model) -> bytes:
-    """Serialize the IR to .tflite bytes (plus any trailing associated-files zip)."""
-    total = sum(b.nbytes for b in model.buffers)
-    if total >= 2**31 - 2**24:
-        raise ModelError(f"model has {total} bytes of buffers: writing files over 2 GB "
-                         "(weights after the FlatBuffer) is not supported yet")
-    builder = flatbuffers.Builder(max(1024, total + 65536))
-    root = to_model_t(model).Pack(builder)
+# A FlatBuffer cannot exceed 2 GB (32-bit offsets): beyond this many bytes of
+# buffers, their data goes after it, located by Buffer.offset/size (as LiteRT's
+# converter writes large models).
+_INLINE_LIMIT = 2**31 - 2**24
+_ALIGN = 16
+
+
+def _pack(model: ir.Model, placements) -> bytes:
+    inline = sum(b.nbytes for b in model.buffers) if placements is None else 0
+    builder = flatbuffers.Builder(max(1024, inline + 65536))
+    root = to_model_t(model, placements).Pack(builder)
     builder.Finish(root, file_identifier=b"TFL3")
-    return bytes(builder.Output()) + (model.trailing_bytes or b"")
+    return bytes(builder.Output())
 
 
-def save_model(model: ir.Model, path: str | os.PathLike) -> None:
-    data = to_bytes(model)
+def _chunks(model: ir.Model, buffers_after: bool | None):
+    """The file as a list of byte chunks (the FlatBuffer, then any weights placed after
+    it, then the trailing associated-files zip)."""
+    total = sum(b.nbytes for b in model.buffers)
+    if buffers_after is None:
+        buffers_after = total >= _INLINE_LIMIT
+    trailing = [model.trailing_bytes] if model.trailing_bytes else []
+    if not buffers_after:
+        return [_pack(model, None), *trailing]
+
+    def placements_after(start: int) -> list[tuple[int, int]]:
+        out, pos = [], start
+        for b in model.buffers:
+            n = b.nbytes
+            if not n:
+                out.append((0, 0))
+                continue
+            pos = -(-pos // _ALIGN) * _ALIGN
+            out.append((pos, n))
+            pos += n
+        return out
+    # Offsets are absolute file positions and the FlatBuffer's size does not depend on
+    # their values (fixed-width fields, all present): pack once with placeholders to
+    # learn its size, then with the real offsets.
+    probe = placements_after(2**40)
+    head_len = len(_pack(model, probe))
+    placements = placements_after(-(-head_len // _ALIGN) * _ALIGN)
+    head = _pack(model, placements)
+    if len(head) != head_len:
+        raise AssertionError("FlatBuffer size changed with the buffer offsets")
+    chunks, pos = [head], len(head)
+    for b, (off, n) in zip(model.buffers, placements):
+        if not n:
+            continue
+        chunks.append(b"\0" * (off - pos))
+        chunks.append(memoryview(np.ascontiguousarray(b.data).view(np.uint8).reshape(-1)))
+        pos = off + n
+    return chunks + trailing
+
+
+def to_bytes(model: ir.Model, *, buffers_after: bool | None = None) -> bytes:
+    """Serialize the IR to .tflite bytes (plus any trailing associated-files zip).
+
+    buffers_after: place the buffers' bytes after the FlatBuffer (Buffer.offset /
+    size) instead of inside it; None (default) does so only when they would not
+    fit in a FlatBuffer's 2 GB. Readers (edgelite, LiteRT) accept both."""
+    return b"".join(_chunks(model, buffers_after))
+
+
+def save_model(model: ir.Model, path: str | os.PathLike, *,
+               buffers_after: bool | None = None) -> None:
+    """Write the model to `path`; see to_bytes for buffers_after. Chunks are written
+    one by one, so a model over 2 GB is not joined in memory."""
     with open(path, "wb") as f:
-        f.write(data)
+        f.writelines(_chunks(model, buffers_after))
