@@ -160,7 +160,7 @@ SOFTMAX_OFFSETS = {"shared": 6.0, "logsum": 40.0, "rowmax": 1e4}
 
 @pytest.mark.parametrize("path", list(SOFTMAX_OFFSETS))
 @pytest.mark.parametrize("beta", [1.0, 0.125, 3.0])
-@pytest.mark.parametrize("shape", [(1, 4, 64, 64), (3, 1000), (5, 2)])
+@pytest.mark.parametrize("shape", [(1, 4, 64, 64), (12, 1000), (40, 2)])
 def test_softmax_paths(path, beta, shape, monkeypatch):
     rng = np.random.default_rng(11)
     x = rng.normal(0.0, 1.0 / beta, size=shape).astype(np.float32)
@@ -176,10 +176,20 @@ def test_softmax_paths(path, beta, shape, monkeypatch):
     check_against_litert(softmax_model(shape, beta), [x], reference=True)
 
 
+@pytest.mark.parametrize("shape", [(1, 10), (7, 30), (5,)])
+def test_softmax_few_rows_use_row_max(shape, monkeypatch):
+    x = np.random.default_rng(5).normal(0.0, 3.0, size=shape).astype(np.float32)
+    got, taken = run_softmax(x, 1.0, monkeypatch)
+    assert taken == []
+    assert np.abs(got.astype(np.float64) - softmax_exact(x, 1.0)).max() < 1e-6
+    check_against_litert(softmax_model(shape, 1.0), [x])
+
+
 def test_softmax_special_rows():
     x = np.array([[0.0, 1.0, 2.0], [-np.inf, 0.0, 1.0], [3e38, -3e38, 0.0],
                   [np.nan, 0.0, 1.0]], np.float32)
     for rows in (x, x[:2], x[1:3]):
+        rows = np.tile(rows, (4, 1))          # enough rows for the shifted paths
         got, _ = run_softmax(rows, 1.0)
         with np.errstate(all="ignore"):
             want = softmax_exact(rows, 1.0)
