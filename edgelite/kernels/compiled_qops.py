@@ -96,15 +96,22 @@ if numba is not None:
     @_jit
     def sum_lookup(x, table, out, acc):
         """out[a, c] = table[sum_k x[a, k, c] mod table.size] (8-bit MEAN/SUM with the
-        reduced axes in one block); acc [inner] int64 scratch."""
+        reduced axes in one block); acc [inner] int32 scratch (|sums| < 2^20)."""
         outer, n, inner = x.shape
         size = table.size
+        if inner == 1:
+            for a in range(outer):
+                row = x[a, :, 0]
+                total = np.int64(0)
+                for k in range(n):
+                    total += row[k]
+                out[a, 0] = table[np.uint64(total % size)]
+            return
         for a in range(outer):
-            xa = x[a]
             for c in range(inner):
                 acc[c] = 0
             for k in range(n):
-                xk = xa[k]
+                xk = x[a, k]
                 for c in range(inner):
                     acc[c] += xk[c]
             oa = out[a]
@@ -168,7 +175,7 @@ def warm_up() -> float:
                    np.zeros((1, 2), np.int16), 16, -32768, 32767, fused, idx)
     for dt in (np.int8, np.uint8):
         sum_lookup(np.zeros((1, 2, 3), dt), np.zeros(65536, dt), np.zeros((1, 3), dt),
-                   np.zeros(3, np.int64))
+                   np.zeros(3, np.int32))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

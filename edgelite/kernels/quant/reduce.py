@@ -109,7 +109,7 @@ class _QuantReduce(Kernel):
             self.kernel = compiled_qops.sum_lookup
             outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
             self.view3 = (outer, n, x.size // max(outer * n, 1))
-            self.row_acc = np.zeros(self.view3[2], np.int64)
+            self.row_acc = np.zeros(self.view3[2], np.int32)   # |sums| < 2^20
             return
         self.s_sum = ctx.request_scratch(plan.keep_shape, self.sum_dtype)
 
