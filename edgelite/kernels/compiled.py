@@ -46,13 +46,17 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
 Compile cost and caching (numba 0.68.1, CPython 3.11, a 2-vCPU AVX-512 VM
 shared with other jobs; measured in fresh processes: import, then the first
 call of each kernel):
-- no cache: ~5.4 s for the five kernels on first use (the first one ~3.5 s,
-  as it also initialises LLVM; the others 0.2-0.75 s each);
+- no cache: ~5.4 s for the five float kernels of an earlier version on a
+  quiet machine; with the blocked depthwise_conv2d_3x3 and bias_act_flat,
+  measured while the VM was busy (everything ~2x slower): depthwise_conv2d
+  2.7 s, depthwise_conv2d_3x3 7.1 s (5.2 s before its pixel blocks, same
+  conditions), im2col_rows 1.75 s, bias_act_rows 0.3 s, bias_act_flat 0.36 s,
+  requantize_per_channel 0.6 s; the first one also pays LLVM's start-up;
 - with `cache=True` (the default here), every later process loads the
-  machine code instead: `import numba` 0.42-0.54 s, importing this module
-  0.25-0.37 s, the first kernel 0.4-0.6 s (LLVM start-up), every other
-  kernel ~5 ms. About 1.2 s once per process, paid at the first
-  allocate_tensors() of a model that has a node big enough for this tier.
+  machine code instead: `import numba` 0.42-0.64 s, importing this module
+  0.25-0.45 s, then `warm_up()` (every kernel) 0.4-0.95 s, most of it LLVM
+  start-up on the first kernel. About 1.2-2 s once per process, paid at the
+  first allocate_tensors() of a model that has a node big enough for this tier.
 The cache lives in `__pycache__` next to this file (or numba's user cache
 dir when that is not writable; `NUMBA_CACHE_DIR` overrides both), keyed on
 this file's contents and the CPU: an edgelite upgrade or another machine
