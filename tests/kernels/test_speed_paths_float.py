@@ -236,3 +236,36 @@ def test_sum_plan_not_contiguous_axes():
     from edgelite.kernels.reduce import gemv_sum_plan
     assert gemv_sum_plan((2, 3, 4), (0, 2)) is None
     assert gemv_sum_plan((2, 1, 3), (1,)) is None
+
+
+# ---------------------------------------------------------------- pools
+def pool_model(op, shape, f, s, padding="VALID", activation="NONE") -> bytes:
+    b = ModelBuilder()
+    x = b.add_input("x", shape, np.float32)
+    y = b.add_tensor("y", (1,), np.float32)
+    b.add_op(op, [x], [y], filter_height=f[0], filter_width=f[1], stride_h=s[0],
+             stride_w=s[1], padding=padding, fused_activation_function=activation)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+POOL_CASES = [((1, 32, 32, 16), (2, 2)), ((2, 9, 12, 3), (3, 2)), ((1, 8, 6, 5), (1, 3)),
+              ((1, 6, 8, 4), (2, 1)), ((1, 7, 9, 2), (2, 2)), ((1, 4, 4, 1), (4, 4))]
+
+
+@pytest.mark.parametrize("shape,f", POOL_CASES)
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+@pytest.mark.parametrize("impl", IMPLS)
+def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
+    """stride == filter, no padding: the blocked numpy path (and the compiled
+    kernel) against a per-window float64 reference and LiteRT."""
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    m = pool_model(op, shape, f, f, activation="RELU6")
+    got = run_tier(m, [x], impl, monkeypatch)
+    n, h, w, c = shape
+    oh, ow = h // f[0], w // f[1]
+    win = x[:, :oh * f[0], :ow * f[1]].astype(np.float64).reshape(n, oh, f[0], ow, f[1], c)
+    want = win.max(axis=(2, 4)) if op == "MAX_POOL_2D" else win.mean(axis=(2, 4))
+    want = np.clip(want, 0.0, 6.0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    check_against_litert(m, [x])
