@@ -36,6 +36,17 @@ def is_quantized(spec: TensorSpec) -> bool:
     return spec.quant is not None and spec.quant.is_quantized
 
 
+# ---------------------------------------------------------------- compiled tier
+def compiled_ops_for(size: int):
+    """kernels/compiled_ops.py if the compiled tier should run a float node with
+    `size` output values (conv.compiled_tier decides), else None."""
+    from edgelite.kernels.conv import compiled_tier
+    if compiled_tier(size) is None:
+        return None
+    from edgelite.kernels import compiled_ops
+    return compiled_ops
+
+
 # ---------------------------------------------------------------- erf / erfc
 # erfc(z) = exp(-z^2) * P((z - 2) / (z + 2)) for z >= 0, with P a degree-20
 # polynomial interpolating erfc(z) * exp(z^2) at Chebyshev points of the mapped
@@ -447,9 +458,8 @@ class Gelu(Unary):
         block = max(1, min(self.BLOCK, x.size))
         self.compiled = None
         if x.dtype == np.float32:
-            from edgelite.kernels.conv import compiled_tier
-            if compiled_tier(x.size) is not None:
-                from edgelite.kernels import compiled_ops
+            compiled_ops = compiled_ops_for(x.size)
+            if compiled_ops is not None:
                 self.compiled = compiled_ops.gelu_f32
                 self.bits = np.empty(compiled_ops.CHUNK, np.int32)
                 return

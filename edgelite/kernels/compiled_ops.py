@@ -11,9 +11,9 @@
   x / inf gives -0.0 for finite negative x and NaN for -inf, as in the numpy tier.
   Agrees with the numpy tier within 5e-7 relative to max(1, |x|) (tests).
 
-Imported only through `edgelite.kernels.conv.compiled_tier` (numba is never
-imported by `import edgelite`). Compiled once (~0.3 s), cached on disk like
-compiled.py (`cache=True`).
+Imported only through `activations.compiled_ops_for`, i.e. `conv.compiled_tier`
+(numba is never imported by `import edgelite` or by models without big nodes).
+Compiled once (~0.5 s), cached on disk like compiled.py (`cache=True`).
 """
 # Clamps are written `if v < lo: v = lo` on purpose, as in compiled.py (NaN passes through).
 # ruff: noqa: PLR1730

@@ -257,8 +257,8 @@ POOL_CASES = [((1, 32, 32, 16), (2, 2)), ((2, 9, 12, 3), (3, 2)), ((1, 8, 6, 5),
 @pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
 @pytest.mark.parametrize("impl", IMPLS)
 def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
-    """stride == filter, no padding: the blocked numpy path (and the compiled
-    kernel) against a per-window float64 reference and LiteRT."""
+    """stride == filter, no padding: the blocked numpy path against a per-window
+    float64 reference and LiteRT (on each tier: pools have no compiled kernel)."""
     x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
     m = pool_model(op, shape, f, f, activation="RELU6")
     got = run_tier(m, [x], impl, monkeypatch)
@@ -269,3 +269,4 @@ def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
     want = np.clip(want, 0.0, 6.0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     check_against_litert(m, [x])
+
