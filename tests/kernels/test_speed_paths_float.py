@@ -270,3 +270,36 @@ def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     check_against_litert(m, [x])
 
+
+
+# ---------------------------------------------------------------- ADD/SUB/MUL, constant broadcast
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("const_first", [False, True])
+@pytest.mark.parametrize("shapes", [((1, 64, 128), (128,)), ((1, 64, 1), (128,)),
+                                    ((2, 3, 4), (3, 1)), ((5, 6), (5, 1))])
+def test_binary_constant_prebroadcast(op, const_first, shapes):
+    """A constant operand stored at the output's shape at prepare gives the same
+    values as numpy's broadcast (bit for bit) and LiteRT's within tolerance."""
+    import edgelite
+    x_shape, c_shape = shapes
+    rng = np.random.default_rng(17)
+    c = rng.standard_normal(c_shape).astype(np.float32)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    b = ModelBuilder()
+    xi = b.add_input("x", x_shape, np.float32)
+    ci = b.add_constant("c", c)
+    out_shape = np.broadcast_shapes(x_shape, c_shape)
+    y = b.add_tensor("y", out_shape, np.float32)
+    b.add_op(op, [ci, xi] if const_first else [xi, ci], [y], fused_activation_function="RELU")
+    b.add_output(y)
+    m = b.to_bytes()
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    assert "invoke" in vars(it._main.kernels[0])          # the prebroadcast path is taken
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    fn = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply}[op]
+    want = np.maximum(fn(c, x) if const_first else fn(x, c), np.float32(0))
+    np.testing.assert_array_equal(got, want)
+    check_against_litert(m, [x])
