@@ -156,6 +156,27 @@ class QuantSetup:
         return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
 
 
+def _plan_matrix(requant: Requantizer, channels: int, *rows):
+    """(float64 [(len(rows) + 3) * C] = (*rows, ms, k0, d) flat, t, lo, hi) for the
+    compiled kernels' float64 requantization, or None when Requantizer.threshold_plan
+    does not apply. One flat array, not six: fewer distinct arrays (and no 2-D indexing)
+    let LLVM vectorize the loops."""
+    plan = requant.threshold_plan(channels)
+    if plan is None:
+        return None
+    _, _, ms, k0, d, t = plan
+    mat = np.stack([np.broadcast_to(np.asarray(r, F64), (channels,)) for r in rows]
+                   + [ms, k0, d])
+    return (np.ascontiguousarray(mat).reshape(-1), t, np.int64(requant.lo),
+            np.int64(requant.hi))
+
+
+def _compiled_quant():
+    """The integer compiled kernels (call only after conv.compiled_tier said yes)."""
+    from edgelite.kernels import compiled_quant
+    return compiled_quant
+
+
 def _need_const(ctx: PrepareContext, w, what="weights") -> np.ndarray:
     if w.data is None:
         raise ctx.error(f"non-constant {what} are not supported by the quantized "
@@ -214,7 +235,9 @@ class QuantizedConv2D(Kernel):
         if self.fast is not None:
             # compiled: pack (im2col from the raw input, zero point outside it), GEMM and
             # the fused requantization, band by band.
+            self.fast = _compiled_quant()
             self.rq = self.requant.params(oc)
+            self.plan = _plan_matrix(self.requant, oc, self.corr)
             self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
                                     pads[1][0]], np.int64)
             self.fill = ft.type(q.zi)
@@ -268,8 +291,7 @@ class QuantizedConv2D(Kernel):
     def _invoke_compiled(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        fast, wt, corr = self.fast, self.wt, self.corr
-        m, nudge, half, right, left, any_left, zp, lo, hi = self.rq
+        fast, wt, plan = self.fast, self.wt, self.plan
         direct, xflat, geom, fill = self.direct, self.xflat, self.geom_c, self.fill
         for r0, rows, colf, col2d, gemm, out2d in self.blocks:
             if direct:
@@ -277,8 +299,10 @@ class QuantizedConv2D(Kernel):
             else:
                 fast.im2col_rows_fill(xflat, colf, geom, r0, rows, fill)
             np.matmul(col2d, wt, out=gemm)
-            fast.requant_float_rows(gemm, corr, m, nudge, half, right, left, any_left, zp, lo,
-                                    hi, out2d)
+            if plan is not None:
+                fast.requant_rows(gemm, *plan, out2d)
+            else:
+                fast.requant_rows_int(gemm, self.corr, *self.rq, out2d)
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
@@ -382,6 +406,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.requant = q.requantizer()
         self.fast = compiled_tier(n * oh * ow * oc) if self.requant.compiled_ok else None
         if self.fast is not None:
+            self.h = h
             self._prepare_compiled(ctx, q, wq, (ow, kh, kw, oc),
                                    (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
             return
@@ -409,9 +434,26 @@ class QuantizedDepthwiseConv2D(Kernel):
         """The compiled tier: padding, zero points, taps and requantization in one kernel
         (exact integer sums in float32 when they provably stay below 2^24, else float64)."""
         ow, kh, kw, oc = shape
+        self.fast = _compiled_quant()
         self.rq = self.requant.params(oc)
         self.corr = np.zeros(oc, np.int64) if q.bias is None else q.bias.astype(np.int64)
         w_max = int(np.abs(wq).max(initial=0))
+        sh, sw, dh, dw, pt, pl, mult = geom
+        # 3x3, multiplier 1, dilation 1: nine raw products summed in float32 registers
+        # (9 * 255 * 255 < 2^24: exact), the zero point folded into a per-channel constant
+        self.three = (kh, kw, mult, dh, dw) == (3, 3, 1, 1, 1)
+        if self.three:
+            self.plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0))
+            self.three = self.plan is not None
+        if self.three:
+            self.w_c = np.ascontiguousarray(wq.reshape(-1), np.float32)   # [9 * C] flat
+            self.zsw = (q.zi * wq.sum(axis=0)).astype(np.float32)
+            self.zf = np.float32(q.zi)
+            self.geom_c = np.array([self.h, oc, sh, sw, pt, pl], np.int64)
+            self.acc_idx = ctx.request_scratch((ow * oc,), np.float32)
+            self._x = None
+            return
+        self.plan = _plan_matrix(self.requant, oc, self.corr)
         # exact float sums: every partial sum of (x - zi) * w below 2^24 (float32) or 2^53
         ft = gemm_float_dtype(kh * kw, max_abs(q.x_dtype, q.zi), w_max)
         self.zf = ft.type(q.zi)
@@ -423,14 +465,25 @@ class QuantizedDepthwiseConv2D(Kernel):
     def _invoke_compiled(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        m, nudge, half, right, left, any_left, zp, lo, hi = self.rq
-        self.fast.depthwise_q(self._x, self.w_c, self.corr, self.zf, self._out, self.acc,
-                              self.geom_c, m, nudge, half, right, left, any_left, zp, lo, hi)
+        if self.three:
+            mat, t, lo, hi = self.plan
+            self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, t, lo, hi,
+                                   self.out2, self.acc, self.geom_c)
+        elif self.plan is not None:
+            mat, t, lo, hi = self.plan
+            self.fast.depthwise_q(self._x, self.w_c, mat, self.zf, t, lo, hi, self._out,
+                                  self.acc, self.geom_c)
+        else:
+            self.fast.depthwise_q_int(self._x, self.w_c, self.corr, self.zf, self._out,
+                                      self.acc, self.geom_c, *self.rq)
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         if self.fast is not None:
             self.acc = ictx.scratch[self.acc_idx]
+            if self.three:
+                self.x2 = self._x.reshape(self._x.shape[0] * self._x.shape[1], -1)
+                self.out2 = self._out.reshape(self._out.shape[0] * self._out.shape[1], -1)
             self.invoke = self._invoke_compiled
             return
         self.pad.bind(ictx.scratch[self.pad_idx])

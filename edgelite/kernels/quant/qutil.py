@@ -124,6 +124,64 @@ class Requantizer:
                 per_channel(self.right), per_channel(self.left), self.any_left,
                 np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
 
+    def threshold_plan(self, channels: int):
+        """The float64 requantization of the compiled kernels, with the clamp moved to
+        the accumulator; None when it does not apply (then the int64 form runs).
+
+        R(a) = MultiplyByQuantizedMultiplier(a, m, s) + zp is non-decreasing in a and,
+        without a left shift (m < 2^31), steps by at most 1 per unit of a. So with
+        alo = the least int32 a with R(a) >= lo and ahi = the greatest with R(a) <= hi
+        (found by bisection with the integer reference, arith), R(alo) = lo,
+        R(ahi) = hi and clamp(R(a), lo, hi) = R(clamp(a, alo, ahi)) for every int32 a.
+        On [alo, ahi], R(a) = floor(u - d*[u < t]), u = a*ms + k0 (the identities of
+        enable_float: ms = m/2^S, k0 = c/2^S + zp, t = zp + 1/2, d = 2^-e), exact in
+        float64 when max(|alo|, |ahi|) * m + c + |zp| * 2^S < 2^52 (checked here).
+        Returns float64 arrays [channels] (alo, ahi, ms, k0, d) and the scalar t."""
+        if self.int64_path or not self.positive or self.any_left:
+            return None
+
+        def per_channel(v):
+            return np.ascontiguousarray(np.broadcast_to(np.asarray(v).reshape(-1),
+                                                        (channels,)))
+        m, s = per_channel(self.m).astype(np.int64), per_channel(self.s).astype(np.int64)
+        zp, lo, hi = self.zp, self.lo, self.hi
+
+        def r(a):
+            return arith.multiply_by_quantized_multiplier(a, m, s) + zp
+
+        amin = np.full(channels, arith.INT32_MIN, np.int64)
+        amax = np.full(channels, arith.INT32_MAX, np.int64)
+        if np.any(r(amax) < lo) or np.any(r(amin) > hi):
+            return None                       # a constant output: leave it to the int path
+
+        def least(pred):
+            """Least a in [amin, amax] with pred(a) (pred monotone, true at amax)."""
+            a0, a1 = amin.copy(), amax.copy()
+            done = pred(a0)
+            a1[done] = a0[done]
+            while np.any(a0 < a1):
+                mid = a0 + (a1 - a0) // 2
+                ok = pred(mid)
+                a1 = np.where(ok, mid, a1)
+                a0 = np.where(ok, a0, mid + 1)
+            return a1
+
+        alo = least(lambda a: r(a) >= lo)
+        ahi = np.where(r(amax) <= hi, amax, least(lambda a: r(a) > hi) - 1)
+        if not (np.all(r(alo) == lo) and np.all(r(ahi) == hi) and np.all(alo <= ahi)):
+            return None
+        right = per_channel(self.right).astype(np.int64)
+        half = per_channel(self.half).astype(np.int64)
+        S = 31 + right
+        c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
+        big = np.maximum(np.abs(alo), np.abs(ahi)).astype(F64)
+        if not np.all(big * m.astype(F64) + c + abs(zp) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)):
+            return None
+        ms = np.ldexp(m.astype(F64), -S)
+        k0 = np.ldexp(c, -S) + zp
+        d = np.where(right > 0, np.ldexp(1.0, -right), 0.0)
+        return (alo.astype(F64), ahi.astype(F64), ms, k0, d, float(zp) + 0.5)
+
     # Rows per block of the blocked passes: ~32K int64 values (256 KB) stay in cache
     # across the ~9 passes of the requantization.
     BLOCK = 1 << 15
