@@ -42,7 +42,6 @@ from edgelite.kernels.quant.qutil import (
     gemm_float_dtype,
     max_abs,
     per_channel_multipliers,
-    round_half_away,
     same_valid_pads,
     scales_of,
     window_view,
@@ -51,6 +50,7 @@ from edgelite.kernels.quant.qutil import (
 from edgelite.kernels.registry import register
 
 _ACT_TYPES = (I8, U8, I16)
+_HALF_BELOW = 0.49999999999999994       # 0.5 - 2^-54, the double just below 1/2
 
 
 def _opt(options, name: str, default):
@@ -150,8 +150,15 @@ class QuantSetup:
             corr = corr + self.bias
         return corr
 
-    def gemm_dtype(self, k: int) -> np.dtype:
-        """Float type for a GEMM of k raw input values against zero-point-adjusted weights."""
+    def gemm_dtype(self, k: int, wq: np.ndarray | None = None) -> np.dtype:
+        """Float type for a GEMM of k raw input values against zero-point-adjusted weights;
+        with the weights wq [units, k] known, float32 whenever every partial sum is below
+        max|x| * max over units of sum|wq| < 2^24 (exact), else the worst case decides."""
+        if wq is not None and wq.size:
+            bound = max_abs(self.x_dtype) * int(np.abs(wq).reshape(wq.shape[0], -1)
+                                                .sum(axis=1).max())
+            if bound < (1 << 24):
+                return np.dtype(np.float32)
         w_max = max_abs(np.uint8, self.zw) if self.x_dtype == U8 else 128
         return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
 
@@ -558,9 +565,10 @@ class QuantizedFullyConnected(Kernel):
             out_shape = (batch, units)
         ctx.set_output(0, out_shape, x.dtype)
         self.batch, self.k, self.units = batch, k, units
-        self.ft = ft = q.gemm_dtype(max(k, 1))
-        self.q = q
         self.weights_const = w.data is not None
+        wconst = np.asarray(w.data).astype(np.int64) - q.zw if self.weights_const else None
+        self.ft = ft = q.gemm_dtype(max(k, 1), wconst)
+        self.q = q
         if self.weights_const:
             self._set_weights(np.asarray(w.data))
         # The reference kernel: round(double(acc) * in*w/out) + zo (no integer multiplier).
@@ -568,13 +576,19 @@ class QuantizedFullyConnected(Kernel):
         self.zo, self.lo, self.hi = q.zo, q.lo, q.hi
         self.x_idx = ctx.request_scratch((batch, max(k, 1)), ft)
         self.gemm_idx = ctx.request_scratch((batch, units), ft)
-        self.acc_idx = ctx.request_scratch((batch, units), F64)
+        self.fast = compiled_tier(batch * units) if x.dtype in (I8, U8) else None
+        if self.fast is not None:
+            self.fast = _compiled_quant()
+        else:
+            self.acc_idx = ctx.request_scratch((batch, units), F64)
+            self.tmp_idx = ctx.request_scratch((batch, units), F64)
         self._x = None
 
     def _set_weights(self, w: np.ndarray) -> None:
         wq = w.astype(np.int64) - self.q.zw
         self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
         self.corr = self.q.correction(wq.sum(axis=1))
+        self.corr_f = self.corr.astype(F64)
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
@@ -583,7 +597,9 @@ class QuantizedFullyConnected(Kernel):
         self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
         self.xf = ictx.scratch[self.x_idx][:, :self.k]
         self.gemm = ictx.scratch[self.gemm_idx]
-        self.acc = ictx.scratch[self.acc_idx]
+        if self.fast is None:
+            self.acc = ictx.scratch[self.acc_idx]
+            self.tmp = ictx.scratch[self.tmp_idx]
         self.out2d = self._out.reshape(self.batch, self.units)
 
     def invoke(self, ictx: InvokeContext) -> None:
@@ -596,14 +612,20 @@ class QuantizedFullyConnected(Kernel):
             self._set_weights(ictx.inputs[1])
         np.copyto(self.xf, self.x2d)
         np.matmul(self.xf, self.wt, out=self.gemm)
-        acc = self.acc
-        np.copyto(acc, self.gemm)
-        acc += self.corr
+        if self.fast is not None:
+            self.fast.fc_rows(self.gemm, self.corr_f, self.eff, float(self.zo), float(self.lo),
+                              float(self.hi), self.out2d)
+            return
+        acc, tmp = self.acc, self.tmp
+        np.add(self.gemm, self.corr_f, out=acc)
         acc *= self.eff
-        r = round_half_away(acc)
-        r += self.zo
-        np.clip(r, self.lo, self.hi, out=r)
-        np.copyto(self.out2d, r, casting="unsafe")
+        # std::round (halves away from zero) = trunc(y + copysign(0.5 - 2^-54, y)), exact
+        # for every double (tests/kernels/test_speed_paths_quant_conv.py)
+        np.copysign(_HALF_BELOW, acc, out=tmp)
+        acc += tmp
+        np.trunc(acc, out=acc)
+        np.clip(acc, self.lo - self.zo, self.hi - self.zo, out=acc)
+        np.add(acc, self.zo, out=self.out2d, casting="unsafe")
 
 
 # ---------------------------------------------------------------- TRANSPOSE_CONV
@@ -731,6 +753,11 @@ class QuantizedBatchMatMul(Kernel):
             m, s = per_channel_multipliers(sa, sb_[:1], so, 1)
             lo, hi = (-128, 127) if a.dtype == I8 else (-32768, 32767)
             self.requant = Requantizer(m, s, zo, lo, hi, use_int64_path=a.dtype == I16)
+        cols = out_shape[-1]
+        self.plan = None
+        if not self.raw32 and a.dtype == I8 and compiled_tier(int(np.prod(out_shape))):
+            self.plan = _plan_matrix(self.requant, cols, np.zeros(cols))
+            self.fast = _compiled_quant() if self.plan is not None else None
         self.ft = gemm_float_dtype(ka, max_abs(a.dtype, self.za), max_abs(b.dtype, self.zb))
         self.a_idx = ctx.request_scratch(ea, self.ft)
         self.b_idx = ctx.request_scratch(eb, self.ft)
@@ -760,5 +787,8 @@ class QuantizedBatchMatMul(Kernel):
         np.matmul(self.a, self.b, out=self.gemm)
         if self.raw32:
             np.copyto(ictx.outputs[0], self.gemm, casting="unsafe")
+            return
+        if self.plan is not None:
+            self.fast.requant_rows(self.gemm2d, *self.plan, self.out2d)
             return
         self.requant.from_float(self.gemm2d, None, self.out2d)

@@ -1,0 +1,195 @@
+"""The fast paths of the integer convolutions and matrix products agree with the
+formulations they replaced and with LiteRT's reference kernels:
+
+- Requantizer.threshold_plan (the compiled tier's float64 requantization with the clamp
+  moved to the accumulator) against arith's MultiplyByQuantizedMultiplier + clamp, over
+  dense accumulator ranges around every threshold and random int32 values, for random
+  multipliers, shifts, zero points and clamp bounds (plain numpy: runs without numba);
+- FULLY_CONNECTED's rounding trunc(y + copysign(0.5 - 2^-54, y)) against std::round
+  (qutil.round_half_away) on ties, neighbours of ties and random doubles of every size;
+- the numpy and compiled tiers bit for bit on shapes taking the new kernels (3x3
+  depthwise interior/border/stride cases, int8 FULLY_CONNECTED and BATCH_MATMUL), and
+  those nodes against LiteRT's BUILTIN_REF.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from kernels.test_compiled import quant_conv_model, run
+from kernels.test_quant_conv import bmm_model, check, conv_like
+
+from edgelite.kernels import compiled
+from edgelite.kernels.quant import arith
+from edgelite.kernels.quant.qutil import Requantizer, round_half_away
+
+I8, U8 = np.int8, np.uint8
+
+
+def _rng(*key) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _plan_numpy(a: np.ndarray, plan, lo: int, hi: int) -> np.ndarray:
+    """The compiled kernels' _rqf, written with numpy float64 operations."""
+    _, _, ms, k0, d, t = plan
+    u = a.astype(np.float64) * ms + k0
+    u = u - d * (u < t)
+    return np.clip(np.floor(u), lo, hi).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_threshold_plan_matches_the_integer_reference(seed):
+    rng = _rng("plan", seed)
+    c = int(rng.integers(1, 12))
+    real = 10.0 ** rng.uniform(-5.5, -0.05, c)
+    if seed % 4 == 0:
+        real[:] = real[0]                           # per-tensor
+    m, s = arith.quantize_multiplier_array(real)
+    zp = int(rng.integers(-128, 128))
+    lo, hi = (-128, 127) if seed % 2 else sorted(int(v) for v in rng.integers(-128, 128, 2))
+    rq = Requantizer(m, s, zp, lo, hi)
+    plan = rq.threshold_plan(c)
+    if plan is None:
+        # only when the exactness bound fails: a tiny scale (huge thresholds)
+        assert real.min() < 1e-4
+        return
+    alo, ahi = plan[0].astype(np.int64), plan[1].astype(np.int64)
+    span = np.arange(-40, 41)[:, None]
+    a = np.concatenate([alo + span, ahi + span, (alo + ahi) // 2 + span,
+                        np.full((1, c), arith.INT32_MIN), np.full((1, c), arith.INT32_MAX),
+                        rng.integers(arith.INT32_MIN, arith.INT32_MAX, (200, c)),
+                        rng.integers(-3 * (ahi - alo).max() - 5, 3 * (ahi - alo).max() + 5,
+                                     (2000, c))])
+    a = np.clip(a, arith.INT32_MIN, arith.INT32_MAX)
+    want = np.clip(arith.multiply_by_quantized_multiplier(a, m, s) + zp, lo, hi)
+    np.testing.assert_array_equal(_plan_numpy(a, plan, lo, hi), want)
+    # the thresholds are tight: R(alo) = lo, R(ahi) = hi
+    r = arith.multiply_by_quantized_multiplier(np.stack([alo, ahi]), m, s) + zp
+    assert np.all(r[0][alo > arith.INT32_MIN] == lo) and np.all(r[1][ahi < arith.INT32_MAX] == hi)
+
+
+def test_threshold_plan_declines_left_shifts_and_int64():
+    m, s = arith.quantize_multiplier_array([3.5])
+    assert Requantizer(m, s, 0, -128, 127).threshold_plan(1) is None
+    m, s = arith.quantize_multiplier_array([0.01])
+    assert Requantizer(m, s, 0, -128, 127, use_int64_path=True).threshold_plan(1) is None
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
+def test_compiled_requant_rows_matches_the_integer_reference():
+    from edgelite.kernels import compiled_quant as cq
+    rng = _rng("rows")
+    for trial in range(20):
+        c = int(rng.integers(1, 40))
+        real = 10.0 ** rng.uniform(-3.5, -0.1, c)
+        m, s = arith.quantize_multiplier_array(real)
+        zp = int(rng.integers(-128, 128))
+        lo, hi = (-128, 127) if trial % 2 else (zp, 127)
+        rq = Requantizer(m, s, zp, lo, hi)
+        plan = rq.threshold_plan(c)
+        assert plan is not None
+        corr = rng.integers(-30000, 30000, c)
+        accf = rng.integers(-(1 << 22), 1 << 22, (257, c)).astype(np.float32)
+        mat = np.concatenate([corr.astype(np.float64), plan[2], plan[3], plan[4]])
+        got = np.empty((257, c), np.int8)
+        cq.requant_rows(accf, mat, plan[5], np.int64(lo), np.int64(hi), got)
+        a = accf.astype(np.int64) + corr
+        want = np.clip(arith.multiply_by_quantized_multiplier(a, m, s) + zp, lo, hi)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_round_half_away_by_adding_the_double_below_half():
+    rng = _rng("round")
+    ties = np.concatenate([np.arange(-3000, 3000) + 0.5,
+                           (rng.integers(-(1 << 51), 1 << 51, 10000) + 0.5)])
+    near = np.concatenate([np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf)])
+    rand = np.concatenate([rng.standard_normal(100000) * 10.0 ** rng.uniform(-20, 18, 100000),
+                           rng.integers(-(1 << 40), 1 << 40, 10000) * rng.random(10000)])
+    special = np.array([0.0, -0.0, 0.49999999999999994, -0.49999999999999994, 0.5, -0.5,
+                        1.5, 2.5, 2.0 ** 52, 2.0 ** 52 + 1, -(2.0 ** 52 + 1), 2.0 ** 53,
+                        4503599627370495.5, -4503599627370495.5])
+    y = np.concatenate([ties, near, rand, special])
+    got = np.trunc(y + np.copysign(0.49999999999999994, y))
+    np.testing.assert_array_equal(got, round_half_away(y))
+
+
+# ---------------------------------------------------------------- tiers and LiteRT
+@pytest.fixture
+def every_size_compiled(monkeypatch):
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+
+
+DW3_CASES = [
+    # (dtype, x_shape, channels, stride, padding, act, factor)
+    (I8, (1, 9, 9, 8), 8, 1, "SAME", "RELU6", 1.0),
+    (I8, (2, 12, 7, 40), 40, 2, "SAME", "NONE", 1.0),
+    (I8, (1, 3, 3, 5), 5, 1, "SAME", "NONE", 0.3),          # every pixel on the border
+    (I8, (1, 8, 10, 17), 17, 2, "VALID", "RELU", 1.0),
+    (U8, (1, 11, 6, 24), 24, 1, "SAME", "RELU6", 1.0),
+    (U8, (1, 5, 13, 3), 3, 2, "VALID", "NONE", 0.5),
+    (I8, (1, 2, 2, 4), 4, 1, "SAME", "NONE", 1.0),          # smaller than the filter
+]
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="only the compiled tier has a kernel to compare")
+@pytest.mark.parametrize("zi_kind", ["lo", "mid", "hi"])
+@pytest.mark.parametrize("case", DW3_CASES, ids=repr)
+def test_depthwise_3x3_tiers_bit_identical(case, zi_kind, every_size_compiled):
+    dtype, xs, c, s, pad, act, factor = case
+    rng = _rng("dw3", case, zi_kind)
+    info = np.iinfo(dtype)
+    zi = {"lo": int(info.min), "mid": int(info.min + info.max) // 2 + 3, "hi": int(info.max)}
+    model = quant_conv_model("DEPTHWISE_CONV_2D", dtype, xs, (1, 3, 3, c), rng,
+                             per_channel=dtype == I8, zi=zi[zi_kind], factor=factor, bias=True,
+                             padding=pad, stride_h=s, stride_w=s, depth_multiplier=1,
+                             fused_activation_function=act)
+    x = rng.integers(info.min, info.max + 1, xs).astype(dtype)
+    np.testing.assert_array_equal(run(model, [x], "compiled"), run(model, [x], "numpy"))
+
+
+def _fc(dtype, seed, shape, units, per_channel, act):
+    k = shape[-1]
+    return conv_like("FULLY_CONNECTED", dtype, seed, x_shape=shape, w_shape=(units, k),
+                     channels=units, axis=0, k=k, per_channel=per_channel, zp_kind="mid",
+                     factor=1.0, bias_kind="i32", version=4 if dtype == I8 else 1,
+                     w_zp=3 if dtype == U8 else 0, fused_activation_function=act)
+
+
+FC_CASES = [(I8, (64, 128), 96, True, "NONE"), (I8, (33, 200), 130, False, "RELU"),
+            (U8, (40, 70), 120, False, "RELU6"), (I8, (2, 1280), 1000, True, "NONE")]
+
+
+@pytest.mark.parametrize("case", FC_CASES, ids=repr)
+def test_fully_connected_big_against_litert(case):
+    """Shapes big enough for the compiled tier (when installed) and for float32 GEMMs
+    chosen from the weights' actual bound (k = 1280 > 1024)."""
+    model, x = _fc(*case[:1], 71, *case[1:])
+    check(model, x)
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="only the compiled tier has a kernel to compare")
+@pytest.mark.parametrize("case", FC_CASES[:3], ids=repr)
+def test_fully_connected_tiers_bit_identical(case, every_size_compiled):
+    model, x = _fc(*case[:1], 72, *case[1:])
+    np.testing.assert_array_equal(run(model, x, "compiled"), run(model, x, "numpy"))
+
+
+BMM_CASES = [{"types": (I8, I8, I8), "sa": (4, 64, 32), "sb": (4, 32, 64), "adj_x": False,
+              "adj_y": True, "zp": "mid"},
+             {"types": (I8, I8, I8), "sa": (2, 70, 90), "sb": (90, 80), "adj_x": False,
+              "adj_y": False, "zp": "lo"}]
+
+
+@pytest.mark.parametrize("case", BMM_CASES, ids=repr)
+def test_batch_matmul_big_against_litert(case):
+    check(*bmm_model(case, 81))
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="only the compiled tier has a kernel to compare")
+@pytest.mark.parametrize("case", BMM_CASES, ids=repr)
+def test_batch_matmul_tiers_bit_identical(case, every_size_compiled):
+    model, xs = bmm_model(case, 82)
+    np.testing.assert_array_equal(run(model, xs, "compiled"), run(model, xs, "numpy"))
