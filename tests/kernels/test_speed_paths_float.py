@@ -303,3 +303,30 @@ def test_binary_constant_prebroadcast(op, const_first, shapes):
     want = np.maximum(fn(c, x) if const_first else fn(x, c), np.float32(0))
     np.testing.assert_array_equal(got, want)
     check_against_litert(m, [x])
+
+
+# ---------------------------------------------------------------- LOGISTIC without masked ufuncs
+def test_logistic_selection_matches_reference_formula():
+    """reference_ops::Logistic's three branches, computed elementwise in float32
+    the obvious way, equal the kernel's putmask selection bit for bit."""
+    import edgelite
+    from edgelite.kernels.activations import Logistic
+    up, lo = Logistic.UPPER, Logistic.LOWER
+    x = np.concatenate([np.linspace(-120, 120, 20001, dtype=np.float32),
+                        np.nextafter(np.array([up, up, lo, lo], np.float32),
+                                     np.array([0, 99, 0, -99], np.float32)),
+                        [up, lo, np.inf, -np.inf, np.nan]]).astype(np.float32)
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    y = b.add_tensor("y", x.shape, np.float32)
+    b.add_op("LOGISTIC", [xi], [y])
+    b.add_output(y)
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    with np.errstate(all="ignore"):
+        mid = np.float32(1) / (np.float32(1) + np.exp(-x))
+        want = np.where(x > up, np.float32(1), np.where(x < lo, np.exp(x), mid))
+    np.testing.assert_array_equal(got, want)
