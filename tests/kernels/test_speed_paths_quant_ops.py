@@ -465,3 +465,45 @@ def test_reduce8_tiers(tier, op, dtype, monkeypatch):
             want = run_tier(reduce_model(*args, const_axis=False),
                             [x, np.array(axes, np.int32)], "numpy", monkeypatch)
             np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def _invoke_directly(model: bytes, inputs, out: np.ndarray, tier: str) -> None:
+    """Prepare `model` with the tier, then run node 0's kernel on the given (possibly
+    non-contiguous) arrays."""
+    from edgelite.kernels.base import InvokeContext
+    saved = _compiled.ENABLED
+    _compiled.ENABLED = tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        _compiled.ENABLED = saved
+    ex = it._executor(0)
+    ictx = ex._make_ictx(0)
+    ex.kernels[0].invoke(InvokeContext(inputs, [out], ictx.scratch, ictx.prepare_ctx, None))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("rows", [3, 20])
+def test_softmax8_non_contiguous_arrays(tier, rows, monkeypatch):
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    m = _softmax8_model((rows, 6), I8, 0.1, 0, I8, 1.0)
+    x = np.random.default_rng(rows).integers(-128, 128, (6, rows)).astype(I8).T
+    out = np.zeros((6, rows), I8).T
+    _invoke_directly(m, [x], out, tier)
+    np.testing.assert_array_equal(out, softmax8_reference(x, float(np.float32(0.1)), 1.0, I8))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_mean8_non_contiguous_arrays(tier, monkeypatch):
+    from kernels.test_quant_reduce import reduce_model
+
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    m = reduce_model("MEAN", I8, (4, 5, 6), [1], True, q(0.05, -3), q(0.02, 7), 2)
+    x = np.random.default_rng(0).integers(-128, 128, (6, 5, 4)).astype(I8).T
+    want = run_edgelite(m, [np.ascontiguousarray(x)])[0]
+    out = np.zeros((6, 1, 4), I8).T
+    _invoke_directly(m, [x, np.array([1], np.int32)], out, tier)
+    np.testing.assert_array_equal(out, want)

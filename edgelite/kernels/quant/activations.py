@@ -629,10 +629,12 @@ class QuantSoftmax(Kernel):
         np.add(p, self.out_min, out=out2, casting="unsafe")
 
     def invoke(self, ictx):
-        if not self.int16 and self.fast is not None:
+        if not self.int16 and self.fast is not None and ictx.inputs[0].flags.c_contiguous \
+                and ictx.outputs[0].flags.c_contiguous:
             self._invoke_rows(ictx)
             return
-        if not self.int16 and ictx.inputs[0].size <= self._FEW_ROWS * ictx.inputs[0].shape[-1]:
+        if not self.int16 and ictx.outputs[0].flags.c_contiguous and \
+                ictx.inputs[0].size <= self._FEW_ROWS * ictx.inputs[0].shape[-1]:
             if ictx.inputs[0].size:
                 self._invoke_few_rows(ictx.inputs[0], ictx.outputs[0])
             return

@@ -146,7 +146,10 @@ class _QuantReduce(Kernel):
             np.add.reduce(x, axis=self.sum_axes, dtype=self.sum_dtype, keepdims=True, out=sums)
             if self.sum_dtype.itemsize == 2:
                 sums = sums.view(np.uint16)
-            self.table.take(sums, out=out.reshape(plan.keep_shape), mode="wrap")
+            if out.flags.c_contiguous:
+                self.table.take(sums, out=out.reshape(plan.keep_shape), mode="wrap")
+            else:
+                np.copyto(out, self.table.take(sums, mode="wrap").reshape(out.shape))
             return
         if x.size == 0:
             out.fill(0)
