@@ -90,6 +90,8 @@ def gemv_sum_plan(in_shape, axes):
             inner *= d
     if inner == 1:
         return (outer, mid), (mid, 1), (outer, 1)
+    if outer == 1:      # a 2-D product: numpy's batched matmul path costs more
+        return (mid, inner), (1, mid), (1, inner)
     return (outer, mid, inner), (1, mid), (outer, 1, inner)
 
 
@@ -159,7 +161,7 @@ class _Reduce(Kernel):
         x = ictx.inputs[0]
         if self.gemv is not None and x.flags.c_contiguous:
             shape, ones, _ = self.gemv
-            if len(shape) == 2:
+            if ones.shape[1] == 1:
                 np.matmul(x.reshape(shape), ones, out=self.gemv_out)
             else:
                 np.matmul(ones, x.reshape(shape), out=self.gemv_out)

@@ -330,3 +330,31 @@ def test_logistic_selection_matches_reference_formula():
         mid = np.float32(1) / (np.float32(1) + np.exp(-x))
         want = np.where(x > up, np.float32(1), np.where(x < lo, np.exp(x), mid))
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------- GATHER with constant positions
+@pytest.mark.parametrize("positions", [[4, 0, 5, 5, 1], [6], [-1]])
+def test_gather_constant_positions(positions):
+    """In-range constant positions are resolved at prepare; an out-of-range one
+    still fails at invoke, naming the index."""
+    import edgelite
+    x = np.arange(48, dtype=np.float32).reshape(6, 8)
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    pi = b.add_constant("p", np.array(positions, np.int32))
+    y = b.add_tensor("y", (len(positions), 8), np.float32)
+    b.add_op("GATHER", [xi, pi], [y], axis=0)
+    b.add_output(y)
+    m = b.to_bytes()
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    if all(0 <= p < 6 for p in positions):
+        assert it._main.kernels[0].const_rows is not None
+        it.invoke()
+        np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]),
+                                      x[positions])
+        check_against_litert(m, [x])
+    else:
+        with pytest.raises(edgelite.OpError, match="gather index"):
+            it.invoke()
