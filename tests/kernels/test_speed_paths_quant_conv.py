@@ -33,17 +33,17 @@ def _rng(*key) -> np.random.Generator:
 
 def _plan_numpy(a: np.ndarray, plan, lo: int, hi: int) -> np.ndarray:
     """The compiled kernels' _rqf, written with numpy float64 operations."""
-    _, _, ms, k0, d, t = plan
+    _, _, ms, k0, d, zp = plan
     u = a.astype(np.float64) * ms + k0
-    u = u - d * (u < t)
-    return np.clip(np.floor(u), lo, hi).astype(np.int64)
+    u = u - d * (u < 0.5)
+    return np.clip(np.floor(u).astype(np.int64) + zp, lo, hi)
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_threshold_plan_matches_the_integer_reference(seed):
     rng = _rng("plan", seed)
     c = int(rng.integers(1, 12))
-    real = 10.0 ** rng.uniform(-5.5, -0.05, c)
+    real = 10.0 ** rng.uniform(-4.2, -0.05, c)
     if seed % 4 == 0:
         real[:] = real[0]                           # per-tensor
     m, s = arith.quantize_multiplier_array(real)
@@ -68,6 +68,26 @@ def test_threshold_plan_matches_the_integer_reference(seed):
     # the thresholds are tight: R(alo) = lo, R(ahi) = hi
     r = arith.multiply_by_quantized_multiplier(np.stack([alo, ahi]), m, s) + zp
     assert np.all(r[0][alo > arith.INT32_MIN] == lo) and np.all(r[1][ahi < arith.INT32_MAX] == hi)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_threshold_plan_with_an_accumulator_bound(seed):
+    """Tiny scales: the thresholds are beyond exact float64 products, but the
+    accumulators a kernel can produce are not; every a with |a| <= bound is exact."""
+    rng = _rng("bound", seed)
+    c = int(rng.integers(1, 9))
+    real = 10.0 ** rng.uniform(-6.3, -3, c)
+    m, s = arith.quantize_multiplier_array(real)
+    zp = int(rng.integers(-128, 128))
+    lo, hi = (-128, 127) if seed % 2 else (zp, 127)
+    bound = rng.integers(1 << 10, 1 << 19, c)
+    plan = Requantizer(m, s, zp, lo, hi).threshold_plan(c, bound)
+    assert plan is not None
+    a = np.concatenate([rng.integers(-bound, bound + 1, (3000, c)), bound[None], -bound[None],
+                        np.clip(plan[0], -bound, bound).astype(np.int64)[None] + np.arange(-5, 6)[:, None]])
+    a = np.clip(a, -bound, bound)
+    want = np.clip(arith.multiply_by_quantized_multiplier(a, m, s) + zp, lo, hi)
+    np.testing.assert_array_equal(_plan_numpy(a, plan, lo, hi), want)
 
 
 def test_threshold_plan_declines_left_shifts_and_int64():

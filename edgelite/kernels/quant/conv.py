@@ -163,18 +163,18 @@ class QuantSetup:
         return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
 
 
-def _plan_matrix(requant: Requantizer, channels: int, *rows):
-    """(float64 [(len(rows) + 3) * C] = (*rows, ms, k0, d) flat, t, lo, hi) for the
+def _plan_matrix(requant: Requantizer, channels: int, *rows, acc_bound=None):
+    """(float64 [(len(rows) + 3) * C] = (*rows, ms, k0, d) flat, zp, lo, hi) for the
     compiled kernels' float64 requantization, or None when Requantizer.threshold_plan
     does not apply. One flat array, not six: fewer distinct arrays (and no 2-D indexing)
     let LLVM vectorize the loops."""
-    plan = requant.threshold_plan(channels)
+    plan = requant.threshold_plan(channels, acc_bound)
     if plan is None:
         return None
-    _, _, ms, k0, d, t = plan
+    _, _, ms, k0, d, zp = plan
     mat = np.stack([np.broadcast_to(np.asarray(r, F64), (channels,)) for r in rows]
                    + [ms, k0, d])
-    return (np.ascontiguousarray(mat).reshape(-1), t, np.int64(requant.lo),
+    return (np.ascontiguousarray(mat).reshape(-1), zp, np.int64(requant.lo),
             np.int64(requant.hi))
 
 
@@ -244,7 +244,10 @@ class QuantizedConv2D(Kernel):
             # the fused requantization, band by band.
             self.fast = _compiled_quant()
             self.rq = self.requant.params(oc)
-            self.plan = _plan_matrix(self.requant, oc, self.corr)
+            # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
+            bound = (max_abs(q.x_dtype, q.zi) * np.abs(wq).reshape(oc, k).sum(axis=1)
+                     + (0 if q.bias is None else np.abs(q.bias)))
+            self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
             self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
                                     pads[1][0]], np.int64)
             self.fill = ft.type(q.zi)
@@ -449,8 +452,11 @@ class QuantizedDepthwiseConv2D(Kernel):
         # 3x3, multiplier 1, dilation 1: nine raw products summed in float32 registers
         # (9 * 255 * 255 < 2^24: exact), the zero point folded into a per-channel constant
         self.three = (kh, kw, mult, dh, dw) == (3, 3, 1, 1, 1)
+        # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
+        bound = max_abs(q.x_dtype, q.zi) * np.abs(wq).sum(axis=0) + np.abs(self.corr)
         if self.three:
-            self.plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0))
+            self.plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0),
+                                     acc_bound=bound)
             self.three = self.plan is not None
         if self.three:
             self.w_c = np.ascontiguousarray(wq.reshape(-1), np.float32)   # [9 * C] flat
@@ -460,7 +466,7 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.acc_idx = ctx.request_scratch((ow * oc,), np.float32)
             self._x = None
             return
-        self.plan = _plan_matrix(self.requant, oc, self.corr)
+        self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
         # exact float sums: every partial sum of (x - zi) * w below 2^24 (float32) or 2^53
         ft = gemm_float_dtype(kh * kw, max_abs(q.x_dtype, q.zi), w_max)
         self.zf = ft.type(q.zi)
@@ -473,12 +479,12 @@ class QuantizedDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if self.three:
-            mat, t, lo, hi = self.plan
-            self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, t, lo, hi,
+            mat, zp, lo, hi = self.plan
+            self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, zp, lo, hi,
                                    self.out2, self.acc, self.geom_c)
         elif self.plan is not None:
-            mat, t, lo, hi = self.plan
-            self.fast.depthwise_q(self._x, self.w_c, mat, self.zf, t, lo, hi, self._out,
+            mat, zp, lo, hi = self.plan
+            self.fast.depthwise_q(self._x, self.w_c, mat, self.zf, zp, lo, hi, self._out,
                                   self.acc, self.geom_c)
         else:
             self.fast.depthwise_q_int(self._x, self.w_c, self.corr, self.zf, self._out,
@@ -756,7 +762,8 @@ class QuantizedBatchMatMul(Kernel):
         cols = out_shape[-1]
         self.plan = None
         if not self.raw32 and a.dtype == I8 and compiled_tier(int(np.prod(out_shape))):
-            self.plan = _plan_matrix(self.requant, cols, np.zeros(cols))
+            bound = ka * max_abs(a.dtype, self.za) * max_abs(b.dtype, self.zb)
+            self.plan = _plan_matrix(self.requant, cols, np.zeros(cols), acc_bound=bound)
             self.fast = _compiled_quant() if self.plan is not None else None
         self.ft = gemm_float_dtype(ka, max_abs(a.dtype, self.za), max_abs(b.dtype, self.zb))
         self.a_idx = ctx.request_scratch(ea, self.ft)

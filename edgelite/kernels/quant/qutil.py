@@ -124,7 +124,7 @@ class Requantizer:
                 per_channel(self.right), per_channel(self.left), self.any_left,
                 np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
 
-    def threshold_plan(self, channels: int):
+    def threshold_plan(self, channels: int, acc_bound=None):
         """The float64 requantization of the compiled kernels, with the clamp moved to
         the accumulator; None when it does not apply (then the int64 form runs).
 
@@ -133,10 +133,16 @@ class Requantizer:
         alo = the least int32 a with R(a) >= lo and ahi = the greatest with R(a) <= hi
         (found by bisection with the integer reference, arith), R(alo) = lo,
         R(ahi) = hi and clamp(R(a), lo, hi) = R(clamp(a, alo, ahi)) for every int32 a.
-        On [alo, ahi], R(a) = floor(u - d*[u < t]), u = a*ms + k0 (the identities of
-        enable_float: ms = m/2^S, k0 = c/2^S + zp, t = zp + 1/2, d = 2^-e), exact in
-        float64 when max(|alo|, |ahi|) * m + c + |zp| * 2^S < 2^52 (checked here).
-        Returns float64 arrays [channels] (alo, ahi, ms, k0, d) and the scalar t."""
+        On [alo, ahi], R(a) = floor(u - d*[u < 1/2]) + zp, u = a*ms + k0 (the identities
+        of enable_float, zp kept out of u: ms = m/2^S, k0 = c/2^S, d = 2^-e), exact in
+        float64 when B * m + c <= 2^53 (checked here: u * 2^S and (u - d) * 2^S are then
+        integers of at most 53 bits), B = max(|alo|, |ahi|),
+        or, with `acc_bound` (per channel: no accumulator exceeds it in magnitude),
+        B = min(that, acc_bound): then floor(u - d*[u < t]) is exact on every reachable
+        a in [alo, ahi] and at alo / ahi when they are reachable, and as it is
+        non-decreasing in a (each rounding is), clamping it to [lo, hi] afterwards gives
+        clamp(R(a), lo, hi) for every reachable a: the compiled kernels clamp the integer
+        result, not a. Returns float64 arrays [channels] (alo, ahi, ms, k0, d) and zp."""
         if self.int64_path or not self.positive or self.any_left:
             return None
 
@@ -174,13 +180,18 @@ class Requantizer:
         half = per_channel(self.half).astype(np.int64)
         S = 31 + right
         c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
-        big = np.maximum(np.abs(alo), np.abs(ahi)).astype(F64)
-        if not np.all(big * m.astype(F64) + c + abs(zp) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)):
+        big = np.maximum(np.abs(alo), np.abs(ahi))              # <= 2^31
+        if acc_bound is not None:
+            ab = np.broadcast_to(np.asarray(acc_bound, F64), (channels,))
+            big = np.minimum(big, np.minimum(ab, 2.0 ** 31).astype(np.int64))
+        # in int64, exactly: big * m < 2^62, c < 2^62
+        c_int = (np.int64(1) << 30) + (half << 31)
+        if not np.all(big * m + c_int <= (np.int64(1) << 53)):
             return None
         ms = np.ldexp(m.astype(F64), -S)
-        k0 = np.ldexp(c, -S) + zp
+        k0 = np.ldexp(c, -S)
         d = np.where(right > 0, np.ldexp(1.0, -right), 0.0)
-        return (alo.astype(F64), ahi.astype(F64), ms, k0, d, float(zp) + 0.5)
+        return (alo.astype(F64), ahi.astype(F64), ms, k0, d, np.int64(zp))
 
     # Rows per block of the blocked passes: ~32K int64 values (256 KB) stay in cache
     # across the ~9 passes of the requantization.
