@@ -507,3 +507,28 @@ def test_mean8_non_contiguous_arrays(tier, monkeypatch):
     out = np.zeros((6, 1, 4), I8).T
     _invoke_directly(m, [x, np.array([1], np.int32)], out, tier)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("op,dtype,version,qi,qo,opts",
+                         [c for c in UNARY_TIER_CASES if c[1] != I16])
+def test_unary8_pair_table_every_pair(op, dtype, version, qi, qo, opts, monkeypatch):
+    """The numpy tier's byte-pair lookups (even sizes >= 512) on every pair of input
+    values, against the op's table one value at a time and against LiteRT."""
+    from edgelite.kernels.quant.activations import pair_table
+    info = np.iinfo(dtype)
+    values = np.arange(int(info.min), int(info.max) + 1).astype(dtype)
+    x = np.stack(np.meshgrid(values, values, indexing="ij"), axis=-1).reshape(1, -1)
+    m = unary_model(op, dtype, x.shape, q(*qi), q(*qo), version, **opts)
+    got = run_tier(m, [x], "numpy", monkeypatch)
+    single = run_edgelite(unary_model(op, dtype, (1, 255), q(*qi), q(*qo), version, **opts),
+                          [values[:255].reshape(1, -1)])[0]
+    table = np.empty(256, single.dtype)
+    table[values[:255].view(np.uint8)] = single.reshape(-1)
+    last = run_edgelite(unary_model(op, dtype, (1,), q(*qi), q(*qo), version, **opts),
+                        [values[255:]])[0]
+    table[values[255:].view(np.uint8)] = last
+    np.testing.assert_array_equal(got.reshape(-1), table[x.reshape(-1).view(np.uint8)])
+    pt = pair_table(table)
+    np.testing.assert_array_equal(pt.take(x.reshape(-1).view(np.uint16)).view(table.dtype),
+                                  got.reshape(-1))
+    compare(m, [x], f"{op}-pairs")

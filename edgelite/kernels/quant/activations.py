@@ -48,6 +48,16 @@ def all_values(dtype) -> np.ndarray:
         .astype(np.int64)
 
 
+def pair_table(table: np.ndarray) -> np.ndarray:
+    """For a 256-entry byte table: the uint16 table mapping every pair of input bytes
+    (read as a native uint16) to the pair of output bytes."""
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+    mapped = table.view(np.uint8)[pairs]
+    out = np.empty(1 << 16, np.uint16)
+    out[pairs.reshape(-1).view(np.uint16)] = mapped.reshape(-1).view(np.uint16)
+    return out
+
+
 class TableUnary(Kernel):
     """y = table[x]: subclasses implement `values(ctx, x, out, v) -> int64 outputs` for an
     int64 array v of input values (plus optional checks)."""
@@ -74,12 +84,19 @@ class TableUnary(Kernel):
         self.bad_input = self.invalid(v)     # inputs that make LiteRT's invoke fail
         if self.bad_input is not None and not self.bad_input.any():
             self.bad_input = None
-        self.kernel = None
+        self.kernel = self.pair_table = None
+        self._bound = (None, None, None, None)
         size = int(np.prod(x.shape, dtype=np.int64))
         if size and compiled_tier(size) is not None:
             from edgelite.kernels import compiled_qops
             self.kernel = compiled_qops.lut1
-            self._bound = (None, None, None, None)
+        elif size >= self.PAIR_MIN and size % 2 == 0 and x.dtype.itemsize == 1 \
+                and out.dtype.itemsize == 1:
+            self.pair_table = pair_table(self.table)
+
+    # 8-bit in and out, even sizes from this many values: the lookups go two bytes at a
+    # time through a 65,536-entry table of byte pairs (half the gathers: ~2x faster)
+    PAIR_MIN = 512
 
     def invalid(self, v: np.ndarray):
         """A boolean array over the values (same order) marking invalid inputs, or None."""
@@ -97,13 +114,17 @@ class TableUnary(Kernel):
         codes = x.view(self.code_type)
         if self.bad_input is not None and self.bad_input.take(codes).any():
             raise ictx.error(self.BAD_MESSAGE)
-        if self.kernel is not None:
+        if self.kernel is not None or self.pair_table is not None:
             if x is not self._bound[0] or out is not self._bound[1]:
                 flat = x.flags.c_contiguous and out.flags.c_contiguous
                 self._bound = (x, out, codes.reshape(-1) if flat else None,
                                out.reshape(-1) if flat else None)
             if self._bound[2] is not None:
-                self.kernel(self._bound[2], self.table, self._bound[3])
+                if self.kernel is not None:
+                    self.kernel(self._bound[2], self.table, self._bound[3])
+                else:
+                    self.pair_table.take(self._bound[2].view(np.uint16),
+                                         out=self._bound[3].view(np.uint16), mode="clip")
                 return
         self.table.take(codes, out=out, mode="clip")
 
