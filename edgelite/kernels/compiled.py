@@ -480,36 +480,12 @@ if ENABLED:
         for r in range(rows):
             ix0 = ox * sw - pl
             whole = dw == 1 and ix0 >= 0 and ix0 + kw <= wd
-            s0 = n * h * rowlen + ix0 * c
             for ky in range(kh):
                 iy = oy * sh - pt + ky * dh
                 if iy < 0 or iy >= h:
                     for t in range(seg):
                         colf[d] = fill
                         d += 1
-                elif whole and seg == 9:
-                    # 3x3 over 3 channels (an RGB input layer): nine loads, then nine
-                    # stores (no aliasing question, no loop): ~1.3x the generic copy
-                    s = s0 + iy * rowlen
-                    v0 = xf[s]
-                    v1 = xf[s + 1]
-                    v2 = xf[s + 2]
-                    v3 = xf[s + 3]
-                    v4 = xf[s + 4]
-                    v5 = xf[s + 5]
-                    v6 = xf[s + 6]
-                    v7 = xf[s + 7]
-                    v8 = xf[s + 8]
-                    colf[d] = v0
-                    colf[d + 1] = v1
-                    colf[d + 2] = v2
-                    colf[d + 3] = v3
-                    colf[d + 4] = v4
-                    colf[d + 5] = v5
-                    colf[d + 6] = v6
-                    colf[d + 7] = v7
-                    colf[d + 8] = v8
-                    d += 9
                 elif whole:
                     s = (n * h + iy) * rowlen + ix0 * c
                     for t in range(seg):
