@@ -149,6 +149,14 @@ class _QuantizedPool2D(Kernel):
         acc = self._out if self.mode == "max" else ictx.scratch[self.acc_idx]
         rows = ictx.scratch[self.rows_idx] if fh > 1 else None
         self.steps = []
+        if oh == ow == 1 and fh == src.shape[1] and fw == src.shape[2] and fh * fw > 1:
+            # one window over the whole (bordered) input: a single reduction
+            combine = np.maximum if self.mode == "max" else np.add
+            kw = {} if self.mode == "max" else {"dtype": self.acc_dtype}
+            self.steps.append((combine.reduce, (src,), dict(kw, axis=(1, 2), out=acc,
+                                                            keepdims=True)))
+            self.acc = acc
+            return
         # window rows: src [N, Hp, Wp, C] -> rows [N, OH, Wp, C]
         if fh > 1:
             self._add_steps(src, 1, oh, sh, fh, rows)
