@@ -532,3 +532,44 @@ def test_unary8_pair_table_every_pair(op, dtype, version, qi, qo, opts, monkeypa
     np.testing.assert_array_equal(pt.take(x.reshape(-1).view(np.uint16)).view(table.dtype),
                                   got.reshape(-1))
     compare(m, [x], f"{op}-pairs")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "LESS", "DIV"])
+@pytest.mark.parametrize("dtype", [I8, U8])
+def test_binary8_constant_scalar(tier, op, dtype, monkeypatch):
+    """A constant scalar operand (either side) makes the op a 256-entry table of the
+    other input: against the same model with the scalar as an input (the pair table),
+    for every input value, at sizes taking each lookup path."""
+    if op == "SQUARED_DIFFERENCE" and dtype == U8:
+        pytest.skip("SQUARED_DIFFERENCE is int8 only")
+    info = np.iinfo(dtype)
+    zp = 0 if dtype == I8 else 128
+    rng = _seed("const-scalar", op, dtype)
+    for shape, const_shape, const_first in (((1, 64, 1), (), False), ((3, 7), (1,), True),
+                                            ((2, 512), (1, 1), False), ((4, 2, 640), (), True)):
+        x = rng.integers(info.min, int(info.max) + 1, size=shape)
+        x.reshape(-1)[:256] = np.arange(int(info.min), int(info.max) + 1)[:x.size]
+        x = x.astype(dtype)
+        c = np.array(int(rng.integers(info.min, int(info.max) + 1)), dtype).reshape(const_shape)
+        if op == "DIV" and not const_first:
+            c = np.array(zp + 9, dtype).reshape(const_shape)      # never the zero point
+        out_shape = np.broadcast_shapes(shape, const_shape)
+        models = []
+        for const in (True, False):
+            b = ModelBuilder()
+            xt = b.add_input("x", shape, dtype, quant=q(0.05, zp + 3))
+            ct = b.add_constant("c", c, quant=q(0.03, zp - 2)) if const else \
+                b.add_input("c", const_shape, dtype, quant=q(0.03, zp - 2))
+            out_dtype = np.bool_ if op == "LESS" else dtype
+            yt = b.add_tensor("y", out_shape, out_dtype,
+                              quant=None if op == "LESS" else q(0.07, zp + 1))
+            b.add_op(op, [ct, xt] if const_first else [xt, ct], [yt],
+                     version=2 if dtype == I8 else 1)
+            b.add_output(yt)
+            models.append(b.to_bytes())
+        if op == "DIV" and const_first:
+            x[x == zp + 3] = zp + 4                                 # no division by zero
+        got = run_tier(models[0], [x], tier, monkeypatch)
+        want = run_tier(models[1], [x, c], "numpy", monkeypatch)
+        np.testing.assert_array_equal(got, want)

@@ -149,6 +149,9 @@ class QuantBinary(Kernel):
             self.kernel = None
             self._bound = (None, None, None, None, None, None)
             size = int(np.prod(shape, dtype=np.int64))
+            self.unary = None
+            if size and self._prepare_unary(a, b, size):
+                return
             geom = collapse_broadcast(shape, a.shape, b.shape) if size else None
             if geom is not None and compiled_tier(size) is not None:
                 from edgelite.kernels import compiled_qops
@@ -165,6 +168,43 @@ class QuantBinary(Kernel):
                               tuple(d if st else 1 for d, st in zip(dims, sb)), tuple(dims))
             self.ia = ctx.request_scratch(self.views[0] if self.views else a.shape, np.uint16)
             self.idx = ctx.request_scratch(self.views[2] if self.views else shape, np.uint16)
+
+    def _prepare_unary(self, a, b, size) -> bool:
+        """One input a constant scalar (x + eps, x * k): the op is a 256-entry table of the
+        other input, looked up like a unary op (byte pairs or the compiled kernel)."""
+        for i, (const, other) in enumerate(((b, a), (a, b))):
+            if const.data is None or const.data.size != 1 or \
+                    int(np.prod(other.shape, dtype=np.int64)) != size:
+                continue
+            code = int(np.asarray(const.data).reshape(-1).view(np.uint8)[0])
+            codes = np.arange(256, dtype=np.int64)
+            pairs = (codes << 8) | code if i == 0 else (code << 8) | codes
+            self.unary = (i == 0, self.table[pairs])           # (first input varies, table)
+            self.unary_kernel = self.unary_pairs = None
+            if compiled_tier(size) is not None:
+                from edgelite.kernels import compiled_qops
+                self.unary_kernel = compiled_qops.lut1
+            elif size >= 512 and size % 2 == 0 and self.unary[1].dtype.itemsize == 1:
+                from edgelite.kernels.quant.activations import pair_table
+                self.unary_pairs = pair_table(self.unary[1])
+            return True
+        return False
+
+    def _invoke_unary(self, x, out) -> None:
+        table = self.unary[1]
+        if x is not self._bound[0] or out is not self._bound[2]:
+            flat = x.flags.c_contiguous and out.flags.c_contiguous
+            self._bound = (x, None, out, x.reshape(-1).view(np.uint8) if flat else None,
+                           None, out.reshape(-1) if flat else None)
+        _, _, _, fx, _, fo = self._bound
+        if fx is None:
+            np.copyto(out, table.take(x.view(np.uint8)).reshape(out.shape))
+        elif self.unary_kernel is not None:
+            self.unary_kernel(fx, table, fo)
+        elif self.unary_pairs is not None:
+            self.unary_pairs.take(fx.view(np.uint16), out=fo.view(np.uint16), mode="clip")
+        else:
+            table.take(fx, out=fo, mode="clip")
 
     def _views(self, a, b, out):
         """uint8 code views of a and b and the output view the numpy lookups use (None
@@ -190,7 +230,9 @@ class QuantBinary(Kernel):
     def invoke(self, ictx):
         a, b = ictx.inputs
         out = ictx.outputs[0]
-        if self.table is not None and self.kernel is not None:
+        if self.table is not None and self.unary is not None:
+            self._invoke_unary(a if self.unary[0] else b, out)
+        elif self.table is not None and self.kernel is not None:
             if a is not self._bound[0] or b is not self._bound[1] or out is not self._bound[2]:
                 self._bound = (a, b, out, _flat_codes(a), _flat_codes(b),
                                out.reshape(-1) if out.flags.c_contiguous else None)
