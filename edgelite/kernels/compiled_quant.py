@@ -10,14 +10,16 @@ test_speed_paths_quant_conv.py and test_compiled.py): both compute exact
 integer accumulators (float sums of integers that provably stay exact) and an
 exact requantization.
 
-Requantization (`_rqf`): the float64 form of
-`quant.qutil.Requantizer.threshold_plan` -- the accumulator a (an exact integer,
-float64) is clamped to the per-channel integer range [alo, ahi] outside which
-the double-rounded result is clamped anyway; `floor(u - d*[u < 1/2]) + zp`,
-`u = a*ms + k0`, is exact in float64 on every accumulator the kernel can produce
-(the plan proves every term is a multiple of 2^-S below 2^52 * 2^-S) and
-non-decreasing in a, so clamping the integer result gives the reference's
-clamp. No int64 multiply; it vectorizes.
+Requantization (`_rqf`), from `quant.qutil.Requantizer.threshold_plan`: with
+ms = m/2^S, k0 = c/2^S, d = 2^-e, the double rounding of an accumulator a (an
+exact integer held in float64) is `floor(u - d*[u < 1/2]) + zp`, u = a*ms + k0,
+exact in float64 on every accumulator the node can produce (the plan checks
+a*m + c <= 2^53 there) and non-decreasing in a, so clamping the integer result
+gives the reference's clamp. No int64 multiply, and it vectorizes (~0.5 ns a
+value here against ~0.7 for the int64 form `_rq`).
+Loops index flat arrays and slices with indices numba can prove non-negative:
+it wraps negative indices, and an index like `b + k` or `p[n + k]`, or a 2-D
+index, kept these loops scalar (2-5x slower).
 
 Kernels:
 - `requant_rows`: a GEMM band (float32/float64 exact integers) + per-channel
@@ -30,17 +32,22 @@ Kernels:
   padding; an interior pixel sums its nine raw taps in registers (the zero point
   is folded into a per-channel constant), border pixels subtract it per tap;
   requantized before the store.
-- `depthwise_q`: any kernel size, stride, dilation, depth multiplier.
+- `depthwise_q`: any kernel size, stride, dilation, depth multiplier;
+  `depthwise_q_int` the same with the int64 requantization.
 - `fc_rows`: FULLY_CONNECTED's reference rounding, round(double(acc) * scale)
   half away from zero, + zero point, clamp.
 
-Compile cost and caching: with numba 0.68 on this 2-vCPU machine the six
-kernels compile in ~4-6 s in a process without a cache (once per machine and
-source version); `cache=True` stores the machine code in `__pycache__` next to
-this file (or numba's user cache dir; `NUMBA_CACHE_DIR` overrides), so later
-processes load them in ~0.1 s after numba's own start-up. `warm_up()` compiles
-or loads every signature the quantized kernels use (benchmarks call it so that
-no timed inference pays for it).
+Compile cost and caching (numba 0.68.1, CPython 3.11, this 2-vCPU VM while
+other jobs ran; fresh processes, NUMBA_CACHE_DIR pointing at an empty dir):
+- a kernel compiles on first use, per signature (output int8/uint8, float32 or
+  float64 sums): MobileNetV2 int8 uses three, and its first invoke took 5.5 s
+  without a cache, 0.6 s with it (LLVM start-up and loading);
+- `warm_up()` compiles or loads all 22 signatures: ~31 s without a cache, ~1 s
+  from the cache.
+`cache=True` keeps the machine code in `__pycache__` next to this file (or
+numba's user cache dir when that is not writable; `NUMBA_CACHE_DIR` overrides),
+keyed on this file and the CPU: an edgelite upgrade or another machine compiles
+once more.
 """
 # ruff: noqa: PLR1730
 from __future__ import annotations
