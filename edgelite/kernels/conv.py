@@ -242,6 +242,9 @@ def window_view(src: np.ndarray, out_sizes, kernel, strides, dilations) -> np.nd
 _BLOCK_OUTPUT_BYTES = 1 << 20
 _BLOCK_TARGET_BYTES = 160 * 1024
 _BLOCK_MIN_ROWS = 256
+# Window rows shorter than this many values (KW * C) are copied channel-major when
+# the output rows are at least this long.
+_SHORT_RUN = 16
 
 
 def gemm_row_block(rows: int, n: int) -> int:
@@ -282,10 +285,16 @@ class _ImageToColumnsConv(Kernel):
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
                        and all(s == 1 for s in strides) and not self.pad.needed)
+        # Few input channels (an RGB input layer): a window row is only KW*C values, so
+        # the columns are copied channel-major, [K, rows], where every inner run is a
+        # row of output pixels; the GEMM reads that buffer transposed (both tiers:
+        # 2.2x faster than the row-major copy, and than the compiled pack, at 224x224x3).
+        self.transposed = (groups == 1 and not self.direct and kernel[-1] * cg < _SHORT_RUN
+                           and out_spatial[-1] >= _SHORT_RUN)
         # Compiled tier: each block of columns packed in one pass straight from the input.
         compiled = compiled_tier(self.rows * out_ch)
         self.pack_c = (compiled is not None and len(kernel) == 2 and groups == 1
-                       and not self.direct)
+                       and not self.direct and not self.transposed)
         if self.pack_c:
             self.pack = compiled.im2col_rows
             h, wd = x.shape[1:3]
@@ -295,6 +304,8 @@ class _ImageToColumnsConv(Kernel):
                         if self.pad.needed and not self.pack_c else None)
         if self.direct:
             self.col_idx = None
+        elif self.transposed:
+            self.col_idx = ctx.request_scratch((k, self.rows), F32)
         elif groups == 1:
             self.col_idx = ctx.request_scratch((self.block if self.pack_c else self.rows, k),
                                                F32)
@@ -332,7 +343,14 @@ class _ImageToColumnsConv(Kernel):
         else:
             win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
             col = ictx.scratch[self.col_idx]
-            if self.groups == 1:
+            if self.transposed:
+                nd = len(self.kernel)
+                # [N, *out, *kernel, C] -> [*kernel, C, N, *out]; the GEMM's columns are
+                # the transposed [rows, K] view of the [K, rows] buffer
+                self.win = win.transpose((*range(nd + 1, 2 * nd + 2), *range(nd + 1)))
+                self.col_win = col.reshape(self.win.shape)
+                self.col = col.T
+            elif self.groups == 1:
                 self.win = win
                 self.col_win = col.reshape(win.shape)
                 self.col = col

@@ -193,3 +193,63 @@ def test_im2col_rows_equals_window_gather(c, s, d):
         col = np.full((rows, kh * kw * c), 7.0, np.float32)
         compiled.im2col_rows(x.reshape(-1), col.reshape(-1), geom, r0, rows)
         np.testing.assert_array_equal(col, want[r0:r0 + rows])
+
+
+# Channel-major (transposed) im2col: window rows of < 16 values and output rows of
+# >= 16 pixels; borders, strides, dilation, batches, both tiers.
+TRANSPOSED_CASES = [((2, 9, 33, 3), (3, 3), 2, 1, "SAME"), ((1, 20, 18, 3), (3, 3), 1, 1, "SAME"),
+                    ((1, 11, 40, 1), (5, 5), 2, 1, "VALID"), ((1, 12, 36, 2), (3, 3), 1, 2, "SAME"),
+                    ((1, 6, 70, 4), (1, 3), 3, 1, "SAME")]
+
+
+@pytest.mark.parametrize("xs,k,s,d,pad", TRANSPOSED_CASES)
+def test_conv_transposed_columns(xs, k, s, d, pad, monkeypatch):
+    from edgelite.kernels import conv
+    rng = np.random.default_rng(seed_of("colT", xs, k, s, d, pad))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((8, *k, xs[3])).astype(np.float32)
+    bias = rng.standard_normal(8).astype(np.float32)
+    model = conv_model("CONV_2D", x, w, bias, padding=pad, stride_h=s, stride_w=s,
+                       dilation_h_factor=d, dilation_w_factor=d,
+                       fused_activation_function="RELU6")
+    it = _interpreter(model)
+    assert [k.transposed for k in _conv_kernels(it)] == [True]
+    outs = tiers(model, [x])
+    want = ref_conv(x, w, bias, (s, s), (d, d), pad, "RELU6", depthwise=False)
+    for got in outs.values():
+        assert_close(got, want)
+    monkeypatch.setattr(conv, "_SHORT_RUN", 0)          # the row-major copy
+    for impl, got in tiers(model, [x]).items():
+        assert_close(outs[impl], got.astype(np.float64))
+
+
+def test_conv3d_transposed_columns(monkeypatch):
+    from edgelite.format.builder import ModelBuilder
+    from edgelite.kernels import conv
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 3, 5, 20, 2)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 3, 2, 4)).astype(np.float32)
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    y = b.add_tensor("y", (1, 1, 1, 1, 1), np.float32)
+    b.add_op("CONV_3D", [xi, b.add_constant("w", w)], [y], padding="SAME", stride_d=1,
+             stride_h=1, stride_w=1, dilation_d_factor=1, dilation_h_factor=1,
+             dilation_w_factor=1)
+    b.add_output(y)
+    model = b.to_bytes()
+    assert [k.transposed for k in _conv_kernels(_interpreter(model))] == [True]
+    got = tiers(model, [x])
+    monkeypatch.setattr(conv, "_SHORT_RUN", 0)
+    for impl, want in tiers(model, [x]).items():
+        assert_close(got[impl], want.astype(np.float64))
+
+
+def _interpreter(model):
+    import edgelite
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    return it
+
+
+def _conv_kernels(it):
+    return [k for k in it._main.kernels if hasattr(k, "transposed")]
