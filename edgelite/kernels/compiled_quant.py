@@ -66,10 +66,12 @@ if ENABLED:
                              error_model="numpy", inline="always")
 
     @_jit_inline
-    def _rqf(a, ms, k0, d, zp, lo, hi):
-        # a: exact integer accumulator (float64); scalars only (see compiled.py)
+    def _rqf(a, ms, k0, d, zp, lo, hi, need):
+        # a: exact integer accumulator (float64); scalars only (see compiled.py).
+        # need = False when lo >= zp: the correction only lowers results <= zp, which the
+        # clamp raises to lo anyway (LLVM unswitches the loop on it: 25% faster)
         u = a * ms + k0
-        if u < 0.5:
+        if need and u < 0.5:
             u -= d
         r = np.int64(np.floor(u)) + zp
         if r < lo:
@@ -94,7 +96,7 @@ if ENABLED:
         return x
 
     @_jit
-    def requant_rows(accf, p, zp, lo, hi, out):
+    def requant_rows(accf, p, zp, lo, hi, need, out):
         """out [R, C] = requantized accf [R, C] (float, exact integers) with the plan
         p float64 [4 * C] = (correction, ms, k0, d), flat: 2-D indexing inside the
         inner loop keeps LLVM from vectorizing it (3x slower)."""
@@ -108,7 +110,8 @@ if ENABLED:
             a = accf[i]
             o = out[i]
             for k in range(n):
-                o[k] = _rqf(np.float64(a[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi)
+                o[k] = _rqf(np.float64(a[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi,
+                            need)
 
     @_jit
     def requant_rows_int(accf, corr, m, nudge, half, right, left, any_left, zp, lo, hi, out):
@@ -168,7 +171,7 @@ if ENABLED:
                     n += 1
 
     @_jit
-    def depthwise_q3(x2, w9, zsw, p, zf, zp, lo, hi, out2, acc, geom):
+    def depthwise_q3(x2, w9, zsw, p, zf, zp, lo, hi, need, out2, acc, geom):
         """3x3 depthwise, multiplier 1, dilation 1, on flat rows: x2 [N*H, W*C]
         int8/uint8, w9 float32 [9 * C] (weights minus their zero point, taps
         row-major, flat), zsw float32 [C] = zi * sum(w), p float64 [4 * C] =
@@ -259,10 +262,11 @@ if ENABLED:
                     a = acc[ox * c:ox * c + c]
                     o = orow[ox * c:ox * c + c]
                     for k in range(c):
-                        o[k] = _rqf(np.float64(a[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi)
+                        o[k] = _rqf(np.float64(a[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi,
+                                    need)
 
     @_jit
-    def depthwise_q(x, w, p, zf, zp, lo, hi, out, acc, geom):
+    def depthwise_q(x, w, p, zf, zp, lo, hi, need, out, acc, geom):
         """Any depthwise convolution: x [N, H, W, C], w [KH, KW, C*M] (weights minus
         their zero point, float32 or float64 as the exactness proof allows), p float64
         [4 * C*M] = (bias, ms, k0, d) flat, acc [OW, C*M] scratch of w's type, zf the input
@@ -317,7 +321,8 @@ if ENABLED:
                     ap = acc[ox]
                     op = orow[ox]
                     for k in range(oc):
-                        op[k] = _rqf(np.float64(ap[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi)
+                        op[k] = _rqf(np.float64(ap[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo,
+                                     hi, need)
 
     @_jit
     def depthwise_q_int(x, w, corr, zf, out, acc, geom, m, nudge, half, right, left,
@@ -407,12 +412,12 @@ def warm_up() -> float:
         for ft in (np.float32, np.float64):
             acc = np.zeros((3, c), ft)
             out = np.zeros((3, c), odt)
-            requant_rows(acc, p4, np.int64(0), lo, hi, out)
+            requant_rows(acc, p4, np.int64(0), lo, hi, True, out)
             requant_rows_int(acc, np.zeros(c, np.int64), *iparams, out)
             fc_rows(acc, f64, f64, 0.0, -128.0, 127.0, out)
             x = np.zeros((1, 3, 3, c), odt)
             o4 = np.zeros((1, 3, 3, c), odt)
-            depthwise_q(x, np.zeros((3, 3, c), ft), p4, ft(0), np.int64(0), lo, hi, o4,
+            depthwise_q(x, np.zeros((3, 3, c), ft), p4, ft(0), np.int64(0), lo, hi, True, o4,
                         np.zeros((3, c), ft), geom_dw)
             depthwise_q_int(x, np.zeros((3, 3, c), ft), np.zeros(c, np.int64), ft(0), o4,
                             np.zeros((3, c), ft), geom_dw, *iparams)
@@ -420,7 +425,7 @@ def warm_up() -> float:
                              np.array([3, 3, c, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1], np.int64), 0, 9,
                              ft(0))
         depthwise_q3(np.zeros((3, 3 * c), odt), np.zeros(9 * c, np.float32),
-                     np.zeros(c, np.float32), p4, np.float32(0), np.int64(0), lo, hi,
+                     np.zeros(c, np.float32), p4, np.float32(0), np.int64(0), lo, hi, True,
                      np.zeros((3, 3 * c), odt), np.zeros(3 * c, np.float32),
                      np.array([3, c, 1, 1, 1, 1], np.int64))
     return time.perf_counter() - t0

@@ -114,7 +114,7 @@ def test_compiled_requant_rows_matches_the_integer_reference():
         accf = rng.integers(-(1 << 22), 1 << 22, (257, c)).astype(np.float32)
         mat = np.concatenate([corr.astype(np.float64), plan[2], plan[3], plan[4]])
         got = np.empty((257, c), np.int8)
-        cq.requant_rows(accf, mat, plan[5], np.int64(lo), np.int64(hi), got)
+        cq.requant_rows(accf, mat, plan[5], np.int64(lo), np.int64(hi), lo < zp, got)
         a = accf.astype(np.int64) + corr
         want = np.clip(arith.multiply_by_quantized_multiplier(a, m, s) + zp, lo, hi)
         np.testing.assert_array_equal(got, want)

@@ -164,18 +164,20 @@ class QuantSetup:
 
 
 def _plan_matrix(requant: Requantizer, channels: int, *rows, acc_bound=None):
-    """(float64 [(len(rows) + 3) * C] = (*rows, ms, k0, d) flat, zp, lo, hi) for the
-    compiled kernels' float64 requantization, or None when Requantizer.threshold_plan
-    does not apply. One flat array, not six: fewer distinct arrays (and no 2-D indexing)
-    let LLVM vectorize the loops."""
+    """(float64 [(len(rows) + 3) * C] = (*rows, ms, k0, d) flat, zp, lo, hi, need) for
+    the compiled kernels' float64 requantization, or None when
+    Requantizer.threshold_plan does not apply. One flat array, not six: fewer distinct
+    arrays (and no 2-D indexing) let LLVM vectorize the loops. need: whether the
+    negative-side correction can matter (lo < zp and some right shift)."""
     plan = requant.threshold_plan(channels, acc_bound)
     if plan is None:
         return None
     _, _, ms, k0, d, zp = plan
     mat = np.stack([np.broadcast_to(np.asarray(r, F64), (channels,)) for r in rows]
                    + [ms, k0, d])
+    need = bool(requant.lo < requant.zp and np.any(d > 0))
     return (np.ascontiguousarray(mat).reshape(-1), zp, np.int64(requant.lo),
-            np.int64(requant.hi))
+            np.int64(requant.hi), need)
 
 
 def _compiled_quant():
@@ -479,12 +481,12 @@ class QuantizedDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if self.three:
-            mat, zp, lo, hi = self.plan
-            self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, zp, lo, hi,
+            mat, zp, lo, hi, need = self.plan
+            self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, zp, lo, hi, need,
                                    self.out2, self.acc, self.geom_c)
         elif self.plan is not None:
-            mat, zp, lo, hi = self.plan
-            self.fast.depthwise_q(self._x, self.w_c, mat, self.zf, zp, lo, hi, self._out,
+            mat, zp, lo, hi, need = self.plan
+            self.fast.depthwise_q(self._x, self.w_c, mat, self.zf, zp, lo, hi, need, self._out,
                                   self.acc, self.geom_c)
         else:
             self.fast.depthwise_q_int(self._x, self.w_c, self.corr, self.zf, self._out,
