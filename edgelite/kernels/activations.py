@@ -502,6 +502,12 @@ class Gelu(Unary):
             np.multiply(x, ft(0.5), out=out)
             out *= b
             return
+        if not (x.flags.c_contiguous and out.flags.c_contiguous):
+            # flat views below need contiguous arrays (the runtime's always are)
+            tmp = np.empty(x.shape, x.dtype)
+            self.compute(np.ascontiguousarray(x), tmp)
+            np.copyto(out, tmp)
+            return
         xf, of = x.reshape(-1), out.reshape(-1)
         if self.compiled is not None:
             self.compiled(xf, of, self.bits)

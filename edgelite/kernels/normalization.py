@@ -77,8 +77,8 @@ class Softmax(Kernel):
         if self.empty:
             return
         x, out = ictx.inputs[0], ictx.outputs[0]
-        if not (self.fast and self._invoke_shifted(x.reshape(self.shape2),
-                                                   out.reshape(self.shape2))):
+        if not (self.fast and x.flags.c_contiguous and out.flags.c_contiguous
+                and self._invoke_shifted(x.reshape(self.shape2), out.reshape(self.shape2))):
             self._invoke_rowmax(x, out)
 
     def _invoke_shifted(self, x, out) -> str | None:

@@ -140,6 +140,7 @@ class _Reduce(Kernel):
 
     def bind(self, ictx):
         if self.plan is not None:
+            self.bound_out = ictx.outputs[0]
             self.out_view = ictx.outputs[0].reshape(self.plan.keep_shape)
             if self.gemv is not None:
                 self.gemv_out = ictx.outputs[0].reshape(self.gemv[2])
@@ -156,10 +157,13 @@ class _Reduce(Kernel):
                 if self.needs_int64_scratch() else None
         else:
             out, scratch = self.out_view, (self.scratch if self.acc_scratch else None)
+            if ictx.outputs[0] is not self.bound_out:     # not the bound array: a view of it
+                out = ictx.outputs[0].reshape(plan.keep_shape)
         if out.size == 0:
             return
         x = ictx.inputs[0]
-        if self.gemv is not None and x.flags.c_contiguous:
+        if self.gemv is not None and x.flags.c_contiguous and \
+                ictx.outputs[0] is self.bound_out:
             shape, ones, _ = self.gemv
             if ones.shape[1] == 1:
                 np.matmul(x.reshape(shape), ones, out=self.gemv_out)

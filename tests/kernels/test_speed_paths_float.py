@@ -358,3 +358,42 @@ def test_gather_constant_positions(positions):
     else:
         with pytest.raises(edgelite.OpError, match="gather index"):
             it.invoke()
+
+
+# ---------------------------------------------------------------- non-contiguous arrays
+def _invoke_directly(model: bytes, inputs, out: np.ndarray, impl: str, monkeypatch) -> None:
+    """Prepare `model` on a tier, then run node 0's kernel on the given (possibly
+    non-contiguous) arrays, as a caller outside the runtime might."""
+    import edgelite
+    from edgelite.kernels import conv
+    from edgelite.kernels.base import InvokeContext
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    monkeypatch.setattr(compiled, "ENABLED", impl == "compiled")
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    monkeypatch.undo()
+    ex = it._executor(0)
+    ictx = ex._make_ictx(0)
+    with np.errstate(all="ignore"):
+        ex.kernels[0].invoke(InvokeContext(inputs, [out], ictx.scratch, ictx.prepare_ctx, None))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_fast_paths_on_transposed_arrays(impl, monkeypatch):
+    rng = np.random.default_rng(21)
+    # GELU
+    x = rng.normal(0, 3, (64, 40)).astype(np.float32).T
+    out = np.zeros((64, 40), np.float32).T
+    _invoke_directly(gelu_model(x.shape), [x], out, impl, monkeypatch)
+    np.testing.assert_allclose(out, run_gelu32(np.ascontiguousarray(x)).reshape(x.shape),
+                               rtol=0, atol=1e-6)
+    # SOFTMAX (shared-shift sized: 40 rows)
+    out = np.zeros((64, 40), np.float32).T
+    _invoke_directly(softmax_model(x.shape, 1.0), [x], out, impl, monkeypatch)
+    np.testing.assert_allclose(out, softmax_exact(x, 1.0), rtol=0, atol=1e-6)
+    # MEAN over the last axis, output (40, 1) given as a transposed view
+    m = reduce_model("MEAN", x.shape, [1], True)
+    out = np.zeros((1, 40), np.float32).T
+    _invoke_directly(m, [x, np.array([1], np.int32)], out, impl, monkeypatch)
+    np.testing.assert_allclose(out, x.astype(np.float64).mean(axis=1, keepdims=True),
+                               rtol=0, atol=1e-6)
