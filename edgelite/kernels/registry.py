@@ -16,7 +16,7 @@ from edgelite.format import ir
 FAMILIES = [
     "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
     "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
-    "conv3d_transpose",
+    "conv3d_transpose", "extra_numeric", "extra_lookup",
     "quant.conv", "quant.pool", "quant.elementwise", "quant.activations", "quant.reduce",
     "quant.misc", "quant.rnn", "quant.hybrid", "quant.layout", "quant.int4",
 ]
