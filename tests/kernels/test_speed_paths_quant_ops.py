@@ -47,6 +47,16 @@ def test_reciprocal_positive_matches_get_reciprocal():
         np.testing.assert_array_equal(got[1], want[1])
 
 
+def test_reciprocal_scalar_matches_get_reciprocal():
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.integers(1, 1 << 31, 20_000), np.arange(1, 3000),
+                        1 << np.arange(31), (1 << np.arange(1, 32)) - 1])
+    want = fp.get_reciprocal(x, 12)
+    got = np.array([fp.get_reciprocal_scalar(int(v), 12) for v in x.tolist()])
+    np.testing.assert_array_equal(got[:, 0], want[0])
+    np.testing.assert_array_equal(got[:, 1], want[1])
+
+
 @pytest.mark.slow
 def test_reciprocal_positive_every_shifted_sum():
     """Every input of one_over_one_plus_x (x << headroom covers [2^31, 2^32)): x with
@@ -573,3 +583,23 @@ def test_binary8_constant_scalar(tier, op, dtype, monkeypatch):
         got = run_tier(models[0], [x], tier, monkeypatch)
         want = run_tier(models[1], [x, c], "numpy", monkeypatch)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,out_dtype", [((1, 12), I8), ((2, 700), I16), ((3, 5000), I8),
+                                             ((1, 1001), I8)])
+def test_softmax8_few_rows_many_sums(shape, out_dtype):
+    """Few rows: per-sum output tables, built on a miss (Python-int reciprocal) and
+    reused on a hit; many invocations with distinct sums, and repeats."""
+    m = _softmax8_model(shape, I8, 0.07, -5, out_dtype, 1.3)
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    rng = np.random.default_rng(sum(shape))
+    xs = [rng.integers(-128, 128, size=shape).astype(I8) for _ in range(150)]
+    xs[3][:] = 127
+    xs[4][..., 1:] = -128
+    for x in xs + xs[:20]:
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got = it.get_tensor(it.get_output_details()[0]["index"])
+        np.testing.assert_array_equal(got, softmax8_reference(
+            x, float(np.float32(0.07)), float(np.float32(1.3)), out_dtype))

@@ -580,7 +580,25 @@ class QuantSoftmax(Kernel):
 
     def _row_table(self, total: int) -> np.ndarray:
         table = self.row_tables.get(total)
-        if table is None:
+        if table is None and 0 < total < 1 << 31:
+            # the reciprocal in Python ints, then the numpy tier's fused or two-step
+            # rounding over the 256 entries (e0 = 0 beyond the radius gives out_min)
+            scale, num_bits = fp.get_reciprocal_scalar(total, 12)
+            exponent = num_bits + 31 - self.out_bits
+            if exponent + 31 <= 62:
+                r = scale * self.e0_table
+                r += (1 << 30) + (1 << (exponent + 30))
+                r >>= exponent + 31
+            else:
+                r = (scale * self.e0_table + (1 << 30)) >> 31
+                r += 1 << (exponent - 1)
+                r >>= exponent
+            np.minimum(r, self.out_max - self.out_min, out=r)
+            r += self.out_min
+            table = r.astype(self.out_dtype)
+            if len(self.row_tables) < self._MAX_TABLES:
+                self.row_tables[total] = table
+        elif table is None:                  # a wrapped sum (rows of 4096+ values)
             scale, num_bits = fp.get_reciprocal(np.array([total], np.int64), 12)
             exponent = num_bits + 31 - self.out_bits
             prod = arith.saturating_rounding_doubling_high_mul(scale, self.e0_table)

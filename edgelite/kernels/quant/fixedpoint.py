@@ -209,6 +209,18 @@ def get_reciprocal_positive(x, x_integer_digits: int) -> tuple[np.ndarray, np.nd
     return r, num_bits_over_unit
 
 
+def get_reciprocal_scalar(x: int, x_integer_digits: int) -> tuple[int, int]:
+    """get_reciprocal_positive for one Python int x in [1, 2^31) (the same closed-form
+    arithmetic; Python's >> floors like numpy's on int64)."""
+    bit_length = x.bit_length()
+    half_denominator = x << (31 - bit_length)
+    r = ((half_denominator * -1010580540 + (1 << 30)) >> 31) + 1515870810
+    for _ in range(3):
+        t = (1 << 29) - ((half_denominator * r + (1 << 30)) >> 31)
+        r += ((t * r + (1 << 30)) >> 31) * 4
+    return min((r >> 1) * 4, INT32_MAX), bit_length + (x_integer_digits - 32)
+
+
 def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[int, int]:
     """common.h GetInvSqrtQuantizedMultiplierExp for one int32 value."""
     if value <= 1:
