@@ -213,3 +213,45 @@ def test_batch_matmul_big_against_litert(case):
 def test_batch_matmul_tiers_bit_identical(case, every_size_compiled):
     model, xs = bmm_model(case, 82)
     np.testing.assert_array_equal(run(model, xs, "compiled"), run(model, xs, "numpy"))
+
+
+# ---------------------------------------------------------------- numpy depthwise in int16
+def _dw_int8_model(w: np.ndarray, rng, stride: int, act: str) -> bytes:
+    from edgelite.format.builder import ModelBuilder
+    c = w.shape[-1]
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 9, 8, c), I8, quant={"scale": [0.03], "zero_point": [-7]})
+    scales = list(10.0 ** rng.uniform(-3, -2, c))
+    wt = b.add_constant("w", w, quant={"scale": scales, "zero_point": [0] * c,
+                                       "quantized_dimension": 3})
+    bias = b.add_constant("b", rng.integers(-3000, 3000, c).astype(np.int32))
+    y = b.add_tensor("y", (1,), I8, quant={"scale": [0.02], "zero_point": [5]})
+    b.add_op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], version=3, padding="SAME",
+             stride_h=stride, stride_w=stride, depth_multiplier=1,
+             fused_activation_function=act)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+@pytest.mark.parametrize("extreme", [False, True])
+@pytest.mark.parametrize("stride,act", [(1, "NONE"), (2, "RELU6")])
+def test_depthwise_int16_taps_against_litert(extreme, stride, act):
+    """The numpy tier's int16 tap pairs (weights in [-127, 127]) and its float32 fallback
+    (a -128 weight pair could overflow int16) both equal BUILTIN_REF, with the input at
+    its extremes (-128 * -128 products)."""
+    import edgelite
+    rng = _rng("dw16", extreme, stride, act)
+    w = rng.integers(-127, 128, (1, 3, 3, 6)).astype(I8)
+    if extreme:
+        w[0, 0, :2, 1] = -128                         # taps 0 and 1 of channel 1
+    model = _dw_int8_model(w, rng, stride, act)
+    x = rng.choice(np.array([-128, 127, -127, 0, 3], I8), (1, 9, 8, 6))
+    check(model, [x])
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    assert it._main.kernels[0].i16 == (not extreme)
