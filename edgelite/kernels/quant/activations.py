@@ -11,6 +11,11 @@ of exp(diff) by diff = x - row max, a row sum, a per-row reciprocal. LOG_SOFTMAX
 (gemmlowp exp, fixed-point log) and L2_NORMALIZATION (inverse-sqrt multiplier of
 the row's sum of squares) are row ops too; HARD_SWISH and int16 LOGISTIC/TANH
 (interpolating the sigmoid table of fixedpoint.sigmoid_table_uint16) are tables.
+
+Speed: 8-bit tables of 512+ (even) values are looked up two bytes at a time
+(`pair_table`); 8-bit SOFTMAX runs all rows in a few int64 passes (closed-form
+reciprocal, fused roundings: see QuantSoftmax._invoke_rows), few rows through
+memoized per-sum tables; big nodes use compiled_qops (`lut1`, `softmax_q8`).
 """
 from __future__ import annotations
 

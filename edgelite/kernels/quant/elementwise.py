@@ -6,8 +6,11 @@ reference/integer_ops/*.h), exact in int32 semantics (double rounding).
 
 Speed: with 8-bit inputs the output depends only on the pair of input values,
 so prepare evaluates the formula once over all 65,536 pairs and invoke is a
-table lookup: index = (a as uint8) << 8 | (b as uint8), three numpy passes
-with broadcasting and no allocation. int16 inputs run the formula directly.
+table lookup: index = (a as uint8) << 8 | (b as uint8), a few numpy passes on
+views collapsed to at most three dims (collapse_broadcast), no allocation. A
+constant scalar operand makes it a 256-entry table of the other input (a unary
+lookup). Big nodes use the compiled tier's `lut2` / `lut1` (compiled_qops.py),
+bit-identical. int16 inputs run the formula directly.
 
 Not registered here (the generic kernels already do what LiteRT does for
 quantized tensors): MAXIMUM/MINIMUM (compare raw values, no requantization),

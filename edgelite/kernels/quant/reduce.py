@@ -14,6 +14,12 @@
   QuantizeMultiplier(in_scale / out_scale^(1/n)) with the int64 multiplier path, in
   the input's row-major order.
 REDUCE_MAX/MIN of quantized tensors need no requantization: the generic kernels do them.
+
+Speed: an 8-bit MEAN/SUM with constant axes is a function of the integer sum, so
+prepare tabulates the formula over every possible sum and invoke is one reduction
+and one lookup (16-bit wrapping sums index a 2^16 table when at most 65,536 sums are
+possible); big inputs with the reduced axes in one block use the compiled tier's
+`sum_lookup`. The formula path remains for dynamic axes, int16 and huge ranges.
 """
 from __future__ import annotations
 
