@@ -429,7 +429,7 @@ class SignatureRunner:
                 self._ex.allocate()
         for name, value in kwargs.items():
             self._interp.set_tensor(sd.inputs[name], np.asarray(value), sd.subgraph_index)
-        with self._interp._guard():
+        with self._interp._guard(), np.errstate(all="ignore"):   # as Interpreter.invoke
             if self._interp._profiler is not None:
                 self._interp._profiler.invokes += 1
             self._ex.invoke(self._interp._profiler)

@@ -281,3 +281,25 @@ def test_num_threads_sets_the_blas_pool():
     it.invoke()
     blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_signature_runner_is_as_quiet_as_invoke():
+    # LOG of 0 and of a negative number: -inf and nan, as LiteRT gives, without numpy
+    # RuntimeWarnings from either entry point.
+    import warnings
+    b = ModelBuilder()
+    x = b.add_input("x", (3,), np.float32)
+    y = b.add_tensor("y", (3,), np.float32)
+    b.add_op("LOG", [x], [y])
+    b.add_output(y)
+    b.add_signature("serving_default", {"x": x}, {"y": y})
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    xs = np.array([0.0, -1.0, 1.0], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = it.get_signature_runner()(x=xs)["y"]
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], xs)
+        it.invoke()
+    assert out[0] == -np.inf and np.isnan(out[1]) and out[2] == 0
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), out)
