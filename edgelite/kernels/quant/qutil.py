@@ -125,23 +125,23 @@ class Requantizer:
                 np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
 
     def threshold_plan(self, channels: int, acc_bound=None):
-        """The float64 requantization of the compiled kernels, with the clamp moved to
-        the accumulator; None when it does not apply (then the int64 form runs).
+        """The float64 requantization of the compiled kernels (exact, no int64
+        multiply); None when it does not apply (then the int64 form runs).
 
         R(a) = MultiplyByQuantizedMultiplier(a, m, s) + zp is non-decreasing in a and,
         without a left shift (m < 2^31), steps by at most 1 per unit of a. So with
         alo = the least int32 a with R(a) >= lo and ahi = the greatest with R(a) <= hi
         (found by bisection with the integer reference, arith), R(alo) = lo,
         R(ahi) = hi and clamp(R(a), lo, hi) = R(clamp(a, alo, ahi)) for every int32 a.
-        On [alo, ahi], R(a) = floor(u - d*[u < 1/2]) + zp, u = a*ms + k0 (the identities
-        of enable_float, zp kept out of u: ms = m/2^S, k0 = c/2^S, d = 2^-e), exact in
-        float64 when B * m + c <= 2^53 (checked here: u * 2^S and (u - d) * 2^S are then
-        integers of at most 53 bits), B = max(|alo|, |ahi|),
-        or, with `acc_bound` (per channel: no accumulator exceeds it in magnitude),
-        B = min(that, acc_bound): then floor(u - d*[u < t]) is exact on every reachable
-        a in [alo, ahi] and at alo / ahi when they are reachable, and as it is
-        non-decreasing in a (each rounding is), clamping it to [lo, hi] afterwards gives
-        clamp(R(a), lo, hi) for every reachable a: the compiled kernels clamp the integer
+        R(a) = floor(u - d*[u < 1/2]) + zp, u = a*ms + k0 (the identities of
+        enable_float, zp kept out of u: ms = m/2^S, k0 = c/2^S, d = 2^-e), is exact in
+        float64 wherever |a| * m + c <= 2^53 (u * 2^S and (u - d) * 2^S are then
+        integers of at most 53 bits). Checked here for |a| <= B, B = max(|alo|, |ahi|),
+        or, with `acc_bound` (per channel: no accumulator of the node exceeds it in
+        magnitude), B = min(that, acc_bound). Then the formula is exact on every
+        reachable a in [alo, ahi] and at alo / ahi when they are reachable, and as it
+        is non-decreasing in a (each rounding is), clamping its integer result to
+        [lo, hi] gives clamp(R(a), lo, hi) for every reachable a: the kernels clamp the
         result, not a. Returns float64 arrays [channels] (alo, ahi, ms, k0, d) and zp."""
         if self.int64_path or not self.positive or self.any_left:
             return None
