@@ -688,9 +688,9 @@ class LshProjection(Kernel):
                   f"{hash_.shape[1]}", hash_)
         ctx.check(len(inp.shape) >= 1 and inp.shape[0] >= 1,
                   f"input must have at least one row, got shape {list(inp.shape)}", inp)
-        self.weighted = len(ctx.inputs) == 3 and ctx.inputs[2] is not None
+        self.weighted = len(ctx.inputs) == 3
         if self.weighted:
-            w = ctx.inputs[2]
+            w = ctx.input(2)        # a third input marked omitted fails in LiteRT too
             ctx.check(len(w.shape) == 1, "weights must be 1-D", w)
             ctx.check_dtype(w, _F32, "weights")
             ctx.check(w.shape[0] == inp.shape[0], f"{w.shape[0]} weights for {inp.shape[0]} "

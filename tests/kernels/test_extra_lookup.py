@@ -619,3 +619,70 @@ def test_skip_gram_errors():
     with pytest.raises(RuntimeError):
         run_litert(m, [np.zeros(1, np.int32)])
     _expect_op_error(m, "SKIP_GRAM", match="string tensor")
+
+
+# ================================================================ more edge cases
+
+def test_hashtable_two_tables_and_scalar_handle_tensors():
+    # Converter models declare the handles with shape []; HASHTABLE resizes them to [1].
+    b = ModelBuilder()
+    r1 = b.add_tensor("r1", (), "RESOURCE")
+    r2 = b.add_tensor("r2", (), "RESOURCE")
+    b.add_op("HASHTABLE", [], [r1], table_id=7, key_dtype="INT64", value_dtype="STRING")
+    b.add_op("HASHTABLE", [], [r2], table_id=8, key_dtype="STRING", value_dtype="INT64")
+    b.add_op("HASHTABLE_IMPORT", [r1, b.add_constant("k1", np.array([1, 2], np.int64)),
+                                  b.add_constant("v1", np.array([b"one", b"two"], OBJ))], [])
+    b.add_op("HASHTABLE_IMPORT", [r2, b.add_constant("k2", np.array([b"one"], OBJ)),
+                                  b.add_constant("v2", np.array([1], np.int64))], [])
+    q = b.add_input("q", (3,), np.int64)
+    names = b.add_tensor("names", (3,), OBJ)
+    b.add_op("HASHTABLE_FIND", [r1, q, b.add_constant("d1", np.array([b"?"], OBJ))], [names])
+    back = b.add_tensor("back", (3,), np.int64)
+    b.add_op("HASHTABLE_FIND", [r2, names, b.add_constant("d2", np.array([0], np.int64))],
+             [back])
+    s1 = b.add_tensor("s1", (1,), np.int64)
+    s2 = b.add_tensor("s2", (1,), np.int64)
+    b.add_op("HASHTABLE_SIZE", [r1], [s1])
+    b.add_op("HASHTABLE_SIZE", [r2], [s2])
+    for t in (names, back, s1, s2):
+        b.add_output(t)
+    check_against_litert(b.to_bytes(), [np.array([2, 1, 5], np.int64)])
+
+
+def test_hashtable_find_empty_default_is_error():
+    m = _table_model("INT64", np.array([1], np.int64), np.array([b"a"], OBJ), (2,),
+                     np.zeros(0, OBJ), with_size=False)
+    _expect_op_error(m, "HASHTABLE_FIND", match="default value tensor is empty")
+
+
+def test_hashtable_lookup_unsorted_keys():
+    # Keys must be sorted; with unsorted keys LiteRT's bsearch misses some: same probes here.
+    keys = np.array([9, 1, 5, 3, 7, 2, 8], np.int32)
+    values = np.arange(7, dtype=np.float32) + 0.5
+    q = np.arange(0, 11, dtype=np.int32)
+    check_against_litert(_lookup_model(keys, values, q.size), [q])
+
+
+def test_embedding_lookup_sparse_no_lookups():
+    ids = np.zeros(0, np.int32)
+    indices = np.zeros((0, 2), np.int32)
+    weights = np.zeros(0, np.float32)
+    m = _els_model(ids, indices, np.array([3, 2], np.int32), weights,
+                   np.ones((4, 2), np.float32), "MEAN")
+    check_against_litert(m, [ids, indices, weights])
+
+
+def test_lsh_projection_omitted_weight_input():
+    # A third input marked omitted (-1): LiteRT fails to prepare ("Tensor at index 2 was
+    # optional but was expected"); so does edgelite.
+    rng = np.random.default_rng(4)
+    b = ModelBuilder()
+    h = b.add_constant("hash", rng.standard_normal((3, 4)).astype(np.float32))
+    x = b.add_input("x", (5, 2), np.float32)
+    out = b.add_tensor("out", (1,), np.int32)
+    b.add_op("LSH_PROJECTION", [h, x, -1], [out], type=1)
+    b.add_output(out)
+    m = b.to_bytes()
+    with pytest.raises(RuntimeError):
+        run_litert(m, [np.zeros((5, 2), np.float32)])
+    _expect_op_error(m, "LSH_PROJECTION", match="input 2 is required")
