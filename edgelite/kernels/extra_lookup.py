@@ -29,6 +29,7 @@ from edgelite.format import ir
 from edgelite.format.strings import encode_strings
 from edgelite.kernels.base import Kernel
 from edgelite.kernels.registry import register
+from edgelite.kernels.variables import _store as _variable_store
 
 _OBJ = np.dtype(object)
 _I32, _I64, _F32 = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32)
@@ -101,12 +102,16 @@ class Hashtable(Kernel):
         ctx.check(out.type == ir.TensorType.RESOURCE, "the output must be a RESOURCE tensor", out)
         self.table_id = int(o.tableId)
         self.tables = _tables(ctx.runtime.runtime)
+        self.variables = _variable_store(ctx.runtime.runtime)["values"]
         ctx.set_output(0, (1,))
 
     def invoke(self, ictx):
         ictx.outputs[0][...] = self.table_id
-        # LiteRT creates the table if the id is free and otherwise keeps the one there.
+        # LiteRT creates the table if the id is free and otherwise keeps the one there;
+        # tables and resource variables share one id space.
         if self.table_id not in self.tables:
+            if self.table_id in self.variables:
+                raise ictx.error(f"table id {self.table_id} is already a resource variable")
             self.tables[self.table_id] = _Table(self.key_type, self.value_type)
 
 
