@@ -706,3 +706,27 @@ def test_hashtable_id_taken_by_a_resource_variable():
     with pytest.raises(RuntimeError):
         run_litert(m, [])
     _expect_op_error(m, "HASHTABLE", match="already a resource variable")
+
+
+def test_hashtable_initialized_by_call_once_subgraph():
+    # The converter's layout: CALL_ONCE runs an init subgraph that creates and fills the
+    # table; the main subgraph's HASHTABLE (same id) finds it, across invokes.
+    b = ModelBuilder()
+    init = b.add_subgraph("init")
+    r0 = init.add_tensor("r", (), "RESOURCE")
+    init.add_op("HASHTABLE", [], [r0], table_id=5, key_dtype="STRING", value_dtype="INT64")
+    init.add_op("HASHTABLE_IMPORT", [r0, init.add_constant("k", np.array([b"a", b"b"], OBJ)),
+                                     init.add_constant("v", np.array([10, 20], np.int64))], [])
+    b.add_op("CALL_ONCE", [], [], init_subgraph_index=1)
+    r = b.add_tensor("r", (), "RESOURCE")
+    b.add_op("HASHTABLE", [], [r], table_id=5, key_dtype="STRING", value_dtype="INT64")
+    q = b.add_input("q", (3,), OBJ)
+    out = b.add_tensor("out", (3,), np.int64)
+    b.add_op("HASHTABLE_FIND", [r, q, b.add_constant("d", np.array([-1], np.int64))], [out])
+    b.add_output(out)
+    m = b.to_bytes()
+    x = np.array([b"b", b"c", b"a"], OBJ)
+    want, got = _run_both(m, [x], 2)
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype == w.dtype
