@@ -153,6 +153,7 @@ def _resolve_reshape(err, in_shape: tuple, requested: list[int], source: str) ->
 class Reshape(_Dynamic):
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity((1, 2), 1)
+        self.alias_input0 = False
         x, out = ctx.input(0), _output(ctx)
         _check_out_dtype(ctx, x, out)
         shape_t = ctx.inputs[1] if len(ctx.inputs) == 2 else None
@@ -178,6 +179,10 @@ class Reshape(_Dynamic):
                 requested = []
             self.source = f"the new_shape option {_shape_str(requested)}"
         ctx.set_output(0, _resolve_reshape(ctx.error, x.shape, requested, self.source))
+        # the runtime may make the output a view of the input (no copy at invoke)
+        self.alias_input0 = True
+
+    alias_input0 = False
 
     def invoke(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
@@ -210,6 +215,8 @@ class Squeeze(Kernel):
                 drop.add(a)
         ctx.set_output(0, [d for i, d in enumerate(x.shape) if i not in drop])
 
+    alias_input0 = True    # the runtime may make the output a view of the input
+
     def invoke(self, ictx: InvokeContext) -> None:
         out = ictx.outputs[0]
         np.copyto(out, ictx.inputs[0].reshape(out.shape))
@@ -225,6 +232,7 @@ class ExpandDims(_Dynamic):
         _check_dtype(ctx, axis, _INDEX, "axis")
         ctx.check(axis.size == 1, f"axis must have one element, it has {axis.size}", axis)
         self.dynamic = not axis.is_const
+        self.alias_input0 = not self.dynamic   # the runtime may make the output a view
         if self.dynamic:
             ctx.set_output_dynamic(0)
         else:

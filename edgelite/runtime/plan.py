@@ -138,6 +138,7 @@ class SubgraphExecutor:
                 s.shape = tuple(t.shape)
         self._ctxs = [None] * len(self.sg.operators)
         self._folded = set()
+        self._alias: dict[int, int] = {}     # tensor -> arena tensor it is a view of
         self._deferred_from = len(self.sg.operators)
         self._deferred_cache = {}
         for oi in range(len(self.sg.operators)):
@@ -151,6 +152,7 @@ class SubgraphExecutor:
                 raise _wrap(e, self.where(oi), "prepare") from e
             self._ctxs[oi] = ctx
             self._fold_constant(oi, ctx)
+            self._alias_output(oi, ctx)
         self._plan_memory()
         self._bind()
         self.allocated = True
@@ -170,6 +172,28 @@ class SubgraphExecutor:
                 or value.shape != out.shape or value.dtype != out.dtype):
             return
         out.data = value
+        self._folded.add(oi)
+
+    def _alias_output(self, oi: int, ctx: PrepareContext) -> None:
+        """RESHAPE / SQUEEZE / EXPAND_DIMS (kernels that set `alias_input0`) only
+        relabel their input's bytes: the output becomes a view of the input's arena
+        memory (whose lifetime is extended to the output's) and the node does nothing
+        at invoke, instead of copying. A constant input makes a constant output."""
+        if oi in self._folded or not getattr(self.kernels[oi], "alias_input0", False):
+            return
+        src, out = ctx.inputs[0] if ctx.inputs else None, ctx.outputs[0]
+        if (src is None or out is None or len(ctx.outputs) != 1 or out.is_variable
+                or out.dynamic or src.dynamic or src.is_variable or out.data is not None
+                or src.dtype != out.dtype or src.size != out.size
+                or src.type in _NOT_IN_ARENA or out.type in _NOT_IN_ARENA):
+            return
+        if src.data is not None:
+            if out.index in self.sg.outputs:
+                return
+            out.data = np.asarray(src.data).reshape(out.shape)
+            self._folded.add(oi)
+            return
+        self._alias[out.index] = self._alias.get(src.index, src.index)
         self._folded.add(oi)
 
     # ------------------------------------------------------------ memory
@@ -201,12 +225,16 @@ class SubgraphExecutor:
         for t in self.sg.outputs:
             if t in first:
                 last[t] = end
+        # A view shares its root's bytes, so the root lives as long as any view of it.
+        for t, root in self._alias.items():
+            if t in last:
+                last[root] = max(last.get(root, 0), last[t])
         planner = GreedyPlanner()
         placed: list[tuple[int, int]] = []   # (tensor, request)
         persistent = 0
         for t, f in first.items():
             s = self.specs[t]
-            if s.data is not None or s.dynamic or s.type in _NOT_IN_ARENA:
+            if s.data is not None or s.dynamic or s.type in _NOT_IN_ARENA or t in self._alias:
                 continue
             if s.is_variable:
                 arr = self._variables.get(t)
@@ -240,6 +268,8 @@ class SubgraphExecutor:
         for t, req in placed:
             s = self.specs[t]
             self.arrays[t] = self.arena.view(planner.offset(req), s.shape, s.dtype)
+        for t, root in self._alias.items():
+            self.arrays[t] = self.arrays[root].reshape(self.specs[t].shape)
         for i, s in enumerate(self.specs):
             if self.arrays[i] is None and s.type in _NOT_IN_ARENA and not s.dynamic:
                 self.arrays[i] = np.zeros(s.shape, dtype=s.dtype)
