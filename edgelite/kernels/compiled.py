@@ -33,15 +33,8 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
 - `requantize_per_channel`: TFLite's MultiplyByQuantizedMultiplier (double
   rounding), + zero point, clamp, bit-exact with
   `edgelite.kernels.quant.arith.multiply_by_quantized_multiplier`. Exported
-  for other callers; the quantized convolutions use the kernels below.
-- Quantized (int8/uint8, m > 0, 32-bit accumulators; quant/conv.py picks
-  them): `requant_float_rows` (an exact-integer GEMM band + per-channel
-  correction -> requantized output, the numpy Requantizer's int64 operations
-  one by one, so bit-identical), `im2col_rows_fill` (im2col straight from the
-  int8 input, zero point outside it), `depthwise_q` (depthwise with zero points,
-  exact float32/float64 sums and the requantization fused per output row).
-  Per-channel parameters reach the inlined `_rq` as scalars: passing arrays
-  to a jitted callee costs reference counting per call (100x slower).
+  for other callers (the quantized convolutions' kernels live in
+  compiled_quant.py).
 
 Compile cost and caching (numba 0.68.1, CPython 3.11, a 2-vCPU AVX-512 VM
 shared with other jobs; measured in fresh processes: import, then the first
@@ -461,12 +454,6 @@ if ENABLED:
         geom int64 [h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pad_top, pad_left]."""
         _im2col(xf, colf, geom, r0, rows, 0.0)
 
-    @_jit
-    def im2col_rows_fill(xf, colf, geom, r0, rows, fill):
-        """im2col_rows with `fill` outside the input (a quantized input's zero point);
-        xf may be an integer array (int8 values packed into a float colf)."""
-        _im2col(xf, colf, geom, r0, rows, fill)
-
     @_jit_inline
     def _im2col(xf, colf, geom, r0, rows, fill):
         h, wd, c, oh, ow, kh, kw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
@@ -590,98 +577,6 @@ if ENABLED:
                 if v > qmax:
                     v = qmax
                 o_row[k] = v
-
-    # ------------------------------------------------------------ int8 kernels
-    # The quantized kernels' requantization, operation for operation the numpy
-    # path's (quant.qutil.Requantizer with m > 0): int64 throughout, per-channel
-    # params from Requantizer.params(): [m, nudge, half, right, left], each [C].
-    @_jit_inline
-    def _rq(x, m, nudge, half, right, left, any_left, zp, lo, hi):
-        # scalars only: arrays passed to a jitted callee cost reference counting per call
-        if any_left:
-            x = x << left
-            x = ((x + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
-        x = (x * m + nudge) >> 31                       # q + h
-        if x < half and right > 0:                      # q < 0
-            x -= 1
-        x = (x >> right) + zp
-        if x < lo:
-            x = lo
-        if x > hi:
-            x = hi
-        return x
-
-    @_jit
-    def requant_float_rows(accf, corr, m, nudge, half, right, left, any_left, zp, lo, hi,
-                           out):
-        """out [R, C] = requantize(int64(accf) + corr): accf [R, C] float holding exact
-        integers (a GEMM's output), corr int64 [C]."""
-        rows, n = accf.shape
-        for i in range(rows):
-            a = accf[i]
-            o = out[i]
-            for k in range(n):
-                o[k] = _rq(np.int64(a[k]) + corr[k], m[k], nudge[k], half[k], right[k], left[k], any_left,
-                           zp, lo, hi)
-
-    @_jit
-    def depthwise_q(x, w, corr, zf, out, acc, geom, m, nudge, half, right, left, any_left,
-                    zp, lo, hi):
-        """Quantized depthwise convolution, any stride, dilation, padding and depth
-        multiplier: x [N, H, W, C] (int8 / uint8), w [KH, KW, C*M] (weights minus
-        their zero point), corr int64 [C*M] (the bias), out [N, OH, OW, C*M],
-        acc [OW, C*M] scratch, zf the input zero point; w, acc and zf are float32
-        when every partial sum provably stays below 2^24 (exact), else float64;
-        geom int64 [sh, sw, dh, dw, pad_top, pad_left, M].
-        acc = sum over the taps inside the input of (x - zi) * w, an exact integer:
-        the numpy path's sum over a zi-bordered copy minus zi * sum(w)."""
-        n_b, h, wd, c = x.shape
-        kh, kw, oc = w.shape
-        _, oh, ow, _ = out.shape
-        sh, sw, dh, dw, pt, pl, mult = (geom[0], geom[1], geom[2], geom[3], geom[4], geom[5],
-                                        geom[6])
-        for n in range(n_b):
-            for oy in range(oh):
-                for ox in range(ow):
-                    ap = acc[ox]
-                    for k in range(oc):
-                        ap[k] = 0
-                for ky in range(kh):
-                    iy = oy * sh - pt + ky * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    xrow = x[n, iy]
-                    for kx in range(kw):
-                        off = kx * dw - pl
-                        ox_lo = 0
-                        if off < 0:
-                            ox_lo = (-off + sw - 1) // sw
-                        ox_hi = (wd - off + sw - 1) // sw
-                        if ox_hi > ow:
-                            ox_hi = ow
-                        wk = w[ky, kx]
-                        if mult == 1:
-                            for ox in range(ox_lo, ox_hi):
-                                xp = xrow[ox * sw + off]
-                                ap = acc[ox]
-                                for k in range(c):
-                                    ap[k] += (xp[k] - zf) * wk[k]
-                        else:
-                            for ox in range(ox_lo, ox_hi):
-                                xp = xrow[ox * sw + off]
-                                ap = acc[ox]
-                                for ci in range(c):
-                                    v = xp[ci] - zf
-                                    base = ci * mult
-                                    for mm in range(mult):
-                                        ap[base + mm] += v * wk[base + mm]
-                orow = out[n, oy]
-                for ox in range(ow):
-                    ap = acc[ox]
-                    op = orow[ox]
-                    for k in range(oc):
-                        op[k] = _rq(np.int64(ap[k]) + corr[k], m[k], nudge[k], half[k],
-                                    right[k], left[k], any_left, zp, lo, hi)
 
 
 def requantize_per_channel(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
