@@ -217,8 +217,10 @@ def main() -> int:
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '-')}")
     if "compiled" in tiers:
+        costs = compiled.warm_up_all()
         print(f"compiled tier: {compiled.REASON}; compile/load of its kernels: "
-              f"{compiled.warm_up():.2f} s (a cached load is ~0.1 s)")
+              f"{sum(costs.values()):.2f} s (" +
+              ", ".join(f"{k} {v:.2f}" for k, v in costs.items()) + "; cached: ~1-2 s)")
     head = f"{'model':30s} {'LiteRT ms':>9s}"
     for t in tiers:
         head += f" {t + ' ms':>12s} {'ratio':>6s}"

@@ -601,6 +601,20 @@ def requantize_per_channel(acc: np.ndarray, multiplier: np.ndarray, shift: np.nd
     out[...] = y
 
 
+COMPILED_MODULES = ("compiled", "compiled_quant", "compiled_qops", "compiled_ops", "compiled_rnn")
+
+
+def warm_up_all() -> dict[str, float]:
+    """warm_up() of every compiled-tier module (this one, compiled_quant,
+    compiled_qops, compiled_ops, compiled_rnn): seconds per module. With an empty
+    cache this compiles everything (tens of seconds); cached, about a second or two."""
+    import importlib
+    if not ENABLED:
+        return {}
+    return {name: importlib.import_module(f"edgelite.kernels.{name}").warm_up()
+            for name in COMPILED_MODULES}
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) every kernel once; returns the seconds taken."""
     if not ENABLED:

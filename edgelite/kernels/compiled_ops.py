@@ -79,3 +79,14 @@ if ENABLED:
         for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
             _gelu_chunk(x[start:stop], out[start:stop], bits[:stop - start])
+
+
+def warm_up() -> float:
+    """Compile (or load from the cache) the kernels for the layouts the kernels pass."""
+    if not ENABLED:
+        return 0.0
+    import time
+    t0 = time.perf_counter()
+    x = np.zeros(8, np.float32)
+    gelu_f32(x, np.empty_like(x), np.empty(CHUNK, np.int32))
+    return time.perf_counter() - t0
