@@ -496,3 +496,218 @@ def test_densify_in_the_interpreter():
     assert values.size < dense.size
     (got,) = run_edgelite(model, [])
     np.testing.assert_array_equal(got, dense)
+
+
+# ============================================================ FAKE_QUANT
+
+@pytest.mark.parametrize("mn,mx", [(-1.0, 1.0), (0.0, 6.0), (-3.7, 2.2), (-0.1, 0.0),
+                                   (0.5, 4.0), (-10.0, -2.0), (-0.0003, 1e-4)])
+@pytest.mark.parametrize("bits", [2, 4, 8, 16])
+def test_fake_quant(mn, mx, bits):
+    x = (rng.standard_normal((3, 50)) * max(abs(mn), abs(mx))).astype(np.float32)
+    x.flat[:6] = [mn, mx, 0.0, mn - 1, mx + 1, (mn + mx) / 2]
+    model, feeds = _model("FAKE_QUANT", [("x", x, False)], x.shape, np.float32, min=mn, max=mx,
+                          num_bits=bits)
+    check_against_litert(model, feeds, tol=1e-6)
+
+
+def test_fake_quant_half_steps_round_away_from_zero():
+    # Inputs exactly on half quantization steps: std::round semantics.
+    x = (np.arange(-20, 21, dtype=np.float32) * 0.5 * (2.0 / 255) - 1.0).astype(np.float32)
+    model, feeds = _model("FAKE_QUANT", [("x", x, False)], x.shape, np.float32, min=-1.0,
+                          max=1.0, num_bits=8)
+    check_against_litert(model, feeds, tol=0)
+
+
+def test_fake_quant_errors():
+    model, feeds = _model("FAKE_QUANT", [("x", _randn((3,)), False)], (3,), np.float32,
+                          min=-1.0, max=1.0, num_bits=8, narrow_range=True)
+    _expect_op_error(model, feeds, "FAKE_QUANT", "narrow_range")
+    model, feeds = _model("FAKE_QUANT", [("x", _randn((3,), np.int32), False)], (3,), np.int32,
+                          min=-1.0, max=1.0, num_bits=8)
+    _expect_op_error(model, feeds, "FAKE_QUANT", "int32")
+
+
+# ============================================================ BITWISE_XOR / RIGHT_SHIFT
+
+_BIT_TYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32]
+
+
+def _bits(shape, dtype):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+
+
+@pytest.mark.parametrize("op", ["BITWISE_XOR", "RIGHT_SHIFT"])
+@pytest.mark.parametrize("dtype", _BIT_TYPES)
+@pytest.mark.parametrize("sa,sb", [((2, 5), (2, 5)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)),
+                                   ((), (3, 2)), ((2, 1, 3, 1), (1, 4, 1, 2)), ((0, 3), (3,))])
+def test_bitwise_binary(op, dtype, sa, sb):
+    a = _bits(sa, dtype)
+    if op == "RIGHT_SHIFT":
+        bits = np.dtype(dtype).itemsize * 8
+        lo = -3 if np.dtype(dtype).kind == "i" else 0
+        b = rng.integers(lo, bits + 4, size=sb).astype(dtype)    # clamped to 0..bits-1
+    else:
+        b = _bits(sb, dtype)
+    out_shape = np.broadcast_shapes(sa, sb)
+    model, feeds = _model(op, [("a", a, False), ("b", b, False)], out_shape, dtype)
+    check_against_litert(model, feeds)
+
+
+@pytest.mark.parametrize("op", ["BITWISE_XOR", "RIGHT_SHIFT"])
+def test_bitwise_errors(op):
+    model, feeds = _model(op, [("a", _bits((3,), np.int32), False),
+                               ("b", _bits((3,), np.int16), False)], (3,), np.int32)
+    _expect_op_error(model, feeds, op, "int16")
+    model, feeds = _model(op, [("a", _randn((3,)), False), ("b", _randn((3,)), False)], (3,),
+                          np.float32)
+    _expect_op_error(model, feeds, op, "float32")
+    model, feeds = _model(op, [("a", _bits((3,), np.int32), False),
+                               ("b", _bits((4,), np.int32), False)], (3,), np.int32)
+    _expect_op_error(model, feeds, op, "broadcast")
+
+
+# ============================================================ BITCAST
+
+@pytest.mark.parametrize("src,dst,shape", [
+    (np.float32, np.int32, (2, 3)), (np.int32, np.uint8, (2, 3)), (np.uint8, np.int32, (3, 4)),
+    (np.float32, np.uint16, (5,)), (np.int16, np.float32, (2, 2)), (np.int64, np.float64, (3,)),
+    (np.float64, np.int8, (2,)), (np.int8, np.int64, (1, 8)), (np.uint32, np.float32, ()),
+    (np.int32, np.int16, ()), (np.float16, np.int16, (4,)), (np.bool_, np.int8, (3,)),
+])
+def test_bitcast(src, dst, shape):
+    x = _bits(shape, src) if np.dtype(src).kind in "iu" else _randn(shape, src)
+    a, b = np.dtype(src).itemsize, np.dtype(dst).itemsize
+    out_shape = shape + (a // b,) if a > b else shape[:-1] if a < b else shape
+    model, feeds = _model("BITCAST", [("x", x, False)], out_shape, dst)
+    want = np.ascontiguousarray(x).reshape(-1).view(dst).reshape(out_shape)
+    (got,) = run_edgelite(model, feeds)
+    np.testing.assert_array_equal(got.reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8))
+    check_against_litert(model, feeds)
+
+
+def test_bitcast_errors():
+    model, feeds = _model("BITCAST", [("x", _bits((2, 3), np.uint8), False)], (2,), np.int32)
+    _expect_op_error(model, feeds, "BITCAST", "last input dimension")
+
+
+# ============================================================ DILATE
+
+@pytest.mark.parametrize("shape,dilations", [
+    ((3,), (2,)), ((2, 3), (1, 1)), ((2, 3), (3, 2)), ((2, 3, 4), (1, 2, 3)), ((1, 4), (5, 1)),
+    ((2, 1, 2, 2, 1), (2, 3, 1, 2, 4)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.int32, np.int64, np.uint8,
+                                   np.int16, np.float64])
+@pytest.mark.parametrize("const", [True, False])
+def test_dilate(shape, dilations, dtype, const):
+    x = _randn(shape, dtype)
+    out_shape = tuple((s - 1) * k + 1 for s, k in zip(shape, dilations))
+    model, feeds = _model("DILATE", [("x", x, False),
+                                     ("d", np.array(dilations, np.int32), const),
+                                     ("pad", np.asarray(3, dtype), True)], out_shape, dtype)
+    check_against_litert(model, feeds)
+
+
+def test_dilate_errors():
+    model, feeds = _model("DILATE", [("x", _randn((2, 3)), False),
+                                     ("d", np.array([1, 0], np.int32), True),
+                                     ("pad", np.float32(0), True)], (2, 3), np.float32)
+    _expect_op_error(model, feeds, "DILATE", ">= 1")
+    model, feeds = _model("DILATE", [("x", _randn((2, 3)), False),
+                                     ("d", np.array([1, 2, 1], np.int32), True),
+                                     ("pad", np.float32(0), True)], (2, 5), np.float32)
+    _expect_op_error(model, feeds, "DILATE", "one per input dimension")
+    model, feeds = _model("DILATE", [("x", _randn((2, 3)), False),
+                                     ("d", np.array([1, 2], np.int32), True),
+                                     ("pad", np.int32(0), True)], (2, 5), np.float32)
+    _expect_op_error(model, feeds, "DILATE", "padding_value")
+
+
+# ============================================================ COMPLEX_ABS / REAL / IMAG
+
+@pytest.mark.parametrize("op", ["COMPLEX_ABS", "REAL", "IMAG"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4), (0, 2)])
+def test_complex_to_real(op, dtype, shape):
+    x = _randn(shape, dtype)
+    out = np.float32 if dtype == np.complex64 else np.float64
+    model, feeds = _model(op, [("x", x, False)], shape, out)
+    check_against_litert(model, feeds, tol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["COMPLEX_ABS", "REAL", "IMAG"])
+def test_complex_to_real_errors(op):
+    model, feeds = _model(op, [("x", _randn((3,)), False)], (3,), np.float32)
+    _expect_op_error(model, feeds, op, "complex64")
+    model, feeds = _model(op, [("x", _randn((3,), np.complex64), False)], (3,), np.float64)
+    _expect_op_error(model, feeds, op, "expected float32")
+
+
+def test_rfft2d_then_complex_abs():
+    """A complex64 intermediate tensor in the arena, between two ops."""
+    b = ModelBuilder()
+    x = b.add_input("x", (2, 8, 8))
+    n = b.add_constant("n", np.array([8, 8], np.int32))
+    c = b.add_tensor("spectrum", (2, 8, 5), np.complex64)
+    b.add_op("RFFT2D", [x, n], [c])
+    outs = []
+    for op in ("COMPLEX_ABS", "REAL", "IMAG"):
+        o = b.add_tensor(op.lower(), (2, 8, 5), np.float32)
+        b.add_op(op, [c], [o])
+        b.add_output(o)
+        outs.append(o)
+    check_against_litert(b.to_bytes(), [_randn((2, 8, 8))], tol=2e-5)
+
+
+# ============================================================ REDUCE_WINDOW
+
+_RW_FUNCS = ["ADD", "MUL", "MINIMUM", "MAXIMUM", "ALL", "ANY"]
+
+
+def _rw_model(x, init, window, strides, dilations, fn, out_shape):
+    return _model("REDUCE_WINDOW", [("x", x, False), ("init", np.asarray(init, x.dtype), True),
+                                    ("window", np.array(window, np.int64), True),
+                                    ("strides", np.array(strides, np.int64), True),
+                                    ("dilations", np.array(dilations, np.int64), True)],
+                  out_shape, x.dtype, reduce_function=getattr(fb.ReduceWindowFunction, fn))
+
+
+def _rw_shape(shape, window, strides, dilations):
+    out = []
+    for s, w, st, d in zip(shape, window, strides, dilations):
+        span = (w - 1) * d + 1
+        out.append(0 if s < span else (s - span) // st + 1)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("fn", _RW_FUNCS)
+@pytest.mark.parametrize("shape,window,strides,dilations", [
+    ((6,), (2,), (1,), (1,)), ((5, 6), (2, 3), (1, 2), (1, 1)), ((7, 7), (3, 2), (2, 2), (2, 1)),
+    ((1, 6, 6, 2), (1, 3, 3, 1), (1, 2, 2, 1), (1, 1, 1, 1)), ((4, 3), (5, 1), (1, 1), (1, 1)),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int8, np.bool_])
+def test_reduce_window(fn, shape, window, strides, dilations, dtype):
+    if dtype == np.bool_:
+        x = rng.random(shape) < 0.6
+    elif fn == "MUL":
+        x = rng.integers(-2, 3, size=shape).astype(dtype)
+    else:
+        x = _randn(shape, dtype)
+    init = {"ADD": 0, "MUL": 1, "MINIMUM": 50, "MAXIMUM": -50, "ALL": 1, "ANY": 0}[fn]
+    if dtype == np.bool_:
+        init = bool(init) if fn not in ("MINIMUM", "MAXIMUM") else fn == "MINIMUM"
+    out_shape = _rw_shape(shape, window, strides, dilations)
+    model, feeds = _rw_model(x, init, window, strides, dilations, fn, out_shape)
+    check_against_litert(model, feeds, tol=1e-6)
+
+
+def test_reduce_window_errors():
+    x = _randn((4, 4))
+    model, feeds = _rw_model(x, 0, (2, 2), (0, 1), (1, 1), "ADD", (4, 3))
+    _expect_op_error(model, feeds, "REDUCE_WINDOW", ">= 1")
+    model, feeds = _rw_model(x, 0, (2, 2, 1), (1, 1, 1), (1, 1, 1), "ADD", (3, 3))
+    _expect_op_error(model, feeds, "REDUCE_WINDOW", "one per input dimension")
+    model, feeds = _rw_model(x, 0, (2, 2), (1, 1), (1, 1), "UNSUPPORTED", (3, 3))
+    _expect_op_error(model, feeds, "REDUCE_WINDOW", "reduce_function")
