@@ -68,6 +68,7 @@ def _randn(shape, dtype=np.float32):
 @pytest.mark.parametrize("shape,fft", [
     ((8, 8), (8, 8)), ((2, 8, 8), (8, 8)), ((2, 3, 5, 6), (4, 8)), ((4, 4), (16, 2)),
     ((1, 7, 9), (8, 16)), ((3, 2, 32, 16), (32, 16)), ((5, 3), (2, 4)), ((6, 6), (1, 8)),
+    ((5, 1), (8, 2)),
 ])
 @pytest.mark.parametrize("const_len", [True, False])
 def test_rfft2d(shape, fft, const_len):
@@ -77,6 +78,31 @@ def test_rfft2d(shape, fft, const_len):
                                      ("fft_length", np.array(fft, np.int32), const_len)],
                           out_shape, np.complex64)
     check_against_litert(model, feeds, tol=2e-5)
+
+
+def test_rfft2d_empty_batch():
+    x = np.zeros((0, 4, 4), np.float32)
+    model, feeds = _model("RFFT2D", [("x", x, False), ("n", np.array([4, 4], np.int32), True)],
+                          (0, 4, 3), np.complex64)
+    check_against_litert(model, feeds)
+    # With a runtime fft_length the output is dynamic; LiteRT's get_tensor then
+    # rejects the empty result ("Invalid tensor size"): shape checked alone.
+    model, feeds = _model("RFFT2D", [("x", x, False), ("n", np.array([4, 4], np.int32), False)],
+                          (0, 4, 3), np.complex64)
+    (got,) = run_edgelite(model, feeds)
+    assert got.shape == (0, 4, 3) and got.dtype == np.complex64
+
+
+@pytest.mark.parametrize("fft", [(4, 1), (1, 1), (2, 1)])
+def test_rfft2d_fft_width_1(fft):
+    # LiteRT is wrong for fft_length[1] == 1: rdft2d gets a width-1 plane and its
+    # reorder step returns e.g. [1-1j, 2] for the column [1, 2] and fft [2, 1]
+    # instead of [3, -1]. edgelite computes tf.signal.rfft2d; compared with numpy.
+    x = _randn((3, 6, 5))
+    model, feeds = _model("RFFT2D", [("x", x, False), ("n", np.array(fft, np.int32), True)],
+                          (3, fft[0], 1), np.complex64)
+    (got,) = run_edgelite(model, feeds)
+    np.testing.assert_allclose(got, np.fft.rfft2(x, s=fft), rtol=1e-5, atol=1e-5)
 
 
 def test_rfft2d_complex_output_through_the_interpreter():
@@ -711,3 +737,83 @@ def test_reduce_window_errors():
     _expect_op_error(model, feeds, "REDUCE_WINDOW", "one per input dimension")
     model, feeds = _rw_model(x, 0, (2, 2), (1, 1), (1, 1), "UNSUPPORTED", (3, 3))
     _expect_op_error(model, feeds, "REDUCE_WINDOW", "reduce_function")
+
+
+# ============================================================ edge cases and re-invokes
+
+def test_segment_sum_empty():
+    # LiteRT computes the [0, 3] output but its get_tensor rejects the empty
+    # tensor ("Invalid tensor size"); compared with numpy instead.
+    model, feeds = _model("SEGMENT_SUM", [("x", np.zeros((0, 3), np.float32), False),
+                                          ("ids", np.zeros(0, np.int32), True)],
+                          (0, 3), np.float32)
+    (got,) = run_edgelite(model, feeds)
+    assert got.shape == (0, 3) and got.dtype == np.float32
+
+
+def test_dilate_empty_input_is_an_error():
+    # LiteRT crashes (SIGSEGV) dilating a tensor with a zero dimension; not run here.
+    model, feeds = _model("DILATE", [("x", np.zeros((0, 3), np.float32), False),
+                                     ("d", np.array([1, 2], np.int32), True),
+                                     ("pad", np.float32(1), True)], (0, 5), np.float32)
+    _expect_op_error(model, feeds, "DILATE", "empty input")
+
+
+def _reinvoke(model, runs):
+    """Invoke one interpreter of each runtime several times with new inputs (and
+    shapes); compare every run."""
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    mine, theirs = edgelite.Interpreter(model_content=model), LiteRT(model_content=model)
+    for feeds in runs:
+        outs = []
+        for it in (mine, theirs):
+            for d, x in zip(it.get_input_details(), feeds):
+                it.resize_tensor_input(d["index"], list(np.shape(x)))
+            it.allocate_tensors()
+            for d, x in zip(it.get_input_details(), feeds):
+                it.set_tensor(d["index"], np.asarray(x))
+            it.invoke()
+            outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+        got, want = outs
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_outputs_follow_new_values():
+    f32 = np.float32
+    model, _ = _model("SEGMENT_SUM", [("x", _randn((4, 2)), False),
+                                      ("ids", np.array([0, 0, 1, 2], np.int32), False)],
+                      (3, 2), f32)
+    _reinvoke(model, [[_randn((4, 2)), np.array([0, 0, 1, 2], np.int32)],
+                      [_randn((4, 2)), np.array([0, 1, 2, 3], np.int32)],
+                      [_randn((6, 2)), np.array([0, 0, 0, 0, 1, 1], np.int32)]])
+    model, _ = _model("UNSORTED_SEGMENT_MAX", [("x", _randn((4,)), False),
+                                               ("ids", np.array([0, 1, 0, 1], np.int32), False),
+                                               ("num", np.array([2], np.int32), False)],
+                      (2,), f32)
+    _reinvoke(model, [[_randn((4,)), np.array([0, 1, 0, 1], np.int32), np.array([2], np.int32)],
+                      [_randn((5,)), np.array([3, 1, -1, 1, 0], np.int32),
+                       np.array([5], np.int32)]])
+    model, _ = _model("SPARSE_TO_DENSE", [("idx", np.array([[0, 1]], np.int32), False),
+                                          ("shape", np.array([2, 3], np.int32), False),
+                                          ("vals", np.array([1], f32), False),
+                                          ("default", f32(0), True)], (2, 3), f32)
+    _reinvoke(model, [[np.array([[0, 1]], np.int32), np.array([2, 3], np.int32),
+                       np.array([1], f32)],
+                      [np.array([[3, 0], [1, 4]], np.int32), np.array([4, 5], np.int32),
+                       np.array([2, 5], f32)]])
+    model, _ = _model("REVERSE_SEQUENCE", [("x", _randn((3, 4)), False),
+                                           ("lens", np.array([1, 2, 3], np.int32), False)],
+                      (3, 4), f32, seq_dim=1, batch_dim=0)
+    _reinvoke(model, [[_randn((3, 4)), np.array([1, 2, 3], np.int32)],
+                      [_randn((3, 4)), np.array([4, 0, 2], np.int32)],
+                      [_randn((2, 6)), np.array([6, 5], np.int32)]])
+    model, _ = _model("DILATE", [("x", _randn((2, 3)), False),
+                                 ("d", np.array([2, 1], np.int32), False),
+                                 ("pad", f32(-1), True)], (3, 3), f32)
+    _reinvoke(model, [[_randn((2, 3)), np.array([2, 1], np.int32)],
+                      [_randn((3, 2)), np.array([1, 3], np.int32)]])
+    model, _ = _model("RFFT2D", [("x", _randn((4, 4)), False),
+                                 ("n", np.array([4, 4], np.int32), False)], (4, 3), np.complex64)
+    _reinvoke(model, [[_randn((4, 4)), np.array([4, 4], np.int32)],
+                      [_randn((2, 5, 3)), np.array([8, 2], np.int32)]])
