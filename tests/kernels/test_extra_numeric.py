@@ -817,3 +817,89 @@ def test_dynamic_outputs_follow_new_values():
                                  ("n", np.array([4, 4], np.int32), False)], (4, 3), np.complex64)
     _reinvoke(model, [[_randn((4, 4)), np.array([4, 4], np.int32)],
                       [_randn((2, 5, 3)), np.array([8, 2], np.int32)]])
+
+
+@pytest.mark.parametrize("op", ["UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN",
+                                "UNSORTED_SEGMENT_SUM", "UNSORTED_SEGMENT_PROD"])
+def test_unsorted_segment_nan_and_inf(op):
+    x = np.array([np.nan, 1.0, -np.inf, np.inf, 2.0, np.nan, -3.0], np.float32)
+    ids = np.array([0, 0, 1, 1, 2, 3, 3], np.int32)
+    model, feeds = _model(op, [("x", x, False), ("ids", ids, True),
+                               ("num", np.array([4], np.int32), True)], (4,), np.float32)
+    check_against_litert(model, feeds)
+
+
+@pytest.mark.parametrize("fn", ["MINIMUM", "MAXIMUM", "ADD"])
+def test_reduce_window_nan(fn):
+    x = _randn((3, 6))
+    x[0, 1] = np.nan
+    x[2, 4] = np.nan
+    model, feeds = _rw_model(x, 0.0, (2, 2), (1, 1), (1, 1), fn, (2, 5))
+    check_against_litert(model, feeds)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int16, np.int64, np.uint8])
+@pytest.mark.parametrize("fn", ["ADD", "MAXIMUM", "MINIMUM", "MUL"])
+def test_reduce_window_more_types(dtype, fn):
+    x = rng.integers(0, 4, size=(2, 5, 4)).astype(dtype) if fn == "MUL" else _randn((2, 5, 4),
+                                                                                   dtype)
+    model, feeds = _rw_model(x, 1 if fn == "MUL" else 0, (1, 3, 2), (1, 1, 2), (1, 2, 1), fn,
+                             _rw_shape((2, 5, 4), (1, 3, 2), (1, 1, 2), (1, 2, 1)))
+    check_against_litert(model, feeds)
+
+
+def test_sparse_to_dense_validate_indices_option_is_ignored():
+    # LiteRT ignores validate_indices (unsorted indices are accepted either way).
+    model, feeds = _model("SPARSE_TO_DENSE", [("idx", np.array([[2, 1], [0, 0]], np.int32), False),
+                                              ("shape", np.array([3, 2], np.int32), True),
+                                              ("vals", np.array([4, 5], np.int32), False),
+                                              ("default", np.int32(-1), True)],
+                          (3, 2), np.int32, validate_indices=True)
+    check_against_litert(model, feeds)
+
+
+def test_bucketize_large_int64():
+    x = np.array([-2**62, -1, 0, 2**40, 2**62], np.int64)
+    model, feeds = _model("BUCKETIZE", [("x", x, False)], x.shape, np.int32,
+                          boundaries=[-1e18, 0.0, 1e12, 1e20])
+    check_against_litert(model, feeds)
+
+
+@pytest.mark.parametrize("op,dtype", [
+    (op, dt) for op in ("REVERSE_SEQUENCE", "MATRIX_DIAG", "MATRIX_SET_DIAG", "DILATE")
+    for dt in (np.int8, np.uint8)
+    if (op, dt) != ("REVERSE_SEQUENCE", np.int8)      # no int8 REVERSE_SEQUENCE in LiteRT
+])
+def test_quantized_tensors_move_bytes(op, dtype):
+    """Quantized int8 / uint8 tensors: these ops move values unchanged (no
+    requantization in LiteRT either)."""
+    q = (0.5, 3)
+    b = ModelBuilder()
+    x = b.add_input("x", (2, 3, 3), dtype, quant=q)
+    shapes = {"REVERSE_SEQUENCE": (2, 3, 3), "MATRIX_DIAG": (2, 3, 3, 3),
+              "MATRIX_SET_DIAG": (2, 3, 3), "DILATE": (3, 5, 3)}
+    out = b.add_tensor("out", shapes[op], dtype, quant=q)
+    feeds = [_randn((2, 3, 3), dtype)]
+    opts = {}
+    if op == "REVERSE_SEQUENCE":
+        ins = [x, b.add_constant("lens", np.array([2, 3], np.int32))]
+        opts = {"seq_dim": 1, "batch_dim": 0}
+    elif op == "MATRIX_SET_DIAG":
+        d = b.add_input("d", (2, 3), dtype, quant=q)
+        ins = [x, d]
+        feeds.append(_randn((2, 3), dtype))
+    elif op == "DILATE":
+        ins = [x, b.add_constant("dil", np.array([2, 2, 1], np.int32)),
+               b.add_constant("pad", np.asarray(3, dtype))]
+    else:
+        ins = [x]
+    b.add_op(op, ins, [out], **opts)
+    b.add_output(out)
+    check_against_litert(b.to_bytes(), feeds)
+
+
+def test_reverse_sequence_rejects_int8():
+    model, feeds = _model("REVERSE_SEQUENCE", [("x", _randn((2, 3), np.int8), False),
+                                               ("lens", np.array([1, 2], np.int32), True)],
+                          (2, 3), np.int8, seq_dim=1, batch_dim=0)
+    _expect_op_error(model, feeds, "REVERSE_SEQUENCE", "int8")
