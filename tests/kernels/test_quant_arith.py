@@ -75,3 +75,42 @@ def test_per_channel_broadcast():
     got = arith.multiply_by_quantized_multiplier(acc, m, s)
     for c in range(6):
         assert got[:, c].tolist() == [mbqm_scalar(int(v), int(m[c]), int(s[c])) for v in acc[:, c]]
+
+
+def _edge_values(rng, n=400):
+    specials = [0, 1, -1, 2, -2, 2**30, -2**30, 2**31 - 1, -2**31, 2**31 - 2, -2**31 + 1,
+                2**15, -2**15, 3 << 29, -(3 << 29)]
+    return np.concatenate([rng.integers(-2**31, 2**31, n), specials]).astype(np.int64)
+
+
+def test_srdhm_matches_the_c_definition_on_extremes():
+    rng = np.random.default_rng(11)
+    a = _edge_values(rng)
+    for b in [*_edge_values(rng, 40).tolist()]:
+        got = arith.saturating_rounding_doubling_high_mul(a, b)
+        assert got.tolist() == [srdhm_scalar(int(x), b) for x in a], b
+    # array against array, including the one saturating pair
+    b = rng.permutation(a)
+    b[:3] = -2**31
+    a2 = a.copy()
+    a2[:2] = -2**31
+    got = arith.saturating_rounding_doubling_high_mul(a2, b)
+    assert got.tolist() == [srdhm_scalar(int(x), int(y)) for x, y in zip(a2, b)]
+    assert got[0] == 2**31 - 1
+
+
+def test_rdbpot_matches_the_c_definition_for_every_exponent():
+    rng = np.random.default_rng(12)
+    x = _edge_values(rng)
+    ties = np.array([k * 2**e + s * 2**(e - 1) for e in range(1, 31) for k in (-3, 0, 3)
+                     for s in (-1, 1)], np.int64)
+    x = np.concatenate([x, ties, ties + 1, ties - 1])
+    for e in range(32):
+        got = arith.rounding_divide_by_pot(x, e)
+        assert got.tolist() == [rdbpot_scalar(int(v), e) for v in x], e
+    # per-channel exponents, 0 included
+    e = np.arange(32) % 7
+    xs = x[:len(x) // 32 * 32].reshape(-1, 32)
+    got = arith.rounding_divide_by_pot(xs, e)
+    want = [[rdbpot_scalar(int(v), int(k)) for v, k in zip(row, e)] for row in xs]
+    assert got.tolist() == want

@@ -59,23 +59,33 @@ def saturating_rounding_doubling_high_mul(a, b):
     """gemmlowp SaturatingRoundingDoublingHighMul on int32 values held in int64."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    s = ab + nudge
-    # C division by 2^31 truncates toward zero.
-    q = np.where(s >= 0, s >> 31, -((-s) >> 31))
-    overflow = (a == INT32_MIN) & (b == INT32_MIN)
-    return np.where(overflow, INT32_MAX, q)
+    # gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides by 2^31
+    # truncating toward zero; for every integer ab that equals floor((ab + 2^30) / 2^31),
+    # one add and one arithmetic shift (tests check it against the definition).
+    q = a * b
+    q += 1 << 30
+    q >>= 31
+    # The one saturating case, INT32_MIN * INT32_MIN; the multiplier side is checked
+    # first (it is a scalar or per-channel array, and never INT32_MIN in practice).
+    if np.any(b == INT32_MIN) and np.any(a == INT32_MIN):
+        q = np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, q)
+    return q
 
 
 def rounding_divide_by_pot(x, exponent):
     """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded half away from zero."""
     x = np.asarray(x, dtype=np.int64)
     exponent = np.asarray(exponent, dtype=np.int64)
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
+    # gemmlowp: (x >> e) + (remainder > (mask >> 1) + (x < 0)). Equal to
+    # floor((x + 2^(e-1) - [x < 0]) / 2^e) for e >= 1 (and to x for e == 0), which
+    # is one add and one shift (tests check it against the definition).
+    half = (np.int64(1) << exponent) >> 1
+    neg = x < 0
+    if exponent.ndim == 0:
+        if not exponent:
+            return x.copy()
+        return (x + half - neg) >> exponent
+    return (x + half - (neg & (exponent > 0))) >> exponent
 
 
 def multiply_by_quantized_multiplier(x, multiplier, shift):
