@@ -179,8 +179,7 @@ def test_comparisons(op, dtype, version, sa, sb, qa, qb):
     a = rand_q(rng, sa, dtype)
     bv = rand_q(rng, sb, dtype)
     if qa == qb and a.size and bv.size:     # make some equal pairs
-        bv = np.broadcast_to(a.reshape(-1)[: 1], bv.shape).astype(dtype).copy() \
-            if bv.ndim == 0 else bv
+        bv = np.array(a.reshape(-1)[0], dtype) if bv.ndim == 0 else bv
     compare(m, [a, bv], op)
 
 

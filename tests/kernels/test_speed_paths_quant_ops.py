@@ -357,12 +357,13 @@ def test_collapse_broadcast_matches_numpy():
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "LESS"])
-@pytest.mark.parametrize("dtype", [I8, U8])
+@pytest.mark.parametrize("op,dtype", [(op, dt) for op in ("ADD", "SUB", "MUL",
+                                                         "SQUARED_DIFFERENCE", "LESS")
+                                      for dt in (I8, U8)
+                                      if not (op == "SQUARED_DIFFERENCE" and dt == U8)])
 def test_binary8_tiers(tier, op, dtype, monkeypatch):
+    # (SQUARED_DIFFERENCE has no uint8 kernel in LiteRT: that pair is not generated)
     from kernels.test_quant_elementwise import rand_q
-    if op == "SQUARED_DIFFERENCE" and dtype == U8:
-        pytest.skip("SQUARED_DIFFERENCE is int8 only")
     for a_shape, b_shape in BCAST:
         shape = np.broadcast_shapes(a_shape, b_shape)
         rng = _seed("binary", op, dtype, a_shape, b_shape)
