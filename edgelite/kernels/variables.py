@@ -63,10 +63,14 @@ class ReadVariable(Kernel):
 class AssignVariable(Kernel):
     def prepare(self, ctx):
         self.values = _store(ctx.runtime.runtime)["values"]
+        # hash tables (extra_lookup.py) share the resource id space, as in LiteRT
+        self.tables = ctx.runtime.runtime._resources.setdefault("__hashtables__", {})
         self.dtype = ctx.input(1).dtype
 
     def invoke(self, ictx):
         rid = int(np.asarray(ictx.inputs[0]).reshape(-1)[0])
+        if rid in self.tables:
+            raise ictx.error(f"assigns resource {rid}, which is a hash table, not a variable")
         value = ictx.inputs[1]
         old = self.values.get(rid)
         if old is not None and old.shape == value.shape:

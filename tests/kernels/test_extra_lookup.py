@@ -730,3 +730,24 @@ def test_hashtable_initialized_by_call_once_subgraph():
     for w, g in zip(want, got):
         np.testing.assert_array_equal(g, w)
         assert g.dtype == w.dtype
+
+
+def test_assign_variable_onto_a_hash_table_id():
+    # The other direction: a table holds id 0, then ASSIGN_VARIABLE writes to id 0.
+    # LiteRT fails to invoke (one resource map); so does edgelite, naming the op.
+    b = ModelBuilder()
+    r = b.add_tensor("r", (1,), "RESOURCE")
+    b.add_op("HASHTABLE", [], [r], table_id=0, key_dtype="INT64", value_dtype="STRING")
+    vh = b.add_tensor("vh", (1,), "RESOURCE")
+    b.add_op("VAR_HANDLE", [], [vh], container=b"", shared_name=b"v")      # id 0
+    b.add_op("ASSIGN_VARIABLE", [vh, b.add_constant("init", np.array([1.0], np.float32))], [])
+    sz = b.add_tensor("size", (1,), np.int64)
+    b.add_op("HASHTABLE_SIZE", [r], [sz])
+    b.add_output(sz)
+    m = b.to_bytes()
+    with pytest.raises(RuntimeError):
+        run_litert(m, [])
+    with pytest.raises(edgelite.OpError, match=r"operator 2 \(ASSIGN_VARIABLE\).*hash table"):
+        it = edgelite.Interpreter(model_content=m)
+        it.allocate_tensors()
+        it.invoke()
