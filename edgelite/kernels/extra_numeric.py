@@ -348,13 +348,12 @@ class MatrixDiag(Kernel):
         ctx.check(len(x.shape) >= 1, "input must have rank >= 1, it is a scalar", x)
         n = x.shape[-1]
         ctx.set_output(0, x.shape + (n,))
-        self.n = n
+        self.diag = np.arange(n)
 
     def invoke(self, ictx: InvokeContext) -> None:
         out = ictx.outputs[0]
         out.fill(0)
-        r = np.arange(self.n)
-        out[..., r, r] = ictx.inputs[0]
+        out[..., self.diag, self.diag] = ictx.inputs[0]
 
 
 @register("MATRIX_SET_DIAG")
@@ -374,13 +373,12 @@ class MatrixSetDiag(Kernel):
         ctx.check(d.shape == want, f"diagonal has shape {_shape_str(d.shape)}, expected "
                   f"{_shape_str(want)} for an input of shape {_shape_str(x.shape)}", d)
         ctx.set_output(0, x.shape)
-        self.n = n
+        self.diag = np.arange(n)
 
     def invoke(self, ictx: InvokeContext) -> None:
         out = ictx.outputs[0]
         np.copyto(out, ictx.inputs[0])
-        r = np.arange(self.n)
-        out[..., r, r] = ictx.inputs[1]
+        out[..., self.diag, self.diag] = ictx.inputs[1]
 
 
 # ============================================================ BUCKETIZE

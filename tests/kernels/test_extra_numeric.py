@@ -398,11 +398,12 @@ def test_sparse_to_dense_shape_errors():
 
 # ============================================================ DENSIFY
 
-def _sparse_model(dense: np.ndarray, formats, block=None):
+def _sparse_model(dense: np.ndarray, formats, block=None, then_add=False):
     """A DENSIFY model whose constant input is `dense` stored sparse. `formats`:
     one "D" (DENSE) or "S" (SPARSE_CSR) per traversal level; the traversal order is
     the dimensions in order, then the block dimensions; `block`: {dim: block size}.
-    Returns (model bytes, the SparsityParametersT, the stored values)."""
+    `then_add`: the output is ADD(input x, densified). Returns (model bytes, the
+    SparsityParametersT, the stored values)."""
     block = block or {}
     rank = dense.ndim
     block_map = sorted(block)
@@ -452,6 +453,11 @@ def _sparse_model(dense: np.ndarray, formats, block=None):
     b.model.subgraphs[0].tensors[t].sparsity = sp
     out = b.add_tensor("dense", dense.shape, dense.dtype)
     b.add_op("DENSIFY", [t], [out])
+    if then_add:
+        x = b.add_input("x", dense.shape, dense.dtype)
+        out2 = b.add_tensor("sum", dense.shape, dense.dtype)
+        b.add_op("ADD", [x, out], [out2])
+        out = out2
     b.add_output(out)
     return b.to_bytes(), sp, values
 
@@ -510,6 +516,13 @@ def test_densify_through_the_interpreter_full_size_buffer(formats, block):
     model, _, values = _sparse_model(dense, formats, block)
     assert values.size == dense.size
     check_against_litert(model, [], reference=True)   # XNNPACK fails on a lone DENSIFY
+
+
+def test_densify_feeding_another_op():
+    """DENSIFY's output is a constant for the next node (the plan folds it)."""
+    dense = _randn((4, 8))
+    model, _, _ = _sparse_model(dense, "DSDD", {0: 2, 1: 2}, then_add=True)
+    check_against_litert(model, [_randn((4, 8))], reference=True)
 
 
 @pytest.mark.xfail(strict=True, raises=edgelite.ModelError,
