@@ -61,7 +61,9 @@ class SubgraphExecutor:
         except KeyError:
             dtype = np.dtype(np.uint8)
         data = None
-        if not t.is_variable:
+        if not t.is_variable and getattr(t, "sparsity", None) is not None:
+            data = self._dense_constant(i, t, dtype)
+        elif not t.is_variable:
             try:
                 data = self.model.constant(t)
             except (ValueError, ModelError) as e:
@@ -69,6 +71,26 @@ class SubgraphExecutor:
                                  f"does not fit its shape: {e}") from None
         return TensorSpec(index=i, name=t.name, shape=tuple(t.shape), dtype=dtype, type=t.type,
                           quant=t.quantization, data=data, is_variable=t.is_variable)
+
+    def _dense_constant(self, i: int, t: ir.Tensor, dtype: np.dtype) -> np.ndarray | None:
+        """A sparse constant (TACO sparsity parameters: DENSIFY's input, or sparse
+        FULLY_CONNECTED weights) expanded once at load, so every kernel sees a dense
+        constant, as LiteRT's DENSIFY / sparse kernels compute with."""
+        if not 0 < t.buffer < len(self.model.buffers):
+            return None
+        buf = self.model.buffers[t.buffer].data
+        if buf is None or not np.asarray(buf).size:
+            return None
+        from edgelite.kernels.extra_numeric import densify
+        raw = np.asarray(buf, np.uint8).reshape(-1)
+        where = f"subgraph {self.index}, tensor {i} {t.name!r}"
+        if raw.size % dtype.itemsize:
+            raise ModelError(f"{where}: sparse constant of {raw.size} bytes is not a whole "
+                             f"number of {dtype} values")
+        try:
+            return densify(tuple(t.shape), dtype, t.sparsity, raw.view(dtype))
+        except ValueError as e:
+            raise ModelError(f"{where}: bad sparsity parameters: {e}") from None
 
     def where(self, op_index: int) -> str:
         op = self.sg.operators[op_index]

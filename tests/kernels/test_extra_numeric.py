@@ -479,8 +479,7 @@ _DENSIFY_CASES = [
 @pytest.mark.parametrize("shape,formats,block", _DENSIFY_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float16])
 def test_densify_decoder_against_litert(shape, formats, block, dtype):
-    """densify() against LiteRT running the DENSIFY model. (The interpreter cannot
-    load a sparse constant yet: see test_densify_in_the_interpreter.)"""
+    """densify() against LiteRT running the DENSIFY model."""
     dense = _sparse_matrix(shape, dtype)
     model, sp, values = _sparse_model(dense, formats, block)
     (want,) = run_litert(model, [], reference=True)   # XNNPACK fails on a lone DENSIFY
@@ -525,16 +524,16 @@ def test_densify_feeding_another_op():
     check_against_litert(model, [_randn((4, 8))], reference=True)
 
 
-@pytest.mark.xfail(strict=True, raises=edgelite.ModelError,
-                   reason="runtime/plan.py _make_spec reads every constant at its dense size "
-                          "(ir.Model.constant); a sparse constant's buffer is smaller, so the "
-                          "model is rejected before DENSIFY prepares")
-def test_densify_in_the_interpreter():
-    dense = _sparse_matrix((4, 8), np.float32)
-    model, _, values = _sparse_model(dense, "DS")
-    assert values.size < dense.size
-    (got,) = run_edgelite(model, [])
-    np.testing.assert_array_equal(got, dense)
+@pytest.mark.parametrize("shape,formats,block", _DENSIFY_CASES)
+def test_densify_in_the_interpreter(shape, formats, block):
+    """Sparse constants smaller than their dense size: the runtime expands them at
+    load (runtime/plan.py) and DENSIFY (or any consumer) sees the dense values."""
+    dense = _sparse_matrix(shape, np.float32)
+    model, _, _ = _sparse_model(dense, formats, block, then_add=True)
+    x = _randn(shape)
+    (got,) = run_edgelite(model, [x])
+    np.testing.assert_array_equal(got, x + dense)
+    check_against_litert(model, [x], reference=True)
 
 
 # ============================================================ FAKE_QUANT

@@ -130,3 +130,33 @@ def test_while_body_returning_its_inputs_swapped():
     _, la, lb = run_litert(model, xs)
     np.testing.assert_array_equal(la, xs[2])
     np.testing.assert_array_equal(lb, xs[2])       # LiteRT lost `a`
+
+
+def _sparse_fc(formats, block):
+    from kernels.test_extra_numeric import _randn, _sparse_matrix, _sparse_model
+    dense = _sparse_matrix((8, 16), np.float32)
+    _, sp, values = _sparse_model(dense, formats, block)
+    b = ModelBuilder()
+    w = b.add_constant("w", values if values.size else np.zeros(1, np.float32))
+    b.model.subgraphs[0].tensors[w].shape = dense.shape
+    b.model.subgraphs[0].tensors[w].sparsity = sp
+    x = b.add_input("x", (2, 16), np.float32)
+    y = b.add_tensor("y", (2, 8), np.float32)
+    b.add_op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.add_output(y)
+    xs = [_randn((2, 16))]
+    return b.to_bytes(), xs, xs[0] @ dense.T
+
+
+def test_sparse_fully_connected_weights():
+    # FULLY_CONNECTED with sparse (TACO-encoded) weights: edgelite expands them at
+    # load. With 1x16 blocks LiteRT agrees; with plain CSR or 1x4 blocks LiteRT 2.3.0
+    # returns NaN (measured: wrong values, not an error) where edgelite computes the
+    # product.
+    data, xs, want = _sparse_fc("DSDD", {0: 1, 1: 16})
+    np.testing.assert_allclose(_run(data, xs)[0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_litert(data, xs)[0], want, rtol=1e-5, atol=1e-5)
+    for formats, block in (("DS", None), ("DSDD", {0: 1, 1: 4})):
+        data, xs, want = _sparse_fc(formats, block)
+        np.testing.assert_allclose(_run(data, xs)[0], want, rtol=1e-5, atol=1e-5)
+        assert not np.allclose(run_litert(data, xs)[0], want, rtol=1e-5, atol=1e-5)
