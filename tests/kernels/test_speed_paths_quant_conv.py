@@ -254,4 +254,87 @@ def test_depthwise_int16_taps_against_litert(extreme, stride, act):
         it.allocate_tensors()
     finally:
         compiled.ENABLED = saved
-    assert it._main.kernels[0].i16 == (not extreme)
+    k = it._main.kernels[0]
+    if stride == 1:                               # the small-image flat path takes it
+        assert k.flat and not k.i16
+    else:
+        assert k.i16 == (not extreme) and not k.flat
+
+
+# ---------------------------------------------------------------- numpy depthwise, flat taps
+def _dw_model(w: np.ndarray, x_shape, rng, zi: int, padding: str, dil: int, act: str,
+              dtype=I8) -> bytes:
+    from edgelite.format.builder import ModelBuilder
+    c = w.shape[-1]
+    b = ModelBuilder()
+    x = b.add_input("x", x_shape, dtype, quant={"scale": [0.03], "zero_point": [zi]})
+    scales = list(10.0 ** rng.uniform(-3, -2, c))
+    wzp = 0 if dtype == I8 else 128
+    wt = b.add_constant("w", w, quant={"scale": scales if dtype == I8 else scales[:1],
+                                       "zero_point": [wzp] * (c if dtype == I8 else 1),
+                                       "quantized_dimension": 3})
+    bias = b.add_constant("b", rng.integers(-3000, 3000, c).astype(np.int32))
+    y = b.add_tensor("y", (1,), dtype, quant={"scale": [0.02], "zero_point": [5]})
+    b.add_op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], version=3, padding=padding,
+             stride_h=1, stride_w=1, dilation_h_factor=dil, dilation_w_factor=dil,
+             depth_multiplier=1, fused_activation_function=act)
+    b.add_output(y)
+    return b.to_bytes()
+
+
+FLAT_CASES = [
+    # (x_shape, kernel hw, padding, dilation, act, zi, weights)
+    ((1, 25, 5, 32), (3, 3), "SAME", 1, "RELU", -128, "random"),      # the kws fixture's
+    ((2, 9, 8, 6), (3, 3), "SAME", 1, "NONE", -7, "random"),          # two images
+    ((1, 7, 9, 5), (2, 3), "VALID", 1, "RELU6", 127, "random"),       # even kernel
+    ((1, 9, 10, 3), (3, 3), "SAME", 2, "NONE", 0, "random"),          # dilation
+    ((1, 6, 6, 4), (3, 3), "SAME", 1, "NONE", -128, "unpaired"),      # -128 pairs: no int16 sums
+    ((1, 2, 3, 7), (3, 3), "SAME", 1, "NONE", 3, "random"),           # smaller than the filter
+    ((1, 5, 1, 4), (1, 2), "SAME", 1, "NONE", -1, "random"),          # two taps
+]
+
+
+@pytest.mark.parametrize("case", FLAT_CASES, ids=repr)
+def test_depthwise_flat_taps_against_litert(case):
+    """The numpy tier's small-image depthwise (all taps as one strided view of the
+    flattened padded image, int16 products, int16 pair sums, one float32 reduction,
+    one-block requantization) equals BUILTIN_REF, inputs at their extremes included."""
+    import edgelite
+    xs, (kh, kw), padding, dil, act, zi, kind = case
+    rng = _rng("dwflat", case)
+    c = xs[-1]
+    w = rng.integers(-127, 128, (1, kh, kw, c)).astype(I8)
+    h2 = (kh * kw + 1) // 2
+    if kind == "unpaired":
+        w.reshape(-1, c)[0, 1] = w.reshape(-1, c)[h2, 1] = -128
+    model = _dw_model(w, xs, rng, zi, padding, dil, act)
+    x = rng.choice(np.array([-128, 127, -127, 0, 3, 55, -90], I8), xs)
+    check(model, [x])
+    x2 = rng.integers(-128, 128, xs).astype(I8)
+    check(model, [x2])
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    k = it._main.kernels[0]
+    assert k.flat
+    assert (k.flat_h2 == 0) == (kind == "unpaired")
+
+
+def test_depthwise_flat_not_for_uint8():
+    import edgelite
+    rng = _rng("dwflat-u8")
+    w = rng.integers(0, 256, (1, 3, 3, 4)).astype(U8)
+    model = _dw_model(w, (1, 6, 6, 4), rng, 128, "SAME", 1, "NONE", dtype=U8)
+    check(model, [rng.integers(0, 256, (1, 6, 6, 4)).astype(U8)])
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    assert not it._main.kernels[0].flat

@@ -22,6 +22,7 @@ Bit-exact with LiteRT's reference kernels (BUILTIN_REF):
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_generated import Padding, TensorType
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
@@ -439,7 +440,34 @@ class QuantizedDepthwiseConv2D(Kernel):
         if self.i16:
             self.taps16 = wq.astype(np.int16)
         self.pad = Padded(x.shape, pads)
-        self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 else ft)
+        # Small int8 images, stride 1, multiplier 1 ("flat"): every tap of one image at
+        # once. With the padded image flattened, output (y, x, c) at flat position
+        # p = ((y * Wp) + x) * C + c reads tap (ky, kx) at p + (ky*dh*Wp + kx*dw) * C, so
+        # the taps are one strided view [KH, KW, L] (L = ((OH-1)*Wp + OW) * C; the
+        # positions x >= OW in between are computed and never read). One int16 multiply
+        # by the weights tiled along L (|x * w| <= 128 * 128), pairs of tap rows summed in
+        # int16 where provably exact (128 * (|w_a| + |w_b|) <= 32767), one float32
+        # reduction over the rows (exact: the float32 bound above), one requantization.
+        t_all = kh * kw
+        wp = self.pad.shape[2]
+        flat_len = ((oh - 1) * wp + ow) * c
+        self.flat = (x.dtype == I8 and mult == 1 and ft == np.float32 and sh == sw == 1
+                     and t_all >= 2 and t_all * flat_len <= (1 << 16)
+                     and self.requant.small_buffers((oh, ow, c)) is not None)
+        if self.flat:
+            self.flat_len = flat_len
+            self.wtile = np.ascontiguousarray(np.broadcast_to(
+                wq.astype(np.int16).reshape(kh, kw, 1, c), (kh, kw, flat_len // c, c))
+            ).reshape(kh, kw, flat_len)
+            h2 = (t_all + 1) // 2
+            self.flat_h2 = h2 if all(128 * int((aw[t] + aw[t + h2]).max()) <= 32767
+                                     for t in range(t_all - h2)) else 0
+            self.prod_idx = ctx.request_scratch((kh, kw, flat_len), I16)
+            self.facc_idx = ctx.request_scratch((oh * wp * c,), ft)
+            self.fbufs = self.requant.small_buffers((oh, ow, c))
+            self.i16 = False
+        self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 or self.flat
+                                           else ft)
         # Cache-sized blocks: whole images when they are small, else bands of rows.
         plane = oh * ow * oc
         if plane <= Requantizer.BLOCK:
@@ -515,6 +543,21 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.pad.bind(ictx.scratch[self.pad_idx])
         n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
         src = self.pad.buf
+        if self.flat:
+            wp, c = src.shape[2], src.shape[3]
+            prod = ictx.scratch[self.prod_idx]
+            facc = ictx.scratch[self.facc_idx]
+            it = src.strides[3]
+            self.fblocks = []
+            for i in range(n):
+                img = src[i].reshape(-1)
+                taps = as_strided(img, shape=(kh, kw, self.flat_len),
+                                  strides=(dh * wp * c * it, dw * c * it, it), writeable=False)
+                self.fblocks.append((taps, facc.reshape(oh, wp, c)[:, :ow], self._out[i]))
+            self.prod, self.prod2 = prod, prod.reshape(kh * kw, -1)
+            self.facc = facc[:self.flat_len]
+            self.invoke = self._invoke_flat
+            return
         planes = []
         for ky in range(kh):
             for kx in range(kw):
@@ -543,11 +586,31 @@ class QuantizedDepthwiseConv2D(Kernel):
                 # reshapes are views, never copies)
                 self.blocks.append((ps, accf, tmp, accf.reshape(-1, oc), out))
 
+    def _invoke_flat(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        self.pad.fill_border(self.zi)
+        np.copyto(self.pad.inner, ictx.inputs[0])
+        prod, prod2, wtile, facc, h2 = self.prod, self.prod2, self.wtile, self.facc, self.flat_h2
+        requant, bufs = self.requant, self.fbufs
+        for taps, acc3, out3 in self.fblocks:
+            np.multiply(taps, wtile, out=prod)
+            if h2:
+                top = prod2[:len(prod2) - h2]
+                np.add(top, prod2[h2:], out=top)
+                np.add.reduce(prod2[:h2], axis=0, out=facc, dtype=np.float32)
+            else:
+                np.add.reduce(prod2, axis=0, out=facc, dtype=np.float32)
+            requant.from_float_small(acc3, out3, bufs)
+
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
             if self.fast is not None:
                 self._invoke_compiled(ictx)
+                return
+            if self.flat:
+                self._invoke_flat(ictx)
                 return
         self.pad.fill_border(self.zi)
         np.copyto(self.pad.inner, ictx.inputs[0])

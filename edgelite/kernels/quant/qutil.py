@@ -268,6 +268,35 @@ class Requantizer:
                       np.ascontiguousarray(d) if need else None, zpu + 0.5, zp_in, limit)
         return True
 
+    def small_buffers(self, shape) -> tuple | None:
+        """Scratch for from_float_small on accumulators of this shape [..., C] (one block,
+        the float64 plan with no run-time limit), or None when that path does not apply."""
+        plan = getattr(self, "fplan", None)
+        if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
+            return None
+        zpo = 0 if plan[5] else self.zp
+        return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64),
+                float(self.lo - zpo), float(self.hi - zpo))
+
+    def from_float_small(self, accf: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
+        """_from_float64 in one block on accf of any shape [..., C] and strides (a view),
+        into out of the same shape; bufs from small_buffers(accf.shape). The same
+        operations as _from_float64, without its row loop."""
+        _, ms, k, d, t, zp_in, _ = self.fplan
+        u, mask, tmp, lo, hi = bufs
+        np.multiply(accf, ms, out=u)
+        u += k
+        if d is not None:
+            np.less(u, t, out=mask)
+            np.multiply(mask, d, out=tmp)
+            u -= tmp
+        np.clip(u, lo, hi, out=u)
+        if zp_in:
+            np.floor(u, out=out, casting="unsafe")
+        else:
+            np.floor(u, out=u)
+            np.add(u, self.zp, out=out, casting="unsafe")
+
     def _from_float64(self, accf: np.ndarray, out: np.ndarray) -> None:
         corr, ms, k, d, t, zp_in, limit = self.fplan
         rows, c = accf.shape
