@@ -338,3 +338,40 @@ def test_depthwise_flat_not_for_uint8():
     finally:
         compiled.ENABLED = saved
     assert not it._main.kernels[0].flat
+
+
+# ---------------------------------------------------------------- numpy CONV_2D, folded GEMM
+SMALL_CONV_CASES = [
+    # (dtype, x_shape, w_shape, stride, padding, act, zp_kind, factor)
+    (I8, (1, 25, 5, 32), (32, 1, 1, 32), 1, "SAME", "RELU", "lo", 1.0),     # kws 1x1
+    (I8, (1, 49, 10, 1), (32, 10, 4, 1), 2, "SAME", "NONE", "mid", 1.0),    # kws first
+    (I8, (2, 8, 8, 16), (32, 3, 3, 16), 2, "SAME", "NONE", "hi", 0.3),
+    (U8, (1, 9, 7, 3), (5, 3, 3, 3), 1, "VALID", "RELU6", "mid", 1.0),
+    (I8, (1, 6, 6, 4), (6, 2, 2, 4), 1, "SAME", "NONE", "lo", 30.0),
+]
+
+
+@pytest.mark.parametrize("case", SMALL_CONV_CASES, ids=repr)
+def test_small_conv_folded_gemm_against_litert(case):
+    """The numpy tier's small CONV_2D (requantization scale and offset folded into a
+    float64 GEMM of [im2col, 1], then clamp and floor) equals BUILTIN_REF."""
+    import edgelite
+    dtype, xs, ws, s, pad, act, zk, factor = case
+    k = ws[1] * ws[2] * ws[3]
+    model, x = conv_like("CONV_2D", dtype, 91, x_shape=xs, w_shape=ws, channels=ws[0], axis=0,
+                         k=k, per_channel=dtype == I8, zp_kind=zk, factor=factor,
+                         bias_kind="i32", version=3 if dtype == I8 else 1,
+                         w_zp=131 if dtype == U8 else 0, padding=pad, stride_h=s, stride_w=s,
+                         fused_activation_function=act)
+    check(model, x)
+    info = np.iinfo(dtype)
+    check(model, [np.random.default_rng(5).choice(np.array([info.min, info.max, 0], dtype),
+                                                  xs)])
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    assert it._main.kernels[0].small is not None

@@ -263,10 +263,22 @@ class QuantizedConv2D(Kernel):
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
             self._x = None
             return
-        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         # float64 requantization when provably exact: |acc| <= max|x| * sum|w| per channel
         self.requant.enable_float(self.corr, max_abs(q.x_dtype)
                                   * np.abs(wq).reshape(oc, k).sum(axis=1))
+        # Small outputs: the requantization's scale and offset folded into a float64 GEMM
+        # of [im2col, 1] (Requantizer.fold_into_gemm), then clamp and floor: three or four
+        # numpy calls after the im2col instead of a float32 GEMM and ~6 mixed-type passes.
+        self.small = None
+        if groups == 1 and self.rows * max(k + 1, oc) <= Requantizer.BLOCK:
+            self.small = self.requant.fold_into_gemm(wq.reshape(oc, k).T, (self.rows, oc))
+        if self.small is not None:
+            self.pad_idx = ctx.request_scratch(self.pad.shape, F64)
+            self.col1 = np.ones((self.rows, k + 1), F64)      # the last column stays 1
+            self.u = np.empty((self.rows, oc), F64)
+            self._x = None
+            return
+        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         if groups == 1:
             # im2col, GEMM and requantization band by band, each band cache-sized.
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
@@ -327,6 +339,13 @@ class QuantizedConv2D(Kernel):
         out_hw, kernel, strides, dil = self.geom
         win = None if self.direct else window_view(self.pad.buf, out_hw, kernel, strides, dil)
         oc = self._out.shape[-1]
+        if self.small is not None:
+            cols = self.col1[:, :self.k]
+            self.s_src = self._x.reshape(self.rows, self.k) if self.direct else win
+            self.s_dst = cols if self.direct else cols.reshape(win.shape)
+            self.out2d = self._out.reshape(self.rows, oc)
+            self.invoke = self._invoke_small
+            return
         if self.groups == 1:
             gemm = ictx.scratch[self.gemm_idx]
             col = None if self.direct else ictx.scratch[self.col_idx]
@@ -353,11 +372,25 @@ class QuantizedConv2D(Kernel):
         self.col_win = self.col.reshape(self.win.shape)
         self.accf_groups = self.accf.reshape(self.rows, g, -1).transpose(1, 0, 2)
 
+    def _invoke_small(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        if not self.direct:
+            self.pad.fill_border(self.zi)
+            np.copyto(self.pad.inner, ictx.inputs[0])
+        np.copyto(self.s_dst, self.s_src)
+        w, bufs = self.small
+        np.matmul(self.col1, w, out=self.u)
+        self.requant.finish_u(self.u, self.out2d, bufs)
+
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
             if self.fast is not None:
                 self._invoke_compiled(ictx)
+                return
+            if self.small is not None:
+                self._invoke_small(ictx)
                 return
         pad = self.pad
         pad.fill_border(self.zi)

@@ -278,6 +278,39 @@ class Requantizer:
         return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64),
                 float(self.lo - zpo), float(self.hi - zpo))
 
+    def fold_into_gemm(self, wq: np.ndarray, out_shape) -> tuple | None:
+        """The float64 plan folded into a GEMM's weights, for small outputs: with the raw
+        input rows extended by a column of ones, [x, 1] @ [[wq * ms], [k]] is u of
+        enable_float directly (then finish_u). Exact: every term (x * w * m, an integer
+        below 2^53, times 2^-S; and k) and every partial sum, in any order, is a multiple
+        of 2^-S bounded by the sum of all terms' magnitudes, which enable_float's check
+        keeps below 2^52 * 2^-S when its acc_bound bounds sum |x| * |w| (max|x| * sum|w|).
+        wq: int [K, C] (zero-point-adjusted weights). Returns (float64 weights [K + 1, C],
+        the buffers of finish_u) or None when the plan is absent or needs run-time checks."""
+        bufs = self.small_buffers(out_shape)
+        if bufs is None:
+            return None
+        _, ms, k, _, _, _, _ = self.fplan
+        w = np.empty((wq.shape[0] + 1, wq.shape[1]), F64)
+        np.multiply(wq.astype(F64), ms, out=w[:-1])
+        w[-1] = k
+        return w, bufs
+
+    def finish_u(self, u: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
+        """The steps of from_float_small after u = accf * ms + k (u is overwritten)."""
+        _, _, _, d, t, zp_in, _ = self.fplan
+        _, mask, tmp, lo, hi = bufs
+        if d is not None:
+            np.less(u, t, out=mask)
+            np.multiply(mask, d, out=tmp)
+            u -= tmp
+        np.clip(u, lo, hi, out=u)
+        if zp_in:
+            np.floor(u, out=out, casting="unsafe")
+        else:
+            np.floor(u, out=u)
+            np.add(u, self.zp, out=out, casting="unsafe")
+
     def from_float_small(self, accf: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
         """_from_float64 in one block on accf of any shape [..., C] and strides (a view),
         into out of the same shape; bufs from small_buffers(accf.shape). The same
