@@ -37,6 +37,7 @@ from edgelite.kernels.quant.qutil import (
     U8,
     Padded,
     Requantizer,
+    _clip,
     activation_bounds,
     bands,
     effective_scales,
@@ -763,7 +764,7 @@ class QuantizedFullyConnected(Kernel):
         np.copysign(_HALF_BELOW, acc, out=tmp)
         acc += tmp
         np.trunc(acc, out=acc)
-        np.clip(acc, self.lo - self.zo, self.hi - self.zo, out=acc)
+        _clip(acc, self.lo - self.zo, self.hi - self.zo, out=acc)
         np.add(acc, self.zo, out=self.out2d, casting="unsafe")
 
 

@@ -29,6 +29,7 @@ from edgelite.kernels.quant.qutil import (
     I32,
     U8,
     Padded,
+    _clip,
     activation_bounds,
     same_valid_pads,
 )
@@ -206,7 +207,7 @@ class _QuantizedPool2D(Kernel):
         out = ictx.outputs[0]
         if self.mode == "max":
             if self.clamp:
-                np.clip(acc, self.lo, self.hi, out=acc)
+                _clip(acc, self.lo, self.hi, out=acc)
             return
         if self.table is not None:
             if self.offsets is None:
@@ -228,7 +229,7 @@ class _QuantizedPool2D(Kernel):
         else:
             acc += self.half
             acc //= self.counts
-        np.clip(acc, self.lo, self.hi, out=acc)
+        _clip(acc, self.lo, self.hi, out=acc)
         np.copyto(out, acc, casting="unsafe")
 
 
