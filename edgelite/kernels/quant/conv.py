@@ -274,7 +274,8 @@ class QuantizedConv2D(Kernel):
         if groups == 1 and self.rows * max(k + 1, oc) <= Requantizer.BLOCK:
             self.small = self.requant.fold_into_gemm(wq.reshape(oc, k).T, (self.rows, oc))
         if self.small is not None:
-            self.pad_idx = ctx.request_scratch(self.pad.shape, F64)
+            # the node's own padded buffer (small): its border is filled once, at bind
+            self.pad_own = np.empty(self.pad.shape, F64)
             self.col1 = np.ones((self.rows, k + 1), F64)      # the last column stays 1
             self.u = np.empty((self.rows, oc), F64)
             self._x = None
@@ -336,7 +337,11 @@ class QuantizedConv2D(Kernel):
             self._bind_compiled(ictx)
             self.invoke = self._invoke_compiled
             return
-        self.pad.bind(ictx.scratch[self.pad_idx])
+        if self.small is not None:
+            self.pad.bind(self.pad_own)
+            self.pad.fill_border(self.zi)
+        else:
+            self.pad.bind(ictx.scratch[self.pad_idx])
         out_hw, kernel, strides, dil = self.geom
         win = None if self.direct else window_view(self.pad.buf, out_hw, kernel, strides, dil)
         oc = self._out.shape[-1]
@@ -377,8 +382,7 @@ class QuantizedConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if not self.direct:
-            self.pad.fill_border(self.zi)
-            np.copyto(self.pad.inner, ictx.inputs[0])
+            np.copyto(self.pad.inner, ictx.inputs[0])     # (the border stays zi)
         np.copyto(self.s_dst, self.s_src)
         w, bufs = self.small
         np.matmul(self.col1, w, out=self.u)
@@ -500,8 +504,11 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.facc_idx = ctx.request_scratch((oh * wp * c,), ft)
             self.fbufs = self.requant.small_buffers((oh, ow, c))
             self.i16 = False
-        self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 or self.flat
-                                           else ft)
+        if self.flat:
+            # the node's own padded buffer (small): its border is filled once, at bind
+            self.pad_own = np.empty(self.pad.shape, I16)
+        else:
+            self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 else ft)
         # Cache-sized blocks: whole images when they are small, else bands of rows.
         plane = oh * ow * oc
         if plane <= Requantizer.BLOCK:
@@ -574,7 +581,11 @@ class QuantizedDepthwiseConv2D(Kernel):
                 self.out2 = self._out.reshape(self._out.shape[0] * self._out.shape[1], -1)
             self.invoke = self._invoke_compiled
             return
-        self.pad.bind(ictx.scratch[self.pad_idx])
+        if self.flat:
+            self.pad.bind(self.pad_own)
+            self.pad.fill_border(self.zi)
+        else:
+            self.pad.bind(ictx.scratch[self.pad_idx])
         n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
         src = self.pad.buf
         if self.flat:
@@ -623,8 +634,7 @@ class QuantizedDepthwiseConv2D(Kernel):
     def _invoke_flat(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        self.pad.fill_border(self.zi)
-        np.copyto(self.pad.inner, ictx.inputs[0])
+        np.copyto(self.pad.inner, ictx.inputs[0])         # (the border stays zi)
         prod, prod2, wtile, facc, h2 = self.prod, self.prod2, self.wtile, self.facc, self.flat_h2
         requant, bufs = self.requant, self.fbufs
         for taps, acc3, out3 in self.fblocks:
