@@ -10,6 +10,8 @@ only (never skipped).
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 from kernels.test_compiled import IMPLS, assert_close, conv_model, ref_conv, run, seed_of
@@ -61,7 +63,10 @@ def test_depthwise_3x3_blocks_equal_numpy_tier(w, c, s, d, pad, act, has_bias):
     for got in outs.values():
         assert_close(got, want)
     if compiled.ENABLED:
-        assert_same_values(outs["compiled"], outs["numpy"])
+        if s == 1:      # the numpy tier's row-run einsum: its own summation order (FMA)
+            assert_close(outs["compiled"], outs["numpy"].astype(np.float64))
+        else:
+            assert_same_values(outs["compiled"], outs["numpy"])
 
 
 def test_depthwise_3x3_blocks_propagate_nan_and_inf():
@@ -77,7 +82,12 @@ def test_depthwise_3x3_blocks_propagate_nan_and_inf():
         outs = tiers(model, [x])
         assert np.isnan(outs["numpy"]).any()
         if compiled.ENABLED:
-            assert_same_values(outs["compiled"], outs["numpy"])
+            a, b = outs["compiled"], outs["numpy"]
+            np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+            np.testing.assert_array_equal(a[np.isinf(a)], b[np.isinf(b)])
+            fin = np.isfinite(a)
+            assert_close(a[fin], b[fin].astype(np.float64))
 
 
 def fc_model(x, w, bias, act):
@@ -150,6 +160,69 @@ def test_depthwise_einsum_path(xs, k, s, d, pad, act, has_bias):
         assert_close(got, want)
     if compiled.ENABLED:
         assert_close(outs["compiled"], outs["numpy"].astype(np.float64))
+
+
+# The numpy tier's row-run einsum path (multiplier 1, stride 1 along W, constant
+# filter): padding, stride and dilation along H, dilation along W, even kernels,
+# batches, bias or none, every clamp; vs LiteRT and vs the per-tap loop.
+ROWFLAT_CASES = [
+    ((1, 16, 16, 16), (3, 3), (1, 1), (1, 1), "SAME", "RELU6", True),
+    ((2, 9, 8, 5), (3, 3), (2, 1), (1, 1), "SAME", "NONE", True),
+    ((1, 10, 9, 7), (3, 3), (1, 1), (1, 2), "VALID", "RELU", False),
+    ((1, 11, 12, 3), (5, 4), (3, 1), (2, 1), "SAME", "RELU_N1_TO_1", True),
+    ((1, 6, 5, 48), (2, 3), (1, 1), (1, 2), "VALID", "NONE", True),
+    ((1, 1, 1, 8), (3, 3), (1, 1), (1, 1), "SAME", "RELU6", True),
+]
+
+
+def _depthwise_kernels(it):
+    return [k for k in it._main.kernels if hasattr(k, "rowflat")]
+
+
+@pytest.mark.parametrize("xs,k,s,d,pad,act,has_bias", ROWFLAT_CASES)
+def test_depthwise_rowflat_path(xs, k, s, d, pad, act, has_bias, monkeypatch):
+    from oracle import check_against_litert
+
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 1 << 40)   # the numpy tier only
+    rng = np.random.default_rng(seed_of("dw-rowflat", xs, k, s, d, pad, act, has_bias))
+    x = rng.standard_normal(xs).astype(np.float32)
+    wt = rng.standard_normal((1, *k, xs[3])).astype(np.float32)
+    bias = rng.standard_normal(xs[3]).astype(np.float32) if has_bias else None
+    model = conv_model("DEPTHWISE_CONV_2D", x, wt, bias, padding=pad, stride_h=s[0],
+                       stride_w=s[1], dilation_h_factor=d[0], dilation_w_factor=d[1],
+                       depth_multiplier=1, fused_activation_function=act)
+    assert [kk.rowflat for kk in _depthwise_kernels(_interpreter(model))] == [True]
+    got = run(model, [x], "numpy")
+    assert_close(got, ref_conv(x, wt, bias, s, d, pad, act, depthwise=True))
+    if has_bias:        # LiteRT 2.x's XNNPACK delegate crashes on a two-input depthwise
+        check_against_litert(model, [x])
+    monkeypatch.setattr(conv, "_DW_ROWFLAT_MAX_OUTPUT", -1)         # the per-tap loop
+    assert [kk.rowflat for kk in _depthwise_kernels(_interpreter(model))] == [False]
+    assert_close(got, run(model, [x], "numpy").astype(np.float64))
+
+
+def test_depthwise_rowflat_unbound_arrays(monkeypatch):
+    """Invoked directly on a non-contiguous input and output (not the runtime's arrays)."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 1 << 40)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 6, 7, 4)).astype(np.float32)
+    wt = rng.standard_normal((1, 3, 3, 4)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    model = conv_model("DEPTHWISE_CONV_2D", x, wt, bias, padding="VALID", stride_h=1,
+                       stride_w=1, depth_multiplier=1, fused_activation_function="RELU")
+    it = _interpreter(model)
+    (kern,) = _depthwise_kernels(it)
+    assert kern.rowflat
+    want = ref_conv(x, wt, bias, (1, 1), (1, 1), "VALID", "RELU", depthwise=True)
+    xt = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+    out = np.zeros((1, want.shape[2], want.shape[1], 4), np.float32).transpose(0, 2, 1, 3)
+    assert not xt.flags.c_contiguous and not out.flags.c_contiguous
+    scratch = {kern.pad_idx: np.full(kern.pad.shape, 7.0, np.float32)}
+    ctx = types.SimpleNamespace(inputs=[xt], outputs=[out], scratch=scratch)
+    kern.invoke(ctx)
+    assert_close(out, want)
 
 
 # im2col packing (compiled tier): 3x3 over 3 channels takes an unrolled copy; other
