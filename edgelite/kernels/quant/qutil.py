@@ -274,8 +274,9 @@ class Requantizer:
         return True
 
     def small_buffers(self, shape) -> tuple | None:
-        """Scratch for from_float_small on accumulators of this shape [..., C] (one block,
-        the float64 plan with no run-time limit), or None when that path does not apply."""
+        """Scratch (u, mask, tmp, lo, hi) for finish_u on accumulators of this shape
+        [..., C] (one block, the float64 plan with no run-time limit), or None when that
+        path does not apply."""
         plan = getattr(self, "fplan", None)
         if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
             return None
@@ -302,28 +303,10 @@ class Requantizer:
         return w, bufs
 
     def finish_u(self, u: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
-        """The steps of from_float_small after u = accf * ms + k (u is overwritten)."""
+        """The steps of _from_float64 after u = accf * ms + k, in one block of any shape
+        [..., C] (u is overwritten; out has u's shape)."""
         _, _, _, d, t, zp_in, _ = self.fplan
         _, mask, tmp, lo, hi = bufs
-        if d is not None:
-            np.less(u, t, out=mask)
-            np.multiply(mask, d, out=tmp)
-            u -= tmp
-        _clip(u, lo, hi, out=u)
-        if zp_in:
-            np.floor(u, out=out, casting="unsafe")
-        else:
-            np.floor(u, out=u)
-            np.add(u, self.zp, out=out, casting="unsafe")
-
-    def from_float_small(self, accf: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
-        """_from_float64 in one block on accf of any shape [..., C] and strides (a view),
-        into out of the same shape; bufs from small_buffers(accf.shape). The same
-        operations as _from_float64, without its row loop."""
-        _, ms, k, d, t, zp_in, _ = self.fplan
-        u, mask, tmp, lo, hi = bufs
-        np.multiply(accf, ms, out=u)
-        u += k
         if d is not None:
             np.less(u, t, out=mask)
             np.multiply(mask, d, out=tmp)
