@@ -348,13 +348,16 @@ SMALL_CONV_CASES = [
     (I8, (2, 8, 8, 16), (32, 3, 3, 16), 2, "SAME", "NONE", "hi", 0.3),
     (U8, (1, 9, 7, 3), (5, 3, 3, 3), 1, "VALID", "RELU6", "mid", 1.0),
     (I8, (1, 6, 6, 4), (6, 2, 2, 4), 1, "SAME", "NONE", "lo", 30.0),
+    (I8, (1, 12, 9, 2), (6, 5, 3, 2), 1, "SAME", "RELU6", "hi", 1.0),        # two-copy im2col
+    (U8, (1, 13, 6, 3), (4, 4, 2, 3), 3, "VALID", "NONE", "mid", 0.5),
 ]
 
 
 @pytest.mark.parametrize("case", SMALL_CONV_CASES, ids=repr)
 def test_small_conv_folded_gemm_against_litert(case):
     """The numpy tier's small CONV_2D (requantization scale and offset folded into a
-    float64 GEMM of [im2col, 1], then clamp and floor) equals BUILTIN_REF."""
+    float64 GEMM of [im2col, 1], then clamp and floor; tall windows: im2col in two
+    copies, output written transposed) equals BUILTIN_REF."""
     import edgelite
     dtype, xs, ws, s, pad, act, zk, factor = case
     k = ws[1] * ws[2] * ws[3]
@@ -374,4 +377,6 @@ def test_small_conv_folded_gemm_against_litert(case):
         it.allocate_tensors()
     finally:
         compiled.ENABLED = saved
-    assert it._main.kernels[0].small is not None
+    kern = it._main.kernels[0]
+    assert kern.small is not None
+    assert kern.rowcol == (ws[1] >= 4 and xs[0] == 1)

@@ -278,6 +278,14 @@ class QuantizedConv2D(Kernel):
             self.pad_own = np.empty(self.pad.shape, F64)
             self.col1 = np.ones((self.rows, k + 1), F64)      # the last column stays 1
             self.u = np.empty((self.rows, oc), F64)
+            # Tall windows over few channels (kws: 10x4x1): im2col in two copies with
+            # long runs. R[ox, r] = the padded row r's window at column ox (kw * C values),
+            # then image ox's rows are views of R[ox] (KH * KW * C contiguous values per
+            # output, dilation_h 1), so the GEMM rows run (ox, oy) and the output is
+            # written transposed. (One copy of the 6-D window view has runs of KW * C.)
+            self.rowcol = (not self.direct and n == 1 and dh == 1 and kh >= 4)
+            if self.rowcol:
+                self.rbuf = np.empty((ow, self.pad.shape[1], kw * ic), F64)
             self._x = None
             return
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
@@ -350,6 +358,24 @@ class QuantizedConv2D(Kernel):
             self.s_src = self._x.reshape(self.rows, self.k) if self.direct else win
             self.s_dst = cols if self.direct else cols.reshape(win.shape)
             self.out2d = self._out.reshape(self.rows, oc)
+            self.u_out, self.s_bufs = self.u, self.small[1]
+            if self.rowcol:
+                (oh, ow), (_, kw), (sh, sw), (_, dw) = self.geom
+                img = self.pad.buf[0]                   # [Hp, Wp, C]
+                si = img.strides
+                c = img.shape[2]
+                self.r_src = as_strided(img, shape=(ow, img.shape[0], kw, c),
+                                        strides=(sw * si[1], si[0], dw * si[1], si[2]),
+                                        writeable=False)
+                self.r_dst = self.rbuf.reshape(self.r_src.shape)
+                rs = self.rbuf.strides
+                self.s_src = as_strided(self.rbuf, shape=(ow, oh, self.k),
+                                        strides=(rs[0], sh * rs[1], rs[2]), writeable=False)
+                self.s_dst = cols.reshape(ow, oh, self.k)
+                self.out2d = self._out[0].transpose(1, 0, 2)      # [OW, OH, OC]
+                self.u_out = self.u.reshape(ow, oh, oc)
+                u0, mask, tmp, lo, hi = self.small[1]
+                self.s_bufs = (u0, mask.reshape(ow, oh, oc), tmp.reshape(ow, oh, oc), lo, hi)
             self.invoke = self._invoke_small
             return
         if self.groups == 1:
@@ -383,10 +409,11 @@ class QuantizedConv2D(Kernel):
             self.bind(ictx)
         if not self.direct:
             np.copyto(self.pad.inner, ictx.inputs[0])     # (the border stays zi)
+            if self.rowcol:
+                np.copyto(self.r_dst, self.r_src)
         np.copyto(self.s_dst, self.s_src)
-        w, bufs = self.small
-        np.matmul(self.col1, w, out=self.u)
-        self.requant.finish_u(self.u, self.out2d, bufs)
+        np.matmul(self.col1, self.small[0], out=self.u)
+        self.requant.finish_u(self.u_out, self.out2d, self.s_bufs)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
