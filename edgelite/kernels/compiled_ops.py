@@ -11,6 +11,12 @@
   x / inf gives -0.0 for finite negative x and NaN for -inf, as in the numpy tier.
   Agrees with the numpy tier within 5e-7 relative to max(1, |x|) (tests).
 
+- `pool2x2_f32`: MAX_POOL_2D / AVERAGE_POOL_2D with 2x2 windows, stride 2, no
+  padding (the common case), fused clamp, one pass; the numpy tier's combining
+  order and np.maximum's NaN rule, so it equals the numpy tier (32x32x16 max
+  pool ~2.7 us vs ~10 us in numpy). A generic-window numba loop measured no
+  faster than numpy (its channel loop did not vectorize), so other pools stay numpy.
+
 Imported only through `activations.compiled_ops_for`, i.e. `conv.compiled_tier`
 (numba is never imported by `import edgelite` or by models without big nodes).
 Compiled once (~0.5 s), cached on disk like compiled.py (`cache=True`).
@@ -42,6 +48,8 @@ _INF_BITS = np.int32(0x7F800000)
 if ENABLED:
     _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
                       error_model="numpy")
+    _jit_inline = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
+                             error_model="numpy", inline="always")
 
     h0, h1, h2, h3, h4, h5, h6 = _H
     q0, q1, q2, q3, q4, q5 = _Q
@@ -81,6 +89,42 @@ if ENABLED:
             _gelu_chunk(x[start:stop], out[start:stop], bits[:stop - start])
 
 
+    @_jit_inline
+    def _max_nan(a, b):
+        """np.maximum: the larger, NaN if either is NaN (selects: vectorizes)."""
+        m = a if a > b else b  # noqa: FURB136 (a select, unlike max())
+        m = a if a != a else m  # noqa: PLR0124 (NaN test)
+        return b if b != b else m  # noqa: PLR0124
+
+    @_jit
+    def pool2x2_f32(x, out, is_max, lo, hi):
+        """2x2 windows, stride 2, no padding: x [N, H, W, C] -> out [N, OH, OW, C].
+        Combined in the numpy tier's blocked order (the two rows first, then the two
+        columns; average / 4), then clamped: equal to the numpy tier."""
+        n, c = x.shape[0], x.shape[3]
+        oh, ow = out.shape[1], out.shape[2]
+        four = np.float32(4.0)
+        for b in range(n):
+            for oy in range(oh):
+                y = 2 * oy
+                for ox in range(ow):
+                    xx = 2 * ox
+                    for ch in range(c):
+                        a0 = x[b, y, xx, ch]
+                        a1 = x[b, y, xx + 1, ch]
+                        b0 = x[b, y + 1, xx, ch]
+                        b1 = x[b, y + 1, xx + 1, ch]
+                        if is_max:
+                            v = _max_nan(_max_nan(a0, b0), _max_nan(a1, b1))
+                        else:
+                            v = ((a0 + b0) + (a1 + b1)) / four
+                        if v < lo:
+                            v = lo
+                        if v > hi:
+                            v = hi
+                        out[b, oy, ox, ch] = v
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) the kernels for the layouts the kernels pass."""
     if not ENABLED:
@@ -89,4 +133,8 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     x = np.zeros(8, np.float32)
     gelu_f32(x, np.empty_like(x), np.empty(CHUNK, np.int32))
+    p = np.zeros((1, 2, 2, 2), np.float32)
+    for is_max in (True, False):
+        pool2x2_f32(p, np.empty((1, 1, 1, 2), np.float32), is_max, np.float32(0.0),
+                    np.float32(6.0))
     return time.perf_counter() - t0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.format.schema.tflite_generated import Padding
+from edgelite.kernels.activations import compiled_ops_for
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import conv_output_size
 from edgelite.kernels.conv import (
@@ -79,6 +80,13 @@ class _Pool2D(Kernel):
         if self.blocked:
             self.rows_idx = ctx.request_scratch((n, oh, ow * fw, c), F32) if fw > 1 else None
             self.window_size = np.asarray(np.float32(fh * fw))
+        # Compiled tier, 2x2 windows of stride 2 without padding: one pass, clamp included.
+        pool2x2 = self.blocked and (fh, fw) == (2, 2)
+        compiled_ops = compiled_ops_for(n * oh * ow * c) if pool2x2 else None
+        self.compiled = compiled_ops.pool2x2_f32 if compiled_ops is not None else None
+        if self.compiled is not None:
+            from edgelite.kernels.compiled import float_bounds
+            self.lo, self.hi = float_bounds(self.bounds)
         if self.mode != "max":
             rows = _valid_counts(h, oh, fh, sh, pads[0][0])
             cols = _valid_counts(w, ow, fw, sw, pads[1][0])
@@ -92,6 +100,9 @@ class _Pool2D(Kernel):
         self._x = x
         self._out = ictx.outputs[0]
         oh, ow, fh, fw, sh, sw = self.geom
+        # arrays the runtime did not bind may be strided: the numpy path then
+        self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
+                             and self._out.flags.c_contiguous)
         if self.blocked:
             self.row_views = [x[:, ky::fh][:, :oh, :ow * fw, :] for ky in range(fh)]
             rows = ictx.scratch[self.rows_idx] if fw > 1 else ictx.outputs[0]
@@ -116,6 +127,9 @@ class _Pool2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         out = ictx.outputs[0]
+        if self.compiled_now:
+            self.compiled(self._x, out, self.mode == "max", self.lo, self.hi)
+            return
         if self.blocked:
             self._invoke_blocked(out)
             return

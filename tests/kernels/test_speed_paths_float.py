@@ -257,8 +257,9 @@ POOL_CASES = [((1, 32, 32, 16), (2, 2)), ((2, 9, 12, 3), (3, 2)), ((1, 8, 6, 5),
 @pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
 @pytest.mark.parametrize("impl", IMPLS)
 def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
-    """stride == filter, no padding: the blocked numpy path against a per-window
-    float64 reference and LiteRT (on each tier: pools have no compiled kernel)."""
+    """stride == filter, no padding: the blocked numpy path (and on the compiled
+    tier, 2x2 windows: compiled_ops.pool2x2_f32) against a per-window float64
+    reference and LiteRT."""
     x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
     m = pool_model(op, shape, f, f, activation="RELU6")
     got = run_tier(m, [x], impl, monkeypatch)
@@ -270,6 +271,32 @@ def test_pool_non_overlapping(op, shape, f, impl, monkeypatch):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     check_against_litert(m, [x])
 
+
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="compares the compiled tier with numpy")
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+@pytest.mark.parametrize("shape,act", [((2, 9, 13, 7), "RELU6"), ((1, 32, 32, 16), "NONE"),
+                                       ((1, 2, 2, 1), "RELU_N1_TO_1"), ((3, 4, 6, 33), "RELU")])
+def test_pool2x2_compiled_equals_numpy(op, shape, act, monkeypatch):
+    """The compiled 2x2/2 pool equals the numpy tier bit for bit, NaN and inf included."""
+    import edgelite
+    from edgelite.kernels import conv, pool
+    rng = np.random.default_rng(len(shape) + shape[1] + shape[3])
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 3, replace=False)] = [np.nan, np.inf, -np.inf]
+    m = pool_model(op, shape, (2, 2), (2, 2), activation=act)
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    (k,) = [k for k in it._main.kernels if isinstance(k, pool._Pool2D)]
+    assert k.compiled is not None
+    monkeypatch.undo()
+    got = run_tier(m, [x], "compiled", monkeypatch)
+    want = run_tier(m, [x], "numpy", monkeypatch)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(want).any() or act == "RELU_N1_TO_1" or shape[1] < 4
 
 
 # ---------------------------------------------------------------- ADD/SUB/MUL, constant broadcast
