@@ -62,13 +62,18 @@ class Softmax(Kernel):
         rows = x.size // n if n else 0
         # a few rows: the per-row max path is as few numpy calls
         self.fast = x.dtype == np.float32 and self.beta > 0 and rows >= self.MIN_ROWS
+        # One float32 row (a classifier's output): the same five passes over flat
+        # views with a 0-d max/sum (no axis/keepdims handling: ~4.5 -> ~2.5 us at 10).
+        self.one_row = x.dtype == np.float32 and rows == 1
+        self.g0 = np.empty((), np.float32)
+        self.beta0 = np.asarray(self.beta)
+        self._views = (None, None, None, None)
         if self.fast:
             self.shape2 = (x.size // n, n)
             self.e = np.empty(self.shape2, np.float32)
             self.sums = np.empty((self.shape2[0], 1), np.float32)
             self.ones = np.ones((n, 1), np.float32)
             self.gmax = np.empty((), np.float32)
-            self.beta0 = np.asarray(self.beta)
             self.inv_beta = np.asarray(np.float32(1.0) / self.beta)
             self.min_sum = np.float32(n * np.exp(-self.T))
             self.tiny = np.float32(1e-30)     # far above the subnormals: log(sum) accurate
@@ -77,6 +82,23 @@ class Softmax(Kernel):
         if self.empty:
             return
         x, out = ictx.inputs[0], ictx.outputs[0]
+        if self.one_row:
+            sx, so, xf, of = self._views
+            if x is not sx or out is not so:
+                if not (x.flags.c_contiguous and out.flags.c_contiguous):
+                    self._invoke_rowmax(x, out)
+                    return
+                xf, of = x.reshape(-1), out.reshape(-1)
+                self._views = (x, out, xf, of)
+            g = self.g0
+            np.maximum.reduce(xf, out=g)
+            np.subtract(xf, g, out=of)
+            if self.beta != 1.0:
+                np.multiply(of, self.beta0, out=of)
+            np.exp(of, out=of)
+            np.add.reduce(of, out=g)
+            np.divide(of, g, out=of)
+            return
         if not (self.fast and x.flags.c_contiguous and out.flags.c_contiguous
                 and self._invoke_shifted(x.reshape(self.shape2), out.reshape(self.shape2))):
             self._invoke_rowmax(x, out)

@@ -3,6 +3,7 @@ the float64 definition (dense grids, special values) or LiteRT via tests/oracle.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -183,6 +184,46 @@ def test_softmax_few_rows_use_row_max(shape, monkeypatch):
     assert taken == []
     assert np.abs(got.astype(np.float64) - softmax_exact(x, 1.0)).max() < 1e-6
     check_against_litert(softmax_model(shape, 1.0), [x])
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 7.0])
+@pytest.mark.parametrize("shape", [(1, 10), (1, 1, 1000), (3,), (1, 1)])
+def test_softmax_one_row(shape, beta):
+    """One float32 row: the flat-view path equals the per-row max path bit for bit
+    (special values included) and LiteRT within tolerance."""
+    from edgelite.kernels.normalization import Softmax
+    x = np.random.default_rng(shape[-1]).normal(0.0, 3.0, size=shape).astype(np.float32)
+    got, _ = run_softmax(x, beta)
+    k = Softmax.__new__(Softmax)
+    k.beta, k.buf, k.rows = np.float32(beta), None, np.empty(shape[:-1] + (1,), np.float32)
+    want = np.empty_like(x)
+    k._invoke_rowmax(x, want)
+    np.testing.assert_array_equal(got, want)
+    check_against_litert(softmax_model(shape, beta), [x])
+    if shape[-1] >= 3:
+        for special in ([np.inf], [np.nan], [-np.inf], [np.inf, -np.inf]):
+            y = x.copy().reshape(-1)
+            y[:len(special)] = special
+            y = y.reshape(shape)
+            got, _ = run_softmax(y, beta)
+            with np.errstate(all="ignore"):
+                k._invoke_rowmax(y, want)
+            np.testing.assert_array_equal(got, want)
+
+
+def test_softmax_one_row_unbound_arrays():
+    import edgelite
+    x = np.random.default_rng(3).normal(size=(1, 6)).astype(np.float32)
+    it = edgelite.Interpreter(model_content=softmax_model((1, 6), 1.0))
+    it.allocate_tensors()
+    (k,) = it._main.kernels
+    assert k.one_row
+    xs = np.zeros((1, 12), np.float32)[:, ::2]
+    xs[...] = x
+    out = np.zeros((1, 12), np.float32)[:, 1::2]
+    assert not xs.flags.c_contiguous and not out.flags.c_contiguous
+    k.invoke(types.SimpleNamespace(inputs=[xs], outputs=[out]))
+    np.testing.assert_allclose(out, softmax_exact(x, 1.0), rtol=0, atol=1e-6)
 
 
 def test_softmax_special_rows():
