@@ -380,3 +380,22 @@ def test_small_conv_folded_gemm_against_litert(case):
     kern = it._main.kernels[0]
     assert kern.small is not None
     assert kern.rowcol == (ws[1] >= 4 and xs[0] == 1)
+
+
+TINY_FC_CASES = [(I8, (1, 32), 12, True, "NONE"), (I8, (1, 512), 10, False, "RELU"),
+                 (U8, (3, 20), 7, False, "RELU6"), (I8, (2, 1, 1, 9), 5, True, "RELU_N1_TO_1")]
+
+
+@pytest.mark.parametrize("case", TINY_FC_CASES, ids=repr)
+def test_tiny_fully_connected_against_litert(case):
+    """Tiny FULLY_CONNECTED (one float64 GEMM of [x, 1] against [wq; correction], the
+    epilogue with the zero point added before the clamp) equals BUILTIN_REF."""
+    import edgelite
+    model, x = _fc(case[0], 73, *case[1:])
+    check(model, x)
+    info = np.iinfo(case[0])
+    check(model, [np.random.default_rng(2).choice(np.array([info.min, info.max], case[0]),
+                                                  case[1])])
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    assert it._main.kernels[0].tiny
