@@ -253,6 +253,8 @@ _BLOCK_MIN_ROWS = 256
 # Window rows shorter than this many values (KW * C) are copied channel-major when
 # the output rows are at least this long.
 _SHORT_RUN = 16
+# Channel-major columns fold a constant bias into the GEMM (a row of ones).
+_FOLD_BIAS = True
 
 
 def gemm_row_block(rows: int, n: int) -> int:
@@ -286,9 +288,6 @@ class _ImageToColumnsConv(Kernel):
         self.block = max(1, gemm_row_block(self.rows, out_ch) if groups == 1 else self.rows)
         self.block_ranges = [(r0, min(self.rows, r0 + self.block))
                              for r0 in range(0, self.rows, self.block)]
-        self.epilogue = Epilogue(bias, 2, self.rows, out_ch, bounds)
-        self.block_epilogues = [Epilogue(bias, 2, r1 - r0, out_ch, bounds)
-                                for r0, r1 in self.block_ranges]
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
@@ -299,6 +298,15 @@ class _ImageToColumnsConv(Kernel):
         # 2.2x faster than the row-major copy, and than the compiled pack, at 224x224x3).
         self.transposed = (groups == 1 and not self.direct and kernel[-1] * cg < _SHORT_RUN
                            and out_spatial[-1] >= _SHORT_RUN)
+        # Channel-major columns with a constant filter and bias: the bias is one more
+        # row of the GEMM (a row of ones under the filter's row of biases) instead of
+        # an epilogue pass.
+        self.fold_bias = (_FOLD_BIAS and self.transposed and w_const is not None
+                          and bias is not None and bias.data is not None)
+        epi_bias = None if self.fold_bias else bias
+        self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
+        self.block_epilogues = [Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
+                                for r0, r1 in self.block_ranges]
         # Compiled tier: each block of columns packed in one pass straight from the input.
         compiled = compiled_tier(self.rows * out_ch)
         self.pack_c = (compiled is not None and len(kernel) == 2 and groups == 1
@@ -313,7 +321,7 @@ class _ImageToColumnsConv(Kernel):
         if self.direct:
             self.col_idx = None
         elif self.transposed:
-            self.col_idx = ctx.request_scratch((k, self.rows), F32)
+            self.col_idx = ctx.request_scratch((k + self.fold_bias, self.rows), F32)
         elif groups == 1:
             self.col_idx = ctx.request_scratch((self.block if self.pack_c else self.rows, k),
                                                F32)
@@ -322,6 +330,9 @@ class _ImageToColumnsConv(Kernel):
             self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
         self.weights_const = w_const is not None
         self.wt = self._relayout(w_const) if w_const is not None else None
+        if self.fold_bias:
+            self.wt = np.ascontiguousarray(
+                np.vstack([self.wt, bias.data.reshape(1, -1).astype(F32)]), F32)
 
     @abc.abstractmethod
     def _relayout(self, w: np.ndarray) -> np.ndarray:
@@ -356,7 +367,8 @@ class _ImageToColumnsConv(Kernel):
                 # [N, *out, *kernel, C] -> [*kernel, C, N, *out]; the GEMM's columns are
                 # the transposed [rows, K] view of the [K, rows] buffer
                 self.win = win.transpose((*range(nd + 1, 2 * nd + 2), *range(nd + 1)))
-                self.col_win = col.reshape(self.win.shape)
+                self.col_win = col[:self.k].reshape(self.win.shape)
+                self.ones_row = col[self.k] if self.fold_bias else None
                 self.col = col.T
             elif self.groups == 1:
                 self.win = win
@@ -403,6 +415,8 @@ class _ImageToColumnsConv(Kernel):
         if self.groups == 1:
             if not self.direct:
                 np.copyto(self.col_win, self.win)
+                if self.fold_bias:
+                    self.ones_row.fill(1.0)
             for _, col, out_b, epi in self.blocks:
                 matmul(col, wt, out=out_b)
                 epi.run(ictx)

@@ -286,11 +286,18 @@ def test_conv_transposed_columns(xs, k, s, d, pad, monkeypatch):
                        dilation_h_factor=d, dilation_w_factor=d,
                        fused_activation_function="RELU6")
     it = _interpreter(model)
-    assert [k.transposed for k in _conv_kernels(it)] == [True]
+    assert [(k.transposed, k.fold_bias) for k in _conv_kernels(it)] == [(True, True)]
     outs = tiers(model, [x])
     want = ref_conv(x, w, bias, (s, s), (d, d), pad, "RELU6", depthwise=False)
     for got in outs.values():
         assert_close(got, want)
+    from oracle import check_against_litert
+    check_against_litert(model, [x])
+    monkeypatch.setattr(conv, "_FOLD_BIAS", False)      # the bias in the epilogue
+    assert [k.fold_bias for k in _conv_kernels(_interpreter(model))] == [False]
+    for impl, got in tiers(model, [x]).items():
+        assert_close(outs[impl], got.astype(np.float64))
+    monkeypatch.setattr(conv, "_FOLD_BIAS", True)
     monkeypatch.setattr(conv, "_SHORT_RUN", 0)          # the row-major copy
     for impl, got in tiers(model, [x]).items():
         assert_close(outs[impl], got.astype(np.float64))
