@@ -17,7 +17,9 @@ second spinning thread pool beside OpenBLAS's made a prototype far slower):
   the output row is still in L1. Taps are summed in the numpy kernel's order
   (zero-initialised accumulator, filter taps row-major, bias, clamp), and
   `fastmath=False` keeps LLVM from contracting into FMAs, so results equal
-  the numpy path up to the sign of zero. `depthwise_conv2d_3x3` (3x3,
+  the numpy per-tap loop up to the sign of zero (the numpy tier's row-run
+  einsum, used for small stride-1 images, sums in its own order: within float
+  rounding). `depthwise_conv2d_3x3` (3x3,
   multiplier 1, MobileNet's case) works on flat [rows, W*C] views, sums an
   interior pixel's nine taps in registers and stores it once: 2-4x the
   general kernel. Interior pixels go four at a time (stride 1) or two at a

@@ -584,7 +584,10 @@ _DW_EINSUM_MAX_PIXELS = 28 * 28
 class DepthwiseConv2D(Kernel):
     """Whole-plane multiply-accumulate, one filter tap at a time, over blocks of
     output rows sized for the cache. Weights are tiled to [taps, OW, C] so a
-    product runs over a whole contiguous output row at once."""
+    product runs over a whole contiguous output row at once. Small images with
+    stride 1 along W (multiplier 1) take one einsum over row runs instead, few
+    pixels with many channels one einsum over windows; the compiled tier its
+    numba kernels."""
 
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity((2, 3), 1)
