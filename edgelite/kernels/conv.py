@@ -218,6 +218,8 @@ class PaddedInput:
         self.buf = buf
         inner = tuple(slice(b, b + d) for d, (b, _) in zip(self.in_shape, self.pads))
         self.inner = buf[inner]
+        if self._bind_seams(buf):
+            return
         self.borders = []
         for axis, (b, a) in enumerate(self.pads):
             full = [slice(None)] * buf.ndim
@@ -227,6 +229,31 @@ class PaddedInput:
             if a:
                 full[axis] = slice(buf.shape[axis] - a, None)
                 self.borders.append(buf[tuple(full)])
+
+    def _bind_seams(self, buf: np.ndarray) -> bool:
+        """[N, H, W, C] padded along H and W only, contiguous: the borders as three
+        flat runs per image, not four planes: the top rows with the first row's left
+        border, the bottom rows with the last row's right border, and the seams (a
+        row's right border followed by the next row's left border)."""
+        pads = self.pads
+        if (len(pads) != 4 or pads[0] != (0, 0) or pads[3] != (0, 0)
+                or not buf.flags.c_contiguous or buf.size == 0):
+            return False
+        n, hp, wp, c = buf.shape
+        (pt, pb), (pl, pr) = pads[1], pads[2]
+        h = hp - pt - pb
+        flat = buf.reshape(n, hp * wp * c)
+        head = (pt * wp + pl) * c
+        tail = ((pt + h - 1) * wp + wp - pr) * c if h else head
+        self.borders = [flat[:, :head], flat[:, tail:]]
+        seam = (pr + pl) * c
+        if h > 1 and seam:
+            first = ((pt * wp) + wp - pr) * c          # row pt's right border
+            s0, s1 = flat.strides
+            self.borders.append(as_strided(flat[:, first:], shape=(n, h - 1, seam),
+                                           strides=(s0, wp * c * s1, s1)))
+        self.borders = [b for b in self.borders if b.size]
+        return True
 
     def fill(self, x: np.ndarray) -> None:
         for border in self.borders:

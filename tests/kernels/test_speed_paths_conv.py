@@ -333,3 +333,21 @@ def _interpreter(model):
 
 def _conv_kernels(it):
     return [k for k in it._main.kernels if hasattr(k, "transposed")]
+
+
+def test_padded_input_seam_borders():
+    """PaddedInput's three-run borders (4-D, H/W padding): every border value
+    rewritten over a dirty buffer, the interior copied; vs np.pad."""
+    import itertools
+
+    from edgelite.kernels.conv import PaddedInput
+    rng = np.random.default_rng(0)
+    for n, h, w, c, pt, pb, pl, pr in itertools.product([1, 2], [1, 2, 5], [1, 3], [1, 4],
+                                                       [0, 1, 2], [0, 1], [0, 1, 3], [0, 2]):
+        x = rng.random((n, h, w, c)).astype(np.float32)
+        p = PaddedInput(x.shape, [(0, 0), (pt, pb), (pl, pr), (0, 0)], fill=-7.0)
+        buf = np.full(p.shape, np.nan, np.float32)
+        p.bind(buf)
+        p.fill(x)
+        want = np.pad(x, [(0, 0), (pt, pb), (pl, pr), (0, 0)], constant_values=-7.0)
+        np.testing.assert_array_equal(buf, want)
