@@ -557,14 +557,15 @@ def test_unary8_pair_table_every_pair(op, dtype, version, qi, qo, opts, monkeypa
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "LESS", "DIV"])
-@pytest.mark.parametrize("dtype", [I8, U8])
+@pytest.mark.parametrize("op,dtype", [(op, dt) for op in ("ADD", "SUB", "MUL",
+                                                         "SQUARED_DIFFERENCE", "LESS", "DIV")
+                                      for dt in (I8, U8)
+                                      if not (op == "SQUARED_DIFFERENCE" and dt == U8)])
 def test_binary8_constant_scalar(tier, op, dtype, monkeypatch):
     """A constant scalar operand (either side) makes the op a 256-entry table of the
     other input: against the same model with the scalar as an input (the pair table),
-    for every input value, at sizes taking each lookup path."""
-    if op == "SQUARED_DIFFERENCE" and dtype == U8:
-        pytest.skip("SQUARED_DIFFERENCE is int8 only")
+    for every input value, at sizes taking each lookup path. (SQUARED_DIFFERENCE has
+    no uint8 kernel in LiteRT: that pair is not generated.)"""
     info = np.iinfo(dtype)
     zp = 0 if dtype == I8 else 128
     rng = _seed("const-scalar", op, dtype)
