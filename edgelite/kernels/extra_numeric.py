@@ -13,6 +13,7 @@ and dynamic otherwise, as in LiteRT.
 """
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -229,8 +230,9 @@ class _UnsortedSegment(Kernel):
     ufunc: np.ufunc
 
     @staticmethod
+    @abc.abstractmethod
     def initial(dtype: np.dtype):
-        raise NotImplementedError
+        """The reduction's identity for `dtype` (empty segments get it)."""
 
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity(3, 1)
