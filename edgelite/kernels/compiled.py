@@ -458,6 +458,8 @@ if ENABLED:
 
     @_jit_inline
     def _im2col(xf, colf, geom, r0, rows, fill):
+        # runs indexed as colf[d + t] = xf[s + t] (LLVM turns them into vector copies;
+        # a running d += 1 / s += 1 pair does not vectorize as well)
         h, wd, c, oh, ow, kh, kw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
         sh, sw, dh, dw, pt, pl = geom[7], geom[8], geom[9], geom[10], geom[11], geom[12]
         seg = kw * c
@@ -473,27 +475,24 @@ if ENABLED:
                 iy = oy * sh - pt + ky * dh
                 if iy < 0 or iy >= h:
                     for t in range(seg):
-                        colf[d] = fill
-                        d += 1
+                        colf[d + t] = fill
+                    d += seg
                 elif whole:
                     s = (n * h + iy) * rowlen + ix0 * c
                     for t in range(seg):
-                        colf[d] = xf[s]
-                        d += 1
-                        s += 1
+                        colf[d + t] = xf[s + t]
+                    d += seg
                 else:
                     for kx in range(kw):
                         ix = ix0 + kx * dw
                         if ix < 0 or ix >= wd:
                             for t in range(c):
-                                colf[d] = fill
-                                d += 1
+                                colf[d + t] = fill
                         else:
                             s = (n * h + iy) * rowlen + ix * c
                             for t in range(c):
-                                colf[d] = xf[s]
-                                d += 1
-                                s += 1
+                                colf[d + t] = xf[s + t]
+                        d += c
             ox += 1
             if ox == ow:
                 ox = 0

@@ -64,6 +64,7 @@ if ENABLED:
                       error_model="numpy")
     _jit_inline = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
                              error_model="numpy", inline="always")
+    _im2col = _compiled._im2col       # the one im2col pack, shared with the float conv
 
     @_jit_inline
     def _rqf(a, ms, k0, d, zp, lo, hi, need):
@@ -127,48 +128,9 @@ if ENABLED:
     @_jit
     def im2col_rows_fill(xf, colf, geom, r0, rows, fill):
         """Rows r0 .. r0 + rows of the im2col matrix of the flat NHWC input xf into
-        colf (flat), `fill` outside the input; geom int64 [h, w, c, oh, ow, kh, kw,
-        sh, sw, dh, dw, pad_top, pad_left]."""
-        h, wd, c, oh, ow, kh, kw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
-        sh, sw, dh, dw, pt, pl = geom[7], geom[8], geom[9], geom[10], geom[11], geom[12]
-        seg = kw * c
-        n = r0 // (oh * ow)
-        oy = (r0 - n * oh * ow) // ow
-        ox = r0 - n * oh * ow - oy * ow
-        rowlen = wd * c
-        d = 0
-        for r in range(rows):
-            ix0 = ox * sw - pl
-            whole = dw == 1 and ix0 >= 0 and ix0 + kw <= wd
-            for ky in range(kh):
-                iy = oy * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    for t in range(seg):
-                        colf[d + t] = fill
-                    d += seg
-                elif whole:
-                    s = (n * h + iy) * rowlen + ix0 * c
-                    for t in range(seg):
-                        colf[d + t] = xf[s + t]
-                    d += seg
-                else:
-                    for kx in range(kw):
-                        ix = ix0 + kx * dw
-                        if ix < 0 or ix >= wd:
-                            for t in range(c):
-                                colf[d + t] = fill
-                        else:
-                            s = (n * h + iy) * rowlen + ix * c
-                            for t in range(c):
-                                colf[d + t] = xf[s + t]
-                        d += c
-            ox += 1
-            if ox == ow:
-                ox = 0
-                oy += 1
-                if oy == oh:
-                    oy = 0
-                    n += 1
+        colf (flat), `fill` (the input zero point) outside the input; geom int64 [h, w,
+        c, oh, ow, kh, kw, sh, sw, dh, dw, pad_top, pad_left] (compiled._im2col)."""
+        _im2col(xf, colf, geom, r0, rows, fill)
 
     @_jit
     def depthwise_q3(x2, w9, zsw, p, zf, zp, lo, hi, need, out2, acc, geom):
