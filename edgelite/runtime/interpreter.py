@@ -280,6 +280,9 @@ class Interpreter:
             s = ex.specs[idx]
             if s.data is not None:
                 return np.array(s.data)
+            why = ex.not_computed(idx)
+            if why is not None:
+                raise InterpreterError(f"get_tensor: tensor {idx} {s.name!r} has no value: {why}")
             raise InterpreterError(f"get_tensor: tensor {idx} {s.name!r} has no value (allocate "
                                    f"and invoke first)")
         return np.array(arr)

@@ -20,6 +20,7 @@ from edgelite.errors import InterpreterError, ModelError, OpError, UnsupportedOp
 from edgelite.format import ir
 from edgelite.kernels.base import InvokeContext, PrepareContext, TensorSpec
 from edgelite.runtime.arena import Arena, GreedyPlanner
+from edgelite.runtime.fusion import find_groups, fusion_enabled
 
 _TRACE = os.environ.get("EDGELITE_TRACE", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
@@ -53,6 +54,9 @@ class SubgraphExecutor:
         self._deferred_cache: dict[int, tuple] = {}
         self._variables: dict[int, np.ndarray] = {}
         self.children: dict[tuple, SubgraphExecutor] = {}
+        self._groups: dict = {}           # node that runs a fused chain -> fusion.FusedGroup
+        self._fused_away: dict[int, int] = {}   # other nodes of a chain -> the node running it
+        self._interior: dict = {}         # tensors a fused chain no longer computes -> its group
 
     # ------------------------------------------------------------ tensors
     def _make_spec(self, i: int, t: ir.Tensor) -> TensorSpec:
@@ -175,6 +179,7 @@ class SubgraphExecutor:
             self._ctxs[oi] = ctx
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
+        self._fuse()
         self._plan_memory()
         self._bind()
         self.allocated = True
@@ -218,6 +223,63 @@ class SubgraphExecutor:
         self._alias[out.index] = self._alias.get(src.index, src.index)
         self._folded.add(oi)
 
+    # ------------------------------------------------------------ fusion
+    def _fuse(self) -> None:
+        """Replace recognized chains of prepared nodes by one fused kernel each
+        (runtime/fusion.py); off with experimental_preserve_all_tensors, reference
+        kernels, or EDGELITE_FUSE=0."""
+        self._groups, self._fused_away, self._interior = {}, {}, {}
+        if self.runtime._preserve_all or self.runtime._reference or not fusion_enabled():
+            return
+        from edgelite.kernels.fused import make_kernel
+        for g in find_groups(self, min(self._deferred_from, len(self.sg.operators))):
+            run = g.run_at
+            nodes = ", ".join(str(n) for n in g.nodes)
+            ctx = PrepareContext(
+                model=self.model, subgraph_index=self.index, op_index=run,
+                op_name=f"{g.name} fused from operators {nodes}", version=1, options=None,
+                custom_options=None, inputs=[self.specs[t] for t in g.inputs],
+                outputs=[self.specs[t] for t in g.outputs], runtime=self,
+                num_threads=self.runtime._num_threads, reference=self.runtime._reference)
+            g.kernel = make_kernel(g)
+            try:
+                g.kernel.prepare(ctx)
+            except Exception as e:
+                raise _wrap(e, self.where(run), "prepare the fused chain") from e
+            g.ctx = ctx
+            self._groups[run] = g
+            for n in g.nodes:
+                if n != run:
+                    self._fused_away[n] = run
+            for t in g.interior:
+                self._interior[t] = g
+
+    def _io(self, oi: int):
+        """The tensors node oi reads and writes at invoke (fusion-aware)."""
+        g = self._groups.get(oi)
+        if g is not None:
+            return g.inputs, g.outputs
+        if oi in self._fused_away:
+            return (), ()
+        op = self.sg.operators[oi]
+        return op.inputs, op.outputs
+
+    def _node_scratch(self, oi: int) -> list:
+        g = self._groups.get(oi)
+        if g is not None:
+            return g.ctx.scratch
+        return [] if oi in self._fused_away else self._ctxs[oi].scratch
+
+    def not_computed(self, t: int) -> str | None:
+        """Why tensor t has no value after invoke when it is a fused chain's interior."""
+        g = self._interior.get(t)
+        if g is None:
+            return None
+        return (f"it is an intermediate of the {g.name} chain (operators "
+                f"{', '.join(str(n) for n in g.nodes)}) that edgelite runs as one fused kernel; "
+                f"construct the Interpreter with experimental_preserve_all_tensors=True (or set "
+                f"EDGELITE_FUSE=0) to compute and keep it")
+
     # ------------------------------------------------------------ memory
     def _plan_memory(self) -> None:
         n_ops = len(self.sg.operators)
@@ -231,12 +293,12 @@ class SubgraphExecutor:
             first[i] = 0
             last[i] = end
         for oi in range(min(self._deferred_from, n_ops)):
-            op = self.sg.operators[oi]
-            for t in op.outputs:
+            ins, outs = self._io(oi)
+            for t in outs:
                 if t >= 0:
                     first.setdefault(t, oi + 1)
                     last[t] = max(last.get(t, oi + 1), end if preserve else oi + 1)
-            for t in op.inputs:
+            for t in ins:
                 if t >= 0:
                     first.setdefault(t, oi + 1)
                     last[t] = max(last.get(t, 0), oi + 1)
@@ -269,7 +331,7 @@ class SubgraphExecutor:
             placed.append((t, planner.add_buffer(nbytes, f, last[t], s.name)))
         scratch_reqs = []
         for oi in range(min(self._deferred_from, n_ops)):
-            for k, (shape, dtype) in enumerate(self._ctxs[oi].scratch):
+            for k, (shape, dtype) in enumerate(self._node_scratch(oi)):
                 nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                 scratch_reqs.append((oi, k, planner.add_buffer(nbytes, oi + 1, oi + 1,
                                                                f"scratch {oi}.{k}")))
@@ -297,7 +359,7 @@ class SubgraphExecutor:
                 self.arrays[i] = np.zeros(s.shape, dtype=s.dtype)
         self._scratch = {}
         for oi, k, req in scratch_reqs:
-            shape, dtype = self._ctxs[oi].scratch[k]
+            shape, dtype = self._node_scratch(oi)[k]
             self._scratch.setdefault(oi, []).append(self.arena.view(planner.offset(req), shape, dtype))
         self.memory = {
             "arena_bytes": size,
@@ -348,21 +410,27 @@ class SubgraphExecutor:
         return resize
 
     def _make_ictx(self, oi: int) -> InvokeContext:
-        op = self.sg.operators[oi]
-        ins = [self.arrays[i] if i >= 0 else None for i in op.inputs]
-        outs = [self.arrays[i] if i >= 0 else None for i in op.outputs]
-        return InvokeContext(ins, outs, self._scratch.get(oi, []), self._ctxs[oi],
-                             self._resize_fn(oi))
+        g = self._groups.get(oi)
+        ins_t, outs_t = self._io(oi)
+        ins = [self.arrays[i] if i >= 0 else None for i in ins_t]
+        outs = [self.arrays[i] if i >= 0 else None for i in outs_t]
+        return InvokeContext(ins, outs, self._scratch.get(oi, []),
+                             g.ctx if g is not None else self._ctxs[oi], self._resize_fn(oi))
 
     def _bind(self) -> None:
         steps = []
         for oi in range(min(self._deferred_from, len(self.sg.operators))):
+            if oi in self._fused_away:
+                steps.append((_folded_node, None))
+                continue
+            g = self._groups.get(oi)
+            kernel = g.kernel if g is not None else self.kernels[oi]
             ictx = self._make_ictx(oi)
             try:
-                self.kernels[oi].bind(ictx)
+                kernel.bind(ictx)
             except Exception as e:
                 raise _wrap(e, self.where(oi), "bind") from e
-            fn = _folded_node if oi in self._folded else self.kernels[oi].invoke
+            fn = _folded_node if oi in self._folded else kernel.invoke
             steps.append((fn, ictx))
         self._steps = steps
 
@@ -399,9 +467,11 @@ class SubgraphExecutor:
             except Exception as e:
                 raise _wrap(e, self.where(i), "invoke") from e
             dt = time.perf_counter() - t0
-            if profiler is not None:
-                profiler.record(self.index, i, self.model.op_name(self.sg.operators[i]), dt,
-                                self.nested)
+            if profiler is not None and i not in self._fused_away:
+                g = self._groups.get(i)
+                name = f"{g.name} (fused)" if g is not None else \
+                    self.model.op_name(self.sg.operators[i])
+                profiler.record(self.index, i, name, dt, self.nested)
             if _TRACE:
                 self._trace(i, dt)
         if self._deferred_from < len(self.sg.operators):

@@ -147,6 +147,7 @@ def run_softmax(x, beta, monkeypatch=None):
         return taken[-1] != "rowmax"
     if monkeypatch is not None:
         monkeypatch.setattr(Softmax, "_invoke_shifted", spy)
+        monkeypatch.setattr(compiled, "ENABLED", False)     # the numpy tier's paths
     it = edgelite.Interpreter(model_content=softmax_model(x.shape, beta))
     it.allocate_tensors()
     it.set_tensor(it.get_input_details()[0]["index"], x)
@@ -224,6 +225,61 @@ def test_softmax_one_row_unbound_arrays():
     assert not xs.flags.c_contiguous and not out.flags.c_contiguous
     k.invoke(types.SimpleNamespace(inputs=[xs], outputs=[out]))
     np.testing.assert_allclose(out, softmax_exact(x, 1.0), rtol=0, atol=1e-6)
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+@pytest.mark.parametrize("offset", [0.0, 6.0, 40.0, 1e4])
+@pytest.mark.parametrize("beta", [1.0, 0.125, 3.0])
+@pytest.mark.parametrize("shape", [(1, 4, 64, 64), (12, 1000), (40, 2), (1, 7), (3, 1)])
+def test_softmax_compiled(offset, beta, shape, monkeypatch):
+    """The compiled kernel (compiled_ops.softmax_rows_f32): within 2e-7 of the float64
+    definition and of the numpy tier, rows far apart included; LiteRT agrees."""
+    rng = np.random.default_rng(int(offset) + shape[-1])
+    x = rng.normal(0.0, 1.0 / beta, size=shape).astype(np.float32)
+    rows = x.reshape(-1, shape[-1])
+    rows += rng.uniform(-offset / beta, 0.0, size=(rows.shape[0], 1)).astype(np.float32)
+    got = run_tier(softmax_model(shape, beta), [x], "compiled", monkeypatch)
+    want = run_tier(softmax_model(shape, beta), [x], "numpy", monkeypatch)
+    exact = softmax_exact(x, beta)
+    assert np.abs(got.astype(np.float64) - exact).max() < 2e-7
+    assert np.abs(got - want).max() < 2e-7
+    check_against_litert(softmax_model(shape, beta), [x])
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+def test_softmax_compiled_runs_and_falls_back(monkeypatch):
+    """The compiled tier takes finite inputs itself and hands inf/NaN rows to the
+    numpy tier, whose results it then equals exactly."""
+    import edgelite
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    it = edgelite.Interpreter(model_content=softmax_model((16, 8), 1.0))
+    it.allocate_tensors()
+    (k,) = it._main.kernels
+    assert k.compiled is not None
+    seen = []
+    real = k.compiled
+
+    class Spy:
+        @staticmethod
+        def softmax_rows_f32(*a):
+            seen.append(real.softmax_rows_f32(*a))
+            return seen[-1]
+    k.compiled = Spy
+    x = np.random.default_rng(2).normal(size=(16, 8)).astype(np.float32)
+    it.set_tensor(0, x)
+    it.invoke()
+    assert seen == [True]
+    for special in (np.inf, -np.inf, np.nan):
+        y = x.copy()
+        y[9, 3] = special
+        it.set_tensor(0, y)
+        it.invoke()
+        assert seen[-1] is False
+        got = it.get_tensor(it.get_output_details()[0]["index"])
+        with np.errstate(all="ignore"):
+            want = run_tier(softmax_model((16, 8), 1.0), [y], "numpy", monkeypatch)
+        np.testing.assert_array_equal(got, want)
 
 
 def test_softmax_special_rows():

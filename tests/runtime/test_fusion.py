@@ -1,0 +1,168 @@
+"""Runtime node fusion (runtime/fusion.py, kernels/fused.py): the LayerNormalization
+chain TensorFlow's converter emits runs as one kernel, gives LiteRT's numbers on both
+kernel tiers, and is left alone whenever it is not exactly that chain."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from oracle import FLOAT_TOL, check_against_litert, run_litert
+
+import edgelite
+from edgelite.errors import InterpreterError
+from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled
+
+TIERS = ["numpy"] + (["compiled"] if compiled.ENABLED else [])
+C = 48
+
+
+def layer_norm_model(shape=(1, 10, C), *, eps=1e-3, act_last=0, axis=-1, keep_tm=False,
+                     const_gamma=True, swap=False) -> bytes:
+    """TensorFlow's lowering of keras LayerNormalization (as in the transformer
+    fixtures), after an ADD so the normalized tensor is computed; variations break it."""
+    rng = np.random.default_rng(0)
+    c = shape[-1]
+    b = ModelBuilder()
+    x0 = b.add_input("x0", shape, np.float32)
+    x1 = b.add_constant("bias", rng.normal(size=(c,)).astype(np.float32))
+    x = b.add_tensor("x", shape, np.float32)
+    b.add_op("ADD", [x0, x1], [x])
+    stat = tuple(shape[:-1]) + (1,) if axis == -1 else (1,) + tuple(shape[1:])
+    axes = b.add_constant("axes", np.array([axis], np.int32))
+    eps_t = b.add_constant("eps", np.array(eps, np.float32))
+    gamma_value = rng.uniform(0.5, 1.5, size=(c,)).astype(np.float32)
+    if const_gamma:
+        gamma = b.add_constant("gamma", gamma_value)
+    else:
+        gamma = b.add_input("gamma", (c,), np.float32)
+    beta = b.add_constant("beta", rng.normal(size=(c,)).astype(np.float32))
+    t = {n: b.add_tensor(n, stat, np.float32) for n in ("mean", "var", "var_eps", "rstd")}
+    d = b.add_tensor("sqdiff", shape, np.float32)
+    g = b.add_tensor("g", shape if axis != -1 else (shape[:-1] + (c,)), np.float32)
+    xg, mg, sub, y = (b.add_tensor(n, shape, np.float32) for n in ("xg", "mg", "centered", "y"))
+    b.add_op("MEAN", [x, axes], [t["mean"]], keep_dims=True)
+    b.add_op("SQUARED_DIFFERENCE", [t["mean"], x] if swap else [x, t["mean"]], [d])
+    b.add_op("MEAN", [d, axes], [t["var"]], keep_dims=True)
+    b.add_op("ADD", [t["var"], eps_t], [t["var_eps"]])
+    b.add_op("RSQRT", [t["var_eps"]], [t["rstd"]])
+    b.add_op("MUL", [gamma, t["rstd"]] if swap else [t["rstd"], gamma], [g])
+    b.add_op("MUL", [x, g], [xg])
+    b.add_op("MUL", [t["mean"], g], [mg])
+    b.add_op("SUB", [beta, mg], [sub])
+    b.add_op("ADD", [sub, xg] if swap else [xg, sub], [y], fused_activation_function=act_last)
+    b.add_output(y)
+    if keep_tm:
+        b.add_output(t["mean"])
+    return b.to_bytes()
+
+
+def run(model: bytes, inputs, tier: str, monkeypatch, **kw):
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    monkeypatch.setattr(compiled, "ENABLED", tier == "compiled")
+    it = edgelite.Interpreter(model_content=model, **kw)
+    it.allocate_tensors()
+    monkeypatch.undo()
+    for det, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(det["index"], x)
+    it.invoke()
+    return it, [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def inputs_for(shape, offset=0.0):
+    rng = np.random.default_rng(1)
+    return [(rng.normal(size=shape) * 3 + offset).astype(np.float32)]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("shape", [(1, 10, C), (2, 3, 5, 7), (1, 1), (4, 1000)])
+@pytest.mark.parametrize("swap", [False, True])
+def test_layer_norm_fused_matches_litert(tier, shape, swap, monkeypatch):
+    model = layer_norm_model(shape, swap=swap)
+    xs = inputs_for(shape)
+    it, got = run(model, xs, tier, monkeypatch)
+    assert [g.name for g in it._main._groups.values()] == ["LAYER_NORM"]
+    want = run_litert(model, xs)
+    err = np.abs(got[0] - want[0]) / np.maximum(1.0, np.abs(want[0]))
+    assert err.max() <= FLOAT_TOL
+    # and the unfused chain (experimental_preserve_all_tensors turns fusion off)
+    it2, plain = run(model, xs, tier, monkeypatch, experimental_preserve_all_tensors=True)
+    assert not it2._main._groups
+    np.testing.assert_allclose(got[0], plain[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_layer_norm_large_mean(tier, monkeypatch):
+    """A mean far from zero (the unfused chain's x*g - mean*g cancels; the fused form
+    does not): still within tolerance of LiteRT."""
+    model = layer_norm_model((3, 64))
+    xs = inputs_for((3, 64), offset=1000.0)
+    _, got = run(model, xs, tier, monkeypatch)
+    want = run_litert(model, xs)
+    assert (np.abs(got[0] - want[0]) / np.maximum(1.0, np.abs(want[0]))).max() <= 1e-3
+
+
+@pytest.mark.parametrize("variant", [{"act_last": 1}, {"axis": 0}, {"keep_tm": True},
+                                     {"const_gamma": False}])
+def test_not_the_pattern_is_not_fused(variant, monkeypatch):
+    """A fused activation, another axis, an interior tensor that is also an output,
+    a run-time gamma: no fusion, and the chain still gives LiteRT's numbers."""
+    shape = (1, 10, C) if variant.get("axis", -1) == -1 else (4, 6)
+    model = layer_norm_model(shape, **variant)
+    xs = inputs_for(shape)
+    if not variant.get("const_gamma", True):
+        xs.append(np.random.default_rng(3).uniform(0.5, 1.5, size=shape[-1:]).astype(np.float32))
+    it, _ = run(model, xs, "numpy", monkeypatch)
+    assert not it._main._groups
+    check_against_litert(model, xs)
+
+
+def test_fused_intermediate_explains_itself(monkeypatch):
+    model = layer_norm_model()
+    xs = inputs_for((1, 10, C))
+    it, _ = run(model, xs, "numpy", monkeypatch)
+    mean = next(d["index"] for d in it.get_tensor_details() if d["name"] == "mean")
+    with pytest.raises(InterpreterError, match="LAYER_NORM.*preserve_all_tensors"):
+        it.get_tensor(mean)
+    it2, _ = run(model, xs, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+    want = xs[0] + it2.get_tensor(next(d["index"] for d in it2.get_tensor_details()
+                                       if d["name"] == "bias"))
+    np.testing.assert_allclose(it2.get_tensor(mean)[..., 0], want.mean(-1), rtol=1e-5, atol=1e-5)
+
+
+def test_fusion_off_by_environment_and_reference(monkeypatch):
+    model = layer_norm_model()
+    monkeypatch.setenv("EDGELITE_FUSE", "0")
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    assert not it._main._groups
+    monkeypatch.delenv("EDGELITE_FUSE")
+    it = edgelite.Interpreter(model_content=model, experimental_op_resolver_type="BUILTIN_REF")
+    it.allocate_tensors()
+    assert not it._main._groups
+
+
+def test_fused_arena_is_smaller_and_profile_names_it(monkeypatch):
+    model = layer_norm_model((4, 1000))
+    fused = edgelite.Interpreter(model_content=model)
+    fused.allocate_tensors()
+    plain = edgelite.Interpreter(model_content=model, experimental_preserve_all_tensors=True)
+    plain.allocate_tensors()
+    assert fused._main.memory["arena_bytes"] < plain._main.memory["arena_bytes"]
+    assert fused._main.memory["arena_bytes"] == fused._main.memory["lower_bound_bytes"]
+    prof = fused.enable_profiling()
+    fused.set_tensor(0, inputs_for((4, 1000))[0])
+    fused.invoke()
+    names = {r["op"] for r in prof.per_node()}
+    assert "LAYER_NORM (fused)" in names and "MEAN" not in names and "RSQRT" not in names
+
+
+def test_transformer_fixture_fuses_its_layer_norms():
+    """The TF-converted transformer fixture: both LayerNormalizations fused, outputs
+    still LiteRT's."""
+    from pathlib import Path
+    path = Path(__file__).parents[1] / "fixtures" / "models" / "transformer_float32.tflite"
+    it = edgelite.Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    assert [g.name for g in it._main._groups.values()] == ["LAYER_NORM"] * 2
+    check_against_litert(path.read_bytes(), inputs_for(tuple(it.get_input_details()[0]["shape"])))
