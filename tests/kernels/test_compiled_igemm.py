@@ -1,0 +1,148 @@
+"""The VNNI integer GEMM (edgelite/kernels/compiled_igemm.py) is exact:
+
+- its raw int32 accumulators equal numpy's int64 products on ragged shapes (K not a
+  multiple of 4, N not a multiple of 16, rows not a multiple of 4, one row), with the
+  extreme values -128 / 127 in activations and weights;
+- int8 CONV_2D (1x1 direct, 1x1 through the column copy, im2col with stride, dilation,
+  padding, several bands, left-shift multipliers taking the int64 requantization, K
+  beyond the float32 path's exactness bound) and FULLY_CONNECTED give bit for bit the
+  numpy tier's results, the compiled tier's float GEMM path's (VNNI switched off), and
+  LiteRT's reference kernels'.
+Skipped (with the reason) where numba or AVX-512 VNNI is missing: the float paths run
+there and are tested by test_compiled.py / test_speed_paths_quant_conv.py.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from kernels.test_compiled import quant_conv_model, run
+from kernels.test_quant_conv import check, conv_like
+
+from edgelite.kernels import compiled
+
+if compiled.ENABLED:
+    from edgelite.kernels import compiled_igemm
+    VNNI = compiled_igemm.ENABLED
+else:
+    compiled_igemm = None
+    VNNI = False
+
+pytestmark = pytest.mark.skipif(not VNNI, reason="needs numba and an AVX-512 VNNI host")
+
+
+def _rng(*key) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+@pytest.fixture
+def every_size_compiled(monkeypatch):
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 5), (4, 4, 16), (5, 16, 24), (13, 33, 70),
+                                   (9, 1, 1), (6, 300, 65), (3, 2048, 33)])
+def test_raw_accumulators_exact(shape):
+    """gemm_fc with scale 1, zero point 0 and wide bounds into int32 returns the
+    accumulators themselves: sum (x + 128) * w + corr = x @ w with corr = -128 * sum(w)."""
+    m, k, n = shape
+    rng = _rng("acc", shape)
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (k, n))
+    x.flat[0], w.flat[0], w.flat[-1] = -128, -128, 127
+    if m > 1:
+        x[1] = 127
+    wpk, kq, npad = compiled_igemm.pack_weights(w)
+    xb = np.zeros(m * k + 4, np.int8)
+    xb[:m * k] = x.reshape(-1)
+    acc = np.zeros((4, npad), np.int32)
+    out = np.zeros((m, n), np.int32)
+    corr = compiled_igemm.correction(np.zeros(n, np.int64), 0, w.sum(axis=0)).astype(np.float64)
+    compiled_igemm.gemm_fc(xb, np.int64(k), m, kq, wpk, corr, np.ones(n), 0.0, -2.0 ** 40,
+                           2.0 ** 40, out, acc)
+    np.testing.assert_array_equal(out, x.astype(np.int64) @ w)
+
+
+CONV_CASES = [
+    # (x_shape, w_shape, stride, dilation, padding, act, per_channel, factor)
+    ((1, 9, 7, 16), (24, 1, 1, 16), 1, 1, "SAME", "NONE", True, 1.0),       # 1x1 direct
+    ((2, 5, 6, 7), (19, 1, 1, 7), 1, 1, "VALID", "RELU6", True, 1.0),       # K % 4 != 0
+    ((1, 15, 17, 3), (32, 3, 3, 3), 2, 1, "SAME", "RELU6", True, 1.0),      # MobileNet's first
+    ((1, 9, 8, 5), (40, 2, 3, 5), 1, 2, "VALID", "RELU", False, 1.0),       # dilation
+    ((1, 40, 40, 8), (16, 3, 3, 8), 1, 1, "SAME", "NONE", True, 1.0),       # two bands
+    ((1, 6, 6, 16), (24, 1, 1, 16), 2, 1, "SAME", "NONE", True, 1e-4),      # left shifts
+    ((1, 4, 4, 1100), (70, 1, 1, 1100), 1, 1, "SAME", "NONE", True, 1.0),   # K > 518
+]
+
+
+def _conv_model(case, zi_kind, bias):
+    xs, ws, s, d, pad, act, pc, factor = case
+    rng = _rng("conv", case, zi_kind, bias)
+    zi = {"lo": -128, "mid": 3, "hi": 127}[zi_kind]
+    model = quant_conv_model("CONV_2D", np.int8, xs, ws, rng, per_channel=pc, zi=zi,
+                             factor=factor, bias=bias, padding=pad, stride_h=s, stride_w=s,
+                             dilation_h_factor=d, dilation_w_factor=d,
+                             fused_activation_function=act)
+    x = rng.integers(-128, 128, xs).astype(np.int8)
+    return model, x
+
+
+@pytest.mark.parametrize("zi_kind", ["lo", "mid", "hi"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", CONV_CASES, ids=repr)
+def test_conv_vnni_equals_numpy_and_float_gemm(case, bias, zi_kind, every_size_compiled,
+                                                monkeypatch):
+    model, x = _conv_model(case, zi_kind, bias)
+    got = run(model, [x], "compiled")
+    np.testing.assert_array_equal(got, run(model, [x], "numpy"))
+    if case[-1] >= 0.01:
+        assert len(np.unique(got)) > 1, "degenerate case: the output is constant"
+    if case[1][3] <= 518:       # the float GEMM path's exactness bound
+        monkeypatch.setattr(compiled_igemm, "ENABLED", False)
+        np.testing.assert_array_equal(got, run(model, [x], "compiled"))
+
+
+def test_conv_and_fc_take_the_vnni_kernels(every_size_compiled, monkeypatch):
+    """The cases above really run the VNNI kernels (direct, column-copy and FC forms)."""
+    calls = []
+    for name in ("gemm_rq", "conv_rq", "gemm_fc"):
+        real = getattr(compiled_igemm, name)
+        monkeypatch.setattr(compiled_igemm, name,
+                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+    for case in (CONV_CASES[0], CONV_CASES[2]):
+        model, x = _conv_model(case, "mid", True)
+        run(model, [x], "compiled")
+    model, x = _fc(91, *FC_CASES[1])
+    run(model, x, "compiled")
+    assert calls == ["gemm_rq"] * 2 + ["conv_rq"] * 2 + ["gemm_fc"] * 2
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[2], CONV_CASES[3], CONV_CASES[5], CONV_CASES[6]],
+                         ids=repr)
+def test_conv_vnni_against_litert(case, every_size_compiled):
+    model, x = _conv_model(case, "mid", True)
+    check(model, [x])
+
+
+FC_CASES = [((1, 1280), 1000, True, "NONE"), ((3, 70), 40, False, "RELU"),
+            ((6, 64), 17, True, "RELU6"), ((1, 2050), 16, True, "NONE")]
+
+
+def _fc(seed, shape, units, per_channel, act):
+    k = shape[-1]
+    return conv_like("FULLY_CONNECTED", np.int8, seed, x_shape=shape, w_shape=(units, k),
+                     channels=units, axis=0, k=k, per_channel=per_channel, zp_kind="mid",
+                     factor=1.0, bias_kind="i32", version=4, fused_activation_function=act)
+
+
+@pytest.mark.parametrize("case", FC_CASES, ids=repr)
+def test_fully_connected_vnni(case, every_size_compiled, monkeypatch):
+    model, x = _fc(91, *case)
+    got = run(model, x, "compiled")
+    np.testing.assert_array_equal(got, run(model, x, "numpy"))
+    monkeypatch.setattr(compiled_igemm, "ENABLED", False)
+    np.testing.assert_array_equal(got, run(model, x, "compiled"))
+    monkeypatch.undo()
+    check(model, x)
