@@ -602,12 +602,13 @@ def requantize_per_channel(acc: np.ndarray, multiplier: np.ndarray, shift: np.nd
     out[...] = y
 
 
-COMPILED_MODULES = ("compiled", "compiled_quant", "compiled_qops", "compiled_ops", "compiled_rnn")
+COMPILED_MODULES = ("compiled", "compiled_quant", "compiled_qops", "compiled_ops", "compiled_rnn",
+                    "compiled_gemm")
 
 
 def warm_up_all() -> dict[str, float]:
     """warm_up() of every compiled-tier module (this one, compiled_quant,
-    compiled_qops, compiled_ops, compiled_rnn): seconds per module. With an empty
+    compiled_qops, compiled_ops, compiled_rnn, compiled_gemm): seconds per module. With an empty
     cache this compiles everything (tens of seconds); cached, about a second or two."""
     import importlib
     if not ENABLED:

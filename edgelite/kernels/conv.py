@@ -282,6 +282,9 @@ _BLOCK_MIN_ROWS = 256
 _SHORT_RUN = 16
 # Channel-major columns fold a constant bias into the GEMM (a row of ones).
 _FOLD_BIAS = True
+# The compiled GEMM (compiled_gemm) serves products with at least this many rows
+# (below, e.g. a batch-1 classifier, BLAS's GEMV is as fast).
+_GEMM_C_MIN_ROWS = 2
 
 
 def gemm_row_block(rows: int, n: int) -> int:
@@ -360,6 +363,14 @@ class _ImageToColumnsConv(Kernel):
         if self.fold_bias:
             self.wt = np.ascontiguousarray(
                 np.vstack([self.wt, bias.data.reshape(1, -1).astype(F32)]), F32)
+        # Compiled tier, constant filter (and bias): the register-tiled GEMM with the
+        # bias and clamp fused (compiled_gemm), instead of BLAS then an epilogue pass.
+        self.gemm_c = None
+        if (compiled is not None and groups == 1 and w_const is not None and not self.transposed
+                and (bias is None or bias.data is not None) and self.rows >= _GEMM_C_MIN_ROWS):
+            from edgelite.kernels.compiled_gemm import Gemm
+            self.gemm_c = Gemm(self.wt, None if bias is None else bias.data.reshape(-1),
+                               self.rows, bounds)
 
     @abc.abstractmethod
     def _relayout(self, w: np.ndarray) -> np.ndarray:
@@ -430,6 +441,9 @@ class _ImageToColumnsConv(Kernel):
             self.wt = self._relayout(ictx.inputs[1])
         wt = self.wt
         matmul = np.matmul
+        if self.gemm_c is not None:
+            self._invoke_gemm_c(ictx)
+            return
         if self.pack_c:
             pack, xf, geom = self.pack, self.xf, self.pack_geom
             for r0, colf, n_rows, col, out_b, epi in self.pack_blocks:
@@ -452,6 +466,26 @@ class _ImageToColumnsConv(Kernel):
             matmul(self.col, wt, out=self.gemm)
             np.copyto(self.out_groups, self.gemm)
             self.epilogue.run(ictx)
+
+    def _invoke_gemm_c(self, ictx: InvokeContext) -> None:
+        """The compiled GEMM writes each block's output once, bias and clamp included."""
+        g = self.gemm_c
+        gemm, args, mr_t, nv_t = g.kernel, g.args, g.mr_t, g.nv_t
+        panels, bias, lo, hi, mblk = args
+        if self.direct:
+            gemm(self.col, panels, bias, self.out2d, lo, hi, mblk, mr_t, nv_t)
+            return
+        if self.pack_c:
+            pack, xf, geom = self.pack, self.xf, self.pack_geom
+            for r0, colf, n_rows, col, out_b, _ in self.pack_blocks:
+                pack(xf, colf, geom, r0, n_rows)
+                gemm(col, panels, bias, out_b, lo, hi, mblk, mr_t, nv_t)
+            return
+        if self.pad.needed:
+            self.pad.fill(ictx.inputs[0])
+        np.copyto(self.col_win, self.win)
+        for _, col, out_b, _ in self.blocks:
+            gemm(col, panels, bias, out_b, lo, hi, mblk, mr_t, nv_t)
 
 
 # ---------------------------------------------------------------- CONV_2D

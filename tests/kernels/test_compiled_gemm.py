@@ -1,0 +1,162 @@
+"""The compiled tier's register-tiled GEMM (edgelite.kernels.compiled_gemm).
+
+Unit level: every tile shape on odd products (M, K, N not multiples of the tile,
+N below the tile's width, K = 1), against a float64 reference and against the
+numpy tier's arithmetic (np.matmul, bias add, clamp) within the float tolerance,
+and nothing written outside the output. Model level: CONV_2D nodes that take the
+GEMM (1x1 direct, im2col pack; CONV_3D numpy im2col in row blocks) give the numpy
+tier's result within the float tolerance.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgelite.kernels import compiled
+from tests.kernels.test_compiled import BOUNDS, assert_close, conv_model, ref_conv, run, seed_of
+
+needs_numba = pytest.mark.skipif(not compiled.ENABLED, reason=compiled.REASON)
+
+
+@pytest.fixture(autouse=True)
+def compiled_for_every_size(monkeypatch):
+    """The compiled tier normally skips small nodes; these tests use small shapes."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+
+
+def _gemm_for(w, bias, m, bounds, tile):
+    from edgelite.kernels import compiled_gemm as cg
+    g = cg.Gemm(w, bias, m, bounds)
+    mr, nv = tile
+    g.mr, g.nv, g.mr_t, g.nv_t = mr, nv, (0,) * mr, (0,) * nv
+    g.panels, g.bias = cg.pack_panels(w, nv), cg.pad_bias(bias, w.shape[1], nv)
+    return g
+
+
+SHAPES = [(1, 1, 1), (13, 1, 5), (5, 3, 16), (37, 7, 17), (25, 33, 65), (12, 16, 16),
+          (7, 3, 100), (49, 40, 24), (100, 19, 48), (6, 2, 64)]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", SHAPES, ids=repr)
+@pytest.mark.parametrize("act", ["NONE", "RELU6", "RELU_N1_TO_1"])
+def test_gemm_every_tile(shape, act):
+    from edgelite.kernels import compiled_gemm as cg
+    m, k, n = shape
+    rng = np.random.default_rng(seed_of(shape, act))
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    lo, hi = BOUNDS[act]
+    want = np.clip(a.astype(np.float64) @ w + bias, lo, hi)
+    numpy_tier = np.clip(np.matmul(a, w) + bias, lo, hi).astype(np.float64)
+    bounds = (None if lo == -np.inf else lo, None if hi == np.inf else hi)
+    for tile in cg.TILES:
+        g = _gemm_for(w, bias, m, bounds, tile)
+        # guard rows and columns around the output: nothing may be written there
+        buf = np.full((m + 2, n + 5), 7.5, np.float32)
+        g.run(a, buf[1:m + 1, 2:n + 2])
+        got = buf[1:m + 1, 2:n + 2]
+        assert_close(got, want)
+        assert_close(got, numpy_tier)
+        guard = buf.copy()
+        guard[1:m + 1, 2:n + 2] = 7.5
+        assert (guard == 7.5).all(), f"tile {tile} wrote outside the output"
+
+
+@needs_numba
+def test_gemm_no_bias_nan_and_strided_input():
+    from edgelite.kernels import compiled_gemm as cg
+    rng = np.random.default_rng(5)
+    big = rng.standard_normal((40, 30)).astype(np.float32)
+    a = big[::2, 3:14]                           # [20, 11], strided rows
+    a[4, 2] = np.nan
+    w = rng.standard_normal((11, 21)).astype(np.float32)
+    want = np.clip(a.astype(np.float64) @ w, 0.0, 6.0)      # NaN rows stay NaN (no clamp)
+    for tile in cg.TILES:
+        g = _gemm_for(w, None, 20, (0.0, 6.0), tile)
+        out = np.empty((20, 21), np.float32)
+        g.run(a, out)
+        assert np.isnan(out[4]).all()
+        keep = ~np.isnan(want)
+        np.testing.assert_array_equal(np.isnan(out), ~keep)
+        assert_close(np.where(keep, out, 0.0), np.where(keep, want, 0.0))
+
+
+@needs_numba
+def test_choose_tile_is_a_compiled_tile():
+    from edgelite.kernels import compiled_gemm as cg
+    for m, k, n in [(12544, 32, 16), (3136, 24, 144), (196, 384, 64), (49, 960, 160), (1, 9, 1),
+                    (7, 7, 7)]:
+        assert cg.choose_tile(m, k, n) in cg.TILES
+    assert cg.choose_tile(12544, 32, 16) == (12, 1)       # N = 16: one vector, no padding
+
+
+GEMM_CONV_CASES = [
+    ((1, 7, 9, 5), (17, 1, 1, 5), (1, 1), "SAME", "RELU6", True),     # direct, odd everything
+    ((2, 5, 3, 1), (3, 1, 1, 1), (1, 1), "VALID", "NONE", True),      # K = 1, N < 16
+    ((1, 8, 8, 24), (70, 1, 1, 24), (1, 1), "SAME", "RELU", False),   # N > 64, no bias
+    ((1, 9, 7, 6), (33, 3, 3, 6), (2, 1), "SAME", "RELU_N1_TO_1", True),   # im2col pack
+    ((1, 11, 10, 16), (48, 3, 3, 16), (1, 1), "VALID", "NONE", True),
+]
+
+
+@pytest.mark.parametrize("xs,ws,s,pad,act,has_bias", GEMM_CONV_CASES)
+def test_conv2d_gemm_equals_numpy_tier(xs, ws, s, pad, act, has_bias, monkeypatch):
+    from edgelite.kernels import conv
+    rng = np.random.default_rng(seed_of(xs, ws, s, pad, act, has_bias))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    bias = rng.standard_normal(ws[0]).astype(np.float32) if has_bias else None
+    model = conv_model("CONV_2D", x, w, bias, padding=pad, stride_h=s[0], stride_w=s[1],
+                       fused_activation_function=act)
+    want = ref_conv(x, w, bias, s, (1, 1), pad, act, depthwise=False)
+    numpy_tier = run(model, [x], "numpy")
+    assert_close(numpy_tier, want)
+    if compiled.ENABLED:
+        used = []
+        real = conv._ImageToColumnsConv._invoke_gemm_c
+
+        def spy(self, ictx):
+            used.append(self)
+            real(self, ictx)
+        monkeypatch.setattr(conv._ImageToColumnsConv, "_invoke_gemm_c", spy)
+        got = run(model, [x], "compiled")
+        assert used, "the compiled GEMM did not run"
+        assert_close(got, want)
+        assert_close(got, numpy_tier.astype(np.float64))
+
+
+@pytest.mark.parametrize("pad,act", [("SAME", "RELU6"), ("VALID", "NONE")])
+def test_conv3d_gemm_equals_numpy_tier(pad, act, monkeypatch):
+    """CONV_3D's numpy im2col columns feed the compiled GEMM (in 7-row blocks here)."""
+    from edgelite.format.builder import ModelBuilder
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "_BLOCK_OUTPUT_BYTES", 0)
+    monkeypatch.setattr(conv, "_BLOCK_MIN_ROWS", 7)
+    monkeypatch.setattr(conv, "_BLOCK_TARGET_BYTES", 0)
+    rng = np.random.default_rng(seed_of("conv3d", pad, act))
+    x = rng.standard_normal((2, 3, 6, 5, 3)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 2, 3, 19)).astype(np.float32)
+    bias = rng.standard_normal(19).astype(np.float32)
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    y = b.add_tensor("y", (1,), np.float32)
+    b.add_op("CONV_3D", [xi, b.add_constant("w", w), b.add_constant("b", bias)], [y],
+             padding=pad, stride_d=1, stride_h=2, stride_w=1, dilation_d_factor=1,
+             dilation_h_factor=1, dilation_w_factor=1, fused_activation_function=act)
+    b.add_output(y)
+    model = b.to_bytes()
+    numpy_tier = run(model, [x], "numpy")
+    if compiled.ENABLED:
+        used = []
+        real = conv._ImageToColumnsConv._invoke_gemm_c
+
+        def spy(self, ictx):
+            used.append(self)
+            real(self, ictx)
+        monkeypatch.setattr(conv._ImageToColumnsConv, "_invoke_gemm_c", spy)
+        got = run(model, [x], "compiled")
+        assert used and len(used[0].blocks) > 1
+        assert_close(got, numpy_tier.astype(np.float64))
