@@ -25,13 +25,21 @@ of a row does not matter, as long as it is readable memory).
 
 Kernels:
 - `gemm_rq`: out [M, N] int8 = the compiled tier's float64 requantization
-  (`compiled_quant._rqf`, the same plan as requant_rows) of x [M, K] (rows
-  `ldx` bytes apart, >= 4 * ceil(K/4) readable bytes per row) against the packed
-  weights; rows four at a time (the last tile repeats the last row), one
-  [4, N] int32 tile buffer (L1), each output written once.
-- `gemm_rq_int`: the same with the int64 requantization (`compiled_quant._rq`).
+  (compiled_quant._rqf, the plan of requant_rows) of x [M, K] (rows `ldx` bytes
+  apart, >= 4 * ceil(K/4) readable bytes per row) against the packed weights;
+  rows four at a time (the last tile repeats the last row) into one [4, N]
+  int32 tile buffer (L1), then `_make_rq`'s epilogue, also LLVM IR: per 16
+  channels and 4 rows, float64 in zmm (correction add, one FMA for a*ms + k0 --
+  both steps are exact under the plan's bound, so fusing them changes nothing --
+  the negative-side step, the clamp to [lo - zp, hi - zp] before the floor, and
+  floor + convert in one vcvtpd2dq rounding down), + zp, one 16-byte store per
+  row: each output written once (~0.3 ns an output against ~0.6-1.1 for the
+  auto-vectorized _rqf loop, ymm only).
+- `gemm_rq_int`: the int64 requantization (`compiled_quant._rq`, scalar loop) for
+  plans threshold_plan declines.
 - `conv_rq` / `conv_rq_int`: im2col band by band into an int8 column buffer
-  (`compiled._im2col`), then the GEMM above.
+  (`_im2col8`: compiled._im2col's order, runs moved 8 bytes at a time), then the
+  GEMM above.
 - `gemm_fc`: FULLY_CONNECTED's reference rounding (round half away from zero
   of double(acc) * scale); single rows use one-row tiles.
 
@@ -82,7 +90,6 @@ if ENABLED:
                              error_model="numpy", inline="always")
     _rqf = _cq._rqf
     _rq = _cq._rq
-    _im2col = _compiled._im2col
 
     _I32 = ir.IntType(32)
     _I64 = ir.IntType(64)
@@ -153,7 +160,164 @@ if ENABLED:
         return mk
 
     _mk41, _mk42, _mk43, _mk44 = (_make_mk(4, t) for t in (1, 2, 3, 4))
+
+    _F64 = ir.DoubleType()
+    _V8D = ir.VectorType(_F64, 8)
+    _V8I = ir.VectorType(_I32, 8)
+    _V16B = ir.VectorType(ir.IntType(8), 16)
+
+    def _make_rq(need):
+        """The requantization of a [4, 16] int32 tile (compiled_quant._rqf, vectorized):
+        rq(acc, lda, p, pstride, outs, lo_f, hi_f, zp): acc the tile's first lane (rows
+        lda bytes apart), p the block's first correction (float64; ms, k0, d follow
+        pstride bytes apart each), outs a tuple of 4 row addresses (16 int8 each),
+        lo_f = lo - zp and hi_f = hi - zp as float64, zp int32.
+        Per lane, in float64: a = acc + corr (exact integers), u = fma(a, ms, k0) (a * ms
+        and a * ms + k0 are exact by the plan's bound, so the fused and the separate
+        forms agree), u -= d where u < 1/2 (when `need`), u clamped to [lo_f, hi_f]
+        (integers, so clamping before the floor equals clamping after it; it also keeps
+        the conversion in range), floor and convert in one vcvtpd2dq rounding down, + zp."""
+        @intrinsic
+        def rq(typingctx, acc, lda, p, pstride, outs, lo_f, hi_f, zp):
+            sig = types.void(acc, lda, p, pstride, outs, lo_f, hi_f, zp)
+
+            def codegen(context, builder, signature, args):
+                acc_v, ld_v, p_v, ps_v, outs_v, lo_v, hi_v, zp_v = args
+                mod = builder.module
+
+                def fn(name, ret, argtys):
+                    f = mod.globals.get(name)
+                    if f is None:
+                        f = ir.Function(mod, ir.FunctionType(ret, argtys), name)
+                    return f
+                fma = fn("llvm.fma.v8f64", _V8D, [_V8D, _V8D, _V8D])
+                cvt = fn("llvm.x86.avx512.mask.cvtpd2dq.512", _V8I,
+                         [_V8D, _V8I, ir.IntType(8), _I32])
+
+                def splat(v, ty, n):
+                    u = ir.Constant(ty, ir.Undefined)
+                    u = builder.insert_element(u, v, ir.Constant(_I32, 0))
+                    return builder.shuffle_vector(u, ir.Constant(ty, ir.Undefined),
+                                                  ir.Constant(ir.VectorType(_I32, n), [0] * n))
+
+                def load(addr, ty):
+                    return builder.load(builder.inttoptr(addr, ty.as_pointer()), align=1)
+                params = []
+                for h in range(2):
+                    row = []
+                    for i in range(4 if need else 3):
+                        a = builder.add(p_v, builder.add(builder.mul(ps_v, ir.Constant(_I64, i)),
+                                                         ir.Constant(_I64, 64 * h)))
+                        row.append(load(a, _V8D))
+                    params.append(row)
+                lo8 = splat(lo_v, _V8D, 8)
+                hi8 = splat(hi_v, _V8D, 8)
+                zp16 = splat(zp_v, _V16, 16)
+                half = ir.Constant(_V8D, [0.5] * 8)
+                passthru = ir.Constant(_V8I, None)
+                allm = ir.Constant(ir.IntType(8), -1)
+                down = ir.Constant(_I32, 9)          # round toward -inf, no exceptions
+                lo_idx = ir.Constant(ir.VectorType(_I32, 8), list(range(8)))
+                hi_idx = ir.Constant(ir.VectorType(_I32, 8), list(range(8, 16)))
+                cat = ir.Constant(ir.VectorType(_I32, 16), list(range(16)))
+                for r in range(4):
+                    a = load(builder.add(acc_v, builder.mul(ld_v, ir.Constant(_I64, r))), _V16)
+                    parts = []
+                    for h, idx in ((0, lo_idx), (1, hi_idx)):
+                        pr = params[h]
+                        ah = builder.shuffle_vector(a, a, idx)
+                        af = builder.fadd(builder.sitofp(ah, _V8D), pr[0])
+                        u = builder.call(fma, [af, pr[1], pr[2]])
+                        if need:
+                            below = builder.fcmp_ordered("<", u, half)
+                            u = builder.select(below, builder.fsub(u, pr[3]), u)
+                        u = builder.select(builder.fcmp_ordered("<", u, lo8), lo8, u)
+                        u = builder.select(builder.fcmp_ordered(">", u, hi8), hi8, u)
+                        parts.append(builder.call(cvt, [u, passthru, allm, down]))
+                    r16 = builder.add(builder.shuffle_vector(parts[0], parts[1], cat), zp16)
+                    b = builder.trunc(r16, _V16B)
+                    o = builder.extract_value(outs_v, r)
+                    builder.store(b, builder.inttoptr(o, _V16B.as_pointer()), align=1)
+                return context.get_dummy_value()
+            return sig, codegen
+        return rq
+
+    _rq_need, _rq_plain = _make_rq(True), _make_rq(False)
     _mk11, _mk12, _mk13, _mk14 = (_make_mk(1, t) for t in (1, 2, 3, 4))
+
+    def _make_copy(bits):
+        """copy(dst, src): one unaligned load and store of `bits` bits (int64 addresses)."""
+        ty = ir.IntType(bits)
+
+        @intrinsic
+        def copy(typingctx, dst, src):
+            sig = types.void(dst, src)
+
+            def codegen(context, builder, signature, args):
+                d, s_ = args
+                v = builder.load(builder.inttoptr(s_, ty.as_pointer()), align=1)
+                builder.store(v, builder.inttoptr(d, ty.as_pointer()), align=1)
+                return context.get_dummy_value()
+            return sig, codegen
+        return copy
+
+    _copy8, _copy1 = _make_copy(64), _make_copy(8)
+
+    @_jit_inline
+    def _copy(dst, src, n):
+        """n bytes (>= 8: 8-byte moves, the last one overlapping; a byte loop over runs
+        of 9 or 27 bytes cost ~3x more)."""
+        if n >= 8:
+            i = 0
+            while i + 8 < n:
+                _copy8(dst + i, src + i)
+                i += 8
+            _copy8(dst + n - 8, src + n - 8)
+        else:
+            for i in range(n):
+                _copy1(dst + i, src + i)
+
+    @_jit_inline
+    def _im2col8(xf, colf, geom, r0, rows, fill):
+        """compiled._im2col for int8 (same geometry and order), runs moved by _copy."""
+        h, wd, c, oh, ow, kh, kw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6]
+        sh, sw, dh, dw, pt, pl = geom[7], geom[8], geom[9], geom[10], geom[11], geom[12]
+        seg = kw * c
+        n = r0 // (oh * ow)
+        oy = (r0 - n * oh * ow) // ow
+        ox = r0 - n * oh * ow - oy * ow
+        rowlen = wd * c
+        xa = np.int64(xf.ctypes.data)
+        ca = np.int64(colf.ctypes.data)
+        d = 0
+        for _ in range(rows):
+            ix0 = ox * sw - pl
+            whole = dw == 1 and ix0 >= 0 and ix0 + kw <= wd
+            for ky in range(kh):
+                iy = oy * sh - pt + ky * dh
+                if iy < 0 or iy >= h:
+                    cs = colf[d:d + seg]
+                    for t in range(seg):
+                        cs[t] = fill
+                elif whole:
+                    _copy(ca + d, xa + (n * h + iy) * rowlen + ix0 * c, seg)
+                else:
+                    for kx in range(kw):
+                        ix = ix0 + kx * dw
+                        if ix < 0 or ix >= wd:
+                            cs = colf[d + kx * c:d + kx * c + c]
+                            for t in range(c):
+                                cs[t] = fill
+                        else:
+                            _copy(ca + d + kx * c, xa + (n * h + iy) * rowlen + ix * c, c)
+                d += seg
+            ox += 1
+            if ox == ow:
+                ox = 0
+                oy += 1
+                if oy == oh:
+                    oy = 0
+                    n += 1
 
     @_jit_inline
     def _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda):
@@ -193,28 +357,50 @@ if ENABLED:
             _mk11(xs, wa + b * wsb, kq, wsb, aa + b * 64, 0)
 
     @_jit_inline
-    def _rows_rq(x, ldx, m0, rows, kq, wpk, p, zp, lo, hi, need, out, o0, acc):
-        """out rows o0.. = requantized GEMM of x rows m0 .. m0 + rows (see gemm_rq)."""
+    def _rows_rq(x, ldx, m0, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, o0, acc, tmp):
+        """out rows o0.. = the requantized GEMM of x rows m0 .. m0 + rows, the epilogue
+        vectorized by _make_rq: pv float64 [4 * npad] = (correction, ms, k0, d) padded to
+        npad channels, tmp int8 [64] scratch (the rows past the end of a last tile, and a
+        last block of fewer than 16 channels)."""
         n = out.shape[1]
         npad = acc.shape[1]
         nb = npad // 16
         xa = np.int64(x.ctypes.data)
         wa = np.int64(wpk.ctypes.data)
         aa = np.int64(acc.ctypes.data)
+        pa = np.int64(pv.ctypes.data)
+        oa = np.int64(out.ctypes.data)
+        ta = np.int64(tmp.ctypes.data)
         lda = np.int64(npad * 4)
-        pc = p[0:n]
-        pm = p[n:2 * n]
-        pk = p[2 * n:3 * n]
-        pd = p[3 * n:4 * n]
+        ps = np.int64(npad * 8)
+        nfull = n // 16
+        rem = n - 16 * nfull
         last = m0 + rows - 1
         for m in range(m0, m0 + rows, 4):
             _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda)
-            for i in range(min(4, m0 + rows - m)):
-                a = acc[i]
-                o = out[o0 + m - m0 + i]
-                for k in range(n):
-                    o[k] = _rqf(np.float64(a[k]) + pc[k], pm[k], pk[k], pd[k], zp, lo, hi,
-                                need)
+            v = min(4, m0 + rows - m)
+            b0 = oa + (o0 + m - m0) * n
+            # rows past the end write to tmp, at the same place for every block
+            b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
+            b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
+            b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
+            for j in range(nfull):
+                outs = (b0 + 16 * j, b1 + s1 * j, b2 + s2 * j, b3 + s3 * j)
+                if need:
+                    _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+                else:
+                    _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+            if rem:
+                j = nfull
+                outs = (ta, ta + 16, ta + 32, ta + 48)
+                if need:
+                    _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+                else:
+                    _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+                for i in range(v):
+                    o = out[o0 + m - m0 + i]
+                    for k in range(rem):
+                        o[16 * j + k] = tmp[16 * i + k]
 
     @_jit_inline
     def _rows_rq_int(x, ldx, m0, rows, kq, wpk, corr, m_, nudge, half, right, left, any_left,
@@ -237,12 +423,21 @@ if ENABLED:
                                left[k], any_left, zp, lo, hi)
 
     @_jit
-    def gemm_rq(x, ldx, rows, kq, wpk, p, zp, lo, hi, need, out, acc):
-        """out [rows, N] int8 = requantized (x [rows, K] int8, flat, rows ldx bytes
-        apart) @ W + correction: wpk the packed weights [NB, kq, 64] int8, p float64
-        [4 * N] = (bias - (zi + 128) * sum(w), ms, k0, d) as requant_rows, acc int32
-        [4, 16 * NB] scratch."""
-        _rows_rq(x, ldx, 0, rows, kq, wpk, p, zp, lo, hi, need, out, 0, acc)
+    def gemm_rq(x, ldx, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, acc, tmp):
+        """gemm_rq with the vectorized epilogue (_rows_rq): pv the plan padded to npad
+        channels (`padded_plan`), lo_f = lo - zp, hi_f = hi - zp (float64), zp32 int32,
+        tmp int8 [64]."""
+        _rows_rq(x, ldx, 0, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, 0, acc, tmp)
+
+    @_jit
+    def conv_rq(xf, geom, fill, col, band, k, kq, wpk, pv, lo_f, hi_f, zp32, need, out, acc,
+                 tmp):
+        """conv_rq with the vectorized epilogue."""
+        total = out.shape[0]
+        for r0 in range(0, total, band):
+            rows = min(band, total - r0)
+            _im2col8(xf, col, geom, r0, rows, fill)
+            _rows_rq(col, k, 0, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, r0, acc, tmp)
 
     @_jit
     def gemm_rq_int(x, ldx, rows, kq, wpk, corr, m_, nudge, half, right, left, any_left, zp,
@@ -252,24 +447,13 @@ if ENABLED:
                      zp, lo, hi, out, 0, acc)
 
     @_jit
-    def conv_rq(xf, geom, fill, col, band, k, kq, wpk, p, zp, lo, hi, need, out, acc):
-        """CONV_2D: im2col of the flat int8 NHWC input xf (geom as compiled._im2col, the
-        zero point `fill` outside the input) `band` rows at a time into col (int8, flat,
-        >= band * k + 4 bytes; rows k bytes apart), then gemm_rq into out [rows, N]."""
-        total = out.shape[0]
-        for r0 in range(0, total, band):
-            rows = min(band, total - r0)
-            _im2col(xf, col, geom, r0, rows, fill)
-            _rows_rq(col, k, 0, rows, kq, wpk, p, zp, lo, hi, need, out, r0, acc)
-
-    @_jit
     def conv_rq_int(xf, geom, fill, col, band, k, kq, wpk, corr, m_, nudge, half, right, left,
                     any_left, zp, lo, hi, out, acc):
         """conv_rq with the int64 requantization."""
         total = out.shape[0]
         for r0 in range(0, total, band):
             rows = min(band, total - r0)
-            _im2col(xf, col, geom, r0, rows, fill)
+            _im2col8(xf, col, geom, r0, rows, fill)
             _rows_rq_int(col, k, 0, rows, kq, wpk, corr, m_, nudge, half, right, left,
                          any_left, zp, lo, hi, out, r0, acc)
 
@@ -322,6 +506,18 @@ def pack_weights(wq: np.ndarray) -> tuple[np.ndarray, int, int]:
             .reshape(npad // 16, kq, 64), kq, npad)
 
 
+def padded_plan(plan, n: int, npad: int) -> tuple:
+    """The arguments of gemm_rq / conv_rq after the GEMM's from a
+    quant.conv._plan_matrix plan (mat float64 [4 * n], zp, lo, hi, need): (pv float64
+    [4 * npad], lo - zp, hi - zp as float64, zp as int32, need); padded channels have
+    all-zero parameters."""
+    mat, zp, lo, hi, need = plan
+    pv = np.zeros((4, npad))
+    pv[:, :n] = np.asarray(mat, np.float64).reshape(4, n)
+    return (pv.reshape(-1), np.float64(int(lo) - int(zp)), np.float64(int(hi) - int(zp)),
+            np.int32(zp), bool(need))
+
+
 def usable(x_dtype, wq: np.ndarray, k: int) -> bool:
     """Whether the VNNI kernels take this node: int8 activations, weights (zero point
     already subtracted) within int8, K within the int32 lanes' bound."""
@@ -350,12 +546,14 @@ def warm_up() -> float:
     lo, hi, zp = np.int64(-128), np.int64(127), np.int64(0)
     ip = (np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
           np.zeros(n, np.int64), np.zeros(n, np.int64), False, zp, lo, hi)
-    gemm_rq(x, np.int64(k), 2, kq, wpk, p4, zp, lo, hi, True, out, acc)
+    tmp = np.zeros(64, np.int8)
+    pv = padded_plan((p4, zp, lo, hi, True), n, npad)
+    gemm_rq(x, np.int64(k), 2, kq, wpk, *pv, out, acc, tmp)
     gemm_rq_int(x, np.int64(k), 2, kq, wpk, np.zeros(n, np.int64), *ip, out, acc)
     geom = np.array([1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0], np.int64)
     x2 = np.zeros(2, np.int8)
     w1, kq1, _ = pack_weights(np.ones((1, n), np.int64))
-    conv_rq(x2, geom, np.int8(0), x, 2, np.int64(1), kq1, w1, p4, zp, lo, hi, True, out, acc)
+    conv_rq(x2, geom, np.int8(0), x, 2, np.int64(1), kq1, w1, *pv, out, acc, tmp)
     conv_rq_int(x2, geom, np.int8(0), x, 2, np.int64(1), kq1, w1, np.zeros(n, np.int64), *ip,
                 out, acc)
     gemm_fc(x, np.int64(k), 2, kq, wpk, np.zeros(n), np.ones(n), 0.0, -128.0, 127.0, out, acc)

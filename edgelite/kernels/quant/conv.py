@@ -270,7 +270,10 @@ class QuantizedConv2D(Kernel):
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(w2.T)
                 self.corr_v = igemm.correction(self.corr, 0, w2.sum(axis=1))
-                self.plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
+                plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
+                self.plan_v = (None if plan_v is None else
+                               igemm.padded_plan(plan_v, oc, npad))
+                self.tmp_v = np.zeros(64, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 self.direct_v = self.direct and k % 4 == 0
                 if not self.direct_v:
@@ -379,13 +382,13 @@ class QuantizedConv2D(Kernel):
         if self.direct_v:
             if plan is not None:
                 g.gemm_rq(self.xflat, self.k, self.rows, self.kq, self.wpk, *plan, self.out2d,
-                          self.acc_v)
+                          self.acc_v, self.tmp_v)
             else:
                 g.gemm_rq_int(self.xflat, self.k, self.rows, self.kq, self.wpk, self.corr_v,
                               *self.rq, self.out2d, self.acc_v)
         elif plan is not None:
             g.conv_rq(self.xflat, self.geom_c, self.fill_v, self.col_v, self.band_v, self.k,
-                      self.kq, self.wpk, *plan, self.out2d, self.acc_v)
+                      self.kq, self.wpk, *plan, self.out2d, self.acc_v, self.tmp_v)
         else:
             g.conv_rq_int(self.xflat, self.geom_c, self.fill_v, self.col_v, self.band_v,
                           self.k, self.kq, self.wpk, self.corr_v, *self.rq, self.out2d,
