@@ -331,14 +331,19 @@ class _ImageToColumnsConv(Kernel):
         # Channel-major columns with a constant filter and bias: the bias is one more
         # row of the GEMM (a row of ones under the filter's row of biases) instead of
         # an epilogue pass.
+        compiled = compiled_tier(self.rows * out_ch)
+        # Compiled tier, constant filter (and bias): the register-tiled GEMM with the
+        # bias and clamp fused (compiled_gemm), instead of BLAS then an epilogue pass.
+        use_gemm_c = (compiled is not None and groups == 1 and w_const is not None
+                      and (bias is None or bias.data is not None)
+                      and self.rows >= _GEMM_C_MIN_ROWS)
         self.fold_bias = (_FOLD_BIAS and self.transposed and w_const is not None
-                          and bias is not None and bias.data is not None)
+                          and bias is not None and bias.data is not None and not use_gemm_c)
         epi_bias = None if self.fold_bias else bias
         self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
         self.block_epilogues = [Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
                                 for r0, r1 in self.block_ranges]
         # Compiled tier: each block of columns packed in one pass straight from the input.
-        compiled = compiled_tier(self.rows * out_ch)
         self.pack_c = (compiled is not None and len(kernel) == 2 and groups == 1
                        and not self.direct and not self.transposed)
         if self.pack_c:
@@ -363,11 +368,8 @@ class _ImageToColumnsConv(Kernel):
         if self.fold_bias:
             self.wt = np.ascontiguousarray(
                 np.vstack([self.wt, bias.data.reshape(1, -1).astype(F32)]), F32)
-        # Compiled tier, constant filter (and bias): the register-tiled GEMM with the
-        # bias and clamp fused (compiled_gemm), instead of BLAS then an epilogue pass.
         self.gemm_c = None
-        if (compiled is not None and groups == 1 and w_const is not None and not self.transposed
-                and (bias is None or bias.data is not None) and self.rows >= _GEMM_C_MIN_ROWS):
+        if use_gemm_c:
             from edgelite.kernels.compiled_gemm import Gemm
             self.gemm_c = Gemm(self.wt, None if bias is None else bias.data.reshape(-1),
                                self.rows, bounds)
@@ -481,11 +483,12 @@ class _ImageToColumnsConv(Kernel):
                 pack(xf, colf, geom, r0, n_rows)
                 gemm(col, panels, bias, out_b, lo, hi, mblk, mr_t, nv_t)
             return
+        # numpy im2col (CONV_3D; channel-major columns for few input channels, read
+        # transposed: 2x OpenBLAS's time on that [rows, K] view at MobileNet's stem)
         if self.pad.needed:
             self.pad.fill(ictx.inputs[0])
         np.copyto(self.col_win, self.win)
-        for _, col, out_b, _ in self.blocks:
-            gemm(col, panels, bias, out_b, lo, hi, mblk, mr_t, nv_t)
+        gemm(self.col, panels, bias, self.out2d, lo, hi, mblk, mr_t, nv_t)
 
 
 # ---------------------------------------------------------------- CONV_2D

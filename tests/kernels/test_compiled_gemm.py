@@ -4,7 +4,7 @@ Unit level: every tile shape on odd products (M, K, N not multiples of the tile,
 N below the tile's width, K = 1), against a float64 reference and against the
 numpy tier's arithmetic (np.matmul, bias add, clamp) within the float tolerance,
 and nothing written outside the output. Model level: CONV_2D nodes that take the
-GEMM (1x1 direct, im2col pack; CONV_3D numpy im2col in row blocks) give the numpy
+GEMM (1x1 direct, im2col pack, channel-major columns, CONV_3D) give the numpy
 tier's result within the float tolerance.
 """
 from __future__ import annotations
@@ -99,6 +99,8 @@ GEMM_CONV_CASES = [
     ((1, 8, 8, 24), (70, 1, 1, 24), (1, 1), "SAME", "RELU", False),   # N > 64, no bias
     ((1, 9, 7, 6), (33, 3, 3, 6), (2, 1), "SAME", "RELU_N1_TO_1", True),   # im2col pack
     ((1, 11, 10, 16), (48, 3, 3, 16), (1, 1), "VALID", "NONE", True),
+    ((1, 23, 34, 3), (20, 3, 3, 3), (2, 2), "SAME", "RELU6", True),   # channel-major columns
+    ((1, 20, 18, 2), (5, 3, 2, 2), (1, 1), "VALID", "NONE", False),
 ]
 
 
@@ -130,12 +132,9 @@ def test_conv2d_gemm_equals_numpy_tier(xs, ws, s, pad, act, has_bias, monkeypatc
 
 @pytest.mark.parametrize("pad,act", [("SAME", "RELU6"), ("VALID", "NONE")])
 def test_conv3d_gemm_equals_numpy_tier(pad, act, monkeypatch):
-    """CONV_3D's numpy im2col columns feed the compiled GEMM (in 7-row blocks here)."""
+    """CONV_3D's numpy im2col columns feed the compiled GEMM."""
     from edgelite.format.builder import ModelBuilder
     from edgelite.kernels import conv
-    monkeypatch.setattr(conv, "_BLOCK_OUTPUT_BYTES", 0)
-    monkeypatch.setattr(conv, "_BLOCK_MIN_ROWS", 7)
-    monkeypatch.setattr(conv, "_BLOCK_TARGET_BYTES", 0)
     rng = np.random.default_rng(seed_of("conv3d", pad, act))
     x = rng.standard_normal((2, 3, 6, 5, 3)).astype(np.float32)
     w = rng.standard_normal((2, 3, 2, 3, 19)).astype(np.float32)
@@ -158,5 +157,23 @@ def test_conv3d_gemm_equals_numpy_tier(pad, act, monkeypatch):
             real(self, ictx)
         monkeypatch.setattr(conv._ImageToColumnsConv, "_invoke_gemm_c", spy)
         got = run(model, [x], "compiled")
-        assert used and len(used[0].blocks) > 1
+        assert used
         assert_close(got, numpy_tier.astype(np.float64))
+
+
+def test_channel_major_cases_take_that_path(monkeypatch):
+    """The two channel-major cases above really use the transposed columns."""
+    import edgelite
+    from edgelite.kernels import conv
+    seen = []
+    real = conv._ImageToColumnsConv._setup
+
+    def spy(self, *a, **k):
+        real(self, *a, **k)
+        seen.append(self.transposed)
+    monkeypatch.setattr(conv._ImageToColumnsConv, "_setup", spy)
+    for xs, ws, s, pad, _, _ in GEMM_CONV_CASES[-2:]:
+        model = conv_model("CONV_2D", np.zeros(xs, np.float32), np.zeros(ws, np.float32), None,
+                           padding=pad, stride_h=s[0], stride_w=s[1])
+        edgelite.Interpreter(model_content=model).allocate_tensors()
+    assert seen == [True, True]
