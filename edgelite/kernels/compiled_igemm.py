@@ -245,6 +245,89 @@ if ENABLED:
     _rq_need, _rq_plain = _make_rq(True), _make_rq(False)
     _mk11, _mk12, _mk13, _mk14 = (_make_mk(1, t) for t in (1, 2, 3, 4))
 
+    _V16X8 = ir.VectorType(ir.IntType(8), 16)
+
+    def _dw_fns(builder):
+        mod = builder.module
+        name = "llvm.x86.avx512.vpdpwssd.512"
+        dp = mod.globals.get(name)
+        if dp is None:
+            dp = ir.Function(mod, ir.FunctionType(_V16, [_V16, _V16, _V16]), name)
+        return dp
+
+    def _dw_load_x(builder, addr):
+        """16 int8 at addr, sign-extended to int32 lanes."""
+        v = builder.load(builder.inttoptr(addr, _V16X8.as_pointer()), align=1)
+        return builder.sext(v, _V16)
+
+    def _dw_sum(builder, dp, xs, ws):
+        """sum_t x_t * w_t over 16 lanes: vpdpwssd on each lane's low int16 pair half
+        (weights stored as int32 lanes with a zero high half: the high halves' product
+        is 0, the low ones x * w exactly); three partial chains, then two adds."""
+        zero = ir.Constant(_V16, None)
+        chains = [zero, zero, zero]
+        for t, (x, w) in enumerate(zip(xs, ws)):
+            chains[t % 3] = builder.call(dp, [chains[t % 3], x, w])
+        return builder.add(builder.add(chains[0], chains[1]), chains[2])
+
+    @intrinsic
+    def _dw_px(typingctx, xs, w, wstride, acc):
+        """One pixel, 16 channels, 9 taps: acc (int32 x 16) = sum_t x_t * w_t, xs a
+        tuple of the taps' 9 addresses (16 int8 each), w tap 0's 16 int32 weights (taps
+        wstride bytes apart)."""
+        sig = types.void(xs, w, wstride, acc)
+
+        def codegen(context, builder, signature, args):
+            xs_v, w_v, ws_v, acc_v = args
+            dp = _dw_fns(builder)
+            ws = [builder.load(builder.inttoptr(
+                builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t))), _V16.as_pointer()),
+                align=1) for t in range(9)]
+            xv = [_dw_load_x(builder, builder.extract_value(xs_v, t)) for t in range(9)]
+            r = _dw_sum(builder, dp, xv, ws)
+            builder.store(r, builder.inttoptr(acc_v, _V16.as_pointer()), align=1)
+            return context.get_dummy_value()
+        return sig, codegen
+
+    @intrinsic
+    def _dw_run(typingctx, rows, step, dx, count, w, wstride, acc, astep):
+        """`count` >= 1 consecutive interior pixels of one output row, 16 channels:
+        rows = the first pixel's window rows (3 addresses: its top-left tap of each
+        row), taps dx bytes apart along a row, pixels step bytes apart; the 9 weight
+        vectors stay in registers; results to acc, astep bytes apart."""
+        sig = types.void(rows, step, dx, count, w, wstride, acc, astep)
+
+        def codegen(context, builder, signature, args):
+            rows_v, step_v, dx_v, cnt_v, w_v, ws_v, acc_v, as_v = args
+            dp = _dw_fns(builder)
+            ws = [builder.load(builder.inttoptr(
+                builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t))), _V16.as_pointer()),
+                align=1) for t in range(9)]
+            r = [builder.extract_value(rows_v, i) for i in range(3)]
+            pre = builder.block
+            loop = builder.append_basic_block("dw_loop")
+            done = builder.append_basic_block("dw_done")
+            builder.branch(loop)
+            builder.position_at_end(loop)
+            i = builder.phi(_I64)
+            i.add_incoming(ir.Constant(_I64, 0), pre)
+            off = builder.mul(i, step_v)
+            xv = []
+            for ky in range(3):
+                base = builder.add(r[ky], off)
+                for kx in range(3):
+                    xv.append(_dw_load_x(builder, builder.add(
+                        base, builder.mul(dx_v, ir.Constant(_I64, kx)))))
+            res = _dw_sum(builder, dp, xv, ws)
+            builder.store(res, builder.inttoptr(builder.add(acc_v, builder.mul(i, as_v)),
+                                                _V16.as_pointer()), align=1)
+            i1 = builder.add(i, ir.Constant(_I64, 1))
+            i.add_incoming(i1, builder.block)
+            builder.cbranch(builder.icmp_signed("<", i1, cnt_v), loop, done)
+            builder.position_at_end(done)
+            return context.get_dummy_value()
+        return sig, codegen
+
     def _make_copy(bits):
         """copy(dst, src): one unaligned load and store of `bits` bits (int64 addresses)."""
         ty = ir.IntType(bits)
@@ -357,6 +440,34 @@ if ENABLED:
             _mk11(xs, wa + b * wsb, kq, wsb, aa + b * 64, 0)
 
     @_jit_inline
+    def _epi(aa, lda, pa, ps, b0, n, v, need, lo_f, hi_f, zp32, ta):
+        """Requantize v <= 4 rows of n channels: int32 rows at aa (lda bytes apart), the
+        padded plan at pa (ps bytes per parameter row), int8 output rows at b0 (n bytes
+        apart); ta: 64 bytes of scratch (rows past v, and a last block of < 16 channels)."""
+        nfull = n // 16
+        rem = n - 16 * nfull
+        # rows past the end write to tmp, at the same place for every block
+        b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
+        b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
+        b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
+        for j in range(nfull):
+            outs = (b0 + 16 * j, b1 + s1 * j, b2 + s2 * j, b3 + s3 * j)
+            if need:
+                _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+            else:
+                _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+        if rem:
+            j = nfull
+            outs = (ta, ta + 16, ta + 32, ta + 48)
+            if need:
+                _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+            else:
+                _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
+            for i in range(v):
+                for k in range(rem):
+                    _copy1(b0 + i * n + 16 * j + k, ta + 16 * i + k)
+
+    @_jit_inline
     def _rows_rq(x, ldx, m0, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, o0, acc, tmp):
         """out rows o0.. = the requantized GEMM of x rows m0 .. m0 + rows, the epilogue
         vectorized by _make_rq: pv float64 [4 * npad] = (correction, ms, k0, d) padded to
@@ -373,34 +484,11 @@ if ENABLED:
         ta = np.int64(tmp.ctypes.data)
         lda = np.int64(npad * 4)
         ps = np.int64(npad * 8)
-        nfull = n // 16
-        rem = n - 16 * nfull
         last = m0 + rows - 1
         for m in range(m0, m0 + rows, 4):
             _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda)
-            v = min(4, m0 + rows - m)
-            b0 = oa + (o0 + m - m0) * n
-            # rows past the end write to tmp, at the same place for every block
-            b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
-            b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
-            b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
-            for j in range(nfull):
-                outs = (b0 + 16 * j, b1 + s1 * j, b2 + s2 * j, b3 + s3 * j)
-                if need:
-                    _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
-                else:
-                    _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
-            if rem:
-                j = nfull
-                outs = (ta, ta + 16, ta + 32, ta + 48)
-                if need:
-                    _rq_need(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
-                else:
-                    _rq_plain(aa + 64 * j, lda, pa + 128 * j, ps, outs, lo_f, hi_f, zp32)
-                for i in range(v):
-                    o = out[o0 + m - m0 + i]
-                    for k in range(rem):
-                        o[16 * j + k] = tmp[16 * i + k]
+            _epi(aa, lda, pa, ps, oa + (o0 + m - m0) * n, n, min(4, m0 + rows - m), need,
+                 lo_f, hi_f, zp32, ta)
 
     @_jit_inline
     def _rows_rq_int(x, ldx, m0, rows, kq, wpk, corr, m_, nudge, half, right, left, any_left,
@@ -421,6 +509,74 @@ if ENABLED:
                 for k in range(n):
                     o[k] = _rq(np.int64(a[k]) + corr[k], m_[k], nudge[k], half[k], right[k],
                                left[k], any_left, zp, lo, hi)
+
+    @_jit
+    def depthwise3(x, w, zv, pv, lo_f, hi_f, zp32, need, out, acc, tmp, geom):
+        """3x3 DEPTHWISE_CONV_2D, depth multiplier 1, C % 16 == 0, int8: x [N, H, W, C],
+        w int32 [9, C] (each weight's int16 bits in the low half, zero high half), zv int8
+        [C] the input zero point (read for taps outside the input: their raw product
+        zi * w cancels in the correction), pv the padded plan with the correction
+        bias - zi * sum(w), out [N, OH, OW, C], acc int32 [OW, C], tmp int8 [64];
+        geom int64 [sh, sw, dh, dw, pad_top, pad_left]. Per output row: interior
+        pixels by _dw_run per 16 channels, border pixels by _dw_px, then _epi."""
+        n_b, h, wd, c = x.shape
+        _, oh, ow, _ = out.shape
+        sh, sw, dh, dw, pt, pl = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
+        xa = np.int64(x.ctypes.data)
+        wa = np.int64(w.ctypes.data)
+        za = np.int64(zv.ctypes.data)
+        aa = np.int64(acc.ctypes.data)
+        pa = np.int64(pv.ctypes.data)
+        oa = np.int64(out.ctypes.data)
+        ta = np.int64(tmp.ctypes.data)
+        cb = c // 16
+        lda = np.int64(c * 4)
+        ps = np.int64(c * 8)
+        wst = np.int64(c * 4)
+        rowb = wd * c
+        # interior columns: ox * sw - pl >= 0 and ox * sw - pl + 2 * dw < wd
+        ox_lo = min((pl + sw - 1) // sw, ow)
+        ox_hi = max(min((wd - 1 - 2 * dw + pl) // sw + 1, ow), ox_lo)
+        ra = np.empty(3, np.int64)      # each window row's address, or -1
+        t = np.empty(9, np.int64)       # a border pixel's tap addresses
+        for n in range(n_b):
+            for oy in range(oh):
+                iy0 = oy * sh - pt
+                inner = True
+                for ky in range(3):
+                    iy = iy0 + ky * dh
+                    if iy < 0 or iy >= h:
+                        ra[ky] = -1
+                        inner = False
+                    else:
+                        ra[ky] = xa + (n * h + iy) * rowb
+                for ox in range(ow):
+                    if inner and ox >= ox_lo and ox < ox_hi:
+                        continue
+                    ix0 = ox * sw - pl
+                    for b in range(cb):
+                        for i in range(9):
+                            t[i] = za + 16 * b
+                        for ky in range(3):
+                            if ra[ky] < 0:
+                                continue
+                            for kx in range(3):
+                                ix = ix0 + kx * dw
+                                if ix >= 0 and ix < wd:
+                                    t[ky * 3 + kx] = ra[ky] + ix * c + 16 * b
+                        _dw_px((t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]),
+                               wa + 64 * b, wst, aa + ox * lda + 64 * b)
+                if inner and ox_hi > ox_lo:
+                    off = (ox_lo * sw - pl) * c
+                    for b in range(cb):
+                        _dw_run((ra[0] + off + 16 * b, ra[1] + off + 16 * b,
+                                 ra[2] + off + 16 * b), np.int64(sw * c), np.int64(dw * c),
+                                np.int64(ox_hi - ox_lo), wa + 64 * b, wst,
+                                aa + ox_lo * lda + 64 * b, lda)
+                orow = oa + ((n * oh + oy) * ow) * c
+                for ox in range(0, ow, 4):
+                    _epi(aa + ox * lda, lda, pa, ps, orow + ox * c, c, min(4, ow - ox), need,
+                         lo_f, hi_f, zp32, ta)
 
     @_jit
     def gemm_rq(x, ldx, rows, kq, wpk, pv, lo_f, hi_f, zp32, need, out, acc, tmp):
@@ -516,6 +672,13 @@ def padded_plan(plan, n: int, npad: int) -> tuple:
     pv[:, :n] = np.asarray(mat, np.float64).reshape(4, n)
     return (pv.reshape(-1), np.float64(int(lo) - int(zp)), np.float64(int(hi) - int(zp)),
             np.int32(zp), bool(need))
+
+
+def depthwise_weights(wq: np.ndarray) -> np.ndarray:
+    """wq int [9, C] (|w| <= 32767) -> int32 [9, C] holding each weight's int16 bits in
+    the low half and zeros in the high half (depthwise3's vpdpwssd operands)."""
+    return np.ascontiguousarray(np.asarray(wq).astype(np.int16).view(np.uint16)
+                                .astype(np.int32))
 
 
 def usable(x_dtype, wq: np.ndarray, k: int) -> bool:

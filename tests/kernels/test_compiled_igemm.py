@@ -146,3 +146,57 @@ def test_fully_connected_vnni(case, every_size_compiled, monkeypatch):
     np.testing.assert_array_equal(got, run(model, x, "compiled"))
     monkeypatch.undo()
     check(model, x)
+
+
+DW_CASES = [
+    # (x_shape, stride, dilation, padding, act, factor)
+    ((1, 9, 9, 16), 1, 1, "SAME", "RELU6", 1.0),
+    ((2, 12, 11, 32), 2, 1, "SAME", "NONE", 1.0),
+    ((1, 3, 3, 16), 1, 1, "SAME", "NONE", 0.3),          # every pixel on the border
+    ((1, 2, 2, 48), 1, 1, "SAME", "NONE", 1.0),          # smaller than the filter
+    ((1, 10, 8, 16), 2, 1, "VALID", "RELU", 1.0),
+    ((1, 11, 13, 32), 1, 2, "SAME", "RELU6", 1.0),       # dilation
+    ((1, 9, 10, 16), 2, 2, "VALID", "NONE", 1.0),
+    ((1, 16, 16, 64), 1, 1, "SAME", "NONE", 1e-3),
+]
+
+
+def _dw_model(case, zi_kind):
+    xs, s, d, pad, act, factor = case
+    rng = _rng("dw", case, zi_kind)
+    zi = {"lo": -128, "mid": 3, "hi": 127}[zi_kind]
+    c = xs[3]
+    model = quant_conv_model("DEPTHWISE_CONV_2D", np.int8, xs, (1, 3, 3, c), rng,
+                             per_channel=True, zi=zi, factor=factor, bias=True, padding=pad,
+                             stride_h=s, stride_w=s, dilation_h_factor=d, dilation_w_factor=d,
+                             depth_multiplier=1, fused_activation_function=act)
+    x = rng.integers(-128, 128, xs).astype(np.int8)
+    x.flat[:3] = (-128, 127, -128)
+    return model, x
+
+
+@pytest.mark.parametrize("zi_kind", ["lo", "mid", "hi"])
+@pytest.mark.parametrize("case", DW_CASES, ids=repr)
+def test_depthwise_vnni_equals_numpy_and_float(case, zi_kind, every_size_compiled, monkeypatch):
+    model, x = _dw_model(case, zi_kind)
+    got = run(model, [x], "compiled")
+    np.testing.assert_array_equal(got, run(model, [x], "numpy"))
+    if case[-1] >= 0.01:
+        assert len(np.unique(got)) > 1, "degenerate case: the output is constant"
+    monkeypatch.setattr(compiled_igemm, "ENABLED", False)
+    np.testing.assert_array_equal(got, run(model, [x], "compiled"))
+
+
+@pytest.mark.parametrize("case", DW_CASES[:2] + DW_CASES[5:7], ids=repr)
+def test_depthwise_vnni_against_litert(case, every_size_compiled):
+    check(*_dw_model(case, "mid")[:1], [_dw_model(case, "mid")[1]])
+
+
+def test_depthwise_takes_the_vnni_kernel(every_size_compiled, monkeypatch):
+    calls = []
+    real = compiled_igemm.depthwise3
+    monkeypatch.setattr(compiled_igemm, "depthwise3",
+                        lambda *a: calls.append(1) or real(*a))
+    model, x = _dw_model(DW_CASES[0], "mid")
+    run(model, [x], "compiled")
+    assert len(calls) == 2

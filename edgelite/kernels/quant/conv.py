@@ -628,6 +628,24 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0),
                                      acc_bound=bound)
             self.three = self.plan is not None
+        self.dw_v = None
+        igemm = _compiled_igemm()
+        if (igemm.ENABLED and q.x_dtype == I8 and (kh, kw, mult) == (3, 3, 1) and oc % 16 == 0
+                and np.abs(wq).max(initial=0) <= 32767):
+            plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0),
+                                acc_bound=bound)
+            if plan is not None:
+                # int32 taps on AVX-512 (vpdpwssd), requantization fused (compiled_igemm)
+                self.dw_v = igemm
+                self.plan_v = igemm.padded_plan(plan, oc, oc)
+                self.w_v = igemm.depthwise_weights(wq)
+                self.zv = np.full(oc, q.zi, I8)
+                self.tmp_v = np.zeros(64, I8)
+                self.geom_c = np.array(geom[:6], np.int64)
+                self.acc_idx = ctx.request_scratch((ow, oc), I32)
+                self.three = False
+                self._x = None
+                return
         if self.three:
             self.w_c = np.ascontiguousarray(wq.reshape(-1), np.float32)   # [9 * C] flat
             self.zsw = (q.zi * wq.sum(axis=0)).astype(np.float32)
@@ -648,7 +666,10 @@ class QuantizedDepthwiseConv2D(Kernel):
     def _invoke_compiled(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-        if self.three:
+        if self.dw_v is not None:
+            self.dw_v.depthwise3(self._x, self.w_v, self.zv, *self.plan_v, self._out, self.acc,
+                                 self.tmp_v, self.geom_c)
+        elif self.three:
             mat, zp, lo, hi, need = self.plan
             self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, zp, lo, hi, need,
                                    self.out2, self.acc, self.geom_c)
