@@ -259,6 +259,44 @@ if ENABLED:
                     i += 1
 
 
+    @_jit
+    def conv_rows(a5, panels, bias, c4, lo, hi, mr_t, nv_t):
+        """Implicit-GEMM convolution: c4[n, oy, ox] = clamp(sum over ky, j of
+        a5[n, oy, ky, ox, j] * B[ky * KWC + j] + bias). a5 [N, OH, KH, OW, KWC] is a
+        strided view of the padded input (a window row's KW*C values are contiguous
+        when dilation_w is 1), so no column buffer is written; panels = pack_panels
+        of the [KH*KW*C, O] filter. Sums run over ky, then j, in order."""
+        nb, oh, kh, ow, kwc = a5.shape
+        mr = len(mr_t)
+        nr = LANES * len(nv_t)
+        for n in range(nb):
+            for oy in range(oh):
+                crow = c4[n, oy]
+                arows = a5[n, oy]
+                for p in range(panels.shape[0]):
+                    j0 = p * nr
+                    pan = panels[p]
+                    i = 0
+                    while i + mr <= ow:
+                        acc = _tile_zero(mr_t, nv_t)
+                        for ky in range(kh):
+                            a2 = arows[ky]
+                            bp = pan[ky * kwc:(ky + 1) * kwc]
+                            for k in range(kwc):
+                                acc = _tile_fma(acc, a2, i, k, bp, nv_t)
+                        _tile_store(crow, i, j0, acc, bias, lo, hi, nv_t)
+                        i += mr
+                    while i < ow:
+                        acc1 = _tile_zero((0,), nv_t)
+                        for ky in range(kh):
+                            a2 = arows[ky]
+                            bp = pan[ky * kwc:(ky + 1) * kwc]
+                            for k in range(kwc):
+                                acc1 = _tile_fma(acc1, a2, i, k, bp, nv_t)
+                        _tile_store(crow, i, j0, acc1, bias, lo, hi, nv_t)
+                        i += 1
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) every tile's specialization; returns seconds."""
     if not ENABLED:
@@ -271,4 +309,8 @@ def warm_up() -> float:
         g.mr, g.nv, g.mr_t, g.nv_t = mr, nv, (0,) * mr, (0,) * nv
         g.panels, g.bias = pack_panels(np.zeros((3, 5), np.float32), nv), pad_bias(None, 5, nv)
         g.run(a, np.zeros((13, 5), np.float32))
+        x = np.zeros((1, 4, 4, 2), np.float32)
+        a5 = np.lib.stride_tricks.as_strided(x, (1, 2, 3, 2, 6), (128, 32, 32, 8, 4))
+        conv_rows(a5, g.panels, g.bias, np.zeros((1, 2, 2, 5), np.float32), g.lo, g.hi,
+                  g.mr_t, g.nv_t)
     return time.perf_counter() - t0

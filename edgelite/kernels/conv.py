@@ -343,9 +343,14 @@ class _ImageToColumnsConv(Kernel):
         self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
         self.block_epilogues = [Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
                                 for r0, r1 in self.block_ranges]
+        # Compiled tier, 2-D, dilation_w 1: an implicit GEMM over a strided view of the
+        # (padded) input, each window row's KW*C values contiguous: no column buffer.
+        # (`transposed` and `fold_bias` then only describe the numpy tier's layout.)
+        self.implicit = (use_gemm_c and len(kernel) == 2 and not self.direct
+                         and dilations[-1] == 1)
         # Compiled tier: each block of columns packed in one pass straight from the input.
         self.pack_c = (compiled is not None and len(kernel) == 2 and groups == 1
-                       and not self.direct and not self.transposed)
+                       and not self.direct and not self.transposed and not self.implicit)
         if self.pack_c:
             self.pack = compiled.im2col_rows
             h, wd = x.shape[1:3]
@@ -353,7 +358,7 @@ class _ImageToColumnsConv(Kernel):
                                        pads[0][0], pads[1][0]], np.int64)
         self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
                         if self.pad.needed and not self.pack_c else None)
-        if self.direct:
+        if self.direct or self.implicit:
             self.col_idx = None
         elif self.transposed:
             self.col_idx = ctx.request_scratch((k + self.fold_bias, self.rows), F32)
@@ -365,14 +370,20 @@ class _ImageToColumnsConv(Kernel):
             self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
         self.weights_const = w_const is not None
         self.wt = self._relayout(w_const) if w_const is not None else None
+        wt_plain = self.wt
         if self.fold_bias:
             self.wt = np.ascontiguousarray(
                 np.vstack([self.wt, bias.data.reshape(1, -1).astype(F32)]), F32)
         self.gemm_c = None
         if use_gemm_c:
-            from edgelite.kernels.compiled_gemm import Gemm
-            self.gemm_c = Gemm(self.wt, None if bias is None or self.fold_bias
-                               else bias.data.reshape(-1), self.rows, bounds)
+            from edgelite.kernels.compiled_gemm import Gemm, conv_rows
+            self.conv_rows = conv_rows
+            if self.implicit:       # tiles run along one output row
+                self.gemm_c = Gemm(wt_plain, None if bias is None else bias.data.reshape(-1),
+                                   out_spatial[-1], bounds)
+            else:
+                self.gemm_c = Gemm(self.wt, None if bias is None or self.fold_bias
+                                   else bias.data.reshape(-1), self.rows, bounds)
 
     @abc.abstractmethod
     def _relayout(self, w: np.ndarray) -> np.ndarray:
@@ -385,6 +396,17 @@ class _ImageToColumnsConv(Kernel):
         self._out = out
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
+        if self.implicit:
+            src = x
+            if self.pad.needed:
+                self.pad.bind(ictx.scratch[self.pad_idx])
+                src = self.pad.buf
+            n, c = src.shape[0], src.shape[3]
+            s0, s1, s2, s3 = src.strides
+            (sh, sw), (dh, _), (kh, kw) = self.strides, self.dilations, self.kernel
+            self.a5 = as_strided(src, (n, self.out_spatial[0], kh, self.out_spatial[1], kw * c),
+                                 (s0, sh * s1, dh * s1, sw * s2, s3), writeable=False)
+            return
         if self.pack_c:
             self.xf = x.reshape(-1)
             self.col = ictx.scratch[self.col_idx]
@@ -474,6 +496,11 @@ class _ImageToColumnsConv(Kernel):
         g = self.gemm_c
         gemm, args, mr_t, nv_t = g.kernel, g.args, g.mr_t, g.nv_t
         panels, bias, lo, hi, mblk = args
+        if self.implicit:
+            if self.pad.needed:
+                self.pad.fill(ictx.inputs[0])
+            self.conv_rows(self.a5, panels, bias, self._out, lo, hi, mr_t, nv_t)
+            return
         if self.direct:
             gemm(self.col, panels, bias, self.out2d, lo, hi, mblk, mr_t, nv_t)
             return
@@ -483,9 +510,8 @@ class _ImageToColumnsConv(Kernel):
                 pack(xf, colf, geom, r0, n_rows)
                 gemm(col, panels, bias, out_b, lo, hi, mblk, mr_t, nv_t)
             return
-        # numpy im2col (CONV_3D; channel-major columns for few input channels, read
-        # transposed, a folded bias included: half OpenBLAS's time on that [rows, K]
-        # view at MobileNet's stem)
+        # numpy im2col (CONV_3D, dilation_w > 1; channel-major columns for few input
+        # channels are read transposed, a folded bias included)
         if self.pad.needed:
             self.pad.fill(ictx.inputs[0])
         np.copyto(self.col_win, self.win)

@@ -4,8 +4,8 @@ Unit level: every tile shape on odd products (M, K, N not multiples of the tile,
 N below the tile's width, K = 1), against a float64 reference and against the
 numpy tier's arithmetic (np.matmul, bias add, clamp) within the float tolerance,
 and nothing written outside the output. Model level: CONV_2D nodes that take the
-GEMM (1x1 direct, im2col pack, channel-major columns, CONV_3D) give the numpy
-tier's result within the float tolerance.
+GEMM (1x1 direct, implicit GEMM over the input, im2col pack, channel-major
+columns, CONV_3D) give the numpy tier's result within the float tolerance.
 """
 from __future__ import annotations
 
@@ -93,27 +93,41 @@ def test_choose_tile_is_a_compiled_tile():
     assert cg.choose_tile(12544, 32, 16) == (12, 1)       # N = 16: one vector, no padding
 
 
+# (x shape, filter shape, strides, dilations, padding, activation, bias, compiled path)
 GEMM_CONV_CASES = [
-    ((1, 7, 9, 5), (17, 1, 1, 5), (1, 1), "SAME", "RELU6", True),     # direct, odd everything
-    ((2, 5, 3, 1), (3, 1, 1, 1), (1, 1), "VALID", "NONE", True),      # K = 1, N < 16
-    ((1, 8, 8, 24), (70, 1, 1, 24), (1, 1), "SAME", "RELU", False),   # N > 64, no bias
-    ((1, 9, 7, 6), (33, 3, 3, 6), (2, 1), "SAME", "RELU_N1_TO_1", True),   # im2col pack
-    ((1, 11, 10, 16), (48, 3, 3, 16), (1, 1), "VALID", "NONE", True),
-    ((1, 23, 34, 3), (20, 3, 3, 3), (2, 2), "SAME", "RELU6", True),   # channel-major columns
-    ((1, 20, 18, 2), (5, 3, 2, 2), (1, 1), "VALID", "NONE", False),
+    ((1, 7, 9, 5), (17, 1, 1, 5), (1, 1), (1, 1), "SAME", "RELU6", True, "direct"),
+    ((2, 5, 3, 1), (3, 1, 1, 1), (1, 1), (1, 1), "VALID", "NONE", True, "direct"),   # K = 1
+    ((1, 8, 8, 24), (70, 1, 1, 24), (1, 1), (1, 1), "SAME", "RELU", False, "direct"),
+    ((1, 9, 7, 6), (33, 3, 3, 6), (2, 1), (1, 1), "SAME", "RELU_N1_TO_1", True, "implicit"),
+    ((2, 11, 10, 16), (48, 3, 3, 16), (1, 1), (2, 1), "VALID", "NONE", True, "implicit"),
+    ((1, 23, 34, 3), (20, 3, 3, 3), (2, 2), (1, 1), "SAME", "RELU6", True, "implicit"),
+    ((1, 6, 6, 16), (24, 1, 1, 16), (2, 2), (1, 1), "SAME", "NONE", True, "implicit"),
+    ((1, 7, 7, 1), (2, 5, 5, 1), (3, 3), (1, 1), "SAME", "NONE", False, "implicit"),
+    ((1, 9, 8, 6), (13, 3, 3, 6), (1, 1), (1, 2), "SAME", "RELU6", True, "pack"),
+    ((1, 20, 40, 3), (20, 3, 3, 3), (1, 1), (1, 2), "SAME", "RELU6", True, "transposed"),
+    ((1, 20, 38, 2), (5, 3, 2, 2), (1, 1), (2, 2), "VALID", "NONE", False, "transposed"),
 ]
 
 
-@pytest.mark.parametrize("xs,ws,s,pad,act,has_bias", GEMM_CONV_CASES)
-def test_conv2d_gemm_equals_numpy_tier(xs, ws, s, pad, act, has_bias, monkeypatch):
+def _path(k) -> str:
+    if k.direct:
+        return "direct"
+    if k.implicit:
+        return "implicit"
+    return "pack" if k.pack_c else "transposed" if k.transposed else "columns"
+
+
+@pytest.mark.parametrize("xs,ws,s,d,pad,act,has_bias,path", GEMM_CONV_CASES)
+def test_conv2d_gemm_equals_numpy_tier(xs, ws, s, d, pad, act, has_bias, path, monkeypatch):
     from edgelite.kernels import conv
-    rng = np.random.default_rng(seed_of(xs, ws, s, pad, act, has_bias))
+    rng = np.random.default_rng(seed_of(xs, ws, s, d, pad, act, has_bias))
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     bias = rng.standard_normal(ws[0]).astype(np.float32) if has_bias else None
     model = conv_model("CONV_2D", x, w, bias, padding=pad, stride_h=s[0], stride_w=s[1],
+                       dilation_h_factor=d[0], dilation_w_factor=d[1],
                        fused_activation_function=act)
-    want = ref_conv(x, w, bias, s, (1, 1), pad, act, depthwise=False)
+    want = ref_conv(x, w, bias, s, d, pad, act, depthwise=False)
     numpy_tier = run(model, [x], "numpy")
     assert_close(numpy_tier, want)
     if compiled.ENABLED:
@@ -121,11 +135,11 @@ def test_conv2d_gemm_equals_numpy_tier(xs, ws, s, pad, act, has_bias, monkeypatc
         real = conv._ImageToColumnsConv._invoke_gemm_c
 
         def spy(self, ictx):
-            used.append(self)
+            used.append(_path(self))
             real(self, ictx)
         monkeypatch.setattr(conv._ImageToColumnsConv, "_invoke_gemm_c", spy)
         got = run(model, [x], "compiled")
-        assert used, "the compiled GEMM did not run"
+        assert used and set(used) == {path}
         assert_close(got, want)
         assert_close(got, numpy_tier.astype(np.float64))
 
@@ -161,19 +175,28 @@ def test_conv3d_gemm_equals_numpy_tier(pad, act, monkeypatch):
         assert_close(got, numpy_tier.astype(np.float64))
 
 
-def test_channel_major_cases_take_that_path(monkeypatch):
-    """The two channel-major cases above really use the transposed columns."""
-    import edgelite
-    from edgelite.kernels import conv
-    seen = []
-    real = conv._ImageToColumnsConv._setup
+@needs_numba
+@pytest.mark.parametrize("xs,kernel,stride,dh,o", [((2, 9, 11, 3), (3, 3), (2, 1), 1, 20),
+                                                  ((1, 7, 30, 5), (2, 4), (1, 3), 2, 37),
+                                                  ((1, 5, 5, 1), (1, 1), (1, 1), 1, 1)])
+def test_conv_rows_every_tile(xs, kernel, stride, dh, o):
+    """The implicit GEMM over a strided [N, OH, KH, OW, KW*C] view, every tile."""
+    from numpy.lib.stride_tricks import as_strided
 
-    def spy(self, *a, **k):
-        real(self, *a, **k)
-        seen.append(self.transposed)
-    monkeypatch.setattr(conv._ImageToColumnsConv, "_setup", spy)
-    for xs, ws, s, pad, _, _ in GEMM_CONV_CASES[-2:]:
-        model = conv_model("CONV_2D", np.zeros(xs, np.float32), np.zeros(ws, np.float32), None,
-                           padding=pad, stride_h=s[0], stride_w=s[1])
-        edgelite.Interpreter(model_content=model).allocate_tensors()
-    assert seen == [True, True]
+    from edgelite.kernels import compiled_gemm as cg
+    rng = np.random.default_rng(seed_of("rows", xs, kernel, stride, dh, o))
+    x = rng.standard_normal(xs).astype(np.float32)
+    n, h, wd, c = xs
+    kh, kw = kernel
+    oh, ow = (h - (kh - 1) * dh - 1) // stride[0] + 1, (wd - kw) // stride[1] + 1
+    w = rng.standard_normal((kh * kw * c, o)).astype(np.float32)
+    bias = rng.standard_normal(o).astype(np.float32)
+    s0, s1, s2, s3 = x.strides
+    a5 = as_strided(x, (n, oh, kh, ow, kw * c), (s0, stride[0] * s1, dh * s1, stride[1] * s2, s3))
+    cols = np.concatenate([a5[:, :, ky] for ky in range(kh)], -1).astype(np.float64)
+    want = np.clip(cols @ w + bias, 0.0, 6.0)
+    for mr, nv in cg.TILES:
+        out = np.full((n, oh, ow, o), np.nan, np.float32)
+        cg.conv_rows(a5, cg.pack_panels(w, nv), cg.pad_bias(bias, o, nv), out, np.float32(0.0),
+                     np.float32(6.0), (0,) * mr, (0,) * nv)
+        assert_close(out, want)
