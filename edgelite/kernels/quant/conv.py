@@ -333,11 +333,22 @@ class QuantizedConv2D(Kernel):
     def _bind_compiled(self, ictx: InvokeContext) -> None:
         oc = self._out.shape[-1]
         if self.vnni is not None:
-            self.xflat = self._x.reshape(-1)
-            self.out2d = self._out.reshape(self.rows, oc)
-            self.acc_v = ictx.scratch[self.acc_idx]
-            if not self.direct_v:
-                self.col_v = ictx.scratch[self.col_v_idx]
+            g, plan = self.vnni, self.plan_v
+            xflat = self._x.reshape(-1)
+            out2d = self._out.reshape(self.rows, oc)
+            acc = ictx.scratch[self.acc_idx]
+            if self.direct_v:
+                head = (xflat, self.k, self.rows, self.kq, self.wpk)
+                fn, args = ((g.gemm_rq, (*head, *plan, out2d, acc, self.tmp_v))
+                            if plan is not None else
+                            (g.gemm_rq_int, (*head, self.corr_v, *self.rq, out2d, acc)))
+            else:
+                head = (xflat, self.geom_c, self.fill_v, ictx.scratch[self.col_v_idx],
+                        self.band_v, self.k, self.kq, self.wpk)
+                fn, args = ((g.conv_rq, (*head, *plan, out2d, acc, self.tmp_v))
+                            if plan is not None else
+                            (g.conv_rq_int, (*head, self.corr_v, *self.rq, out2d, acc)))
+            self.v_call = (g.entry(fn, args), args)
             return
         gemm = ictx.scratch[self.gemm_idx]
         self.xflat = self._x.reshape(-1)
@@ -362,7 +373,8 @@ class QuantizedConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if self.vnni is not None:
-            self._invoke_vnni()
+            fn, args = self.v_call
+            fn(*args)
             return
         fast, wt, plan = self.fast, self.wt, self.plan
         direct, xflat, geom, fill = self.direct, self.xflat, self.geom_c, self.fill
@@ -377,28 +389,17 @@ class QuantizedConv2D(Kernel):
             else:
                 fast.requant_rows_int(gemm, self.corr, *self.rq, out2d)
 
-    def _invoke_vnni(self) -> None:
-        g, plan = self.vnni, self.plan_v
-        if self.direct_v:
-            if plan is not None:
-                g.gemm_rq(self.xflat, self.k, self.rows, self.kq, self.wpk, *plan, self.out2d,
-                          self.acc_v, self.tmp_v)
-            else:
-                g.gemm_rq_int(self.xflat, self.k, self.rows, self.kq, self.wpk, self.corr_v,
-                              *self.rq, self.out2d, self.acc_v)
-        elif plan is not None:
-            g.conv_rq(self.xflat, self.geom_c, self.fill_v, self.col_v, self.band_v, self.k,
-                      self.kq, self.wpk, *plan, self.out2d, self.acc_v, self.tmp_v)
-        else:
-            g.conv_rq_int(self.xflat, self.geom_c, self.fill_v, self.col_v, self.band_v,
-                          self.k, self.kq, self.wpk, self.corr_v, *self.rq, self.out2d,
-                          self.acc_v)
+    def _invoke_vnni(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        fn, args = self.v_call
+        fn(*args)
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         if self.fast is not None:
             self._bind_compiled(ictx)
-            self.invoke = self._invoke_compiled
+            self.invoke = self._invoke_vnni if self.vnni is not None else self._invoke_compiled
             return
         if self.small is not None:
             self.pad.bind(self.pad_own)
@@ -667,8 +668,8 @@ class QuantizedDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if self.dw_v is not None:
-            self.dw_v.depthwise3(self._x, self.w_v, self.zv, *self.plan_v, self._out, self.acc,
-                                 self.tmp_v, self.geom_c)
+            fn, args = self.v_call
+            fn(*args)
         elif self.three:
             mat, zp, lo, hi, need = self.plan
             self.fast.depthwise_q3(self.x2, self.w_c, self.zsw, mat, self.zf, zp, lo, hi, need,
@@ -685,6 +686,10 @@ class QuantizedDepthwiseConv2D(Kernel):
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         if self.fast is not None:
             self.acc = ictx.scratch[self.acc_idx]
+            if self.dw_v is not None:
+                args = (self._x, self.w_v, self.zv, *self.plan_v, self._out, self.acc,
+                        self.tmp_v, self.geom_c)
+                self.v_call = (self.dw_v.entry(self.dw_v.depthwise3, args), args)
             if self.three:
                 self.x2 = self._x.reshape(self._x.shape[0] * self._x.shape[1], -1)
                 self.out2 = self._out.reshape(self._out.shape[0] * self._out.shape[1], -1)
@@ -886,16 +891,18 @@ class QuantizedFullyConnected(Kernel):
         self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
         self.xf = ictx.scratch[self.x_idx][:, :self.k]
         self.gemm = ictx.scratch[self.gemm_idx]
+        self.out2d = self._out.reshape(self.batch, self.units)
         if self.vnni is not None:
-            self.acc_v = ictx.scratch[self.acc_idx]
             self.xv_src = self.x2d.reshape(-1)
             self.xv = (self.xv_src if self.xpad_idx is None
                        else ictx.scratch[self.xpad_idx])
-            self.fc_scalars = (float(self.zo), float(self.lo), float(self.hi))
+            args = (self.xv, self.k, self.batch, self.kq, self.wpk, self.corr_v, self.eff,
+                    float(self.zo), float(self.lo), float(self.hi), self.out2d,
+                    ictx.scratch[self.acc_idx])
+            self.v_call = (self.vnni.entry(self.vnni.gemm_fc, args), args)
         elif self.fast is None:
             self.acc = ictx.scratch[self.acc_idx]
             self.tmp = ictx.scratch[self.tmp_idx]
-        self.out2d = self._out.reshape(self.batch, self.units)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -919,8 +926,8 @@ class QuantizedFullyConnected(Kernel):
         if self.vnni is not None:
             if self.xv is not self.xv_src:
                 self.xv[:self.xv_src.size] = self.xv_src
-            self.vnni.gemm_fc(self.xv, self.k, self.batch, self.kq, self.wpk, self.corr_v,
-                              self.eff, *self.fc_scalars, self.out2d, self.acc_v)
+            fn, args = self.v_call
+            fn(*args)
             return
         if not self.weights_const:
             self._set_weights(ictx.inputs[1])
