@@ -282,6 +282,9 @@ _BLOCK_MIN_ROWS = 256
 _SHORT_RUN = 16
 # Channel-major columns fold a constant bias into the GEMM (a row of ones).
 _FOLD_BIAS = True
+# Compiled depthwise 3x3 with at most this many channels: compiled_gemm's vector
+# kernel (its channel loop is one register; LLVM leaves such short loops scalar).
+_DW_VECTOR_MAX_CHANNELS = 16
 # The compiled GEMM (compiled_gemm) serves products with at least this many rows
 # (below, e.g. a batch-1 classifier, BLAS's GEMV is as fast).
 _GEMM_C_MIN_ROWS = 2
@@ -780,6 +783,10 @@ class DepthwiseConv2D(Kernel):
         self.lo, self.hi = compiled.float_bounds(self.bounds)
         self.kernel_c = (compiled.depthwise_conv2d_3x3 if self.flat3x3
                          else compiled.depthwise_conv2d)
+        if self.flat3x3 and oc <= _DW_VECTOR_MAX_CHANNELS:
+            # few channels: the explicit 16-lane kernel (same arguments, same sums)
+            from edgelite.kernels.compiled_gemm import depthwise_conv2d_3x3
+            self.kernel_c = depthwise_conv2d_3x3
         self.weights_const = w.data is not None
         # private writable copies: numba compiles once for writable C-contiguous arrays
         self.w_c = self._weights_c(w.data) if self.weights_const else None

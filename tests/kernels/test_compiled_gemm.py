@@ -200,3 +200,34 @@ def test_conv_rows_every_tile(xs, kernel, stride, dh, o):
         cg.conv_rows(a5, cg.pack_panels(w, nv), cg.pad_bias(bias, o, nv), out, np.float32(0.0),
                      np.float32(6.0), (0,) * mr, (0,) * nv)
         assert_close(out, want)
+
+
+DW_SHAPES = [(1, 16, 16, 16, 1, 1, 1, 1), (2, 9, 7, 5, 1, 1, 1, 1), (1, 13, 11, 19, 2, 1, 0, 0),
+             (1, 8, 9, 33, 1, 2, 2, 2), (1, 3, 2, 16, 2, 1, 1, 1), (1, 6, 10, 1, 1, 1, 1, 0),
+             (2, 7, 7, 48, 2, 2, 1, 2), (1, 1, 1, 7, 1, 1, 1, 1)]
+
+
+@needs_numba
+@pytest.mark.parametrize("n,h,w,c,s,d,pt,pl", DW_SHAPES)
+@pytest.mark.parametrize("has_bias", [True, False])
+def test_vector_depthwise_equals_compiled_kernel(n, h, w, c, s, d, pt, pl, has_bias):
+    """compiled_gemm.depthwise_conv2d_3x3 gives compiled.depthwise_conv2d_3x3's values
+    (each the numpy per-tap loop up to the sign of zero), borders, strides, dilation,
+    masked channel tails and NaN included."""
+    from edgelite.kernels import compiled_gemm as cg
+    rng = np.random.default_rng(seed_of("dwv", n, h, w, c, s, d, pt, pl, has_bias))
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    x.reshape(-1)[::17] = np.nan
+    oh = max((h + 2 * pt - 2 * d - 1) // s + 1, 1)
+    ow = max((w + 2 * pl - 2 * d - 1) // s + 1, 1)
+    w3 = rng.standard_normal((3, 3 * c)).astype(np.float32)
+    bias = rng.standard_normal(c).astype(np.float32)
+    geom = np.array([h, c, s, s, d, d, pt, pl], np.int64)
+    for lo, hi in [(0.0, 6.0), (-np.inf, np.inf)]:
+        want = np.full((n * oh, ow * c), 9.0, np.float32)
+        got = np.full((n * oh, ow * c + 5), 9.0, np.float32)
+        args = (x.reshape(n * h, w * c), w3, bias, has_bias)
+        compiled.depthwise_conv2d_3x3(*args, want, geom, np.float32(lo), np.float32(hi))
+        cg.depthwise_conv2d_3x3(*args, got[:, :ow * c], geom, np.float32(lo), np.float32(hi))
+        np.testing.assert_array_equal(got[:, :ow * c], want)
+        assert (got[:, ow * c:] == 9.0).all()
