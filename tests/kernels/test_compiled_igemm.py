@@ -200,3 +200,45 @@ def test_depthwise_takes_the_vnni_kernel(every_size_compiled, monkeypatch):
     model, x = _dw_model(DW_CASES[0], "mid")
     run(model, [x], "compiled")
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_both_epilogues_match_the_integer_reference(seed):
+    """gemm_rq with the integer epilogue and with the float64 one (forced) against
+    arith.multiply_by_quantized_multiplier + zero point + clamp, for random multipliers
+    with right shifts 0..12, zero points, clamp bounds below and above the zero point
+    (the negative-side step on and off), accumulators spread over the clamp range."""
+    from edgelite.kernels.quant import arith
+    from edgelite.kernels.quant.conv import _plan_matrix
+    from edgelite.kernels.quant.qutil import Requantizer
+    rng = _rng("epilogues", seed)
+    m_rows, k, n = 23, 36, 37
+    x = rng.integers(-128, 128, (m_rows, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (k, n))
+    mult = rng.integers(1 << 30, (1 << 31) - 1, n)
+    shift = -rng.integers(0, 13, n)
+    shift[:3] = 0
+    zp = int(rng.integers(-20, 20))
+    lo, hi = (-128, 127) if seed % 2 else (zp, min(127, zp + 90))
+    rq = Requantizer(mult, shift, zp, lo, hi)
+    bias = rng.integers(-(1 << 16), 1 << 16, n)
+    # scale the accumulators into the multipliers' range: acc * 2^-shift ~ +-100
+    x_lo = x.astype(np.int64) @ w
+    corr = bias - 128 * w.sum(axis=0)
+    bound = 128 * np.abs(w).sum(axis=0) + np.abs(bias)
+    plan = _plan_matrix(rq, n, corr, acc_bound=bound)
+    assert plan is not None
+    wpk, kq, npad = compiled_igemm.pack_weights(w)
+    xb = np.zeros(m_rows * k + 4, np.int8)
+    xb[:m_rows * k] = x.reshape(-1)
+    ep_i = compiled_igemm.epilogue(rq, plan, corr, n, npad, bound)
+    assert ep_i[-1], "the integer epilogue should apply"
+    pv, lo_f, hi_f, zp32, need = compiled_igemm.padded_plan(plan, n, npad)
+    ep_f = (pv, ep_i[1], lo_f, hi_f, ep_i[4], ep_i[5], zp32, need, False)
+    want = np.clip(arith.multiply_by_quantized_multiplier(x_lo + bias, mult, shift) + zp, lo, hi)
+    assert len(np.unique(want)) > 20
+    for ep in (ep_i, ep_f):
+        out = np.zeros((m_rows, n), np.int8)
+        compiled_igemm.gemm_rq(xb, np.int64(k), m_rows, kq, wpk, ep,
+                               out, np.zeros((4, npad), np.int32), np.zeros(64, np.int8))
+        np.testing.assert_array_equal(out, want)

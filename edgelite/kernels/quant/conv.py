@@ -272,7 +272,8 @@ class QuantizedConv2D(Kernel):
                 self.corr_v = igemm.correction(self.corr, 0, w2.sum(axis=1))
                 plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
                 self.plan_v = (None if plan_v is None else
-                               igemm.padded_plan(plan_v, oc, npad))
+                               igemm.epilogue(self.requant, plan_v, self.corr_v, oc, npad,
+                                              bound))
                 self.tmp_v = np.zeros(64, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 self.direct_v = self.direct and k % 4 == 0
@@ -339,13 +340,13 @@ class QuantizedConv2D(Kernel):
             acc = ictx.scratch[self.acc_idx]
             if self.direct_v:
                 head = (xflat, self.k, self.rows, self.kq, self.wpk)
-                fn, args = ((g.gemm_rq, (*head, *plan, out2d, acc, self.tmp_v))
+                fn, args = ((g.gemm_rq, (*head, plan, out2d, acc, self.tmp_v))
                             if plan is not None else
                             (g.gemm_rq_int, (*head, self.corr_v, *self.rq, out2d, acc)))
             else:
                 head = (xflat, self.geom_c, self.fill_v, ictx.scratch[self.col_v_idx],
                         self.band_v, self.k, self.kq, self.wpk)
-                fn, args = ((g.conv_rq, (*head, *plan, out2d, acc, self.tmp_v))
+                fn, args = ((g.conv_rq, (*head, plan, out2d, acc, self.tmp_v))
                             if plan is not None else
                             (g.conv_rq_int, (*head, self.corr_v, *self.rq, out2d, acc)))
             self.v_call = (g.entry(fn, args), args)
@@ -638,7 +639,8 @@ class QuantizedDepthwiseConv2D(Kernel):
             if plan is not None:
                 # int32 taps on AVX-512 (vpdpwssd), requantization fused (compiled_igemm)
                 self.dw_v = igemm
-                self.plan_v = igemm.padded_plan(plan, oc, oc)
+                corr_z = self.corr - q.zi * wq.sum(axis=0)
+                self.plan_v = igemm.epilogue(self.requant, plan, corr_z, oc, oc, bound)
                 self.w_v = igemm.depthwise_weights(wq)
                 self.zv = np.full(oc, q.zi, I8)
                 self.tmp_v = np.zeros(64, I8)
@@ -687,7 +689,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         if self.fast is not None:
             self.acc = ictx.scratch[self.acc_idx]
             if self.dw_v is not None:
-                args = (self._x, self.w_v, self.zv, *self.plan_v, self._out, self.acc,
+                args = (self._x, self.w_v, self.zv, self.plan_v, self._out, self.acc,
                         self.tmp_v, self.geom_c)
                 self.v_call = (self.dw_v.entry(self.dw_v.depthwise3, args), args)
             if self.three:
