@@ -17,31 +17,49 @@ unsigned bytes by signed bytes and adds groups of four products to int32
 lanes, without saturation. The int8 activation x is made unsigned by flipping
 its sign bit (the byte x ^ 0x80 is x + 128), so a lane accumulates
 sum (x + 128) * w, |.| <= K * 255 * 128 < 2^31 for K <= 65793 (checked at
-prepare); the kernels add `corr = bias - (zi + 128) * sum(w)` per channel in
-float64 (exact), which gives the reference accumulator sum (x - zi) * w + bias.
+prepare); the epilogue adds `corr = bias - (zi + 128) * sum(w)` per channel,
+which gives the reference accumulator sum (x - zi) * w + bias. No float32
+exactness limit on K (the float GEMM path needs K <= ~518 for float32).
 Weights are packed at prepare as [ceil(N/16), ceil(K/4), 16, 4] int8 (zero
 padding: the padded products are 0, so what the kernel reads in the padding
 of a row does not matter, as long as it is readable memory).
 
+Requantization epilogues (per 16 channels x 4 rows, one 16-byte store per row:
+each output written once), both computing compiled_quant._rqf's
+floor(u - d*[u < 1/2]) + zp, u = a*ms + k0, of Requantizer.threshold_plan
+exactly, clamped:
+- `_make_rqi` (integer, used when every accumulator the node can produce is
+  within int32, checked at prepare from max|x - zi| * sum|w| + |bias|): a = acc +
+  corr in int32 (wrapping, exact since a fits), t = a*m + nudge in int64
+  (vpmuldq), t -= 2^31 where t < 2^(S-1), t >> S, int32 clamp, + zp; ~13
+  instructions per 16 outputs, ~0.3 ns an output;
+- `_make_rq` (float64 in zmm): correction add, one FMA for a*ms + k0 (both
+  steps are exact under the plan's bound, so fusing them changes nothing), the
+  negative-side step, the clamp to [lo - zp, hi - zp] before the floor (equal
+  to clamping after it; keeps the conversion in range), floor + convert in one
+  vcvtpd2dq rounding down, + zp (~15% slower; ~0.6-1.1 ns for the
+  auto-vectorized _rqf loop of requant_rows, ymm only).
+
 Kernels:
-- `gemm_rq`: out [M, N] int8 = the compiled tier's float64 requantization
-  (compiled_quant._rqf, the plan of requant_rows) of x [M, K] (rows `ldx` bytes
-  apart, >= 4 * ceil(K/4) readable bytes per row) against the packed weights;
-  rows four at a time (the last tile repeats the last row) into one [4, N]
-  int32 tile buffer (L1), then `_make_rq`'s epilogue, also LLVM IR: per 16
-  channels and 4 rows, float64 in zmm (correction add, one FMA for a*ms + k0 --
-  both steps are exact under the plan's bound, so fusing them changes nothing --
-  the negative-side step, the clamp to [lo - zp, hi - zp] before the floor, and
-  floor + convert in one vcvtpd2dq rounding down), + zp, one 16-byte store per
-  row: each output written once (~0.3 ns an output against ~0.6-1.1 for the
-  auto-vectorized _rqf loop, ymm only).
+- `gemm_rq`: out [M, N] int8 = requantized x [M, K] @ W (x rows `ldx` bytes
+  apart, >= 4 * ceil(K/4) readable bytes per row); rows four at a time (the last
+  tile repeats the last row) into one [4, N] int32 tile buffer (L1), then the
+  epilogue. `ep` (from `epilogue`) selects and parameterizes it.
 - `gemm_rq_int`: the int64 requantization (`compiled_quant._rq`, scalar loop) for
   plans threshold_plan declines.
 - `conv_rq` / `conv_rq_int`: im2col band by band into an int8 column buffer
-  (`_im2col8`: compiled._im2col's order, runs moved 8 bytes at a time), then the
-  GEMM above.
+  (`_im2col8`: compiled._im2col's order, runs moved 8 / 4 bytes at a time), then
+  the GEMM above.
 - `gemm_fc`: FULLY_CONNECTED's reference rounding (round half away from zero
   of double(acc) * scale); single rows use one-row tiles.
+- `depthwise3`: 3x3 DEPTHWISE_CONV_2D, multiplier 1, C % 16 == 0, any stride,
+  dilation, padding: LLVM-IR taps (`_dw_run` for interior pixels with the nine
+  weight vectors in registers, `_dw_px` for border pixels whose taps outside
+  the input read a vector of the input zero point), int8 sign-extended to
+  int32 lanes, vpdpwssd against weights stored as int16 bits in each lane's
+  low half (the high halves multiply to 0); then the epilogue per output row.
+Callers bind arguments once and call `entry(fn, args)` (the compiled entry
+point; skips the dispatcher's per-call typing).
 
 Enabled only when the host has AVX-512 VNNI (llvmlite's host features) and
 numba compiles for the host CPU (no NUMBA_CPU_NAME / NUMBA_CPU_FEATURES

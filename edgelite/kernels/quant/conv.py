@@ -13,6 +13,9 @@ Bit-exact with LiteRT's reference kernels (BUILTIN_REF):
   LiteRT's per-op choice of MultiplyByQuantizedMultiplier overload (the int64
   one where the reference accumulates in int64: int16 with int64 bias, int16
   BATCH_MATMUL).
+- Compiled tier on AVX-512 VNNI hosts (compiled_igemm): int8 CONV_2D, FULLY_CONNECTED
+  and 3x3 DEPTHWISE_CONV_2D accumulate in int32 lanes (vpdpbusd / vpdpwssd emitted
+  as LLVM IR), exact for any K, with the requantization fused.
 - FULLY_CONNECTED's reference kernel does not use the integer multiplier at
   all: it rounds `double(acc) * (in_scale * w_scale / out_scale)` half away from
   zero (reference_integer_ops::FullyConnected with scales). LiteRT's default
