@@ -23,7 +23,7 @@ The accumulator tuple is a loop-carried value, which LLVM keeps in zmm registers
 B is packed at prepare into panels [ceil(N / NR), K, NR] (NR = 16*NV, zero
 padded), so the inner loop reads NR contiguous floats per k; bias is padded the
 same way. `gemm` walks blocks of `mblk` rows, then panels, then MR-row tiles
-(leftover rows one at a time). `choose_tile(m, k, n)` picks (MR, NV) from a
+(leftover rows four, then one at a time). `choose_tile(m, k, n)` picks (MR, NV) from a
 small cost model (fewest padded FMAs and loads); measured on this machine
 (2-vCPU AVX-512 VM, 1 thread, noisy) over MobileNetV2's 1x1 shapes, the best
 tile per shape was 1.2-1.8x faster than `np.matmul(out=)` alone (OpenBLAS 0.3.31),
@@ -68,18 +68,20 @@ def pad_bias(bias: np.ndarray | None, n: int, nv: int) -> np.ndarray:
 
 
 def choose_tile(m: int, k: int, n: int) -> tuple[int, int]:
-    """(MR, NV) with the lowest modelled cost. Per k, a tile
-    issues MR*NV FMAs and MR + NV loads (broadcasts included), two of each per
-    cycle: cost max(MR*NV, MR + NV) half-cycles, padded columns counted; leftover
-    rows (M % MR) go one at a time; each panel adds 1% (one more pass over A's rows),
-    which settles near-ties towards fewer panels. Checked against timings of every tile on
-    MobileNetV2's 1x1 shapes: the cheapest modelled tile was the fastest or within
-    the noise of it."""
+    """(MR, NV) with the lowest modelled cost. Per k, a tile issues MR*NV FMAs and
+    MR + NV loads (broadcasts included), two of each per cycle: cost max(MR*NV,
+    MR + NV) half-cycles, padded columns counted; leftover rows (M % MR) go four,
+    then one at a time; each panel adds 1% (one more pass over A's rows), which
+    settles near-ties towards fewer panels. Checked against timings of every tile
+    on MobileNetV2's 1x1 shapes: the cheapest modelled tile was the fastest or
+    within the noise of it."""
     best, best_key = TILES[0], None
     for mr, nv in TILES:
         npan = -(-n // (LANES * nv))
         full, left = divmod(m, mr)
-        cost = npan * (full * max(mr * nv, mr + nv) + left * max(nv, 1 + nv))
+        fours, ones = divmod(left, 4)
+        cost = npan * (full * max(mr * nv, mr + nv) + fours * max(4 * nv, 4 + nv)
+                       + ones * max(nv, 1 + nv))
         cost *= 1.0 + 0.01 * npan
         if best_key is None or cost < best_key:
             best, best_key = (mr, nv), cost
@@ -442,6 +444,12 @@ if ENABLED:
                         acc = _tile_fma(acc, a, i, k, bp, nv_t)
                     _tile_store(c, i, j0, acc, bias, lo, hi, nv_t)
                     i += mr
+                while i + 4 <= m1:
+                    acc4 = _tile_zero((0, 0, 0, 0), nv_t)
+                    for k in range(kk):
+                        acc4 = _tile_fma(acc4, a, i, k, bp, nv_t)
+                    _tile_store(c, i, j0, acc4, bias, lo, hi, nv_t)
+                    i += 4
                 while i < m1:
                     acc1 = _tile_zero((0,), nv_t)
                     for k in range(kk):
@@ -477,6 +485,15 @@ if ENABLED:
                                 acc = _tile_fma(acc, a2, i, k, bp, nv_t)
                         _tile_store(crow, i, j0, acc, bias, lo, hi, nv_t)
                         i += mr
+                    while i + 4 <= ow:
+                        acc4 = _tile_zero((0, 0, 0, 0), nv_t)
+                        for ky in range(kh):
+                            a2 = arows[ky]
+                            bp = pan[ky * kwc:(ky + 1) * kwc]
+                            for k in range(kwc):
+                                acc4 = _tile_fma(acc4, a2, i, k, bp, nv_t)
+                        _tile_store(crow, i, j0, acc4, bias, lo, hi, nv_t)
+                        i += 4
                     while i < ow:
                         acc1 = _tile_zero((0,), nv_t)
                         for ky in range(kh):

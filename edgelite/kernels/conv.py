@@ -17,6 +17,7 @@ planes, one filter tap at a time.
 from __future__ import annotations
 
 import abc
+import sys
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -41,13 +42,21 @@ F32 = np.dtype(np.float32)
 # 2.6x when its nodes moved to this tier (the gate was 4096); the bundled
 # digits demo (nodes of <= 2048 values) stays numba-free.
 COMPILED_MIN_OUTPUT = 3072
+# Kernels that ask for it (`small_ok`) also use the tier from this many outputs on
+# once numba is loaded anyway (an earlier, bigger node of this model or of another
+# one in this process imported the compiled module): a numba call costs ~0.3-0.5 us
+# where such a node makes several ~1 us numpy calls (cnn fixture: its last CONV_2D,
+# 4x4x32 outputs, ~7.7 -> ~2.5 us). Models of small nodes alone still never load numba.
+COMPILED_SMALL_OUTPUT = 256
 _COMPILED_WANTED = None
 
 
-def compiled_tier(output_size: int):
+def compiled_tier(output_size: int, small_ok: bool = False):
     """The compiled-kernel module if that tier should run a node this big, else None."""
     global _COMPILED_WANTED
-    if output_size < COMPILED_MIN_OUTPUT:
+    small = (small_ok and output_size >= COMPILED_SMALL_OUTPUT
+             and "edgelite.kernels.compiled" in sys.modules)
+    if output_size < COMPILED_MIN_OUTPUT and not small:
         return None
     if _COMPILED_WANTED is None:
         import importlib.util
@@ -337,7 +346,8 @@ class _ImageToColumnsConv(Kernel):
         compiled = compiled_tier(self.rows * out_ch)
         # Compiled tier, constant filter (and bias): the register-tiled GEMM with the
         # bias and clamp fused (compiled_gemm), instead of BLAS then an epilogue pass.
-        use_gemm_c = (compiled is not None and groups == 1 and w_const is not None
+        use_gemm_c = (compiled_tier(self.rows * out_ch, small_ok=True) is not None
+                      and groups == 1 and w_const is not None
                       and (bias is None or bias.data is not None)
                       and self.rows >= _GEMM_C_MIN_ROWS)
         self.fold_bias = (_FOLD_BIAS and self.transposed and w_const is not None

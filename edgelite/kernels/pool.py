@@ -20,6 +20,7 @@ from edgelite.kernels.conv import (
     _opt,
     _same_valid_pads,
     clamp_inplace,
+    compiled_tier,
     float_activation,
     window_view,
 )
@@ -83,6 +84,9 @@ class _Pool2D(Kernel):
         # Compiled tier, 2x2 windows of stride 2 without padding: one pass, clamp included.
         pool2x2 = self.blocked and (fh, fw) == (2, 2)
         compiled_ops = compiled_ops_for(n * oh * ow * c) if pool2x2 else None
+        if pool2x2 and compiled_ops is None and compiled_tier(n * oh * ow * c, small_ok=True):
+            # a smaller node once numba is loaded anyway (conv.COMPILED_SMALL_OUTPUT)
+            from edgelite.kernels import compiled_ops
         self.compiled = compiled_ops.pool2x2_f32 if compiled_ops is not None else None
         if self.compiled is not None:
             from edgelite.kernels.compiled import float_bounds

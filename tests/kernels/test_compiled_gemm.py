@@ -231,3 +231,85 @@ def test_vector_depthwise_equals_compiled_kernel(n, h, w, c, s, d, pt, pl, has_b
         cg.depthwise_conv2d_3x3(*args, got[:, :ow * c], geom, np.float32(lo), np.float32(hi))
         np.testing.assert_array_equal(got[:, :ow * c], want)
         assert (got[:, ow * c:] == 9.0).all()
+
+
+def test_small_nodes_use_the_tier_only_once_numba_is_loaded(monkeypatch):
+    """COMPILED_SMALL_OUTPUT: below COMPILED_MIN_OUTPUT a kernel asking `small_ok`
+    gets the compiled module only when it is already imported (and enabled)."""
+    import sys
+
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 3072)
+    size = conv.COMPILED_SMALL_OUTPUT + 1
+    assert conv.compiled_tier(size) is None
+    assert conv.compiled_tier(conv.COMPILED_SMALL_OUTPUT - 1, small_ok=True) is None
+    if compiled.ENABLED:
+        assert "edgelite.kernels.compiled" in sys.modules
+        assert conv.compiled_tier(size, small_ok=True) is compiled
+    monkeypatch.delitem(sys.modules, "edgelite.kernels.compiled")
+    assert conv.compiled_tier(size, small_ok=True) is None
+
+
+def test_model_of_small_nodes_does_not_load_numba():
+    """A small conv + 2x2 pool model (nodes under COMPILED_MIN_OUTPUT) never imports
+    numba in a fresh process."""
+    import subprocess
+    import sys
+    code = '''
+import sys, numpy as np, edgelite
+from edgelite.format.builder import ModelBuilder
+b = ModelBuilder()
+x = b.add_input("x", (1, 8, 8, 4), np.float32)
+y = b.add_tensor("y", (1,), np.float32)
+z = b.add_tensor("z", (1,), np.float32)
+w = np.ones((8, 3, 3, 4), np.float32)
+b.add_op("CONV_2D", [x, b.add_constant("w", w)], [y], padding="SAME", stride_h=1, stride_w=1)
+b.add_op("AVERAGE_POOL_2D", [y], [z], padding="VALID", stride_h=2, stride_w=2,
+         filter_height=2, filter_width=2)
+b.add_output(z)
+it = edgelite.Interpreter(model_content=b.to_bytes())
+it.allocate_tensors()
+it.set_tensor(it.get_input_details()[0]["index"], np.ones((1, 8, 8, 4), np.float32))
+it.invoke()
+print("numba" in sys.modules)
+'''
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_small_nodes_after_numba_loaded_equal_numpy_tier():
+    """With the default thresholds and numba loaded: an 8x8x32 conv (implicit GEMM)
+    and a 2x2 average pool of 512 outputs take the compiled tier; within the float
+    tolerance of the numpy tier."""
+    from edgelite.format.builder import ModelBuilder
+    from edgelite.kernels import conv
+    assert conv.COMPILED_MIN_OUTPUT == 0    # the autouse fixture; restore the default
+    rng = np.random.default_rng(3)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 8, 8, 16), np.float32)
+    y = b.add_tensor("y", (1,), np.float32)
+    z = b.add_tensor("z", (1,), np.float32)
+    w = rng.standard_normal((32, 3, 3, 16)).astype(np.float32)
+    bias = rng.standard_normal(32).astype(np.float32)
+    b.add_op("CONV_2D", [x, b.add_constant("w", w), b.add_constant("b", bias)], [y],
+             padding="SAME", stride_h=1, stride_w=1, fused_activation_function="RELU6")
+    b.add_op("AVERAGE_POOL_2D", [y], [z], padding="VALID", stride_h=2, stride_w=2,
+             filter_height=2, filter_width=2)
+    b.add_output(z)
+    model = b.to_bytes()
+    xv = rng.standard_normal((1, 8, 8, 16)).astype(np.float32)
+    import edgelite
+    saved = conv.COMPILED_MIN_OUTPUT
+    conv.COMPILED_MIN_OUTPUT = 3072
+    try:
+        want = run(model, [xv], "numpy")
+        got = run(model, [xv], "compiled" if compiled.ENABLED else "numpy")
+        if compiled.ENABLED:
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            kernels = it._main.kernels
+            assert kernels[0].implicit and kernels[1].compiled is not None
+    finally:
+        conv.COMPILED_MIN_OUTPUT = saved
+    assert_close(got, want.astype(np.float64))
