@@ -264,6 +264,45 @@ if ENABLED:
 
     _V8Q = ir.VectorType(_I64, 8)
 
+    def _rqi_setup(builder, p_v, ps_v, lo_v, hi_v, zp_v, need):
+        """Load one block's integer-epilogue parameters (see _make_rqi) and splat the
+        bounds: returns the state _rqi_apply takes."""
+        def splat(v, n):
+            ty = ir.VectorType(_I32, n)
+            u = builder.insert_element(ir.Constant(ty, ir.Undefined), v, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(u, ir.Constant(ty, ir.Undefined),
+                                          ir.Constant(ir.VectorType(_I32, n), [0] * n))
+
+        def load(i, ty):
+            a = builder.add(p_v, builder.mul(ps_v, ir.Constant(_I64, i)))
+            return builder.load(builder.inttoptr(a, ty.as_pointer()), align=1)
+        nrows = 5 if need else 3
+        par = [[load(1 + 2 * j + h, _V8Q) for j in range(nrows)] for h in range(2)]
+        return (load(0, _V16), par, splat(lo_v, 16), splat(hi_v, 16), splat(zp_v, 16), need)
+
+    def _rqi_apply(builder, a, st):
+        """<16 x i32> accumulators -> <16 x i8> outputs (the integer epilogue)."""
+        corr, par, lo16, hi16, zp16, need = st
+        c32 = ir.Constant(_V8Q, [32] * 8)
+        low = ir.Constant(_V8Q, [0xFFFFFFFF] * 8)
+
+        def sext_low(v):                # the low dword, sign-extended (vpmuldq)
+            return builder.ashr(builder.shl(v, c32), c32)
+        a = builder.bitcast(builder.add(a, corr), _V8Q)
+        halves = []
+        for h, x in ((0, a), (1, builder.lshr(a, c32))):
+            pr = par[h]
+            t = builder.add(builder.mul(sext_low(x), sext_low(pr[0])), pr[1])
+            if need:
+                below = builder.icmp_signed("<", t, pr[3])
+                t = builder.select(below, builder.sub(t, pr[4]), t)
+            halves.append(builder.ashr(t, pr[2]))
+        m = builder.or_(builder.and_(halves[0], low), builder.shl(halves[1], c32))
+        v = builder.bitcast(m, _V16)
+        v = builder.select(builder.icmp_signed("<", v, lo16), lo16, v)
+        v = builder.select(builder.icmp_signed(">", v, hi16), hi16, v)
+        return builder.trunc(builder.add(v, zp16), _V16B)
+
     def _make_rqi(need):
         """The integer form of _make_rq's epilogue (same results, fewer instructions):
         rqi(acc, lda, p, pstride, outs, lo32, hi32, zp32) with p the block's first int64
@@ -281,45 +320,12 @@ if ENABLED:
 
             def codegen(context, builder, signature, args):
                 acc_v, ld_v, p_v, ps_v, outs_v, lo_v, hi_v, zp_v = args
-
-                def splat(v, ty, n):
-                    u = ir.Constant(ty, ir.Undefined)
-                    u = builder.insert_element(u, v, ir.Constant(_I32, 0))
-                    return builder.shuffle_vector(u, ir.Constant(ty, ir.Undefined),
-                                                  ir.Constant(ir.VectorType(_I32, n), [0] * n))
-
-                def load(addr, ty):
-                    return builder.load(builder.inttoptr(addr, ty.as_pointer()), align=1)
-
-                def row(i):
-                    return builder.add(p_v, builder.mul(ps_v, ir.Constant(_I64, i)))
-                corr = load(row(0), _V16)
-                nrows = 5 if need else 3
-                par = [[load(row(1 + 2 * j + h), _V8Q) for j in range(nrows)] for h in range(2)]
-                lo16 = splat(lo_v, _V16, 16)
-                hi16 = splat(hi_v, _V16, 16)
-                zp16 = splat(zp_v, _V16, 16)
-                c32 = ir.Constant(_V8Q, [32] * 8)
-                low = ir.Constant(_V8Q, [0xFFFFFFFF] * 8)
-
-                def sext_low(v):                # the low dword, sign-extended (vpmuldq)
-                    return builder.ashr(builder.shl(v, c32), c32)
+                st = _rqi_setup(builder, p_v, ps_v, lo_v, hi_v, zp_v, need)
                 for r in range(4):
-                    a = load(builder.add(acc_v, builder.mul(ld_v, ir.Constant(_I64, r))), _V16)
-                    a = builder.bitcast(builder.add(a, corr), _V8Q)
-                    halves = []
-                    for h, x in ((0, a), (1, builder.lshr(a, c32))):
-                        pr = par[h]
-                        t = builder.add(builder.mul(sext_low(x), sext_low(pr[0])), pr[1])
-                        if need:
-                            below = builder.icmp_signed("<", t, pr[3])
-                            t = builder.select(below, builder.sub(t, pr[4]), t)
-                        halves.append(builder.ashr(t, pr[2]))
-                    m = builder.or_(builder.and_(halves[0], low), builder.shl(halves[1], c32))
-                    v = builder.bitcast(m, _V16)
-                    v = builder.select(builder.icmp_signed("<", v, lo16), lo16, v)
-                    v = builder.select(builder.icmp_signed(">", v, hi16), hi16, v)
-                    b = builder.trunc(builder.add(v, zp16), _V16B)
+                    a = builder.load(builder.inttoptr(
+                        builder.add(acc_v, builder.mul(ld_v, ir.Constant(_I64, r))),
+                        _V16.as_pointer()), align=1)
+                    b = _rqi_apply(builder, a, st)
                     o = builder.extract_value(outs_v, r)
                     builder.store(b, builder.inttoptr(o, _V16B.as_pointer()), align=1)
                 return context.get_dummy_value()
@@ -411,6 +417,52 @@ if ENABLED:
             builder.position_at_end(done)
             return context.get_dummy_value()
         return sig, codegen
+
+    def _make_dw_run_rq(need):
+        """_dw_run with the integer epilogue fused: each pixel's 16 sums are requantized
+        in registers and stored as 16 int8 at out (pixels ostep bytes apart); p, ps, lo32,
+        hi32, zp32 as _make_rqi (the parameters stay in registers across the row)."""
+        @intrinsic
+        def run(typingctx, rows, step, dx, count, w, wstride, out, ostep, p, ps, lo32, hi32,
+                zp):
+            sig = types.void(rows, step, dx, count, w, wstride, out, ostep, p, ps, lo32, hi32,
+                             zp)
+
+            def codegen(context, builder, signature, args):
+                (rows_v, step_v, dx_v, cnt_v, w_v, ws_v, out_v, os_v, p_v, ps_v, lo_v, hi_v,
+                 zp_v) = args
+                dp = _dw_fns(builder)
+                ws = [builder.load(builder.inttoptr(
+                    builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t))),
+                    _V16.as_pointer()), align=1) for t in range(9)]
+                st = _rqi_setup(builder, p_v, ps_v, lo_v, hi_v, zp_v, need)
+                r = [builder.extract_value(rows_v, i) for i in range(3)]
+                pre = builder.block
+                loop = builder.append_basic_block("dwq_loop")
+                done = builder.append_basic_block("dwq_done")
+                builder.branch(loop)
+                builder.position_at_end(loop)
+                i = builder.phi(_I64)
+                i.add_incoming(ir.Constant(_I64, 0), pre)
+                off = builder.mul(i, step_v)
+                xv = []
+                for ky in range(3):
+                    base = builder.add(r[ky], off)
+                    for kx in range(3):
+                        xv.append(_dw_load_x(builder, builder.add(
+                            base, builder.mul(dx_v, ir.Constant(_I64, kx)))))
+                b = _rqi_apply(builder, _dw_sum(builder, dp, xv, ws), st)
+                builder.store(b, builder.inttoptr(builder.add(out_v, builder.mul(i, os_v)),
+                                                  _V16B.as_pointer()), align=1)
+                i1 = builder.add(i, ir.Constant(_I64, 1))
+                i.add_incoming(i1, builder.block)
+                builder.cbranch(builder.icmp_signed("<", i1, cnt_v), loop, done)
+                builder.position_at_end(done)
+                return context.get_dummy_value()
+            return sig, codegen
+        return run
+
+    _dw_run_rq_need, _dw_run_rq_plain = _make_dw_run_rq(True), _make_dw_run_rq(False)
 
     def _make_copy(bits):
         """copy(dst, src): one unaligned load and store of `bits` bits (int64 addresses)."""
@@ -630,6 +682,12 @@ if ENABLED:
         ox_hi = max(min((wd - 1 - 2 * dw + pl) // sw + 1, ow), ox_lo)
         ra = np.empty(3, np.int64)      # each window row's address, or -1
         t = np.empty(9, np.int64)       # a border pixel's tap addresses
+        pi, lo32, hi32, zp32, need, fused = ep[1], ep[4], ep[5], ep[6], ep[7], ep[8]
+        pia = np.int64(pi.ctypes.data)
+        pis = np.int64(pi.shape[1] * 8)
+        step = np.int64(sw * c)
+        dxb = np.int64(dw * c)
+        cb64 = np.int64(c)
         for n in range(n_b):
             for oy in range(oh):
                 iy0 = oy * sh - pt
@@ -657,14 +715,33 @@ if ENABLED:
                                     t[ky * 3 + kx] = ra[ky] + ix * c + 16 * b
                         _dw_px((t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]),
                                wa + 64 * b, wst, aa + ox * lda + 64 * b)
+                orow = oa + ((n * oh + oy) * ow) * c
                 if inner and ox_hi > ox_lo:
                     off = (ox_lo * sw - pl) * c
+                    cnt = np.int64(ox_hi - ox_lo)
                     for b in range(cb):
-                        _dw_run((ra[0] + off + 16 * b, ra[1] + off + 16 * b,
-                                 ra[2] + off + 16 * b), np.int64(sw * c), np.int64(dw * c),
-                                np.int64(ox_hi - ox_lo), wa + 64 * b, wst,
-                                aa + ox_lo * lda + 64 * b, lda)
-                orow = oa + ((n * oh + oy) * ow) * c
+                        rows3 = (ra[0] + off + 16 * b, ra[1] + off + 16 * b,
+                                 ra[2] + off + 16 * b)
+                        if fused:
+                            # the interior pixels requantized in registers, stored once
+                            o = orow + ox_lo * c + 16 * b
+                            if need:
+                                _dw_run_rq_need(rows3, step, dxb, cnt, wa + 64 * b, wst, o, cb64,
+                                                pia + 64 * b, pis, lo32, hi32, zp32)
+                            else:
+                                _dw_run_rq_plain(rows3, step, dxb, cnt, wa + 64 * b, wst, o,
+                                                 cb64, pia + 64 * b, pis, lo32, hi32, zp32)
+                        else:
+                            _dw_run(rows3, step, dxb, cnt, wa + 64 * b, wst,
+                                    aa + ox_lo * lda + 64 * b, lda)
+                    if fused:
+                        # only the border pixels went through acc
+                        for ox in range(0, ox_lo, 4):
+                            _epi(aa + ox * lda, lda, orow + ox * c, c, min(4, ox_lo - ox), ta,
+                                 ep)
+                        for ox in range(ox_hi, ow, 4):
+                            _epi(aa + ox * lda, lda, orow + ox * c, c, min(4, ow - ox), ta, ep)
+                        continue
                 for ox in range(0, ow, 4):
                     _epi(aa + ox * lda, lda, orow + ox * c, c, min(4, ow - ox), ta, ep)
 

@@ -242,3 +242,17 @@ def test_both_epilogues_match_the_integer_reference(seed):
         compiled_igemm.gemm_rq(xb, np.int64(k), m_rows, kq, wpk, ep,
                                out, np.zeros((4, npad), np.int32), np.zeros(64, np.int8))
         np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("kind", ["conv", "dw"])
+@pytest.mark.parametrize("idx", [0, 1, 2, 5])
+def test_float_epilogue_path(kind, idx, every_size_compiled, monkeypatch):
+    """With the integer epilogue declined (int_plan -> None, as for accumulators beyond
+    int32), the float64 epilogue (and, for depthwise, the unfused interior runs) give the
+    numpy tier's results too."""
+    monkeypatch.setattr(compiled_igemm, "int_plan", lambda *a, **k: None)
+    if kind == "conv":
+        model, x = _conv_model(CONV_CASES[idx], "mid", True)
+    else:
+        model, x = _dw_model(DW_CASES[idx], "lo")
+    np.testing.assert_array_equal(run(model, [x], "compiled"), run(model, [x], "numpy"))
