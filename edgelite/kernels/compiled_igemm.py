@@ -179,6 +179,91 @@ if ENABLED:
 
     _mk41, _mk42, _mk43, _mk44 = (_make_mk(4, t) for t in (1, 2, 3, 4))
 
+    def _make_mkd(R, T):
+        """The direct-convolution micro-kernel: as _make_mk, with the K quads split into
+        nseg segments (a window's rows) of qs quads each: row r reads segment s at
+        xs[r] + s * segstride (quads 4 bytes apart within it), the weights' quads run on
+        through the segments. mkd(xs, w, nseg, qs, segstride, wstride, acc, ldacc);
+        nseg, qs >= 1."""
+        @intrinsic
+        def mkd(typingctx, xs, w, nseg, qs, segstride, wstride, acc, ldacc):
+            sig = types.void(xs, w, nseg, qs, segstride, wstride, acc, ldacc)
+
+            def codegen(context, builder, signature, args):
+                xs_v, w_v, ns_v, qs_v, sg_v, ws_v, acc_v, ld_v = args
+                mod = builder.module
+                name = "llvm.x86.avx512.vpdpbusd.512"
+                dp = mod.globals.get(name)
+                if dp is None:
+                    dp = ir.Function(mod, ir.FunctionType(_V16, [_V16, _V16, _V16]), name)
+                xptrs = [builder.extract_value(xs_v, r) for r in range(R)]
+                wptrs = [builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t)))
+                         for t in range(T)]
+                zero = ir.Constant(_V16, None)
+                undef = ir.Constant(_V16, ir.Undefined)
+                bcast = ir.Constant(_V16, [0] * 16)
+                flip = ir.Constant(_I32, -0x7F7F7F80)          # 0x80808080 as int32
+                pre = builder.block
+                outer = builder.append_basic_block("mkd_outer")
+                inner = builder.append_basic_block("mkd_inner")
+                inner_end = builder.append_basic_block("mkd_inner_end")
+                done = builder.append_basic_block("mkd_done")
+                builder.branch(outer)
+                builder.position_at_end(outer)
+                sidx = builder.phi(_I64)
+                sidx.add_incoming(ir.Constant(_I64, 0), pre)
+                acc_o = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
+                for row in acc_o:
+                    for a in row:
+                        a.add_incoming(zero, pre)
+                segoff = builder.mul(sidx, sg_v)
+                wseg = builder.mul(builder.mul(sidx, qs_v), ir.Constant(_I64, 64))
+                builder.branch(inner)
+                builder.position_at_end(inner)
+                q = builder.phi(_I64)
+                q.add_incoming(ir.Constant(_I64, 0), outer)
+                acc_i = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
+                for r in range(R):
+                    for t in range(T):
+                        acc_i[r][t].add_incoming(acc_o[r][t], outer)
+                woff = builder.add(wseg, builder.mul(q, ir.Constant(_I64, 64)))
+                wv = [builder.load(builder.inttoptr(builder.add(wp, woff), _V16.as_pointer()),
+                                   align=1) for wp in wptrs]
+                xoff = builder.add(segoff, builder.mul(q, ir.Constant(_I64, 4)))
+                new = []
+                for r in range(R):
+                    d = builder.load(builder.inttoptr(builder.add(xptrs[r], xoff),
+                                                      _I32.as_pointer()), align=1)
+                    d = builder.xor(d, flip)
+                    v = builder.shuffle_vector(
+                        builder.insert_element(undef, d, ir.Constant(_I32, 0)), undef, bcast)
+                    new.append([builder.call(dp, [acc_i[r][t], v, wv[t]]) for t in range(T)])
+                q1 = builder.add(q, ir.Constant(_I64, 1))
+                q.add_incoming(q1, builder.block)
+                for r in range(R):
+                    for t in range(T):
+                        acc_i[r][t].add_incoming(new[r][t], builder.block)
+                builder.cbranch(builder.icmp_signed("<", q1, qs_v), inner, inner_end)
+                builder.position_at_end(inner_end)
+                s1 = builder.add(sidx, ir.Constant(_I64, 1))
+                sidx.add_incoming(s1, inner_end)
+                for r in range(R):
+                    for t in range(T):
+                        acc_o[r][t].add_incoming(new[r][t], inner_end)
+                builder.cbranch(builder.icmp_signed("<", s1, ns_v), outer, done)
+                builder.position_at_end(done)
+                for r in range(R):
+                    for t in range(T):
+                        a = builder.add(acc_v, builder.add(
+                            builder.mul(ld_v, ir.Constant(_I64, r)), ir.Constant(_I64, 64 * t)))
+                        builder.store(new[r][t], builder.inttoptr(a, _V16.as_pointer()),
+                                      align=1)
+                return context.get_dummy_value()
+            return sig, codegen
+        return mkd
+
+    _mkd41, _mkd42, _mkd43, _mkd44 = (_make_mkd(4, t) for t in (1, 2, 3, 4))
+
     _F64 = ir.DoubleType()
     _V8D = ir.VectorType(_F64, 8)
     _V8I = ir.VectorType(_I32, 8)
@@ -745,6 +830,61 @@ if ENABLED:
                 for ox in range(0, ow, 4):
                     _epi(aa + ox * lda, lda, orow + ox * c, c, min(4, ow - ox), ta, ep)
 
+    @_jit_inline
+    def _tile4d(xs, wa, nseg, qs, segb, nb, aa, lda):
+        """acc rows 0..3 = the windows at xs (4 addresses) times every weight block."""
+        wsb = nseg * qs * 64
+        b = 0
+        while b + 4 <= nb:
+            _mkd44(xs, wa + b * wsb, nseg, qs, segb, wsb, aa + b * 64, lda)
+            b += 4
+        r = nb - b
+        if r == 3:
+            _mkd43(xs, wa + b * wsb, nseg, qs, segb, wsb, aa + b * 64, lda)
+        elif r == 2:
+            _mkd42(xs, wa + b * wsb, nseg, qs, segb, wsb, aa + b * 64, lda)
+        elif r == 1:
+            _mkd41(xs, wa + b * wsb, nseg, qs, segb, wsb, aa + b * 64, lda)
+
+    @_jit
+    def conv_direct(pf, geom, wpk, ep, out, acc, tmp):
+        """CONV_2D without im2col (dilation_w 1): pf the padded int8 input, flat [N, Hp,
+        Wp, C] with the zero point in the border and >= 4 readable bytes past the end;
+        geom int64 [Hp, Wp, C, OH, OW, SH, SW, DH, KH, QS] (QS = ceil(KW * C / 4) quads
+        per window row); wpk packed for K' = KH * QS * 4 (window row ky's KW * C values,
+        then zeros); out [N * OH * OW, O]; ep as gemm_rq. Output pixels four at a time,
+        each read in place: window row ky at its top-left + ky * DH * Wp * C."""
+        hp, wpd, c, oh, ow = geom[0], geom[1], geom[2], geom[3], geom[4]
+        sh, sw, dh, kh, qs = geom[5], geom[6], geom[7], geom[8], geom[9]
+        total = out.shape[0]
+        n = out.shape[1]
+        npad = acc.shape[1]
+        nb = npad // 16
+        pa = np.int64(pf.ctypes.data)
+        wa = np.int64(wpk.ctypes.data)
+        aa = np.int64(acc.ctypes.data)
+        oa = np.int64(out.ctypes.data)
+        ta = np.int64(tmp.ctypes.data)
+        lda = np.int64(npad * 4)
+        segb = np.int64(dh * wpd * c)
+        ad = np.empty(4, np.int64)
+        img, oy, ox = 0, 0, 0
+        last = pa
+        for m in range(0, total, 4):
+            for i in range(4):
+                if m + i < total:
+                    last = pa + ((img * hp + oy * sh) * wpd + ox * sw) * c
+                    ox += 1
+                    if ox == ow:
+                        ox = 0
+                        oy += 1
+                        if oy == oh:
+                            oy = 0
+                            img += 1
+                ad[i] = last
+            _tile4d((ad[0], ad[1], ad[2], ad[3]), wa, kh, qs, segb, nb, aa, lda)
+            _epi(aa, lda, oa + m * n, n, min(4, total - m), ta, ep)
+
     @_jit
     def gemm_rq(x, ldx, rows, kq, wpk, ep, out, acc, tmp):
         """out [rows, N] int8 = requantized (x [rows, K] int8, flat, rows ldx bytes
@@ -901,6 +1041,18 @@ def epilogue(requant, plan, corr, n: int, npad: int, acc_bound) -> tuple:
     return (np.zeros(64), p, lo_f, hi_f, lo32, hi32, zp32, need_i, True)
 
 
+def direct_weights(wq: np.ndarray) -> tuple[np.ndarray, int]:
+    """CONV_2D weights wq int [O, KH, KW, C] -> (packed for conv_direct, QS): each window
+    row's KW * C weights padded with zeros to QS * 4 (the kernel reads those bytes of
+    the input too: their products are 0)."""
+    o, kh, kw, c = wq.shape
+    qs = -(-(kw * c) // 4)
+    wd = np.zeros((kh, qs * 4, o), np.int64)
+    wd[:, :kw * c, :] = np.asarray(wq).reshape(o, kh, kw * c).transpose(1, 2, 0)
+    wpk, _, _ = pack_weights(wd.reshape(kh * qs * 4, o))
+    return wpk, qs
+
+
 def usable(x_dtype, wq: np.ndarray, k: int) -> bool:
     """Whether the VNNI kernels take this node: int8 activations, weights (zero point
     already subtracted) within int8, K within the int32 lanes' bound."""
@@ -941,6 +1093,10 @@ def warm_up() -> float:
     conv_rq(x2, geom, np.int8(0), x, 2, np.int64(1), kq1, w1, pv, out, acc, tmp)
     conv_rq_int(x2, geom, np.int8(0), x, 2, np.int64(1), kq1, w1, np.zeros(n, np.int64), *ip,
                 out, acc)
+    pf = np.zeros(64, np.int8)
+    wd, qs = direct_weights(np.ones((n, 2, 2, 1), np.int64))
+    conv_direct(pf, np.array([3, 3, 1, 2, 2, 1, 1, 1, 2, qs], np.int64), wd, pv,
+                np.zeros((4, n), np.int8), acc, tmp)
     c = 16
     pd = epilogue(rq, (np.zeros(4 * c), zp, lo, hi, True), np.zeros(c, np.int64), c, c,
                   np.ones(c))

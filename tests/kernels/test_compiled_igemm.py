@@ -74,6 +74,9 @@ CONV_CASES = [
     ((1, 40, 40, 8), (16, 3, 3, 8), 1, 1, "SAME", "NONE", True, 1.0),       # two bands
     ((1, 6, 6, 16), (24, 1, 1, 16), 2, 1, "SAME", "NONE", True, 1e-4),      # left shifts
     ((1, 4, 4, 1100), (70, 1, 1, 1100), 1, 1, "SAME", "NONE", True, 1.0),   # K > 518
+    ((1, 49, 10, 1), (32, 10, 4, 1), 2, 1, "SAME", "RELU", True, 1.0),      # kws' first
+    ((2, 7, 9, 6), (20, 3, 2, 6), (2, 1), 1, "SAME", "NONE", True, 1.0),    # strides 2, 1
+    ((1, 8, 8, 5), (17, 3, 3, 5), 1, (2, 1), "VALID", "RELU6", True, 1.0),  # dilation_h 2
 ]
 
 
@@ -81,9 +84,11 @@ def _conv_model(case, zi_kind, bias):
     xs, ws, s, d, pad, act, pc, factor = case
     rng = _rng("conv", case, zi_kind, bias)
     zi = {"lo": -128, "mid": 3, "hi": 127}[zi_kind]
+    (sh, sw), (dh, dw) = (s if isinstance(s, tuple) else (s, s),
+                          d if isinstance(d, tuple) else (d, d))
     model = quant_conv_model("CONV_2D", np.int8, xs, ws, rng, per_channel=pc, zi=zi,
-                             factor=factor, bias=bias, padding=pad, stride_h=s, stride_w=s,
-                             dilation_h_factor=d, dilation_w_factor=d,
+                             factor=factor, bias=bias, padding=pad, stride_h=sh, stride_w=sw,
+                             dilation_h_factor=dh, dilation_w_factor=dw,
                              fused_activation_function=act)
     x = rng.integers(-128, 128, xs).astype(np.int8)
     return model, x
@@ -105,22 +110,23 @@ def test_conv_vnni_equals_numpy_and_float_gemm(case, bias, zi_kind, every_size_c
 
 
 def test_conv_and_fc_take_the_vnni_kernels(every_size_compiled, monkeypatch):
-    """The cases above really run the VNNI kernels (direct, column-copy and FC forms)."""
+    """The cases above really run the VNNI kernels: 1x1 direct, windows read in place,
+    im2col (dilation_w 2), FC."""
     calls = []
-    for name in ("gemm_rq", "conv_rq", "gemm_fc"):
+    for name in ("gemm_rq", "conv_rq", "conv_direct", "gemm_fc"):
         real = getattr(compiled_igemm, name)
         monkeypatch.setattr(compiled_igemm, name,
                             lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
-    for case in (CONV_CASES[0], CONV_CASES[2]):
+    for case in (CONV_CASES[0], CONV_CASES[2], CONV_CASES[3]):
         model, x = _conv_model(case, "mid", True)
         run(model, [x], "compiled")
     model, x = _fc(91, *FC_CASES[1])
     run(model, x, "compiled")
-    assert calls == ["gemm_rq"] * 2 + ["conv_rq"] * 2 + ["gemm_fc"] * 2
+    assert calls == (["gemm_rq"] * 2 + ["conv_direct"] * 2 + ["conv_rq"] * 2
+                     + ["gemm_fc"] * 2)
 
 
-@pytest.mark.parametrize("case", [CONV_CASES[2], CONV_CASES[3], CONV_CASES[5], CONV_CASES[6]],
-                         ids=repr)
+@pytest.mark.parametrize("case", [CONV_CASES[i] for i in (2, 3, 5, 6, 7, 8, 9)], ids=repr)
 def test_conv_vnni_against_litert(case, every_size_compiled):
     model, x = _conv_model(case, "mid", True)
     check(model, [x])

@@ -280,7 +280,22 @@ class QuantizedConv2D(Kernel):
                 self.tmp_v = np.zeros(64, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 self.direct_v = self.direct and k % 4 == 0
-                if not self.direct_v:
+                # windows read in place from a bordered copy (no im2col) when each window
+                # row is contiguous (dilation_w 1)
+                self.inplace_v = (not self.direct_v and dw == 1 and self.plan_v is not None
+                                  and kh * (kw * ic + 3) <= igemm.MAX_K)
+                if self.inplace_v:
+                    self.wpk, qs = igemm.direct_weights(wq)
+                    hp, wp = self.pad.shape[1], self.pad.shape[2]
+                    self.geom_d = np.array([hp, wp, c, oh, ow, sh, sw, dh, kh, qs], np.int64)
+                    size = n * hp * wp * c
+                    # the node's own bordered copy: border = zi, filled once; 16 bytes of
+                    # slack past the end (a window row's last quad reads up to 3 bytes on)
+                    self.pbuf = np.full(size + 16, q.zi, I8)
+                    (t, _), (left, _) = pads
+                    self.pinner = self.pbuf[:size].reshape(n, hp, wp, c)[:, t:t + h,
+                                                                         left:left + wd]
+                elif not self.direct_v:
                     self.band_v = max(4, ((1 << 16) // k) // 4 * 4)
                     self.col_v_idx = ctx.request_scratch((self.band_v * k + 4,), I8)
                 self.fill_v = np.int8(q.zi)
@@ -341,6 +356,11 @@ class QuantizedConv2D(Kernel):
             xflat = self._x.reshape(-1)
             out2d = self._out.reshape(self.rows, oc)
             acc = ictx.scratch[self.acc_idx]
+            if self.inplace_v:
+                args = (self.pbuf, self.geom_d, self.wpk, plan, out2d, acc, self.tmp_v)
+                self.v_call = (g.entry(g.conv_direct, args), args)
+                self.v_copy = (self.pinner, self._x)
+                return
             if self.direct_v:
                 head = (xflat, self.k, self.rows, self.kq, self.wpk)
                 fn, args = ((g.gemm_rq, (*head, plan, out2d, acc, self.tmp_v))
@@ -353,6 +373,7 @@ class QuantizedConv2D(Kernel):
                             if plan is not None else
                             (g.conv_rq_int, (*head, self.corr_v, *self.rq, out2d, acc)))
             self.v_call = (g.entry(fn, args), args)
+            self.v_copy = None
             return
         gemm = ictx.scratch[self.gemm_idx]
         self.xflat = self._x.reshape(-1)
@@ -377,6 +398,8 @@ class QuantizedConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         if self.vnni is not None:
+            if self.v_copy is not None:
+                np.copyto(*self.v_copy)
             fn, args = self.v_call
             fn(*args)
             return
@@ -396,6 +419,8 @@ class QuantizedConv2D(Kernel):
     def _invoke_vnni(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+        if self.v_copy is not None:
+            np.copyto(*self.v_copy)         # into the bordered copy (border stays zi)
         fn, args = self.v_call
         fn(*args)
 
