@@ -74,6 +74,15 @@ try:
     from numpy._core.umath import clip as _clip_ufunc
 except ImportError:     # numpy < 2
     from numpy.core.umath import clip as _clip_ufunc
+# np.einsum without optimize= is this C function behind ~1 us of Python argument
+# handling; the depthwise einsum paths call it directly.
+try:
+    from numpy._core.multiarray import c_einsum as _c_einsum
+except ImportError:     # numpy < 2
+    try:
+        from numpy.core.multiarray import c_einsum as _c_einsum
+    except ImportError:
+        _c_einsum = np.einsum
 
 _QUANTIZED = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 _INT_WEIGHTS = (np.dtype(np.int8), np.dtype(np.uint8))
@@ -209,6 +218,14 @@ class Epilogue:
         clamp_inplace(self.tiled_view, self.bounds)
 
 
+# A padded input of at most this many bytes lives in a private buffer of its node
+# (borders written once at bind) instead of shared scratch (borders rewritten at
+# every invoke): one to three numpy calls less per invoke.
+_PRIVATE_PAD_BYTES = 64 * 1024
+# The planar input of channel-major columns (see _ImageToColumnsConv._setup).
+_PRIVATE_PLANAR_BYTES = 256 * 1024
+
+
 class PaddedInput:
     """A zero- (or `fill`-) bordered copy of an N-D input, in a scratch buffer.
 
@@ -223,12 +240,20 @@ class PaddedInput:
         self.shape = tuple(d + b + a for d, (b, a) in zip(in_shape, pads))
         self.needed = any(b or a for b, a in pads)
 
-    def bind(self, buf: np.ndarray) -> None:
+    def bind(self, buf: np.ndarray, private: bool = False) -> None:
+        """`private`: nothing else writes buf (not shared scratch), so the borders
+        are written here once and fill() only copies the interior."""
         self.buf = buf
         inner = tuple(slice(b, b + d) for d, (b, _) in zip(self.in_shape, self.pads))
         self.inner = buf[inner]
-        if self._bind_seams(buf):
-            return
+        if not self._bind_seams(buf):
+            self._bind_planes(buf)
+        if private:
+            for border in self.borders:
+                border.fill(self.fill_value)
+            self.borders = []
+
+    def _bind_planes(self, buf: np.ndarray) -> None:
         self.borders = []
         for axis, (b, a) in enumerate(self.pads):
             full = [slice(None)] * buf.ndim
@@ -238,6 +263,13 @@ class PaddedInput:
             if a:
                 full[axis] = slice(buf.shape[axis] - a, None)
                 self.borders.append(buf[tuple(full)])
+
+    def own_buffer(self) -> np.ndarray | None:
+        """A private buffer for a small padded input (see _PRIVATE_PAD_BYTES), else None
+        (the caller requests scratch)."""
+        if not self.needed or int(np.prod(self.shape)) * 4 > _PRIVATE_PAD_BYTES:
+            return None
+        return np.empty(self.shape, F32)
 
     def _bind_seams(self, buf: np.ndarray) -> bool:
         """[N, H, W, C] padded along H and W only, contiguous: the borders as three
@@ -369,9 +401,30 @@ class _ImageToColumnsConv(Kernel):
             h, wd = x.shape[1:3]
             self.pack_geom = np.array([h, wd, c, *out_spatial, *kernel, *strides, *dilations,
                                        pads[0][0], pads[1][0]], np.int64)
+        # Numpy tier, channel-major columns, 2-D, stride 1, a constant bias or none: the
+        # input is kept planar, [N, C, Hp, Wp] in a private zero-bordered buffer, and the
+        # GEMM computes "wide" output rows of Wp pixels (Wp - OW of them dropped when the
+        # clamp copies the result out), so each column row (one tap of one channel) is a
+        # single contiguous run of the planar input: one fast copy instead of
+        # KH*KW*C*N*OH runs of OW values strided by C (cnn fixture's first conv ~31 ->
+        # ~25 us).
+        self.planar = None
+        if (self.transposed and not use_gemm_c and len(kernel) == 2
+                and tuple(strides) == (1, 1) and (bias is None or self.fold_bias)):
+            hp, wp = self.pad.shape[1:3]
+            size = n * c * hp * wp + (kernel[1] - 1) * dilations[1]
+            if size * 4 <= _PRIVATE_PLANAR_BYTES:
+                self.planar = np.zeros(size, F32)
+                self.planar_geom = (hp, wp, pads[0][0], pads[1][0])
+                self.wide_idx = ctx.request_scratch((n, out_spatial[0], wp, out_ch), F32)
+        self.pad_own = None if self.pack_c or self.planar is not None else self.pad.own_buffer()
         self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
-                        if self.pad.needed and not self.pack_c else None)
-        if self.direct or self.implicit:
+                        if self.pad.needed and not self.pack_c and self.pad_own is None
+                        and self.planar is None else None)
+        if self.planar is not None:
+            self.col_idx = ctx.request_scratch(
+                (k + self.fold_bias, n * out_spatial[0] * self.planar_geom[1]), F32)
+        elif self.direct or self.implicit:
             self.col_idx = None
         elif self.transposed:
             self.col_idx = ctx.request_scratch((k + self.fold_bias, self.rows), F32)
@@ -409,10 +462,13 @@ class _ImageToColumnsConv(Kernel):
         self._out = out
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
+        if self.planar is not None:
+            self._bind_planar(ictx)
+            return
         if self.implicit:
             src = x
             if self.pad.needed:
-                self.pad.bind(ictx.scratch[self.pad_idx])
+                self._bind_pad(ictx)
                 src = self.pad.buf
             n, c = src.shape[0], src.shape[3]
             s0, s1, s2, s3 = src.strides
@@ -428,7 +484,7 @@ class _ImageToColumnsConv(Kernel):
                                 for r0, col, out_b, epi in self.blocks]
             return
         if self.pad.needed:
-            self.pad.bind(ictx.scratch[self.pad_idx])
+            self._bind_pad(ictx)
             src = self.pad.buf
         else:
             src = x
@@ -463,6 +519,49 @@ class _ImageToColumnsConv(Kernel):
                 return
         self._bind_blocks(lambda r0, r1: self.col[r0:r1])
 
+    def _bind_pad(self, ictx: InvokeContext) -> None:
+        if self.pad_own is not None:
+            self.pad.bind(self.pad_own, private=True)
+        else:
+            self.pad.bind(ictx.scratch[self.pad_idx])
+
+    def _bind_planar(self, ictx: InvokeContext) -> None:
+        x = self._x
+        n, h, wd, c = x.shape
+        hp, wp, pt, pl = self.planar_geom
+        (kh, kw), (dh, dw) = self.kernel, self.dilations
+        oh, ow = self.out_spatial
+        buf = self.planar
+        planes = buf[:n * c * hp * wp].reshape(n, c, hp, wp)
+        self.planar_dst = planes[:, :, pt:pt + h, pl:pl + wd]
+        self.planar_src = x.transpose(0, 3, 1, 2)
+        e = buf.strides[0]
+        # [KH, KW, C, N, OH*Wp]: tap (ky, kx) of channel c starts at ky*dh*Wp + kx*dw
+        self.win = as_strided(buf, (kh, kw, c, n, oh * wp),
+                              (dh * wp * e, dw * e, hp * wp * e, c * hp * wp * e, e),
+                              writeable=False)
+        col = ictx.scratch[self.col_idx]
+        self.col_win = col[:self.k].reshape(self.win.shape)
+        self.ones_row = col[self.k] if self.fold_bias else None
+        self.col = col.T
+        wide = ictx.scratch[self.wide_idx]
+        self.wide = wide.reshape(-1, wide.shape[-1])
+        self.wide_valid = wide[:, :, :ow]
+
+    def _invoke_planar(self, ictx: InvokeContext) -> None:
+        np.copyto(self.planar_dst, self.planar_src)
+        np.copyto(self.col_win, self.win)
+        if self.fold_bias:
+            self.ones_row.fill(1.0)
+        np.matmul(self.col, self.wt, out=self.wide)
+        lo, hi = self.bounds
+        if lo is None:
+            np.copyto(self._out, self.wide_valid)
+        elif hi is None:
+            np.maximum(self.wide_valid, lo, out=self._out)
+        else:
+            _clip_ufunc(self.wide_valid, lo, hi, out=self._out)
+
     def _bind_blocks(self, col_rows) -> None:
         """(first row, columns, output rows, epilogue) of each block of output rows."""
         self.blocks = []
@@ -480,6 +579,9 @@ class _ImageToColumnsConv(Kernel):
         matmul = np.matmul
         if self.gemm_c is not None:
             self._invoke_gemm_c(ictx)
+            return
+        if self.planar is not None:
+            self._invoke_planar(ictx)
             return
         if self.pack_c:
             pack, xf, geom = self.pack, self.xf, self.pack_geom
@@ -750,8 +852,11 @@ class DepthwiseConv2D(Kernel):
             # the view must stay inside the padded buffer
             self.rowflat = (oh - 1) * sh + (kh - 1) * dh < hp and ow + (kw - 1) * dw <= wp
         if self.rowflat:
-            # always a scratch copy: the input is read in place only when C-contiguous
-            self.pad_idx = ctx.request_scratch(self.pad.shape, F32)
+            # always a copy (private when small): the input is read in place only when
+            # C-contiguous
+            self.pad_own = self.pad.own_buffer()
+            self.pad_idx = (ctx.request_scratch(self.pad.shape, F32) if self.pad_own is None
+                            else None)
             self.w_rows = np.ascontiguousarray(
                 np.broadcast_to(w.data.reshape(kh, kw, 1, oc), (kh, kw, ow, oc)), F32
             ).reshape(kh, kw, ow * oc)
@@ -762,7 +867,9 @@ class DepthwiseConv2D(Kernel):
         # (each tap's multiply-add in one C loop) beats two numpy passes per tap there.
         if self.einsum:
             self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
-            self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.pad.needed else None
+            self.pad_own = self.pad.own_buffer()
+            self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
+                            if self.pad.needed and self.pad_own is None else None)
             self.w_taps = np.ascontiguousarray(w.data.reshape(kh, kw, oc), F32)
             self.win_args = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
             self.epilogue = Epilogue(bias, 2, n * oh * ow, oc, self.bounds)
@@ -855,7 +962,7 @@ class DepthwiseConv2D(Kernel):
             return
         if self.einsum:
             if self.pad.needed:
-                self.pad.bind(ictx.scratch[self.pad_idx])
+                self._bind_pad(ictx)
             self.win = window_view(self.pad.buf if self.pad.needed else x, *self.win_args)
             self.epilogue.bind(out)
             self.invoke = self._invoke_einsum
@@ -879,9 +986,15 @@ class DepthwiseConv2D(Kernel):
             r1 = min(oh, r0 + r)
             self.blocks.append((out[:, r0:r1], tmp[:, :r1 - r0], [p[:, r0:r1] for p in planes]))
 
+    def _bind_pad(self, ictx: InvokeContext) -> None:
+        if self.pad_own is not None:
+            self.pad.bind(self.pad_own, private=True)
+        else:
+            self.pad.bind(ictx.scratch[self.pad_idx])
+
     def _bind_rowflat(self, ictx: InvokeContext, x: np.ndarray, out: np.ndarray) -> None:
         oh, ow, kh, kw, sh, dh, dw = self.row_geom
-        self.pad.bind(ictx.scratch[self.pad_idx])
+        self._bind_pad(ictx)
         self.copy_in = self.pad.needed or not x.flags.c_contiguous
         src = self.pad.buf if self.copy_in else x
         s = src.strides
@@ -900,7 +1013,7 @@ class DepthwiseConv2D(Kernel):
             self.bind(ictx)
         if self.copy_in:
             self.pad.fill(x)
-        np.einsum("nykxj,kxj->nyj", self.rows_win, self.w_rows, out=self.rows_out)
+        _c_einsum("nykxj,kxj->nyj", self.rows_win, self.w_rows, out=self.rows_out)
         self.epilogue.run(ictx)
         if self.rows_res is not self._out:
             np.copyto(self._out, self.rows_res)
@@ -911,7 +1024,7 @@ class DepthwiseConv2D(Kernel):
             self.bind(ictx)
         if self.pad.needed:
             self.pad.fill(x)
-        np.einsum("nhwklc,klc->nhwc", self.win, self.w_taps, out=self._out)
+        _c_einsum("nhwklc,klc->nhwc", self.win, self.w_taps, out=self._out)
         self.epilogue.run(ictx)
 
     def invoke(self, ictx: InvokeContext) -> None:

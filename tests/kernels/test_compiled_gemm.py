@@ -313,3 +313,92 @@ def test_small_nodes_after_numba_loaded_equal_numpy_tier():
     finally:
         conv.COMPILED_MIN_OUTPUT = saved
     assert_close(got, want.astype(np.float64))
+
+
+# ---------------------------------------------------------------- numpy tier buffers
+PLANAR_CASES = [
+    ((1, 20, 18, 3), (8, 3, 3, 3), (1, 1), "SAME", "RELU6", True),
+    ((2, 9, 17, 2), (5, 3, 3, 2), (1, 1), "SAME", "RELU", False),
+    ((1, 12, 36, 2), (7, 3, 3, 2), (2, 2), "SAME", "NONE", True),
+    ((1, 11, 40, 1), (4, 5, 5, 1), (1, 1), "VALID", "RELU_N1_TO_1", True),
+    ((1, 6, 70, 4), (3, 1, 3, 4), (1, 1), "SAME", "NONE", False),
+]
+
+
+@pytest.mark.parametrize("xs,ws,d,pad,act,has_bias", PLANAR_CASES)
+def test_planar_columns_numpy_tier(xs, ws, d, pad, act, has_bias, monkeypatch):
+    """Numpy tier, channel-major columns, stride 1: the planar input and wide GEMM
+    rows (conv._ImageToColumnsConv._invoke_planar); vs float64, LiteRT (with a bias)
+    and the strided-copy path, over two different inputs (the private buffer's borders stay
+    zero)."""
+    import edgelite
+    from edgelite.kernels import conv
+    from tests.oracle import FLOAT_TOL, max_error, run_litert
+    rng = np.random.default_rng(seed_of("planar", xs, ws, d, pad, act, has_bias))
+    w = rng.standard_normal(ws).astype(np.float32)
+    bias = rng.standard_normal(ws[0]).astype(np.float32) if has_bias else None
+    model = conv_model("CONV_2D", np.zeros(xs, np.float32), w, bias, padding=pad,
+                       stride_h=1, stride_w=1, dilation_h_factor=d[0], dilation_w_factor=d[1],
+                       fused_activation_function=act)
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        monkeypatch.setattr(conv, "_PRIVATE_PLANAR_BYTES", 0)
+        it_ref = edgelite.Interpreter(model_content=model)
+        it_ref.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    assert [k.planar is not None for k in it._main.kernels] == [True]
+    assert [k.planar is None and k.transposed for k in it_ref._main.kernels] == [True]
+    for _ in range(2):
+        x = rng.standard_normal(xs).astype(np.float32)
+        outs = []
+        for interp in (it, it_ref):
+            interp.set_tensor(interp.get_input_details()[0]["index"], x)
+            interp.invoke()
+            outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]).copy())
+        assert_close(outs[0], ref_conv(x, w, bias, (1, 1), d, pad, act, depthwise=False))
+        assert_close(outs[0], outs[1].astype(np.float64))
+        if has_bias:        # LiteRT's float CONV_2D requires a bias
+            assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_private_padded_input_equals_scratch(op, monkeypatch):
+    """Small padded inputs live in a private buffer (borders written once): the same
+    values as the shared-scratch path, over two different inputs."""
+    import edgelite
+    from edgelite.kernels import conv
+    rng = np.random.default_rng(seed_of("private", op))
+    xs = (1, 9, 10, 16)
+    w = rng.standard_normal((24, 3, 3, 16) if op == "CONV_2D" else (1, 3, 3, 16))
+    w = w.astype(np.float32)
+    bias = rng.standard_normal(w.shape[0] if op == "CONV_2D" else 16).astype(np.float32)
+    model = conv_model(op, np.zeros(xs, np.float32), w, bias, padding="SAME", stride_h=1,
+                       stride_w=1, fused_activation_function="RELU6",
+                       **({"depth_multiplier": 1} if op != "CONV_2D" else {}))
+    its = []
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        for limit in (conv._PRIVATE_PAD_BYTES, 0):
+            monkeypatch.setattr(conv, "_PRIVATE_PAD_BYTES", limit)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            its.append(it)
+    finally:
+        compiled.ENABLED = saved
+    assert its[0]._main.kernels[0].pad_own is not None
+    assert its[1]._main.kernels[0].pad_own is None
+    for _ in range(2):
+        x = rng.standard_normal(xs).astype(np.float32)
+        outs = []
+        for it in its:
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+            it.invoke()
+            outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+        np.testing.assert_array_equal(outs[0], outs[1])
+        assert_close(outs[0], ref_conv(x, w, bias, (1, 1), (1, 1), "SAME", "RELU6",
+                                       depthwise=op != "CONV_2D"))
