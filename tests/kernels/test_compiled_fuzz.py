@@ -93,8 +93,9 @@ class Chain:
             bq = {"scale": [self.scale * v for v in scales], "zero_point": [0] * oc,
                   "quantized_dimension": 0}
         else:
-            wt = self.b.add_constant(f"w{self.n_ops}",
-                                     rng.normal(0, 0.3, shape).astype(np.float32))
+            fan_in = int(np.prod(shape)) // oc if axis == 0 else int(np.prod(shape[1:3]))
+            wt = self.b.add_constant(f"w{self.n_ops}",     # sums of order 1, as trained nets
+                                     rng.normal(0, fan_in ** -0.5, shape).astype(np.float32))
             bias = rng.normal(0, 0.5, oc).astype(np.float32)
             bq = None
         ins = [self.t, wt]
