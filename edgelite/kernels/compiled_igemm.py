@@ -113,6 +113,100 @@ if ENABLED:
     _I64 = ir.IntType(64)
     _V16 = ir.VectorType(_I32, 16)
 
+    def _vnni_loop(builder, xptrs, wptrs, nq, seg):
+        """Emit the accumulation loop of the micro-kernels; returns the final R x T
+        <16 x i32> accumulators. xptrs: R row addresses, wptrs: T weight block
+        addresses; nq: the quad count (seg None) or seg = (nseg, qs, segstride): quads in
+        nseg segments of qs, segment s of a row at its address + s * segstride."""
+        R, T = len(xptrs), len(wptrs)
+        mod = builder.module
+        name = "llvm.x86.avx512.vpdpbusd.512"
+        dp = mod.globals.get(name)
+        if dp is None:
+            dp = ir.Function(mod, ir.FunctionType(_V16, [_V16, _V16, _V16]), name)
+        zero = ir.Constant(_V16, None)
+        undef = ir.Constant(_V16, ir.Undefined)
+        bcast = ir.Constant(_V16, [0] * 16)
+        flip = ir.Constant(_I32, -0x7F7F7F80)          # 0x80808080 as int32
+        pre = builder.block
+        if seg is not None:
+            ns_v, qs_v, sg_v = seg
+            outer = builder.append_basic_block("mk_outer")
+            builder.branch(outer)
+            builder.position_at_end(outer)
+            sidx = builder.phi(_I64)
+            sidx.add_incoming(ir.Constant(_I64, 0), pre)
+            acc_o = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
+            for row in acc_o:
+                for a in row:
+                    a.add_incoming(zero, pre)
+            segoff = builder.mul(sidx, sg_v)
+            wseg = builder.mul(builder.mul(sidx, qs_v), ir.Constant(_I64, 64))
+            head, init, count = outer, acc_o, qs_v
+        else:
+            segoff = ir.Constant(_I64, 0)
+            wseg = ir.Constant(_I64, 0)
+            head, init, count = pre, [[zero] * T for _ in range(R)], nq
+        loop = builder.append_basic_block("mk_loop")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        q = builder.phi(_I64)
+        q.add_incoming(ir.Constant(_I64, 0), head)
+        acc_i = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
+        for r in range(R):
+            for t in range(T):
+                acc_i[r][t].add_incoming(init[r][t], head)
+        woff = builder.add(wseg, builder.mul(q, ir.Constant(_I64, 64)))
+        wv = [builder.load(builder.inttoptr(builder.add(wp, woff), _V16.as_pointer()), align=1)
+              for wp in wptrs]
+        xoff = builder.add(segoff, builder.mul(q, ir.Constant(_I64, 4)))
+        new = []
+        for r in range(R):
+            d = builder.load(builder.inttoptr(builder.add(xptrs[r], xoff), _I32.as_pointer()),
+                             align=1)
+            d = builder.xor(d, flip)
+            v = builder.shuffle_vector(builder.insert_element(undef, d, ir.Constant(_I32, 0)),
+                                       undef, bcast)
+            new.append([builder.call(dp, [acc_i[r][t], v, wv[t]]) for t in range(T)])
+        q1 = builder.add(q, ir.Constant(_I64, 1))
+        q.add_incoming(q1, builder.block)
+        for r in range(R):
+            for t in range(T):
+                acc_i[r][t].add_incoming(new[r][t], builder.block)
+        after = builder.append_basic_block("mk_after")
+        builder.cbranch(builder.icmp_signed("<", q1, count), loop, after)
+        builder.position_at_end(after)
+        if seg is not None:
+            s1 = builder.add(sidx, ir.Constant(_I64, 1))
+            sidx.add_incoming(s1, after)
+            for r in range(R):
+                for t in range(T):
+                    acc_o[r][t].add_incoming(new[r][t], after)
+            done = builder.append_basic_block("mk_done")
+            builder.cbranch(builder.icmp_signed("<", s1, ns_v), outer, done)
+            builder.position_at_end(done)
+        return new
+
+    def _store_tile(builder, new, acc_v, ld_v):
+        for r, row in enumerate(new):
+            for t, v in enumerate(row):
+                a = builder.add(acc_v, builder.add(builder.mul(ld_v, ir.Constant(_I64, r)),
+                                                   ir.Constant(_I64, 64 * t)))
+                builder.store(v, builder.inttoptr(a, _V16.as_pointer()), align=1)
+
+    def _rq_tile(builder, new, outs_v, steps_v, p_v, ps_v, lo_v, hi_v, zp_v, need):
+        """Requantize the tile in registers (the integer epilogue) and store it: row r,
+        block t at outs[r] + t * steps[r]; block t's parameters at p + 64 * t."""
+        for t in range(len(new[0])):
+            st = _rqi_setup(builder, builder.add(p_v, ir.Constant(_I64, 64 * t)), ps_v, lo_v,
+                            hi_v, zp_v, need)
+            for r in range(len(new)):
+                b = _rqi_apply(builder, new[r][t], st)
+                o = builder.add(builder.extract_value(outs_v, r),
+                                builder.mul(builder.extract_value(steps_v, r),
+                                            ir.Constant(_I64, t)))
+                builder.store(b, builder.inttoptr(o, _V16B.as_pointer()), align=1)
+
     def _make_mk(R, T):
         """The R x T micro-kernel: mk(xs, w, kq, wstride, acc, ldacc), all int64
         addresses / byte counts: xs a tuple of R row addresses, w the first block's
@@ -124,60 +218,14 @@ if ENABLED:
 
             def codegen(context, builder, signature, args):
                 xs_v, w_v, kq_v, ws_v, acc_v, ld_v = args
-                mod = builder.module
-                name = "llvm.x86.avx512.vpdpbusd.512"
-                dp = mod.globals.get(name)
-                if dp is None:
-                    dp = ir.Function(mod, ir.FunctionType(_V16, [_V16, _V16, _V16]), name)
                 xptrs = [builder.extract_value(xs_v, r) for r in range(R)]
                 wptrs = [builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t)))
                          for t in range(T)]
-                pre = builder.block
-                loop = builder.append_basic_block("vnni_loop")
-                done = builder.append_basic_block("vnni_done")
-                builder.branch(loop)
-                builder.position_at_end(loop)
-                q = builder.phi(_I64)
-                q.add_incoming(ir.Constant(_I64, 0), pre)
-                zero = ir.Constant(_V16, None)
-                accs = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
-                for row in accs:
-                    for a in row:
-                        a.add_incoming(zero, pre)
-                woff = builder.mul(q, ir.Constant(_I64, 64))
-                wv = [builder.load(builder.inttoptr(builder.add(wp, woff), _V16.as_pointer()),
-                                   align=1) for wp in wptrs]
-                xoff = builder.mul(q, ir.Constant(_I64, 4))
-                undef = ir.Constant(_V16, ir.Undefined)
-                bcast = ir.Constant(_V16, [0] * 16)
-                flip = ir.Constant(_I32, -0x7F7F7F80)          # 0x80808080 as int32
-                new = []
-                for r in range(R):
-                    d = builder.load(builder.inttoptr(builder.add(xptrs[r], xoff),
-                                                      _I32.as_pointer()), align=1)
-                    d = builder.xor(d, flip)
-                    v = builder.shuffle_vector(
-                        builder.insert_element(undef, d, ir.Constant(_I32, 0)), undef, bcast)
-                    new.append([builder.call(dp, [accs[r][t], v, wv[t]]) for t in range(T)])
-                q1 = builder.add(q, ir.Constant(_I64, 1))
-                end = builder.block
-                q.add_incoming(q1, end)
-                for r in range(R):
-                    for t in range(T):
-                        accs[r][t].add_incoming(new[r][t], end)
-                builder.cbranch(builder.icmp_signed("<", q1, kq_v), loop, done)
-                builder.position_at_end(done)
-                for r in range(R):
-                    for t in range(T):
-                        a = builder.add(acc_v, builder.add(
-                            builder.mul(ld_v, ir.Constant(_I64, r)), ir.Constant(_I64, 64 * t)))
-                        builder.store(new[r][t], builder.inttoptr(a, _V16.as_pointer()),
-                                      align=1)
+                _store_tile(builder, _vnni_loop(builder, xptrs, wptrs, kq_v, None), acc_v,
+                            ld_v)
                 return context.get_dummy_value()
             return sig, codegen
         return mk
-
-    _mk41, _mk42, _mk43, _mk44 = (_make_mk(4, t) for t in (1, 2, 3, 4))
 
     def _make_mkd(R, T):
         """The direct-convolution micro-kernel: as _make_mk, with the K quads split into
@@ -191,76 +239,41 @@ if ENABLED:
 
             def codegen(context, builder, signature, args):
                 xs_v, w_v, ns_v, qs_v, sg_v, ws_v, acc_v, ld_v = args
-                mod = builder.module
-                name = "llvm.x86.avx512.vpdpbusd.512"
-                dp = mod.globals.get(name)
-                if dp is None:
-                    dp = ir.Function(mod, ir.FunctionType(_V16, [_V16, _V16, _V16]), name)
                 xptrs = [builder.extract_value(xs_v, r) for r in range(R)]
                 wptrs = [builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t)))
                          for t in range(T)]
-                zero = ir.Constant(_V16, None)
-                undef = ir.Constant(_V16, ir.Undefined)
-                bcast = ir.Constant(_V16, [0] * 16)
-                flip = ir.Constant(_I32, -0x7F7F7F80)          # 0x80808080 as int32
-                pre = builder.block
-                outer = builder.append_basic_block("mkd_outer")
-                inner = builder.append_basic_block("mkd_inner")
-                inner_end = builder.append_basic_block("mkd_inner_end")
-                done = builder.append_basic_block("mkd_done")
-                builder.branch(outer)
-                builder.position_at_end(outer)
-                sidx = builder.phi(_I64)
-                sidx.add_incoming(ir.Constant(_I64, 0), pre)
-                acc_o = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
-                for row in acc_o:
-                    for a in row:
-                        a.add_incoming(zero, pre)
-                segoff = builder.mul(sidx, sg_v)
-                wseg = builder.mul(builder.mul(sidx, qs_v), ir.Constant(_I64, 64))
-                builder.branch(inner)
-                builder.position_at_end(inner)
-                q = builder.phi(_I64)
-                q.add_incoming(ir.Constant(_I64, 0), outer)
-                acc_i = [[builder.phi(_V16) for _ in range(T)] for _ in range(R)]
-                for r in range(R):
-                    for t in range(T):
-                        acc_i[r][t].add_incoming(acc_o[r][t], outer)
-                woff = builder.add(wseg, builder.mul(q, ir.Constant(_I64, 64)))
-                wv = [builder.load(builder.inttoptr(builder.add(wp, woff), _V16.as_pointer()),
-                                   align=1) for wp in wptrs]
-                xoff = builder.add(segoff, builder.mul(q, ir.Constant(_I64, 4)))
-                new = []
-                for r in range(R):
-                    d = builder.load(builder.inttoptr(builder.add(xptrs[r], xoff),
-                                                      _I32.as_pointer()), align=1)
-                    d = builder.xor(d, flip)
-                    v = builder.shuffle_vector(
-                        builder.insert_element(undef, d, ir.Constant(_I32, 0)), undef, bcast)
-                    new.append([builder.call(dp, [acc_i[r][t], v, wv[t]]) for t in range(T)])
-                q1 = builder.add(q, ir.Constant(_I64, 1))
-                q.add_incoming(q1, builder.block)
-                for r in range(R):
-                    for t in range(T):
-                        acc_i[r][t].add_incoming(new[r][t], builder.block)
-                builder.cbranch(builder.icmp_signed("<", q1, qs_v), inner, inner_end)
-                builder.position_at_end(inner_end)
-                s1 = builder.add(sidx, ir.Constant(_I64, 1))
-                sidx.add_incoming(s1, inner_end)
-                for r in range(R):
-                    for t in range(T):
-                        acc_o[r][t].add_incoming(new[r][t], inner_end)
-                builder.cbranch(builder.icmp_signed("<", s1, ns_v), outer, done)
-                builder.position_at_end(done)
-                for r in range(R):
-                    for t in range(T):
-                        a = builder.add(acc_v, builder.add(
-                            builder.mul(ld_v, ir.Constant(_I64, r)), ir.Constant(_I64, 64 * t)))
-                        builder.store(new[r][t], builder.inttoptr(a, _V16.as_pointer()),
-                                      align=1)
+                _store_tile(builder, _vnni_loop(builder, xptrs, wptrs, None,
+                                                (ns_v, qs_v, sg_v)), acc_v, ld_v)
                 return context.get_dummy_value()
             return sig, codegen
         return mkd
+
+    def _make_mkq(T, need, direct):
+        """4 x T micro-kernel (plain or direct) with the integer epilogue fused: the
+        tile is requantized in registers and stored as int8 (no acc round trip).
+        mkq(xs, w, kq | (nseg, qs, segstride), wstride, outs, steps, p, ps, lo32, hi32,
+        zp32): outs / steps 4-tuples (row r, block t at outs[r] + t * steps[r]), p the
+        first block's parameters (int_plan rows, ps bytes apart; 64 bytes per block)."""
+        @intrinsic
+        def mkq(typingctx, xs, w, kq, wstride, outs, steps, p, ps, lo32, hi32, zp):
+            sig = types.void(xs, w, kq, wstride, outs, steps, p, ps, lo32, hi32, zp)
+
+            def codegen(context, builder, signature, args):
+                xs_v, w_v, kq_v, ws_v, outs_v, steps_v, p_v, ps_v, lo_v, hi_v, zp_v = args
+                xptrs = [builder.extract_value(xs_v, r) for r in range(4)]
+                wptrs = [builder.add(w_v, builder.mul(ws_v, ir.Constant(_I64, t)))
+                         for t in range(T)]
+                if direct:
+                    seg = tuple(builder.extract_value(kq_v, i) for i in range(3))
+                    new = _vnni_loop(builder, xptrs, wptrs, None, seg)
+                else:
+                    new = _vnni_loop(builder, xptrs, wptrs, kq_v, None)
+                _rq_tile(builder, new, outs_v, steps_v, p_v, ps_v, lo_v, hi_v, zp_v, need)
+                return context.get_dummy_value()
+            return sig, codegen
+        return mkq
+
+    _mk41, _mk42, _mk43, _mk44 = (_make_mk(4, t) for t in (1, 2, 3, 4))
 
     _mkd41, _mkd42, _mkd43, _mkd44 = (_make_mkd(4, t) for t in (1, 2, 3, 4))
 
@@ -418,6 +431,11 @@ if ENABLED:
         return rqi
 
     _rqi_need, _rqi_plain = _make_rqi(True), _make_rqi(False)
+    # fused 4 x T tiles: _mkq<T><n|p><g|d> (need or plain epilogue; GEMM or direct)
+    _mkq1pg, _mkq2pg, _mkq3pg, _mkq4pg = (_make_mkq(t, False, False) for t in (1, 2, 3, 4))
+    _mkq1ng, _mkq2ng, _mkq3ng, _mkq4ng = (_make_mkq(t, True, False) for t in (1, 2, 3, 4))
+    _mkq1pd, _mkq2pd, _mkq3pd, _mkq4pd = (_make_mkq(t, False, True) for t in (1, 2, 3, 4))
+    _mkq1nd, _mkq2nd, _mkq3nd, _mkq4nd = (_make_mkq(t, True, True) for t in (1, 2, 3, 4))
     _mk11, _mk12, _mk13, _mk14 = (_make_mk(1, t) for t in (1, 2, 3, 4))
 
     _V16X8 = ir.VectorType(ir.IntType(8), 16)
@@ -664,7 +682,7 @@ if ENABLED:
             _mk11(xs, wa + b * wsb, kq, wsb, aa + b * 64, 0)
 
     @_jit_inline
-    def _epi(aa, lda, b0, n, v, ta, ep):
+    def _epi(aa, lda, b0, n, v, ta, ep, j0=0):
         """Requantize v <= 4 rows of n channels: int32 rows at aa (lda bytes apart), int8
         output rows at b0 (n bytes apart); ta: 64 bytes of scratch (rows past v, and a
         last block of < 16 channels); ep the epilogue's parameters (`epilogue`): the
@@ -683,7 +701,7 @@ if ENABLED:
         b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
         b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
         b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
-        for j in range(nfull + (1 if rem else 0)):
+        for j in range(j0, nfull + (1 if rem else 0)):
             if j < nfull:
                 outs = (b0 + 16 * j, b1 + s1 * j, b2 + s2 * j, b3 + s3 * j)
             else:
@@ -703,6 +721,77 @@ if ENABLED:
                     _copy1(b0 + i * n + 16 * nfull + k, ta + 16 * i + k)
 
     @_jit_inline
+    def _tile_q(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32, need):
+        """A 4-row GEMM tile with the integer epilogue fused (_make_mkq) over the full
+        blocks of 16 channels; returns whether a last partial block is left (for
+        acc and _epi)."""
+        nfull = n // 16
+        b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
+        b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
+        b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
+        steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
+        b = 0
+        while b < nfull:
+            t = min(4, nfull - b)
+            outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+            w = wa + b * wsb
+            p = pa + 64 * b
+            if need:
+                if t == 4:
+                    _mkq4ng(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                elif t == 3:
+                    _mkq3ng(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                elif t == 2:
+                    _mkq2ng(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                else:
+                    _mkq1ng(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 4:
+                _mkq4pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 3:
+                _mkq3pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 2:
+                _mkq2pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            else:
+                _mkq1pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            b += t
+        return nfull < nb
+
+    @_jit_inline
+    def _tile_qd(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32, need):
+        """_tile_q for conv_direct: kq = (nseg, qs, segstride)."""
+        nfull = n // 16
+        b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
+        b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
+        b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
+        steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
+        b = 0
+        while b < nfull:
+            t = min(4, nfull - b)
+            outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+            w = wa + b * wsb
+            p = pa + 64 * b
+            if need:
+                if t == 4:
+                    _mkq4nd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                elif t == 3:
+                    _mkq3nd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                elif t == 2:
+                    _mkq2nd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+                else:
+                    _mkq1nd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 4:
+                _mkq4pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 3:
+                _mkq3pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            elif t == 2:
+                _mkq2pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            else:
+                _mkq1pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            b += t
+        return nfull < nb
+
+
+    @_jit_inline
     def _rows_rq(x, ldx, m0, rows, kq, wpk, ep, out, o0, acc, tmp):
         """out rows o0.. = the requantized GEMM of x rows m0 .. m0 + rows (_epi with the
         parameters ep), tmp int8 [64] scratch."""
@@ -716,9 +805,26 @@ if ENABLED:
         ta = np.int64(tmp.ctypes.data)
         lda = np.int64(npad * 4)
         last = m0 + rows - 1
+        pi, lo32, hi32, zp32, need, fused = ep[1], ep[4], ep[5], ep[6], ep[7], ep[8]
+        pa = np.int64(pi.ctypes.data)
+        ps = np.int64(pi.shape[1] * 8)
+        wsb = kq * 64
+        nfull = n // 16
         for m in range(m0, m0 + rows, 4):
-            _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda)
-            _epi(aa, lda, oa + (o0 + m - m0) * n, n, min(4, m0 + rows - m), ta, ep)
+            b0 = oa + (o0 + m - m0) * n
+            v = min(4, m0 + rows - m)
+            if fused:
+                m1 = min(m + 1, last)
+                m2 = min(m + 2, last)
+                m3 = min(m + 3, last)
+                xs = (xa + m * ldx, xa + m1 * ldx, xa + m2 * ldx, xa + m3 * ldx)
+                if _tile_q(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32,
+                           need):
+                    _mk41(xs, wa + nfull * wsb, kq, wsb, aa + nfull * 64, lda)
+                    _epi(aa, lda, b0, n, v, ta, ep, nfull)
+            else:
+                _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda)
+                _epi(aa, lda, b0, n, v, ta, ep)
 
     @_jit_inline
     def _rows_rq_int(x, ldx, m0, rows, kq, wpk, corr, m_, nudge, half, right, left, any_left,
@@ -868,6 +974,12 @@ if ENABLED:
         lda = np.int64(npad * 4)
         segb = np.int64(dh * wpd * c)
         ad = np.empty(4, np.int64)
+        pi, lo32, hi32, zp32, need, fused = ep[1], ep[4], ep[5], ep[6], ep[7], ep[8]
+        pia = np.int64(pi.ctypes.data)
+        ps = np.int64(pi.shape[1] * 8)
+        wsb = kh * qs * 64
+        nfull = n // 16
+        seg = (kh, qs, segb)
         img, oy, ox = 0, 0, 0
         last = pa
         for m in range(0, total, 4):
@@ -882,8 +994,17 @@ if ENABLED:
                             oy = 0
                             img += 1
                 ad[i] = last
-            _tile4d((ad[0], ad[1], ad[2], ad[3]), wa, kh, qs, segb, nb, aa, lda)
-            _epi(aa, lda, oa + m * n, n, min(4, total - m), ta, ep)
+            xs = (ad[0], ad[1], ad[2], ad[3])
+            b0 = oa + m * n
+            v = min(4, total - m)
+            if fused:
+                if _tile_qd(xs, wa, seg, wsb, nb, pia, ps, b0, n, v, ta, lo32, hi32, zp32,
+                            need):
+                    _mkd41(xs, wa + nfull * wsb, kh, qs, segb, wsb, aa + nfull * 64, lda)
+                    _epi(aa, lda, b0, n, v, ta, ep, nfull)
+            else:
+                _tile4d(xs, wa, kh, qs, segb, nb, aa, lda)
+                _epi(aa, lda, b0, n, v, ta, ep)
 
     @_jit
     def gemm_rq(x, ldx, rows, kq, wpk, ep, out, acc, tmp):
