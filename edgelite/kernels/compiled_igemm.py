@@ -40,16 +40,25 @@ exactly, clamped:
   vcvtpd2dq rounding down, + zp (~15% slower; ~0.6-1.1 ns for the
   auto-vectorized _rqf loop of requant_rows, ymm only).
 
+With the integer epilogue the micro-kernels requantize their 4 x 16T tile in
+registers and store int8 directly (`_make_mkq`, the GEMM and direct forms); the
+float64 epilogue (and a last block of fewer than 16 channels) goes through a
+[4, N] int32 tile buffer in L1 and `_epi`.
+
 Kernels:
 - `gemm_rq`: out [M, N] int8 = requantized x [M, K] @ W (x rows `ldx` bytes
   apart, >= 4 * ceil(K/4) readable bytes per row); rows four at a time (the last
-  tile repeats the last row) into one [4, N] int32 tile buffer (L1), then the
-  epilogue. `ep` (from `epilogue`) selects and parameterizes it.
+  tile repeats the last row). `ep` (from `epilogue`) selects and parameterizes
+  the epilogue.
+- `conv_direct`: CONV_2D with dilation_w 1 and no im2col: output pixels four at a
+  time read their windows in place from the node's bordered copy of the input
+  (`_make_mkd`: the K quads run through the window rows, KW * C bytes each,
+  zero-padded to whole quads in the packed weights, `direct_weights`).
 - `gemm_rq_int`: the int64 requantization (`compiled_quant._rq`, scalar loop) for
   plans threshold_plan declines.
 - `conv_rq` / `conv_rq_int`: im2col band by band into an int8 column buffer
   (`_im2col8`: compiled._im2col's order, runs moved 8 / 4 bytes at a time), then
-  the GEMM above.
+  the GEMM above (dilation_w > 1, or plans only the int64 requantization takes).
 - `gemm_fc`: FULLY_CONNECTED's reference rounding (round half away from zero
   of double(acc) * scale); single rows use one-row tiles.
 - `depthwise3`: 3x3 DEPTHWISE_CONV_2D, multiplier 1, C % 16 == 0, any stride,
