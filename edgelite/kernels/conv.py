@@ -224,6 +224,8 @@ class Epilogue:
 _PRIVATE_PAD_BYTES = 64 * 1024
 # The planar input of channel-major columns (see _ImageToColumnsConv._setup).
 _PRIVATE_PLANAR_BYTES = 256 * 1024
+# Private row-major columns with a ones column (see _ImageToColumnsConv._setup).
+_PRIVATE_COL_BYTES = 64 * 1024
 
 
 class PaddedInput:
@@ -384,6 +386,16 @@ class _ImageToColumnsConv(Kernel):
                       and self.rows >= _GEMM_C_MIN_ROWS)
         self.fold_bias = (_FOLD_BIAS and self.transposed and w_const is not None
                           and bias is not None and bias.data is not None)
+        # Numpy tier, small row-major columns, constant filter and bias: a private
+        # [rows, K + 1] column buffer whose last column is ones (written once), the bias
+        # the filter's last row: no epilogue add (cnn fixture's last conv).
+        self.col_own = None
+        if (_FOLD_BIAS and compiled is None and not use_gemm_c and not self.transposed
+                and not self.direct and groups == 1 and w_const is not None
+                and bias is not None and bias.data is not None
+                and self.rows * (k + 1) * 4 <= _PRIVATE_COL_BYTES):
+            self.col_own = np.ones((self.rows, k + 1), F32)
+            self.fold_bias = True
         epi_bias = None if self.fold_bias else bias
         self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
         self.block_epilogues = [Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
@@ -429,8 +441,8 @@ class _ImageToColumnsConv(Kernel):
         elif self.transposed:
             self.col_idx = ctx.request_scratch((k + self.fold_bias, self.rows), F32)
         elif groups == 1:
-            self.col_idx = ctx.request_scratch((self.block if self.pack_c else self.rows, k),
-                                               F32)
+            self.col_idx = (None if self.col_own is not None else ctx.request_scratch(
+                (self.block if self.pack_c else self.rows, k), F32))
         else:
             self.col_idx = ctx.request_scratch((groups, self.rows, k), F32)
             self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
@@ -460,6 +472,7 @@ class _ImageToColumnsConv(Kernel):
         self._x = x
         out = ictx.outputs[0]
         self._out = out
+        self.ones_row = None        # a row of ones to rewrite before each GEMM
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
         self.epilogue.bind(out)
         if self.planar is not None:
@@ -492,7 +505,7 @@ class _ImageToColumnsConv(Kernel):
             self.col = x.reshape(self.rows, -1)
         else:
             win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
-            col = ictx.scratch[self.col_idx]
+            col = self.col_own if self.col_own is not None else ictx.scratch[self.col_idx]
             if self.transposed:
                 nd = len(self.kernel)
                 # [N, *out, *kernel, C] -> [*kernel, C, N, *out]; the GEMM's columns are
@@ -503,7 +516,7 @@ class _ImageToColumnsConv(Kernel):
                 self.col = col.T
             elif self.groups == 1:
                 self.win = win
-                self.col_win = col.reshape(win.shape)
+                self.col_win = col[:, :self.k].reshape(win.shape)
                 self.col = col
             else:
                 g = self.groups
@@ -595,7 +608,7 @@ class _ImageToColumnsConv(Kernel):
         if self.groups == 1:
             if not self.direct:
                 np.copyto(self.col_win, self.win)
-                if self.fold_bias:
+                if self.ones_row is not None:
                     self.ones_row.fill(1.0)
             for _, col, out_b, epi in self.blocks:
                 matmul(col, wt, out=out_b)

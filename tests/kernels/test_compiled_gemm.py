@@ -402,3 +402,42 @@ def test_private_padded_input_equals_scratch(op, monkeypatch):
         np.testing.assert_array_equal(outs[0], outs[1])
         assert_close(outs[0], ref_conv(x, w, bias, (1, 1), (1, 1), "SAME", "RELU6",
                                        depthwise=op != "CONV_2D"))
+
+
+@pytest.mark.parametrize("xs,ws,s,pad,act", [((1, 8, 8, 16), (32, 3, 3, 16), (2, 2), "SAME", "RELU"),
+                                             ((2, 7, 9, 6), (5, 2, 3, 6), (1, 2), "VALID",
+                                              "RELU6")])
+def test_private_row_major_columns_fold_bias(xs, ws, s, pad, act, monkeypatch):
+    """Numpy tier, small row-major columns: a private [rows, K + 1] buffer with a ones
+    column (the bias folded into the GEMM); vs float64, LiteRT and the epilogue bias."""
+    import edgelite
+    from edgelite.kernels import conv
+    from tests.oracle import FLOAT_TOL, max_error, run_litert
+    rng = np.random.default_rng(seed_of("foldrows", xs, ws, s, pad, act))
+    w = rng.standard_normal(ws).astype(np.float32)
+    bias = rng.standard_normal(ws[0]).astype(np.float32)
+    model = conv_model("CONV_2D", np.zeros(xs, np.float32), w, bias, padding=pad,
+                       stride_h=s[0], stride_w=s[1], fused_activation_function=act)
+    its = []
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        for fold in (True, False):
+            monkeypatch.setattr(conv, "_FOLD_BIAS", fold)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            its.append(it)
+    finally:
+        compiled.ENABLED = saved
+    assert its[0]._main.kernels[0].col_own is not None and its[0]._main.kernels[0].fold_bias
+    assert its[1]._main.kernels[0].col_own is None
+    for _ in range(2):
+        x = rng.standard_normal(xs).astype(np.float32)
+        outs = []
+        for it in its:
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+            it.invoke()
+            outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+        assert_close(outs[0], ref_conv(x, w, bias, s, (1, 1), pad, act, depthwise=False))
+        assert_close(outs[0], outs[1].astype(np.float64))
+        assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
