@@ -859,8 +859,10 @@ if ENABLED:
     def depthwise3(x, w, zv, ep, out, acc, tmp, geom):
         """3x3 DEPTHWISE_CONV_2D, depth multiplier 1, C % 16 == 0, int8: x [N, H, W, C],
         w int32 [9, C] (each weight's int16 bits in the low half, zero high half), zv int8
-        [C] the input zero point (read for taps outside the input: their raw product
-        zi * w cancels in the correction), pv the padded plan with the correction
+        [C] or [W * C] the input zero point (read for taps outside the input: their raw
+        product zi * w cancels in the correction; a whole row of them also stands for
+        the window rows above and below the input, so those output rows run as interior
+        rows too), pv the padded plan with the correction
         bias - zi * sum(w), out [N, OH, OW, C], acc int32 [OW, C], tmp int8 [64];
         geom int64 [sh, sw, dh, dw, pad_top, pad_left]. Per output row: interior
         pixels by _dw_run per 16 channels, border pixels by _dw_px, then _epi."""
@@ -881,6 +883,7 @@ if ENABLED:
         ox_lo = min((pl + sw - 1) // sw, ow)
         ox_hi = max(min((wd - 1 - 2 * dw + pl) // sw + 1, ow), ox_lo)
         ra = np.empty(3, np.int64)      # each window row's address, or -1
+        zrow = zv.size >= wd * c        # zv holds a whole row of zero points
         t = np.empty(9, np.int64)       # a border pixel's tap addresses
         pi, lo32, hi32, zp32, need, fused = ep[1], ep[4], ep[5], ep[6], ep[7], ep[8]
         pia = np.int64(pi.ctypes.data)
@@ -895,8 +898,9 @@ if ENABLED:
                 for ky in range(3):
                     iy = iy0 + ky * dh
                     if iy < 0 or iy >= h:
-                        ra[ky] = -1
-                        inner = False
+                        # a window row above / below the input: the zero-point row
+                        ra[ky] = za if zrow else -1
+                        inner = inner and zrow
                     else:
                         ra[ky] = xa + (n * h + iy) * rowb
                 for ox in range(ow):

@@ -569,7 +569,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.requant = q.requantizer()
         self.fast = compiled_tier(n * oh * ow * oc) if self.requant.compiled_ok else None
         if self.fast is not None:
-            self.h = h
+            self.h, self.w_in = h, wd
             self._prepare_compiled(ctx, q, wq, (ow, kh, kw, oc),
                                    (sh, sw, dh, dw, pads[0][0], pads[1][0], mult))
             return
@@ -670,7 +670,7 @@ class QuantizedDepthwiseConv2D(Kernel):
                 corr_z = self.corr - q.zi * wq.sum(axis=0)
                 self.plan_v = igemm.epilogue(self.requant, plan, corr_z, oc, oc, bound)
                 self.w_v = igemm.depthwise_weights(wq)
-                self.zv = np.full(oc, q.zi, I8)
+                self.zv = np.full(self.w_in * oc, q.zi, I8)      # one row of zero points
                 self.tmp_v = np.zeros(64, I8)
                 self.geom_c = np.array(geom[:6], np.int64)
                 self.acc_idx = ctx.request_scratch((ow, oc), I32)
