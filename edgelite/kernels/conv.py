@@ -12,7 +12,14 @@ scratch buffer) built once in bind; invoke copies the windows into the
 column buffer and calls `np.matmul(..., out=)`. A 1x1 stride-1 convolution
 is a plain GEMM on the input itself. Filters are re-laid for the GEMM in
 prepare. Depthwise convolutions multiply-accumulate whole [N, OH, OW, C]
-planes, one filter tap at a time.
+planes, one filter tap at a time. Small nodes keep padded inputs (and some
+column buffers) in private buffers whose borders / ones are written once.
+
+Compiled tier (numba, `compiled_tier`): CONV_2D/CONV_3D with a constant filter
+run compiled_gemm's register-tiled GEMM with the bias and clamp fused (1x1:
+on the input itself; 2-D with dilation_w 1: an implicit GEMM over a strided view
+of the padded input; else over im2col columns); depthwise convolutions run
+compiled.py's kernels (compiled_gemm's vector kernel for 3x3 with <= 16 channels).
 """
 from __future__ import annotations
 
