@@ -70,6 +70,10 @@ Kernels:
 Callers bind arguments once and call `entry(fn, args)` (the compiled entry
 point; skips the dispatcher's per-call typing).
 
+Compile cost (numba 0.68.1, this 2-vCPU VM while other jobs ran): `warm_up()`
+compiles every signature in ~20-40 s without a cache; from the cache, importing
+this module takes ~0.8-1.4 s (numba included) and warm_up() ~0.65 s.
+
 Enabled only when the host has AVX-512 VNNI (llvmlite's host features) and
 numba compiles for the host CPU (no NUMBA_CPU_NAME / NUMBA_CPU_FEATURES
 override): the intrinsic would not compile elsewhere, and the cache is keyed
