@@ -911,17 +911,21 @@ if ENABLED:
                     if inner and ox >= ox_lo and ox < ox_hi:
                         continue
                     ix0 = ox * sw - pl
+                    # the taps' addresses for channel block 0 (the zero-point vector
+                    # outside the input); block b is 16 * b bytes on
+                    for i in range(9):
+                        t[i] = za
+                    for ky in range(3):
+                        if ra[ky] < 0:
+                            continue
+                        for kx in range(3):
+                            ix = ix0 + kx * dw
+                            if ix >= 0 and ix < wd:
+                                t[ky * 3 + kx] = ra[ky] + ix * c
                     for b in range(cb):
-                        for i in range(9):
-                            t[i] = za + 16 * b
-                        for ky in range(3):
-                            if ra[ky] < 0:
-                                continue
-                            for kx in range(3):
-                                ix = ix0 + kx * dw
-                                if ix >= 0 and ix < wd:
-                                    t[ky * 3 + kx] = ra[ky] + ix * c + 16 * b
-                        _dw_px((t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]),
+                        o16 = 16 * b
+                        _dw_px((t[0] + o16, t[1] + o16, t[2] + o16, t[3] + o16, t[4] + o16,
+                                t[5] + o16, t[6] + o16, t[7] + o16, t[8] + o16),
                                wa + 64 * b, wst, aa + ox * lda + 64 * b)
                 orow = oa + ((n * oh + oy) * ow) * c
                 if inner and ox_hi > ox_lo:
