@@ -41,9 +41,10 @@ exactly, clamped:
   auto-vectorized _rqf loop of requant_rows, ymm only).
 
 With the integer epilogue the micro-kernels requantize their 4 x 16T tile in
-registers and store int8 directly (`_make_mkq`, the GEMM and direct forms); the
-float64 epilogue (and a last block of fewer than 16 channels) goes through a
-[4, N] int32 tile buffer in L1 and `_epi`.
+registers and store int8 directly (`_make_mkq`, the GEMM and direct forms; a
+group of blocks holding a last block of fewer than 16 channels is stored to a
+scratch tile and copied); the float64 epilogue goes through a [4, N] int32 tile
+buffer in L1 and `_epi`.
 
 Kernels:
 - `gemm_rq`: out [M, N] int8 = requantized x [M, K] @ W (x rows `ldx` bytes
@@ -695,7 +696,7 @@ if ENABLED:
             _mk11(xs, wa + b * wsb, kq, wsb, aa + b * 64, 0)
 
     @_jit_inline
-    def _epi(aa, lda, b0, n, v, ta, ep, j0=0):
+    def _epi(aa, lda, b0, n, v, ta, ep):
         """Requantize v <= 4 rows of n channels: int32 rows at aa (lda bytes apart), int8
         output rows at b0 (n bytes apart); ta: 64 bytes of scratch (rows past v, and a
         last block of < 16 channels); ep the epilogue's parameters (`epilogue`): the
@@ -714,7 +715,7 @@ if ENABLED:
         b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
         b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
         b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
-        for j in range(j0, nfull + (1 if rem else 0)):
+        for j in range(nfull + (1 if rem else 0)):
             if j < nfull:
                 outs = (b0 + 16 * j, b1 + s1 * j, b2 + s2 * j, b3 + s3 * j)
             else:
@@ -735,18 +736,24 @@ if ENABLED:
 
     @_jit_inline
     def _tile_q(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32, need):
-        """A 4-row GEMM tile with the integer epilogue fused (_make_mkq) over the full
-        blocks of 16 channels; returns whether a last partial block is left (for
-        acc and _epi)."""
+        """A 4-row GEMM tile with the integer epilogue fused (_make_mkq), blocks of 16
+        channels in groups of up to four; ta: 256 bytes of scratch (rows past v, and
+        the group holding a last block of fewer than 16 channels)."""
         nfull = n // 16
         b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
         b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
         b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
-        steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
         b = 0
-        while b < nfull:
-            t = min(4, nfull - b)
-            outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+        while b < nb:
+            t = min(4, nb - b)
+            partial = b + t > nfull
+            if partial:
+                # the group holding a block of < 16 channels: into tmp, then copied
+                outs = (ta, ta + 64, ta + 128, ta + 192)
+                steps = (np.int64(16), np.int64(16), np.int64(16), np.int64(16))
+            else:
+                outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+                steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
             w = wa + b * wsb
             p = pa + 64 * b
             if need:
@@ -766,8 +773,10 @@ if ENABLED:
                 _mkq2pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
             else:
                 _mkq1pg(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            if partial:
+                for i in range(v):
+                    _copy(b0 + i * n + 16 * b, ta + 64 * i, n - 16 * b)
             b += t
-        return nfull < nb
 
     @_jit_inline
     def _tile_qd(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32, need):
@@ -776,11 +785,17 @@ if ENABLED:
         b1, s1 = (b0 + n, 16) if v > 1 else (ta + 16, 0)
         b2, s2 = (b0 + 2 * n, 16) if v > 2 else (ta + 32, 0)
         b3, s3 = (b0 + 3 * n, 16) if v > 3 else (ta + 48, 0)
-        steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
         b = 0
-        while b < nfull:
-            t = min(4, nfull - b)
-            outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+        while b < nb:
+            t = min(4, nb - b)
+            partial = b + t > nfull
+            if partial:
+                # the group holding a block of < 16 channels: into tmp, then copied
+                outs = (ta, ta + 64, ta + 128, ta + 192)
+                steps = (np.int64(16), np.int64(16), np.int64(16), np.int64(16))
+            else:
+                outs = (b0 + 16 * b, b1 + s1 * b, b2 + s2 * b, b3 + s3 * b)
+                steps = (np.int64(16), np.int64(s1), np.int64(s2), np.int64(s3))
             w = wa + b * wsb
             p = pa + 64 * b
             if need:
@@ -800,9 +815,10 @@ if ENABLED:
                 _mkq2pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
             else:
                 _mkq1pd(xs, w, kq, wsb, outs, steps, p, ps, lo32, hi32, zp32)
+            if partial:
+                for i in range(v):
+                    _copy(b0 + i * n + 16 * b, ta + 64 * i, n - 16 * b)
             b += t
-        return nfull < nb
-
 
     @_jit_inline
     def _rows_rq(x, ldx, m0, rows, kq, wpk, ep, out, o0, acc, tmp):
@@ -822,7 +838,6 @@ if ENABLED:
         pa = np.int64(pi.ctypes.data)
         ps = np.int64(pi.shape[1] * 8)
         wsb = kq * 64
-        nfull = n // 16
         for m in range(m0, m0 + rows, 4):
             b0 = oa + (o0 + m - m0) * n
             v = min(4, m0 + rows - m)
@@ -831,10 +846,7 @@ if ENABLED:
                 m2 = min(m + 2, last)
                 m3 = min(m + 3, last)
                 xs = (xa + m * ldx, xa + m1 * ldx, xa + m2 * ldx, xa + m3 * ldx)
-                if _tile_q(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32,
-                           need):
-                    _mk41(xs, wa + nfull * wsb, kq, wsb, aa + nfull * 64, lda)
-                    _epi(aa, lda, b0, n, v, ta, ep, nfull)
+                _tile_q(xs, wa, kq, wsb, nb, pa, ps, b0, n, v, ta, lo32, hi32, zp32, need)
             else:
                 _tile4(xa, ldx, m, last, wa, kq, nb, aa, lda)
                 _epi(aa, lda, b0, n, v, ta, ep)
@@ -999,7 +1011,6 @@ if ENABLED:
         pia = np.int64(pi.ctypes.data)
         ps = np.int64(pi.shape[1] * 8)
         wsb = kh * qs * 64
-        nfull = n // 16
         seg = (kh, qs, segb)
         img, oy, ox = 0, 0, 0
         last = pa
@@ -1019,10 +1030,7 @@ if ENABLED:
             b0 = oa + m * n
             v = min(4, total - m)
             if fused:
-                if _tile_qd(xs, wa, seg, wsb, nb, pia, ps, b0, n, v, ta, lo32, hi32, zp32,
-                            need):
-                    _mkd41(xs, wa + nfull * wsb, kh, qs, segb, wsb, aa + nfull * 64, lda)
-                    _epi(aa, lda, b0, n, v, ta, ep, nfull)
+                _tile_qd(xs, wa, seg, wsb, nb, pia, ps, b0, n, v, ta, lo32, hi32, zp32, need)
             else:
                 _tile4d(xs, wa, kh, qs, segb, nb, aa, lda)
                 _epi(aa, lda, b0, n, v, ta, ep)
@@ -1032,7 +1040,7 @@ if ENABLED:
         """out [rows, N] int8 = requantized (x [rows, K] int8, flat, rows ldx bytes
         apart) @ W + correction: wpk the packed weights [NB, kq, 64] int8, ep the
         epilogue's parameters (`epilogue`, correction bias - (zi + 128) * sum(w)), acc
-        int32 [4, 16 * NB], tmp int8 [64] scratch."""
+        int32 [4, 16 * NB], tmp int8 [256] scratch."""
         _rows_rq(x, ldx, 0, rows, kq, wpk, ep, out, 0, acc, tmp)
 
     @_jit
@@ -1223,7 +1231,7 @@ def warm_up() -> float:
     lo, hi, zp = np.int64(-128), np.int64(127), np.int64(0)
     ip = (np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
           np.zeros(n, np.int64), np.zeros(n, np.int64), False, zp, lo, hi)
-    tmp = np.zeros(64, np.int8)
+    tmp = np.zeros(256, np.int8)
     from edgelite.kernels.quant.qutil import Requantizer
     rq = Requantizer(np.array([1 << 30]), np.array([-1]), 0, -128, 127)
     pv = epilogue(rq, (p4, zp, lo, hi, True), np.zeros(n, np.int64), n, npad, np.ones(n))

@@ -246,7 +246,7 @@ def test_both_epilogues_match_the_integer_reference(seed):
     for ep in (ep_i, ep_f):
         out = np.zeros((m_rows, n), np.int8)
         compiled_igemm.gemm_rq(xb, np.int64(k), m_rows, kq, wpk, ep,
-                               out, np.zeros((4, npad), np.int32), np.zeros(64, np.int8))
+                               out, np.zeros((4, npad), np.int32), np.zeros(256, np.int8))
         np.testing.assert_array_equal(out, want)
 
 

@@ -277,7 +277,7 @@ class QuantizedConv2D(Kernel):
                 self.plan_v = (None if plan_v is None else
                                igemm.epilogue(self.requant, plan_v, self.corr_v, oc, npad,
                                               bound))
-                self.tmp_v = np.zeros(64, I8)
+                self.tmp_v = np.zeros(256, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 self.direct_v = self.direct and k % 4 == 0
                 # windows read in place from a bordered copy (no im2col) when each window
@@ -671,7 +671,7 @@ class QuantizedDepthwiseConv2D(Kernel):
                 self.plan_v = igemm.epilogue(self.requant, plan, corr_z, oc, oc, bound)
                 self.w_v = igemm.depthwise_weights(wq)
                 self.zv = np.full(self.w_in * oc, q.zi, I8)      # one row of zero points
-                self.tmp_v = np.zeros(64, I8)
+                self.tmp_v = np.zeros(256, I8)
                 self.geom_c = np.array(geom[:6], np.int64)
                 self.acc_idx = ctx.request_scratch((ow, oc), I32)
                 self.three = False
