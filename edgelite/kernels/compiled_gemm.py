@@ -347,11 +347,12 @@ if ENABLED:
         [3, 3*C], out2 [N*OH, OW*C], geom [h, c, sh, sw, dh, dw, pad_top, pad_left]):
         every pixel's taps multiplied and added in row-major order (no FMA), bias,
         clamp; so equal to the numpy per-tap loop up to the sign of zero. With C <= 16
-        (one masked vector) interior pixels keep the nine weight vectors in registers:
-        ~2x compiled.depthwise_conv2d_3x3 at 16x16x16 and 32x32x16, whose channel
-        loops are too short for LLVM's vectorizer. Larger C run 16 channels at a time
-        per pixel (correct, but 1.4-2.2x slower than that kernel on MobileNetV2's
-        layers: conv.py sends only C <= 16 here)."""
+        (one masked vector) interior pixels keep the nine weight vectors in registers;
+        larger C go 32 channels (two vectors, 18 weight registers) at a time along
+        the row's interior pixels, so the three window rows' slices stay in L1.
+        Border pixels take a checked per-pixel path, 16 channels at a time (costly
+        where borders are a large share: conv.py sends this kernel few channels or
+        long rows only)."""
         h, c, sh, sw, dh, dw, pt, pl = (geom[0], geom[1], geom[2], geom[3], geom[4], geom[5],
                                         geom[6], geom[7])
         wd = x2.shape[1] // c
@@ -413,26 +414,58 @@ if ENABLED:
                             v = _vadd(v, bv)
                         _vstore(orow, ox * c, _vclamp(v, lo, hi), c)
                     continue
-                for ox in range(ox_lo, ox_hi):
-                    b = (ox * sw - pl) * c
-                    for c0 in range(0, c, LANES):
-                        lanes = c - c0
-                        bc = b + c0
-                        v = _vmul(_vload(r0, bc, lanes), _vload(w0, c0, lanes))
-                        v = _vadd(v, _vmul(_vload(r0, bc + o1, lanes), _vload(w0, c + c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r0, bc + o2, lanes),
-                                           _vload(w0, 2 * c + c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r1, bc, lanes), _vload(w1, c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r1, bc + o1, lanes), _vload(w1, c + c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r1, bc + o2, lanes),
-                                           _vload(w1, 2 * c + c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r2, bc, lanes), _vload(w2, c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r2, bc + o1, lanes), _vload(w2, c + c0, lanes)))
-                        v = _vadd(v, _vmul(_vload(r2, bc + o2, lanes),
-                                           _vload(w2, 2 * c + c0, lanes)))
+                # 32 channels (two vectors) at a time over the row's interior pixels: the
+                # 18 weight vectors stay in registers, the window rows' slice in L1
+                for c0 in range(0, c, 2 * LANES):
+                    la = c - c0
+                    lb = la - LANES
+                    cb = c0 + LANES
+                    a00 = _vload(w0, c0, la)
+                    a01 = _vload(w0, c + c0, la)
+                    a02 = _vload(w0, 2 * c + c0, la)
+                    a10 = _vload(w1, c0, la)
+                    a11 = _vload(w1, c + c0, la)
+                    a12 = _vload(w1, 2 * c + c0, la)
+                    a20 = _vload(w2, c0, la)
+                    a21 = _vload(w2, c + c0, la)
+                    a22 = _vload(w2, 2 * c + c0, la)
+                    b00 = _vload(w0, cb, lb)
+                    b01 = _vload(w0, c + cb, lb)
+                    b02 = _vload(w0, 2 * c + cb, lb)
+                    b10 = _vload(w1, cb, lb)
+                    b11 = _vload(w1, c + cb, lb)
+                    b12 = _vload(w1, 2 * c + cb, lb)
+                    b20 = _vload(w2, cb, lb)
+                    b21 = _vload(w2, c + cb, lb)
+                    b22 = _vload(w2, 2 * c + cb, lb)
+                    bias_a = _vload(bias, c0, la)
+                    bias_b = _vload(bias, cb, lb)
+                    for ox in range(ox_lo, ox_hi):
+                        p = (ox * sw - pl) * c + c0
+                        q = p + LANES
+                        u = _vmul(_vload(r0, p, la), a00)
+                        v = _vmul(_vload(r0, q, lb), b00)
+                        u = _vadd(u, _vmul(_vload(r0, p + o1, la), a01))
+                        v = _vadd(v, _vmul(_vload(r0, q + o1, lb), b01))
+                        u = _vadd(u, _vmul(_vload(r0, p + o2, la), a02))
+                        v = _vadd(v, _vmul(_vload(r0, q + o2, lb), b02))
+                        u = _vadd(u, _vmul(_vload(r1, p, la), a10))
+                        v = _vadd(v, _vmul(_vload(r1, q, lb), b10))
+                        u = _vadd(u, _vmul(_vload(r1, p + o1, la), a11))
+                        v = _vadd(v, _vmul(_vload(r1, q + o1, lb), b11))
+                        u = _vadd(u, _vmul(_vload(r1, p + o2, la), a12))
+                        v = _vadd(v, _vmul(_vload(r1, q + o2, lb), b12))
+                        u = _vadd(u, _vmul(_vload(r2, p, la), a20))
+                        v = _vadd(v, _vmul(_vload(r2, q, lb), b20))
+                        u = _vadd(u, _vmul(_vload(r2, p + o1, la), a21))
+                        v = _vadd(v, _vmul(_vload(r2, q + o1, lb), b21))
+                        u = _vadd(u, _vmul(_vload(r2, p + o2, la), a22))
+                        v = _vadd(v, _vmul(_vload(r2, q + o2, lb), b22))
                         if has_bias:
-                            v = _vadd(v, _vload(bias, c0, lanes))
-                        _vstore(orow, ox * c + c0, _vclamp(v, lo, hi), lanes)
+                            u = _vadd(u, bias_a)
+                            v = _vadd(v, bias_b)
+                        _vstore(orow, ox * c + c0, _vclamp(u, lo, hi), la)
+                        _vstore(orow, ox * c + cb, _vclamp(v, lo, hi), lb)
 
     @_jit
     def gemm(a, panels, bias, c, lo, hi, mblk, mr_t, nv_t):

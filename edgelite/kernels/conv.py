@@ -333,8 +333,11 @@ _SHORT_RUN = 16
 # Channel-major columns fold a constant bias into the GEMM (a row of ones).
 _FOLD_BIAS = True
 # Compiled depthwise 3x3 with at most this many channels: compiled_gemm's vector
-# kernel (its channel loop is one register; LLVM leaves such short loops scalar).
-_DW_VECTOR_MAX_CHANNELS = 16
+# kernel (measured vs compiled.py's, interleaved, 1 thread: 16x16x16 0.4x,
+# 112x112x32 0.53x the time; with more channels it was no faster (56x56x144: even
+# to 1.1x slower in the model) and its per-pixel border path made 14x14 and 7x7
+# layers 1.3-1.8x slower).
+_DW_VECTOR_MAX_CHANNELS = 32
 # The compiled GEMM (compiled_gemm) serves products with at least this many rows
 # (below, e.g. a batch-1 classifier, BLAS's GEMV is as fast).
 _GEMM_C_MIN_ROWS = 2
