@@ -19,7 +19,7 @@ Compiled tier (numba, `compiled_tier`): CONV_2D/CONV_3D with a constant filter
 run compiled_gemm's register-tiled GEMM with the bias and clamp fused (1x1:
 on the input itself; 2-D with dilation_w 1: an implicit GEMM over a strided view
 of the padded input; else over im2col columns); depthwise convolutions run
-compiled.py's kernels (compiled_gemm's vector kernel for 3x3 with <= 16 channels).
+compiled.py's kernels (compiled_gemm's vector kernel for 3x3, multiplier 1).
 """
 from __future__ import annotations
 
@@ -332,12 +332,11 @@ _BLOCK_MIN_ROWS = 256
 _SHORT_RUN = 16
 # Channel-major columns fold a constant bias into the GEMM (a row of ones).
 _FOLD_BIAS = True
-# Compiled depthwise 3x3 with at most this many channels: compiled_gemm's vector
-# kernel (measured vs compiled.py's, interleaved, 1 thread: 16x16x16 0.4x,
-# 112x112x32 0.53x the time; with more channels it was no faster (56x56x144: even
-# to 1.1x slower in the model) and its per-pixel border path made 14x14 and 7x7
-# layers 1.3-1.8x slower).
-_DW_VECTOR_MAX_CHANNELS = 32
+# Compiled depthwise 3x3 (multiplier 1): compiled_gemm's vector kernel instead of
+# compiled.py's (same values; measured interleaved, 1 thread: 16x16x16 0.45x,
+# 112x112x32 0.53x, 28x28x192 0.85x, 14x14x576 0.92x, 7x7x960 0.88x, 56x56x144
+# even, stride 2 layers 0.64-0.91x the time).
+_DW_VECTOR = True
 # The compiled GEMM (compiled_gemm) serves products with at least this many rows
 # (below, e.g. a batch-1 classifier, BLAS's GEMV is as fast).
 _GEMM_C_MIN_ROWS = 2
@@ -923,8 +922,8 @@ class DepthwiseConv2D(Kernel):
         self.lo, self.hi = compiled.float_bounds(self.bounds)
         self.kernel_c = (compiled.depthwise_conv2d_3x3 if self.flat3x3
                          else compiled.depthwise_conv2d)
-        if self.flat3x3 and oc <= _DW_VECTOR_MAX_CHANNELS:
-            # few channels: the explicit 16-lane kernel (same arguments, same sums)
+        if self.flat3x3 and _DW_VECTOR:
+            # the explicit 16-lane kernel (same arguments, same sums)
             from edgelite.kernels.compiled_gemm import depthwise_conv2d_3x3
             self.kernel_c = depthwise_conv2d_3x3
         self.weights_const = w.data is not None
