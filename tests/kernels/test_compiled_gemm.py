@@ -441,3 +441,23 @@ def test_private_row_major_columns_fold_bias(xs, ws, s, pad, act, monkeypatch):
         assert_close(outs[0], ref_conv(x, w, bias, s, (1, 1), pad, act, depthwise=False))
         assert_close(outs[0], outs[1].astype(np.float64))
         assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
+
+
+def test_depthwise_inf_weight_border_like_numpy_tier():
+    """An infinite weight: border taps are zeros times the weight (NaN) in both tiers
+    (the vector kernel reads taps outside the input as zeros, as the numpy tier's
+    zero-bordered copy does)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 6, 7, 40)).astype(np.float32)
+    w = rng.standard_normal((1, 3, 3, 40)).astype(np.float32)
+    w[0, 0, 0, 3] = np.inf
+    bias = rng.standard_normal(40).astype(np.float32)
+    model = conv_model("DEPTHWISE_CONV_2D", x, w, bias, padding="SAME", stride_h=1,
+                       stride_w=1, depth_multiplier=1, fused_activation_function="NONE")
+    want = run(model, [x], "numpy")
+    got = run(model, [x], "compiled" if compiled.ENABLED else "numpy")
+    assert np.isnan(want[0, 0, :, 3]).all() and np.isnan(want[0, :, 0, 3]).all()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    assert_close(np.where(finite, got, 0.0), np.where(finite, want, 0.0).astype(np.float64))
