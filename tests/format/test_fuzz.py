@@ -237,10 +237,13 @@ def _compiled_kernels_warm():
     A mutant can make a node big enough for the numba kernels; their one-time
     compile (~5 s with an empty cache, as on a fresh clone) is not a hang. So
     every source runs once, unmutated, with the size threshold at 0, which
-    compiles each kernel signature these models can reach."""
+    compiles each kernel signature these models can reach; and every compiled
+    module's warm_up() compiles the rest (a mutated geometry can pick another
+    kernel variant, e.g. the int8 im2col GEMM instead of the direct convolution)."""
     from edgelite.kernels import compiled, conv
     if not compiled.ENABLED:
         return
+    compiled.warm_up_all()
     saved = conv.COMPILED_MIN_OUTPUT
     conv.COMPILED_MIN_OUTPUT = 0
     try:
