@@ -461,3 +461,38 @@ def test_depthwise_inf_weight_border_like_numpy_tier():
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     finite = np.isfinite(want)
     assert_close(np.where(finite, got, 0.0), np.where(finite, want, 0.0).astype(np.float64))
+
+
+@pytest.mark.parametrize("batch,k,units,act,has_bias,keep", [
+    (64, 128, 70, "RELU6", True, True), (5, 33, 17, "NONE", False, False),
+    (2, 1, 40, "RELU", True, False), (13, 64, 16, "RELU_N1_TO_1", True, True)])
+def test_fully_connected_gemm_equals_numpy_tier(batch, k, units, act, has_bias, keep):
+    """FULLY_CONNECTED with constant weights and a batch of rows takes the compiled
+    GEMM; within the float tolerance of the numpy tier and float64."""
+    import edgelite
+    from edgelite.format.builder import ModelBuilder
+    rng = np.random.default_rng(seed_of("fc", batch, k, units, act, has_bias, keep))
+    x = rng.standard_normal((1, batch, k)).astype(np.float32)
+    w = rng.standard_normal((units, k)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32) if has_bias else None
+    b = ModelBuilder()
+    xi = b.add_input("x", x.shape, np.float32)
+    ins = [xi, b.add_constant("w", w)] + ([b.add_constant("b", bias)] if has_bias else [])
+    y = b.add_tensor("y", (1,), np.float32)
+    b.add_op("FULLY_CONNECTED", ins, [y], fused_activation_function=act, keep_num_dims=keep)
+    b.add_output(y)
+    model = b.to_bytes()
+    want = np.clip(x.reshape(batch, k).astype(np.float64) @ w.T + (bias if has_bias else 0.0),
+                   *BOUNDS[act])
+    numpy_tier = run(model, [x], "numpy")
+    assert_close(numpy_tier.reshape(batch, units), want)
+    if compiled.ENABLED:
+        saved = compiled.ENABLED
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        compiled.ENABLED = saved
+        assert it._main.kernels[0].gemm_c is not None
+        got = run(model, [x], "compiled")
+        assert got.shape == numpy_tier.shape
+        assert_close(got.reshape(batch, units), want)
+        assert_close(got, numpy_tier.astype(np.float64))
