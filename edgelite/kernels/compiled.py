@@ -603,7 +603,7 @@ def requantize_per_channel(acc: np.ndarray, multiplier: np.ndarray, shift: np.nd
 
 
 COMPILED_MODULES = ("compiled", "compiled_quant", "compiled_qops", "compiled_ops", "compiled_rnn",
-                    "compiled_gemm")
+                    "compiled_gemm", "compiled_igemm")
 
 
 def warm_up_all() -> dict[str, float]:
