@@ -37,15 +37,14 @@ from edgelite.format import ir
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
+from edgelite.kernels.quant.dynamic import asymmetric_rows, symmetric_rows
 from edgelite.kernels.quant.qutil import (
     F32,
     I8,
     Padded,
-    asymmetric_quantize_rows,
     gemm_float_dtype,
     same_valid_pads,
     scales_of,
-    symmetric_quantize_rows,
     window_view,
 )
 from edgelite.kernels.registry import register
@@ -175,9 +174,9 @@ class HybridFullyConnected(Kernel):
         x = self.x2d
         if self.k and self.batch and np.any(ictx.inputs[0]):
             if self.asym:
-                q, sf, off = asymmetric_quantize_rows(x)
+                q, sf, off = asymmetric_rows(x)
             else:
-                (q, sf), off = symmetric_quantize_rows(x), None
+                (q, sf), off = symmetric_rows(x), None
             if self.w_scale is not None:
                 sf = (sf * self.w_scale).astype(F32)
                 scale = sf[:, None]
@@ -282,10 +281,10 @@ class HybridConv2D(Kernel):
         n = self.n
         rows2 = x.reshape(n, -1)
         if self.per_channel:
-            q, sf, off = asymmetric_quantize_rows(rows2)
+            q, sf, off = asymmetric_rows(rows2)
             q -= off.astype(F32)[:, None]
         else:
-            q, sf = symmetric_quantize_rows(rows2)
+            q, sf = symmetric_rows(rows2)
         self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
         np.copyto(self.col_win, self.win)
@@ -379,7 +378,7 @@ class HybridDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         x = ictx.inputs[0]
-        q, sf, off = asymmetric_quantize_rows(x.reshape(self.n, -1))
+        q, sf, off = asymmetric_rows(x.reshape(self.n, -1))
         q -= off.astype(F32)[:, None]
         self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
@@ -451,9 +450,9 @@ class HybridBatchMatMul(Kernel):
         lhs = np.ascontiguousarray(a, dtype=F32)                  # [..., rows, K]
         flat = lhs.reshape(-1, self.k)
         if self.asym:
-            q, sf, off = asymmetric_quantize_rows(flat)
+            q, sf, off = asymmetric_rows(flat)
         else:
-            (q, sf), off = symmetric_quantize_rows(flat), np.zeros(flat.shape[0], np.int64)
+            (q, sf), off = symmetric_rows(flat), np.zeros(flat.shape[0], np.int64)
         if self.w_scale is not None:
             sf = (sf * self.w_scale).astype(F32)
         dot = np.matmul(q.reshape(lhs.shape).astype(self.ft, copy=False), self.wf)

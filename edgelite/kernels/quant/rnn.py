@@ -26,6 +26,7 @@ from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorS
 from edgelite.kernels.common import activation_code, apply_activation, check_activation
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.arith import rounding_divide_by_pot
+from edgelite.kernels.quant.dynamic import asymmetric_rows, symmetric_rows
 from edgelite.kernels.quant.fixedpoint16 import (
     I16_MAX,
     I16_MIN,
@@ -38,9 +39,7 @@ from edgelite.kernels.quant.fixedpoint16 import (
 from edgelite.kernels.quant.qutil import (
     F32,
     F64,
-    asymmetric_quantize_rows,
     gemm_float_dtype,
-    symmetric_quantize_rows,
 )
 from edgelite.kernels.registry import register
 from edgelite.kernels.rnn import (
@@ -96,8 +95,8 @@ def _float_const(ctx: PrepareContext, spec: TensorSpec, shape, what: str) -> np.
 def _quantize_rows(x2d: np.ndarray, asymmetric: bool):
     """(int8 values as float32 [R, K], float32 scaling factors [R], int64 offsets or None)."""
     if asymmetric:
-        return asymmetric_quantize_rows(x2d)
-    v, sf = symmetric_quantize_rows(x2d)
+        return asymmetric_rows(x2d)
+    v, sf = symmetric_rows(x2d)
     return v, sf, None
 
 
