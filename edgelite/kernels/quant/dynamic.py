@@ -34,8 +34,9 @@ def _round_rows(v: np.ndarray, offset: np.ndarray | None, lo: float, hi: float) 
     w += np.copysign(0.5, w)
     np.trunc(w, out=w)
     if offset is not None:
-        w += offset[:, None]
-    np.clip(w, lo, hi, out=w)
+        w += offset[:, None] if offset.size > 1 else offset[0]
+    np.maximum(w, lo, out=w)        # np.clip's wrapper costs more than the two passes
+    np.minimum(w, hi, out=w)
     return w.astype(F32)
 
 
@@ -52,7 +53,8 @@ def symmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     zero = []
     f127 = np.float32(127)
     for i in range(b):
-        r = np.maximum(np.abs(mn[i]), np.abs(mx[i]))      # float32; NaN propagates
+        a, c = abs(mn[i]), abs(mx[i])
+        r = a if not a <= c else c     # np.maximum (a NaN row has NaN min and max: NaN)
         if r == 0:
             zero.append(i)
             r = np.float32(1)
@@ -83,8 +85,9 @@ def asymmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flat = []
     f255 = np.float32(255)
     for i in range(b):
-        rmin = np.minimum(zero32, mn[i])
-        rmax = np.maximum(zero32, mx[i])
+        lo32, hi32 = mn[i], mx[i]
+        rmin = lo32 if not lo32 >= 0 else zero32  # np.minimum(0, v): NaN stays NaN
+        rmax = hi32 if not hi32 <= 0 else zero32
         if rmin == rmax:
             flat.append(i)
             sf[i] = 1.0
