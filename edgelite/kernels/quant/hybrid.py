@@ -172,19 +172,19 @@ class HybridFullyConnected(Kernel):
         else:
             out.fill(0.0)
         x = self.x2d
-        if self.k and self.batch and np.any(ictx.inputs[0]):
+        if self.k and self.batch and x.any():
             if self.asym:
                 q, sf, off = asymmetric_rows(x)
             else:
                 (q, sf), off = symmetric_rows(x), None
             if self.w_scale is not None:
-                sf = (sf * self.w_scale).astype(F32)
-                scale = sf[:, None]
+                scale = (sf * self.w_scale)[:, None]              # float32 * float32
             else:
-                scale = (sf[:, None] * self.pcs[None, :]).astype(F32)
+                scale = sf[:, None] * self.pcs[None, :]
             dot = np.matmul(q.astype(self.ft, copy=False), self.wt).astype(np.float64)
-            if off is not None:
-                dot -= self.row_sums[None, :] * off[:, None].astype(np.float64)
+            if off is not None:     # exact integers in float64
+                dot -= self.row_sums * float(off[0]) if off.size == 1 else \
+                    self.row_sums[None, :] * off[:, None]
             contrib = dot.astype(F32)
             contrib *= scale
             out += contrib
