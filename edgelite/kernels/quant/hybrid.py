@@ -282,7 +282,7 @@ class HybridConv2D(Kernel):
         rows2 = x.reshape(n, -1)
         if self.per_channel:
             q, sf, off = asymmetric_rows(rows2)
-            q -= off.astype(F32)[:, None]
+            q -= np.float32(off[0]) if n == 1 else off.astype(F32)[:, None]
         else:
             q, sf = symmetric_rows(rows2)
         self.pad.fill_border(0)
@@ -298,9 +298,9 @@ class HybridConv2D(Kernel):
         np.copyto(out, acc, casting="unsafe")        # float(acc), exact or rounded as C's
         if self.per_channel:
             out *= self.pcs
-            out *= sf[:, None, None]
+            out *= sf[0] if n == 1 else sf[:, None, None]
         else:
-            out *= (sf * self.w_scale).astype(F32)[:, None, None]
+            out *= (sf[0] * self.w_scale) if n == 1 else (sf * self.w_scale)[:, None, None]
         if self.bias is not None:
             out += self.bias
         _clamp(out, self.code)
