@@ -14,6 +14,11 @@ element instead of array by array).
   out = table[a << 8 | b] over an output collapsed to three dims, each input with its
   own element strides (0 along broadcast dims), so broadcasting costs nothing.
 
+- `quantize_rows_sym` / `quantize_rows_asym`: the hybrid kernels' input quantization
+  (quant/dynamic.py, LiteRT's SymmetricQuantizeFloats / AsymmetricQuantizeFloats as its
+  x86 build behaves) in one pass per row: the same float32 products, float64 zero
+  point and C round(); bit-identical to the numpy tier, inf / NaN included.
+
 Imported only through `edgelite.kernels.conv.compiled_tier` (numba is never imported
 by `import edgelite` or by models without nodes big enough for the tier). Compiled on
 first use (~1 s for both) and cached on disk like compiled.py (`cache=True`).
@@ -159,6 +164,89 @@ if numba is not None:
                 o += d2
 
 
+if numba is not None:
+    @_jit
+    def _round_half_away(v):
+        """C round() on a float64."""
+        t = np.trunc(v)
+        if abs(v - t) >= 0.5:
+            t += 1.0 if v > 0 else -1.0
+        return t
+
+    @_jit
+    def _row_range(x, r):
+        """(min, max) of row r as np.minimum / np.maximum.reduce: NaN propagates."""
+        mn = x[r, 0]
+        mx = mn
+        for j in range(1, x.shape[1]):
+            v = x[r, j]
+            if (v < mn or v != v) and mn == mn:       # noqa: PLR0124 (NaN sticks)
+                mn = v
+            if (v > mx or v != v) and mx == mx:       # noqa: PLR0124
+                mx = v
+        return mn, mx
+
+    @_jit
+    def _store_rounded(x, r, inv, off, lo, hi, q):
+        for j in range(x.shape[1]):
+            w = np.float64(x[r, j] * inv)                 # the float32 product, widened
+            w = np.trunc(w + (0.5 if w >= 0 else -0.5)) + off
+            if w < lo:
+                w = lo
+            if w > hi:
+                w = hi
+            q[r, j] = np.float32(w)
+
+    @_jit
+    def quantize_rows_sym(x, q, sf):
+        """dynamic.symmetric_rows into q [B, K] float32 and sf [B] (K >= 1)."""
+        f127 = np.float32(127.0)
+        for r in range(x.shape[0]):
+            mn, mx = _row_range(x, r)
+            a, c = abs(mn), abs(mx)
+            rng = a if not a <= c else c
+            if rng == 0:
+                sf[r] = np.float32(1.0)
+                for j in range(x.shape[1]):
+                    q[r, j] = np.float32(0.0)
+                continue
+            sf[r] = rng / f127
+            _store_rounded(x, r, f127 / rng, 0.0, -127.0, 127.0, q)
+
+    @_jit
+    def quantize_rows_asym(x, q, sf, offset):
+        """dynamic.asymmetric_rows into q [B, K] float32, sf [B], offset int64 [B] (K >= 1)."""
+        zero = np.float32(0.0)
+        f255 = np.float32(255.0)
+        for r in range(x.shape[0]):
+            mn, mx = _row_range(x, r)
+            rmin = mn if not mn >= zero else zero
+            rmax = mx if not mx <= zero else zero
+            if rmin == rmax:
+                sf[r] = np.float32(1.0)
+                offset[r] = 0
+                for j in range(x.shape[1]):
+                    q[r, j] = zero
+                continue
+            s32 = (rmax - rmin) / f255
+            sf[r] = s32
+            lo, hi = np.float64(rmin), np.float64(rmax)
+            scale = (hi - lo) / 255.0
+            zp_min = -128.0 - lo / scale
+            zp_max = 127.0 - hi / scale
+            zpd = zp_min if 128.0 + abs(lo / scale) < 127.0 + abs(hi / scale) else zp_max
+            if zpd <= -128.0:
+                off = np.int64(-128)
+            elif zpd >= 127.0:
+                off = np.int64(127)
+            elif zpd == zpd:              # noqa: PLR0124
+                off = np.int64(_round_half_away(zpd))
+            else:                         # inf / NaN input: numpy's cast of NaN on x86
+                off = np.int64(-9223372036854775808)
+            offset[r] = off
+            _store_rounded(x, r, np.float32(1.0) / s32, np.float64(off), -128.0, 127.0, q)
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) the kernels for the dtypes models use."""
     if numba is None:
@@ -176,6 +264,9 @@ def warm_up() -> float:
     for dt in (np.int8, np.uint8):
         sum_lookup(np.zeros((1, 2, 3), dt), np.zeros(65536, dt), np.zeros((1, 3), dt),
                    np.zeros(3, np.int32))
+    z = np.zeros((1, 2), np.float32)
+    quantize_rows_sym(z, np.empty_like(z), np.empty(1, np.float32))
+    quantize_rows_asym(z, np.empty_like(z), np.empty(1, np.float32), np.empty(1, np.int64))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

@@ -27,6 +27,7 @@ def _rows(kind: int, rng, b: int, k: int) -> np.ndarray:
         x = rng.integers(-3, 4, (b, k)) * 0.5          # ties after scaling
     elif kind == 6:
         x = rng.normal(0, 1e-30, (b, k))
+        x[..., ::3] = -0.0
     else:
         x = rng.normal(0, 1, (b, k))
         if k:
@@ -35,7 +36,15 @@ def _rows(kind: int, rng, b: int, k: int) -> np.ndarray:
 
 
 def _same(a, b) -> bool:
-    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    """Equal dtype, shape and bits (the sign of zero included; any NaN equals any NaN)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind != "f":
+        return np.array_equal(a, b)
+    nan = np.isnan(a)
+    bits = a.view(np.int32 if a.dtype.itemsize == 4 else np.int64)
+    other = b.view(bits.dtype)
+    return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(bits[~nan], other[~nan]))
 
 
 @pytest.mark.parametrize("kind", range(8))
@@ -48,3 +57,52 @@ def test_dynamic_quantization_equals_reference(kind):
                               (asymmetric_rows, asymmetric_quantize_rows)):
                 got, want = fast(x), ref(x)
                 assert all(_same(g, w) for g, w in zip(got, want)), (fast.__name__, x)
+
+
+@pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,
+                    reason="numba not installed: no compiled kernels to compare")
+@pytest.mark.parametrize("kind", range(8))
+def test_compiled_quantization_equals_numpy_tier(kind):
+    """compiled_qops.quantize_rows_sym / _asym give the numpy tier's bits."""
+    from edgelite.kernels import compiled_qops as cq
+    rng = np.random.default_rng(100 + kind)
+    with np.errstate(all="ignore"):
+        for _ in range(300):
+            x = _rows(kind, rng, int(rng.integers(1, 4)), int(rng.integers(1, 40)))
+            b = x.shape[0]
+            q, sf, off = np.empty_like(x), np.empty(b, np.float32), np.empty(b, np.int64)
+            cq.quantize_rows_asym(x, q, sf, off)
+            assert all(_same(g, w) for g, w in zip((q, sf, off), asymmetric_rows(x))), x
+            cq.quantize_rows_sym(x, q, sf)
+            assert all(_same(g, w) for g, w in zip((q, sf), symmetric_rows(x))), x
+
+
+@pytest.mark.parametrize("tier", ["numpy", "compiled"])
+def test_hybrid_model_tiers_equal(tier, monkeypatch):
+    """cnn_dynamic_range (hybrid CONV_2D and FULLY_CONNECTED): the compiled tier takes
+    the compiled quantizer, and the model's output agrees with the numpy tier (within
+    float tolerance: its float convolutions take the compiled float kernels too; the
+    quantizers themselves are compared bit for bit above)."""
+    from pathlib import Path
+
+    import edgelite
+    from edgelite.kernels import compiled, conv
+    if tier == "compiled" and not compiled.ENABLED:
+        pytest.skip("numba not installed")
+    path = Path(__file__).parents[1] / "fixtures" / "models" / "cnn_dynamic_range.tflite"
+    x = np.random.default_rng(5).normal(size=(1, 32, 32, 3)).astype(np.float32)
+
+    def run(on: bool):
+        monkeypatch.setattr(compiled, "ENABLED", on)
+        monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0 if on else conv.COMPILED_MIN_OUTPUT)
+        it = edgelite.Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        monkeypatch.undo()
+        used = [k.quantize.cq is not None for k in it._main.kernels if hasattr(k, "quantize")]
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return it.get_tensor(it.get_output_details()[0]["index"]), used
+    got, used = run(tier == "compiled")
+    want, _ = run(False)
+    assert used and all(used) == (tier == "compiled")
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -28,13 +28,16 @@ def _round_half_away(v: float) -> float:
     return t + (math.copysign(1.0, v) if abs(v - t) >= 0.5 else 0.0)
 
 
-def _round_rows(v: np.ndarray, offset: np.ndarray | None, lo: float, hi: float) -> np.ndarray:
-    """round_half_away(v) (+ offset per row), clamped to [lo, hi], as float32."""
+_NO_OFFSET = np.zeros(1)
+
+
+def _round_rows(v: np.ndarray, offset: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """round_half_away(v) + offset per row, clamped to [lo, hi], as float32. The offset
+    is added even when 0: it turns trunc's -0.0 into +0.0, as qutil.round_half_away."""
     w = v.astype(F64)
     w += np.copysign(0.5, w)
     np.trunc(w, out=w)
-    if offset is not None:
-        w += offset[:, None] if offset.size > 1 else offset[0]
+    w += offset[:, None] if offset.size > 1 else offset[0]
     np.maximum(w, lo, out=w)        # np.clip's wrapper costs more than the two passes
     np.minimum(w, hi, out=w)
     return w.astype(F32)
@@ -61,7 +64,7 @@ def symmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sf[i] = r / f127
         inv[i] = f127 / r
     v = x * inv[:, None] if b > 1 else x * inv[0]
-    q = _round_rows(v, None, -127.0, 127.0)
+    q = _round_rows(v, _NO_OFFSET, -127.0, 127.0)
     for i in zero:
         q[i] = 0
         sf[i] = 1.0

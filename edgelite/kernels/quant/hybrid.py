@@ -37,6 +37,7 @@ from edgelite.format import ir
 from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
+from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant.dynamic import asymmetric_rows, symmetric_rows
 from edgelite.kernels.quant.qutil import (
     F32,
@@ -82,6 +83,38 @@ def _float_bias(ctx: PrepareContext, bias, n: int) -> np.ndarray | None:
     if bias.data is None:
         raise ctx.error(f"hybrid {ctx.op_name} needs a constant bias", bias)
     return np.asarray(bias.data, F32).reshape(-1)
+
+
+class _Quantizer:
+    """The per-invoke input quantization of a [B, K] float32 view: the compiled
+    tier's one-pass kernels (compiled_qops.quantize_rows_*) into buffers made here,
+    when that tier runs (gated by the input's size: the work is over the input),
+    else quant/dynamic.py. Both give the same bits."""
+
+    def __init__(self, b: int, k: int, asym: bool, size: int):
+        self.asym = asym
+        tier = compiled_tier(size, small_ok=True) if k else None
+        self.cq = None
+        if tier is not None:
+            from edgelite.kernels import compiled_qops
+            self.cq = compiled_qops
+            self.q = np.empty((b, k), F32)
+            self.sf = np.empty(b, F32)
+            self.off = np.zeros(b, np.int64)
+
+    def __call__(self, x: np.ndarray):
+        """(q, sf, offset or None) for x [B, K]."""
+        cq = self.cq
+        if cq is not None and x.flags.c_contiguous:
+            if self.asym:
+                cq.quantize_rows_asym(x, self.q, self.sf, self.off)
+                return self.q, self.sf, self.off
+            cq.quantize_rows_sym(x, self.q, self.sf)
+            return self.q, self.sf, None
+        if self.asym:
+            return asymmetric_rows(x)
+        q, sf = symmetric_rows(x)
+        return q, sf, None
 
 
 def _clamp(out: np.ndarray, code: int) -> None:
@@ -154,6 +187,7 @@ class HybridFullyConnected(Kernel):
         self.ft = gemm_float_dtype(max(k, 1), 128, 128)
         self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
         self.row_sums = wq.sum(axis=1).astype(np.float64)
+        self.quantize = _Quantizer(batch, k, self.asym, batch * k)
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -173,10 +207,7 @@ class HybridFullyConnected(Kernel):
             out.fill(0.0)
         x = self.x2d
         if self.k and self.batch and x.any():
-            if self.asym:
-                q, sf, off = asymmetric_rows(x)
-            else:
-                (q, sf), off = symmetric_rows(x), None
+            q, sf, off = self.quantize(x)
             if self.w_scale is not None:
                 scale = (sf * self.w_scale)[:, None]              # float32 * float32
             else:
@@ -251,6 +282,7 @@ class HybridConv2D(Kernel):
         self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
         shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
         self.col_idx = ctx.request_scratch(shape, ft)
+        self.quantize = _Quantizer(n, h * wd * c, self.per_channel, x.size)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
         self._x = None
@@ -280,11 +312,9 @@ class HybridConv2D(Kernel):
         x = ictx.inputs[0]
         n = self.n
         rows2 = x.reshape(n, -1)
+        q, sf, off = self.quantize(rows2)
         if self.per_channel:
-            q, sf, off = asymmetric_rows(rows2)
             q -= np.float32(off[0]) if n == 1 else off.astype(F32)[:, None]
-        else:
-            q, sf = symmetric_rows(rows2)
         self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
         np.copyto(self.col_win, self.win)
