@@ -288,17 +288,20 @@ FLAT_CASES = [
     ((2, 9, 8, 6), (3, 3), "SAME", 1, "NONE", -7, "random"),          # two images
     ((1, 7, 9, 5), (2, 3), "VALID", 1, "RELU6", 127, "random"),       # even kernel
     ((1, 9, 10, 3), (3, 3), "SAME", 2, "NONE", 0, "random"),          # dilation
-    ((1, 6, 6, 4), (3, 3), "SAME", 1, "NONE", -128, "unpaired"),      # -128 pairs: no int16 sums
+    ((1, 6, 6, 4), (3, 3), "SAME", 1, "NONE", -128, "unpaired"),      # -128 weights
     ((1, 2, 3, 7), (3, 3), "SAME", 1, "NONE", 3, "random"),           # smaller than the filter
     ((1, 5, 1, 4), (1, 2), "SAME", 1, "NONE", -1, "random"),          # two taps
+    ((1, 4, 12, 8), (3, 3), "SAME", 1, "RELU", -128, "random"),       # wide: not transposed
+    ((1, 12, 4, 8), (3, 3), "VALID", 1, "RELU6", 5, "random"),        # tall, VALID
 ]
 
 
 @pytest.mark.parametrize("case", FLAT_CASES, ids=repr)
 def test_depthwise_flat_taps_against_litert(case):
     """The numpy tier's small-image depthwise (all taps as one strided view of the
-    flattened padded image, int16 products, int16 pair sums, one float32 reduction,
-    one-block requantization) equals BUILTIN_REF, inputs at their extremes included."""
+    flattened padded image, stored transposed when that is shorter, float32 products,
+    one float32 GEMV summing the taps, one-block requantization) equals BUILTIN_REF,
+    inputs at their extremes included."""
     import edgelite
     xs, (kh, kw), padding, dil, act, zi, kind = case
     rng = _rng("dwflat", case)
@@ -321,7 +324,12 @@ def test_depthwise_flat_taps_against_litert(case):
         compiled.ENABLED = saved
     k = it._main.kernels[0]
     assert k.flat
-    assert (k.flat_h2 == 0) == (kind == "unpaired")
+    # both layouts are covered: the kws shape (tall) transposed, the wide ones not
+    h, wd = xs[1:3]
+    if (h, wd) in ((25, 5), (12, 4)):
+        assert k.flat_t
+    if (h, wd) in ((4, 12), (9, 10)):
+        assert not k.flat_t
 
 
 def test_depthwise_flat_not_for_uint8():

@@ -594,37 +594,44 @@ class QuantizedDepthwiseConv2D(Kernel):
         # once. With the padded image flattened, output (y, x, c) at flat position
         # p = ((y * Wp) + x) * C + c reads tap (ky, kx) at p + (ky*dh*Wp + kx*dw) * C, so
         # the taps are one strided view [KH, KW, L] (L = ((OH-1)*Wp + OW) * C; the
-        # positions x >= OW in between are computed and never read). One int16 multiply
-        # by the weights tiled along L (|x * w| <= 128 * 128), pairs of tap rows summed in
-        # int16 where provably exact (128 * (|w_a| + |w_b|) <= 32767), one float32
-        # reduction over the rows (exact: the float32 bound above), one requantization.
+        # positions x >= OW in between are computed and never read). When the image is
+        # taller than wide (kws: 25x5), the padded copy is stored transposed, [Wp, Hp, C]
+        # (L = ((OW-1)*Hp + OH) * C: fewer wasted positions; the output is written
+        # through a transposed view). One float32 multiply by the weights tiled along L
+        # (|x * w| <= 128 * 128, exact), one float32 GEMV of ones against the tap rows
+        # (the exact sum: every partial sum is an integer below max|x| * sum|w| < 2^24,
+        # the float32 condition above, in any order), one requantization.
         t_all = kh * kw
-        wp = self.pad.shape[2]
-        flat_len = ((oh - 1) * wp + ow) * c
+        hp, wp = self.pad.shape[1], self.pad.shape[2]
+        len_n = ((oh - 1) * wp + ow) * c
+        len_t = ((ow - 1) * hp + oh) * c
+        self.flat_t = len_t < len_n
+        flat_len = min(len_n, len_t)
+        fshape = (ow, oh, c) if self.flat_t else (oh, ow, c)
         self.flat = (x.dtype == I8 and mult == 1 and ft == np.float32 and sh == sw == 1
                      and t_all >= 2 and t_all * flat_len <= (1 << 16)
-                     and self.requant.small_buffers((oh, ow, c)) is not None)
+                     and self.requant.small_buffers(fshape) is not None)
         if self.flat:
             self.flat_len = flat_len
             self.wtile = np.ascontiguousarray(np.broadcast_to(
-                wq.astype(np.int16).reshape(kh, kw, 1, c), (kh, kw, flat_len // c, c))
+                wq.astype(np.float32).reshape(kh, kw, 1, c), (kh, kw, flat_len // c, c))
             ).reshape(kh, kw, flat_len)
-            h2 = (t_all + 1) // 2
-            self.flat_h2 = h2 if all(128 * int((aw[t] + aw[t + h2]).max()) <= 32767
-                                     for t in range(t_all - h2)) else 0
-            self.prod_idx = ctx.request_scratch((kh, kw, flat_len), I16)
-            self.facc_idx = ctx.request_scratch((oh * wp * c,), ft)
-            self.fbufs = self.requant.small_buffers((oh, ow, c))
+            self.ones = np.ones((1, t_all), np.float32)
+            self.prod_idx = ctx.request_scratch((kh, kw, flat_len), np.float32)
+            pitch = hp if self.flat_t else wp
+            self.facc_idx = ctx.request_scratch((fshape[0] * pitch * c,), np.float32)
+            self.fbufs = self.requant.small_buffers(fshape)
             # the plan's scale and offset tiled over the output (contiguous passes: the
             # per-channel broadcast over rows of C, and a float32 x float64 product, cost
             # ~2x more)
             _, ms, k0 = self.requant.fplan[:3]
-            self.tms = np.tile(ms, oh * ow).reshape(oh, ow, c)
-            self.tk = np.tile(k0, oh * ow).reshape(oh, ow, c)
+            self.tms = np.tile(ms, oh * ow).reshape(fshape)
+            self.tk = np.tile(k0, oh * ow).reshape(fshape)
             self.i16 = False
-        if self.flat:
-            # the node's own padded buffer (small): its border is filled once, at bind
-            self.pad_own = np.empty(self.pad.shape, I16)
+            # the node's own padded buffer (small, [N, Wp, Hp, C] when transposed): its
+            # border is filled once, at bind
+            self.pad_own = np.empty((n, wp, hp, c) if self.flat_t else self.pad.shape,
+                                    np.float32)
         else:
             self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 else ft)
         # Cache-sized blocks: whole images when they are small, else bands of rows.
@@ -726,25 +733,30 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.invoke = self._invoke_compiled
             return
         if self.flat:
-            self.pad.bind(self.pad_own)
+            own = self.pad_own
+            self.pad.bind(own.transpose(0, 2, 1, 3) if self.flat_t else own)
             self.pad.fill_border(self.zi)
         else:
             self.pad.bind(ictx.scratch[self.pad_idx])
         n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
         src = self.pad.buf
         if self.flat:
-            wp, c = src.shape[2], src.shape[3]
+            c = src.shape[3]
+            pitch = own.shape[2]                      # Wp, or Hp when transposed
+            sy, sx = (dh * c, dw * pitch * c) if self.flat_t else (dh * pitch * c, dw * c)
             prod = ictx.scratch[self.prod_idx]
-            facc = ictx.scratch[self.facc_idx]
-            it = src.strides[3]
+            facc = ictx.scratch[self.facc_idx].reshape(1, -1)
+            a_, b_ = (ow, oh) if self.flat_t else (oh, ow)
+            it = own.itemsize
             self.fblocks = []
             for i in range(n):
-                img = src[i].reshape(-1)
+                img = own[i].reshape(-1)
                 taps = as_strided(img, shape=(kh, kw, self.flat_len),
-                                  strides=(dh * wp * c * it, dw * c * it, it), writeable=False)
-                self.fblocks.append((taps, facc.reshape(oh, wp, c)[:, :ow], self._out[i]))
+                                  strides=(sy * it, sx * it, it), writeable=False)
+                out3 = self._out[i].transpose(1, 0, 2) if self.flat_t else self._out[i]
+                self.fblocks.append((taps, facc.reshape(a_, pitch, c)[:, :b_], out3))
             self.prod, self.prod2 = prod, prod.reshape(kh * kw, -1)
-            self.facc = facc[:self.flat_len]
+            self.facc = facc[:, :self.flat_len]
             self.invoke = self._invoke_flat
             return
         planes = []
@@ -779,17 +791,12 @@ class QuantizedDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         np.copyto(self.pad.inner, ictx.inputs[0])         # (the border stays zi)
-        prod, prod2, wtile, facc, h2 = self.prod, self.prod2, self.wtile, self.facc, self.flat_h2
+        prod, prod2, wtile, facc, ones = self.prod, self.prod2, self.wtile, self.facc, self.ones
         requant, bufs, tms, tk = self.requant, self.fbufs, self.tms, self.tk
         u = bufs[0]
         for taps, acc3, out3 in self.fblocks:
             np.multiply(taps, wtile, out=prod)
-            if h2:
-                top = prod2[:len(prod2) - h2]
-                np.add(top, prod2[h2:], out=top)
-                np.add.reduce(prod2[:h2], axis=0, out=facc, dtype=np.float32)
-            else:
-                np.add.reduce(prod2, axis=0, out=facc, dtype=np.float32)
+            np.matmul(ones, prod2, out=facc)
             np.copyto(u, acc3)
             u *= tms
             u += tk
