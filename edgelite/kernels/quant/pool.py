@@ -106,6 +106,20 @@ class _QuantizedPool2D(Kernel):
             if fh > 1 else None
         self.acc_idx = ctx.request_scratch((n, oh, ow, c), self.acc_dtype) \
             if self.mode != "max" else None
+        # 8-bit average over the whole unpadded image (a global pool): the window sums as
+        # one float32 GEMV of ones against the image widened to float32 (exact: integers
+        # below 2^24), cast to intp and looked up in the one-count table (take's "wrap"
+        # is the table's sum modulo its size): fewer passes than a casting reduction
+        # over two axes.
+        self.gemv = (self.mode != "max" and self.table is not None and self.offsets is None
+                     and oh == ow == 1 and (fh, fw) == (h, w) and not self.pad.needed
+                     and h * w * 256 < (1 << 24))
+        if self.gemv:
+            self.g_ones = np.ones((n, 1, h * w), np.float32)
+            self.g_xf = np.empty((n, h * w, c), np.float32)
+            self.g_sum = np.empty((n, 1, c), np.float32)
+            self.g_idx = np.empty((n, 1, 1, c), INTP)
+            self.g_idx3 = self.g_idx.reshape(n, 1, c)
         self._x = None
 
     def _prepare_table(self, counts: np.ndarray, dtype) -> None:
@@ -148,6 +162,10 @@ class _QuantizedPool2D(Kernel):
         else:
             src = x
         acc = self._out if self.mode == "max" else ictx.scratch[self.acc_idx]
+        if self.gemv:
+            self.g_x = x.reshape(self.g_xf.shape)
+            self.invoke = self._invoke_gemv
+            return
         rows = ictx.scratch[self.rows_idx] if fh > 1 else None
         self.steps = []
         if oh == ow == 1 and fh == src.shape[1] and fw == src.shape[2] and fh * fw > 1:
@@ -195,9 +213,20 @@ class _QuantizedPool2D(Kernel):
             view = as_strided(src, shape=shape, strides=strides, writeable=False)
             self.steps.append((combine.reduce, (view,), dict(kw, axis=axis + 1, out=dst)))
 
+    def _invoke_gemv(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        np.copyto(self.g_xf, self.g_x)
+        np.matmul(self.g_ones, self.g_xf, out=self.g_sum)
+        np.copyto(self.g_idx3, self.g_sum, casting="unsafe")
+        self.table.take(self.g_idx, out=ictx.outputs[0], mode="wrap")
+
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+            if self.gemv:
+                self._invoke_gemv(ictx)
+                return
         if self.pad.needed:
             self.pad.fill_border(self.fill)
             np.copyto(self.pad.inner, ictx.inputs[0])

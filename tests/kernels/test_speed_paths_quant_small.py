@@ -1,0 +1,70 @@
+"""Numpy-tier paths for tiny int8 nodes (the kws model's tail): one-row SOFTMAX in
+Python ints, AVERAGE_POOL_2D over the whole image by a float32 GEMV. Each is checked
+against LiteRT's reference kernels (tests/oracle.py), inputs at their extremes
+included, and against the reference formulation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernels.test_quant_elementwise import compare
+from kernels.test_speed_paths_quant_ops import _softmax8_model, softmax8_reference
+from oracle import run_edgelite
+
+import edgelite
+from edgelite.kernels import compiled
+
+I8, U8, I16 = np.int8, np.uint8, np.int16
+
+
+@pytest.mark.parametrize("n", [1, 2, 12, 64, 65])
+@pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (I8, I16), (U8, U8)])
+@pytest.mark.parametrize("si,beta", [(0.0039, 1.0), (0.1, 2.7), (3.0, 0.3), (1e-4, 1.0)])
+def test_softmax_one_row(n, dtype, out_dtype, si, beta, monkeypatch):
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng([n, si > 1, int(beta * 10), np.dtype(dtype).num])
+    m = _softmax8_model((1, n), dtype, si, 0 if dtype == I8 else 128, out_dtype, beta)
+    rows = [rng.integers(info.min, int(info.max) + 1, n),
+            np.full(n, info.min), np.full(n, info.max),
+            np.where(np.arange(n) == n // 2, info.max, info.min),     # max - x = 255
+            info.max - rng.integers(0, 3, n)]
+    for row in rows:
+        x = row.astype(dtype).reshape(1, n)
+        got = run_edgelite(m, [x])[0]
+        np.testing.assert_array_equal(got, softmax8_reference(
+            x, float(np.float32(si)), float(np.float32(beta)), out_dtype))
+        compare(m, [x], "SOFTMAX-one-row")
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    assert (it._main.kernels[0].acc_list is not None) == (n <= 64)
+
+
+GLOBAL_POOL_CASES = [
+    # (dtype, shape, padding, act, zp)
+    (I8, (1, 25, 5, 32), "VALID", "NONE", "lo"),        # the kws fixture's
+    (I8, (2, 7, 9, 3), "VALID", "RELU", "mid"),
+    (I8, (1, 64, 64, 2), "VALID", "RELU6", "hi"),      # count 4096: a table beyond 2^16
+    (U8, (1, 25, 5, 8), "VALID", "NONE", "mid"),
+    (U8, (2, 3, 1, 5), "SAME", "RELU_N1_TO_1", "lo"),
+    (I8, (1, 1, 1, 4), "VALID", "NONE", "mid"),
+]
+
+
+@pytest.mark.parametrize("case", GLOBAL_POOL_CASES, ids=repr)
+def test_global_average_pool_gemv(case, monkeypatch):
+    """8-bit global AVERAGE_POOL_2D (float32 GEMV sums, one table lookup) equals
+    BUILTIN_REF: random inputs and all-min / all-max / alternating images."""
+    from kernels.test_quant_pool import pool_model
+    from oracle import check_against_litert
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    dt, shape, pad, act, zp = case
+    c = {"op": "AVERAGE_POOL_2D", "dtype": dt, "shape": shape, "f": shape[1:3], "s": shape[1:3],
+         "pad": pad, "act": act, "zp": zp}
+    model, (x,) = pool_model(c, 11)
+    info = np.iinfo(dt)
+    alt = np.where(np.indices(shape).sum(axis=0) % 2 == 0, info.max, info.min)
+    for xv in (x, np.full(shape, info.min), np.full(shape, info.max), alt):
+        check_against_litert(model, [xv.astype(dt)], reference=True, int_tol=0)
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    assert it._main.kernels[0].gemv
