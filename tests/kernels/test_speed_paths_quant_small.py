@@ -68,3 +68,28 @@ def test_global_average_pool_gemv(case, monkeypatch):
     it = edgelite.Interpreter(model_content=model)
     it.allocate_tensors()
     assert it._main.kernels[0].gemv
+
+
+TINY_FC_CASES = [
+    {"dtype": dt, "pc": pc, "shape": sh, "units": u, "act": a, "zp": z, "keep": False,
+     "bias": bias}
+    for dt, pc in ((I8, True), (I8, False), (U8, False))
+    for sh, u, a, z, bias in (((1, 32), 12, "NONE", "lo", True),
+                              ((3, 20), 7, "RELU6", "hi", False),
+                              ((2, 8), 5, "RELU", "mid", True))
+]
+
+
+@pytest.mark.parametrize("case", TINY_FC_CASES, ids=repr)
+def test_tiny_fully_connected(case, monkeypatch):
+    """The tiny FULLY_CONNECTED epilogue (scales as a full array, clamp before the
+    truncation, + zo into the output) equals BUILTIN_REF, inputs at their extremes."""
+    from kernels.test_quant_conv import check, fc_model
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    model, (x,) = fc_model(case, 5)
+    info = np.iinfo(case["dtype"])
+    for xv in (x, np.full(x.shape, info.min), np.full(x.shape, info.max)):
+        check(model, [xv.astype(case["dtype"])])
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    assert it._main.kernels[0].tiny

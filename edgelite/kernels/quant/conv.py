@@ -912,7 +912,11 @@ class QuantizedFullyConnected(Kernel):
         if self.tiny:
             self.w1 = np.concatenate([self.wt.astype(F64), self.corr_f[None, :]])
             self.x1 = np.ones((batch, k + 1), F64)          # the last column stays 1
-            self.bounds = (float(self.lo), float(self.hi), float(self.zo))
+            self.x1k = self.x1[:, :k]
+            # the scales as a full [batch, units] array: a same-shape multiply (no
+            # broadcast) is ~2x faster on a few values
+            self.eff_full = np.ascontiguousarray(np.broadcast_to(self.eff, (batch, units)))
+            self.bounds = (float(self.lo - self.zo), float(self.hi - self.zo), float(self.zo))
         self._x = None
 
     def _set_weights(self, w: np.ndarray) -> None:
@@ -950,15 +954,16 @@ class QuantizedFullyConnected(Kernel):
         if self.tiny:
             acc, tmp = self.acc, self.tmp
             lo, hi, zo = self.bounds
-            np.copyto(self.x1[:, :self.k], self.x2d)
+            np.copyto(self.x1k, self.x2d)
             np.matmul(self.x1, self.w1, out=acc)
-            acc *= self.eff
+            acc *= self.eff_full
             np.copysign(_HALF_BELOW, acc, out=tmp)
             acc += tmp
-            np.trunc(acc, out=acc)
-            acc += zo
+            # clamp before the truncation (trunc is monotone and keeps the integer
+            # bounds), then trunc and + zo into the output: one pass fewer
             _clip(acc, lo, hi, out=acc)
-            np.copyto(self.out2d, acc, casting="unsafe")
+            np.trunc(acc, out=acc)
+            np.add(acc, zo, out=self.out2d, casting="unsafe")
             return
         if self.vnni is not None:
             if self.xv is not self.xv_src:
