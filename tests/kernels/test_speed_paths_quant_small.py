@@ -93,3 +93,47 @@ def test_tiny_fully_connected(case, monkeypatch):
     it = edgelite.Interpreter(model_content=model)
     it.allocate_tensors()
     assert it._main.kernels[0].tiny
+
+
+def test_shifted_finish_matches_integer_requantization():
+    """Requantizer's shifted small-block path (u - lo in the offset, trunc into int16,
+    clamp to [0, hi - lo], + lo) equals clamp(MultiplyByQuantizedMultiplier(acc + corr)
+    + zp, lo, hi) from arith, over random multipliers, zero points and bounds, with
+    accumulators at +-acc_bound, near every output step and random."""
+    from edgelite.kernels.quant import arith
+    from edgelite.kernels.quant.qutil import Requantizer
+    rng = np.random.default_rng(2024)
+    used = skipped = 0
+    for trial in range(600):
+        c = int(rng.integers(1, 9))
+        real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
+        m, s = arith.quantize_multiplier_array(real)
+        dt = [I8, U8][trial % 2]
+        info = np.iinfo(dt)
+        zp = int(rng.integers(info.min, int(info.max) + 1))
+        lo = int(rng.choice([info.min, zp if trial % 3 else info.min,
+                             int(rng.integers(info.min, int(info.max)))]))
+        lo = min(max(lo, int(info.min)), int(info.max))
+        hi = int(rng.integers(lo, int(info.max) + 1))
+        bound = rng.integers(1, 1 << int(rng.integers(4, 22)), c)
+        corr = rng.integers(-(1 << 20), 1 << 20, c)
+        rq = Requantizer(m, s, zp, lo, hi)
+        if not rq.enable_float(corr, bound) or rq.splan is None:
+            skipped += 1
+            continue
+        used += 1
+        rows = 64
+        acc = rng.integers(-bound, bound + 1, (rows, c))
+        acc[0], acc[1] = bound, -bound
+        # accumulators around the output steps: a - corr where a ~ (q - zp) / real
+        q = rng.integers(lo - 1, hi + 2, (rows - 2, c)).astype(np.float64)
+        near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows - 2, c))
+        pick = rng.random((rows - 2, c)) < 0.5
+        acc[2:] = np.where(pick, np.clip(near, -bound, bound), acc[2:])
+        bufs = rq.small_buffers((rows, c))
+        u = acc.astype(np.float64) * rq.fplan[1] + rq.offset()
+        out = np.empty((rows, c), dt)
+        rq.finish_u(u, out, bufs)
+        want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
+        np.testing.assert_array_equal(out.astype(np.int64), want)
+    assert used >= 50, (used, skipped)

@@ -459,8 +459,11 @@ class QuantizedConv2D(Kernel):
                 self.s_dst = cols.reshape(ow, oh, self.k)
                 self.out2d = self._out[0].transpose(1, 0, 2)      # [OW, OH, OC]
                 self.u_out = self.u.reshape(ow, oh, oc)
-                u0, mask, tmp, lo, hi = self.small[1]
-                self.s_bufs = (u0, mask.reshape(ow, oh, oc), tmp.reshape(ow, oh, oc), lo, hi)
+                u0, mask, tmp, lo, hi, i16 = self.small[1]
+
+                def tr(a):
+                    return None if a is None else a.reshape(ow, oh, oc)
+                self.s_bufs = (u0, tr(mask), tr(tmp), lo, hi, tr(i16))
             self.invoke = self._invoke_small
             return
         if self.groups == 1:
@@ -624,7 +627,7 @@ class QuantizedDepthwiseConv2D(Kernel):
             # the plan's scale and offset tiled over the output (contiguous passes: the
             # per-channel broadcast over rows of C, and a float32 x float64 product, cost
             # ~2x more)
-            _, ms, k0 = self.requant.fplan[:3]
+            ms, k0 = self.requant.fplan[1], self.requant.offset()
             self.tms = np.tile(ms, oh * ow).reshape(fshape)
             self.tk = np.tile(k0, oh * ow).reshape(fshape)
             self.i16 = False

@@ -113,6 +113,7 @@ class Requantizer:
         self.all_right = bool(np.all(right > 0))
         self.zp, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.positive = bool(np.all(m > 0))
+        self.fplan = self.splan = None
 
     @property
     def compiled_ok(self) -> bool:
@@ -245,7 +246,7 @@ class Requantizer:
         one ufunc call. When |zp| * 2^S breaks the bound, zp stays out of u (u is
         clipped to [lo - zp, hi - zp], floored, then zp is added in the cast). The correction is skipped when lo >= zp: it only lowers values
         that are <= zp already, which the clamp then raises to lo anyway."""
-        self.fplan = None
+        self.fplan = self.splan = None
         if self.int64_path or not self.positive or self.any_left:
             return False
         m = self.m.astype(F64)
@@ -271,42 +272,73 @@ class Requantizer:
         need = self.lo < self.zp and bool(np.any(e > 0))
         self.fplan = (corr, np.ascontiguousarray(ms), np.ascontiguousarray(k),
                       np.ascontiguousarray(d) if need else None, zpu + 0.5, zp_in, limit)
+        # The shifted plan of finish_u (one small block, 8-bit outputs, no negative-side
+        # correction): u' = u - lo, i.e. zp - lo inside the offset, exact when
+        # bound + |zp - lo| * 2^S < 2^52 (as zp above). The clamp [lo, hi] of floor(u)
+        # is then lo + clamp(floor(u'), 0, hi - lo) = lo + clamp(trunc(u'), 0, hi - lo)
+        # (trunc and floor differ only on negative non-integers, which both clamp to 0),
+        # and trunc is the float -> int16 cast, safe when |u'| <= acc_bound * ms + |k'|
+        # < 2^15.
+        shift = self.zp - self.lo
+        if limit is None and not need and self.hi - self.lo < (1 << 15) and bool(np.all(
+                bound + abs(shift) * np.ldexp(1.0, S) < np.ldexp(1.0, 52))):
+            ks = np.ascontiguousarray(np.broadcast_to(
+                corr_ * ms + np.ldexp(c, -S) + shift, np.broadcast(corr_, ms).shape))
+            reach = np.asarray(acc_bound, F64) * ms + np.abs(ks)
+            if bool(np.all(reach < (1 << 15) - 1)):
+                self.splan = (ks, self.hi - self.lo)
         return True
 
+    def offset(self) -> np.ndarray:
+        """k of u = accf * ms + k for finish_u: the shifted plan's offset when it
+        applies, else the float64 plan's."""
+        return self.splan[0] if self.splan is not None else self.fplan[2]
+
     def small_buffers(self, shape) -> tuple | None:
-        """Scratch (u, mask, tmp, lo, hi) for finish_u on accumulators of this shape
+        """Scratch (u, mask, tmp, lo, hi, i16) for finish_u on accumulators of this shape
         [..., C] (one block, the float64 plan with no run-time limit), or None when that
-        path does not apply."""
-        plan = getattr(self, "fplan", None)
+        path does not apply. i16 is an int16 buffer with the shifted plan (then
+        [lo, hi] = [0, hi - lo]), else None."""
+        plan = self.fplan
         if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
             return None
+        if self.splan is not None:
+            return (np.empty(shape, F64), None, None, 0, self.splan[1],
+                    np.empty(shape, I16))
         zpo = 0 if plan[5] else self.zp
         return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64),
-                float(self.lo - zpo), float(self.hi - zpo))
+                float(self.lo - zpo), float(self.hi - zpo), None)
 
     def fold_into_gemm(self, wq: np.ndarray, out_shape) -> tuple | None:
         """The float64 plan folded into a GEMM's weights, for small outputs: with the raw
         input rows extended by a column of ones, [x, 1] @ [[wq * ms], [k]] is u of
-        enable_float directly (then finish_u). Exact: every term (x * w * m, an integer
-        below 2^53, times 2^-S; and k) and every partial sum, in any order, is a multiple
-        of 2^-S bounded by the sum of all terms' magnitudes, which enable_float's check
-        keeps below 2^52 * 2^-S when its acc_bound bounds sum |x| * |w| (max|x| * sum|w|).
-        wq: int [K, C] (zero-point-adjusted weights). Returns (float64 weights [K + 1, C],
-        the buffers of finish_u) or None when the plan is absent or needs run-time checks."""
+        enable_float directly (k = offset(); then finish_u). Exact: every term
+        (x * w * m, an integer below 2^53, times 2^-S; and k) and every partial sum, in
+        any order, is a multiple of 2^-S bounded by the sum of all terms' magnitudes,
+        which enable_float's checks keep below 2^52 * 2^-S when its acc_bound bounds
+        sum |x| * |w| (max|x| * sum|w|). wq: int [K, C] (zero-point-adjusted weights).
+        Returns (float64 weights [K + 1, C], the buffers of finish_u) or None when the
+        plan is absent or needs run-time checks."""
         bufs = self.small_buffers(out_shape)
         if bufs is None:
             return None
-        _, ms, k, _, _, _, _ = self.fplan
+        ms = self.fplan[1]
         w = np.empty((wq.shape[0] + 1, wq.shape[1]), F64)
         np.multiply(wq.astype(F64), ms, out=w[:-1])
-        w[-1] = k
+        w[-1] = self.offset()
         return w, bufs
 
     def finish_u(self, u: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
-        """The steps of _from_float64 after u = accf * ms + k, in one block of any shape
-        [..., C] (u is overwritten; out has u's shape)."""
+        """The steps of _from_float64 after u = accf * ms + offset(), in one block of any
+        shape [..., C] (u is overwritten; out has u's shape)."""
+        _, mask, tmp, lo, hi, i16 = bufs
+        if i16 is not None:
+            # the shifted plan: trunc into int16, clamp to [0, hi - lo], + lo
+            np.copyto(i16, u, casting="unsafe")
+            _clip(i16, 0, hi, out=i16)
+            np.add(i16, self.lo, out=out, casting="unsafe")
+            return
         _, _, _, d, t, zp_in, _ = self.fplan
-        _, mask, tmp, lo, hi = bufs
         if d is not None:
             np.less(u, t, out=mask)
             np.multiply(mask, d, out=tmp)
