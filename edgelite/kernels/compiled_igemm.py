@@ -116,10 +116,7 @@ if ENABLED:
     from edgelite.kernels import compiled_quant as _cq
 
     numba = _compiled.numba
-    _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
-                      error_model="numpy")
-    _jit_inline = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
-                             error_model="numpy", inline="always")
+    _jit, _jit_inline = _cq._jit, _cq._jit_inline     # the same decorators (cache=True, ...)
     _rqf = _cq._rqf
     _rq = _cq._rq
 
