@@ -31,21 +31,49 @@ def _round_half_away(v: float) -> float:
 _NO_OFFSET = np.zeros(1)
 
 
-def _round_rows(v: np.ndarray, offset: np.ndarray, lo: float, hi: float) -> np.ndarray:
+class Scratch:
+    """Buffers for quantizing [B, K] rows without allocating at invoke (made at prepare)."""
+
+    def __init__(self, b: int, k: int):
+        self.v = np.empty((b, k), F32)        # x * (1 / scale)
+        self.w = np.empty((b, k), F64)        # the rounding, in float64
+        self.h = np.empty((b, k), F64)        # copysign(0.5, w)
+        self.q = np.empty((b, k), F32)        # the result
+
+
+def _round_rows(v: np.ndarray, offset: np.ndarray, lo: float, hi: float,
+                scratch: Scratch | None = None) -> np.ndarray:
     """round_half_away(v) + offset per row, clamped to [lo, hi], as float32. The offset
     is added even when 0: it turns trunc's -0.0 into +0.0, as qutil.round_half_away."""
-    w = v.astype(F64)
-    w += np.copysign(0.5, w)
+    if scratch is None:
+        w = v.astype(F64)
+        w += np.copysign(0.5, w)
+    else:
+        w = scratch.w
+        np.copyto(w, v)
+        w += np.copysign(0.5, w, out=scratch.h)
     np.trunc(w, out=w)
     w += offset[:, None] if offset.size > 1 else offset[0]
     np.maximum(w, lo, out=w)        # np.clip's wrapper costs more than the two passes
     np.minimum(w, hi, out=w)
-    return w.astype(F32)
+    if scratch is None:
+        return w.astype(F32)
+    np.copyto(scratch.q, w, casting="same_kind")
+    return scratch.q
 
 
-def symmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scaled(x: np.ndarray, inv: np.ndarray, scratch: Scratch | None) -> np.ndarray:
+    """x * inv per row, in float32."""
+    factor = inv[:, None] if x.shape[0] > 1 else inv[0]
+    if scratch is None:
+        return x * factor
+    return np.multiply(x, factor, out=scratch.v)
+
+
+def symmetric_rows(x: np.ndarray, scratch: Scratch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SymmetricQuantizeFloats per row of x [B, K] float32: (int8 values as float32
-    [B, K], float32 scaling factors [B]); = qutil.symmetric_quantize_rows."""
+    [B, K], float32 scaling factors [B]); = qutil.symmetric_quantize_rows. With a
+    Scratch the values are written into its buffers (valid until the next call)."""
     b, k = x.shape
     if not k:
         return np.zeros((b, 0), F32), np.ones(b, F32)
@@ -63,15 +91,15 @@ def symmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             r = np.float32(1)
         sf[i] = r / f127
         inv[i] = f127 / r
-    v = x * inv[:, None] if b > 1 else x * inv[0]
-    q = _round_rows(v, _NO_OFFSET, -127.0, 127.0)
+    q = _round_rows(_scaled(x, inv, scratch), _NO_OFFSET, -127.0, 127.0, scratch)
     for i in zero:
         q[i] = 0
         sf[i] = 1.0
     return q, sf
 
 
-def asymmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def asymmetric_rows(x: np.ndarray, scratch: Scratch | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AsymmetricQuantizeFloats per row of x [B, K] float32 (as LiteRT's x86 build
     behaves): (int8 values as float32 [B, K], float32 scaling factors [B], int64
     offsets [B]); = qutil.asymmetric_quantize_rows."""
@@ -113,8 +141,7 @@ def asymmetric_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inv[i] = np.float32(1) / sf[i]
     if not k:
         return np.zeros((b, 0), F32), sf, offset
-    v = x * inv[:, None] if b > 1 else x * inv[0]
-    q = _round_rows(v, offset.astype(F64), -128.0, 127.0)
+    q = _round_rows(_scaled(x, inv, scratch), offset.astype(F64), -128.0, 127.0, scratch)
     for i in flat:
         q[i] = 0
     return q, sf, offset

@@ -38,7 +38,7 @@ from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padd
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.conv import compiled_tier
-from edgelite.kernels.quant.dynamic import asymmetric_rows, symmetric_rows
+from edgelite.kernels.quant.dynamic import Scratch, asymmetric_rows, symmetric_rows
 from edgelite.kernels.quant.qutil import (
     F32,
     I8,
@@ -95,6 +95,7 @@ class _Quantizer:
         self.asym = asym
         tier = compiled_tier(size, small_ok=True) if k else None
         self.cq = None
+        self.scratch = None if tier is not None else Scratch(b, k)   # the numpy path's buffers
         if tier is not None:
             from edgelite.kernels import compiled_qops
             self.cq = compiled_qops
@@ -112,8 +113,8 @@ class _Quantizer:
             cq.quantize_rows_sym(x, self.q, self.sf)
             return self.q, self.sf, None
         if self.asym:
-            return asymmetric_rows(x)
-        q, sf = symmetric_rows(x)
+            return asymmetric_rows(x, self.scratch)
+        q, sf = symmetric_rows(x, self.scratch)
         return q, sf, None
 
 
