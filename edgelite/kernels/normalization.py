@@ -66,6 +66,7 @@ class Softmax(Kernel):
         # views with a 0-d max/sum (no axis/keepdims handling: ~4.5 -> ~2.5 us at 10).
         self.one_row = x.dtype == np.float32 and rows == 1
         self.compiled = None
+        self._cviews = (None, None, None, None, None)
         if x.dtype == np.float32 and self.beta > 0 and n and rows:
             compiled_ops = compiled_ops_for(x.size)
             if compiled_ops is not None:
@@ -91,10 +92,17 @@ class Softmax(Kernel):
             return
         x, out = ictx.inputs[0], ictx.outputs[0]
         c = self.compiled
-        if c is not None and x.flags.c_contiguous and out.flags.c_contiguous:
-            x2 = x.reshape(self.shape2)
-            if c.softmax_rows_f32(x2, x2.view(np.int32), self.beta, out.reshape(self.shape2),
-                                  self.bits):
+        if c is not None:
+            views = self._cviews
+            if views[0] is not x or views[1] is not out:
+                # the [rows, n] views, made once per pair of arrays (not per invoke)
+                ok = x.flags.c_contiguous and out.flags.c_contiguous
+                x2 = x.reshape(self.shape2) if ok else None
+                views = self._cviews = (x, out, x2, x2.view(np.int32) if ok else None,
+                                        out.reshape(self.shape2) if ok else None)
+            x2 = views[2]
+            if x2 is not None and c.softmax_rows_f32(x2, views[3], self.beta, views[4],
+                                                     self.bits):
                 return
         if self.one_row:
             sx, so, xf, of = self._views
