@@ -1,0 +1,86 @@
+"""The numpy tier's requantization of float-held accumulators in blocks of any size
+(Requantizer's wide plan: tiled scale and offset, trunc into int32, clamp in int32,
+the output's lower bound added in its unsigned view) against the integer reference
+(arith), for every output type it serves, with and without the negative-side
+correction, row counts that are and are not multiples of the tile, several blocks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgelite.kernels.quant import arith
+from edgelite.kernels.quant.qutil import Requantizer
+
+I8, U8, I16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+
+
+def _case(rng, trial, dt, c):
+    real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
+    m, s = arith.quantize_multiplier_array(real)
+    info = np.iinfo(dt)
+    zp = int(rng.integers(info.min, int(info.max) + 1)) if dt != I16 else \
+        int(rng.integers(-300, 300))
+    lo = int(rng.choice([info.min, zp, int(rng.integers(info.min, int(info.max)))]))
+    lo = min(max(lo, int(info.min)), int(info.max))
+    hi = int(rng.integers(lo, int(info.max) + 1))
+    return real, m, s, zp, lo, hi
+
+
+@pytest.mark.parametrize("dt", [I8, U8, I16])
+@pytest.mark.parametrize("acc_dtype", [np.float32, np.float64])
+def test_wide_plan_equals_integer_reference(dt, acc_dtype):
+    rng = np.random.default_rng([7, dt.num, np.dtype(acc_dtype).num])
+    used = corrected = 0
+    for trial in range(120):
+        c = int(rng.choice([1, 3, 16, 96, 200, 1280]))
+        real, m, s, zp, lo, hi = _case(rng, trial, dt, c)
+        # float32-held accumulators are exact integers below 2^24
+        top = 24 if acc_dtype == np.float32 else 30
+        bound = rng.integers(1, 1 << int(rng.integers(4, top)), c)
+        corr = rng.integers(-(1 << 20), 1 << 20, c)
+        rq = Requantizer(m, s, zp, lo, hi)
+        if not rq.enable_float(corr, bound) or rq.wplan is None:
+            continue
+        used += 1
+        corrected += rq.wplan[2] is not None
+        rows = int(rng.choice([1, 5, 33, 700, (Requantizer.BLOCK // c) * 2 + 3]))
+        acc = rng.integers(-bound, bound + 1, (rows, c))
+        acc[0] = bound
+        if rows > 1:
+            acc[1] = -bound
+        # around the output steps: a ~ (q - zp) / real - corr, +-2
+        q = rng.integers(lo - 1, hi + 2, (rows, c)).astype(np.float64)
+        near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows, c))
+        pick = rng.random((rows, c)) < 0.6
+        pick[:2] = False
+        acc = np.where(pick, np.clip(near, -bound, bound), acc).astype(np.int64)
+        out = np.empty((rows, c), dt)
+        rq.from_float(acc.astype(acc_dtype), corr, out)
+        want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
+        np.testing.assert_array_equal(out.astype(np.int64), want, err_msg=f"trial {trial}")
+        # a second call reuses the buffers (and a smaller one after a larger one)
+        sub = acc[: max(1, rows // 3)]
+        out2 = np.empty(sub.shape, dt)
+        rq.from_float(sub.astype(acc_dtype), corr, out2)
+        np.testing.assert_array_equal(
+            out2.astype(np.int64),
+            np.clip(arith.multiply_by_quantized_multiplier(sub + corr, m, s) + zp, lo, hi))
+    assert used >= 30 and corrected >= 3, (used, corrected)
+
+
+def test_wide_plan_writes_through_strided_outputs():
+    """Outputs that are views with a row pitch wider than C are written in place, through
+    the unsigned view, and nothing around them changes."""
+    rng = np.random.default_rng(3)
+    c = 24
+    m, s = arith.quantize_multiplier_array(np.full(c, 0.004))
+    rq = Requantizer(m, s, -5, -128, 127)
+    corr = rng.integers(-1000, 1000, c)
+    assert rq.enable_float(corr, np.full(c, 40000)) and rq.wplan is not None
+    big = np.zeros((40, c + 7), I8)
+    view = big[:, 3:3 + c]
+    acc = rng.integers(-40000, 40001, (40, c))
+    rq.from_float(acc.astype(np.float32), corr, view)
+    want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) - 5, -128, 127)
+    np.testing.assert_array_equal(view.astype(np.int64), want)
+    assert not big[:, :3].any() and not big[:, 3 + c:].any()
