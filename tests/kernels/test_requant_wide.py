@@ -84,3 +84,46 @@ def test_wide_plan_writes_through_strided_outputs():
     want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) - 5, -128, 127)
     np.testing.assert_array_equal(view.astype(np.int64), want)
     assert not big[:, :3].any() and not big[:, 3 + c:].any()
+
+
+# ---------------------------------------------------------------- numpy CONV_2D, folded wide
+FOLD_CASES = [
+    # (dtype, x_shape, w_shape, stride, padding, act, zp_kind, factor, folded)
+    (np.int8, (1, 40, 40, 16), (96, 1, 1, 16), 1, "SAME", "RELU6", "lo", 1.0, True),
+    (np.int8, (1, 48, 48, 24), (48, 1, 1, 24), 1, "SAME", "NONE", "mid", 0.01, True),
+    (np.int8, (1, 48, 48, 24), (48, 1, 1, 24), 1, "SAME", "NONE", "mid", 1.0, False),
+    (np.int8, (1, 96, 96, 3), (32, 3, 3, 3), 2, "SAME", "RELU6", "lo", 1.0, True),   # a stem
+    (np.int8, (2, 40, 40, 8), (40, 2, 2, 8), 1, "VALID", "NONE", "hi", 0.3, True),
+    (np.uint8, (1, 36, 36, 12), (64, 1, 1, 12), 1, "SAME", "RELU", "mid", 1.0, True),
+    (np.int8, (1, 40, 40, 32), (16, 1, 1, 32), 1, "SAME", "NONE", "mid", 1.0, False),
+    (np.int8, (1, 24, 24, 64), (96, 1, 1, 64), 1, "SAME", "RELU6", "lo", 1.0, False),
+]
+
+
+@pytest.mark.parametrize("case", FOLD_CASES, ids=repr)
+def test_conv_folded_wide_against_litert(case, monkeypatch):
+    """The numpy tier's CONV_2D with few inputs per output (the wide requantization's
+    scale and offset folded into a float64 GEMM of [im2col, 1], then the integer finish)
+    equals BUILTIN_REF, extremes included; wider K or fewer outputs than K stay on the
+    float32 GEMM."""
+    from kernels.test_quant_conv import check, conv_like
+
+    import edgelite
+    from edgelite.kernels import compiled
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    dtype, xs, ws, s, pad, act, zk, factor, folded = case
+    k = ws[1] * ws[2] * ws[3]
+    model, x = conv_like("CONV_2D", dtype, 17, x_shape=xs, w_shape=ws, channels=ws[0], axis=0,
+                         k=k, per_channel=dtype == np.int8, zp_kind=zk, factor=factor,
+                         bias_kind="i32", version=3 if dtype == np.int8 else 1,
+                         w_zp=131 if dtype == np.uint8 else 0, padding=pad, stride_h=s,
+                         stride_w=s, fused_activation_function=act)
+    check(model, x)
+    info = np.iinfo(dtype)
+    check(model, [np.random.default_rng(5).choice(np.array([info.min, info.max, 0], dtype),
+                                                  xs)])
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    kern = it._main.kernels[0]
+    assert kern.small is None
+    assert (kern.fold is not None) == folded

@@ -209,6 +209,8 @@ def _need_const(ctx: PrepareContext, w, what="weights") -> np.ndarray:
 # ---------------------------------------------------------------- CONV_2D
 @register("CONV_2D", versions=(1, 8), variant="quantized")
 class QuantizedConv2D(Kernel):
+    FOLD_MAX_K = 48
+
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity((2, 3), 1)
         x, w = ctx.input(0), ctx.input(1)
@@ -336,10 +338,25 @@ class QuantizedConv2D(Kernel):
             self._x = None
             return
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        # Few input values per output (K <= FOLD_MAX_K: MobileNet's expansion 1x1 convs,
+        # a 3x3 stem over 3 channels): the wide requantization's scale and offset folded
+        # into a float64 GEMM of [im2col, 1] (Requantizer.fold_weights), so the GEMM
+        # writes u' and only the integer finish remains. At K = 16, C = 96 the float64
+        # GEMM costs ~0.5 ns an output more than the float32 one and saves the widening
+        # copy, multiply and add (~1.6 ns); the gain is gone by K ~ 96 (measured).
+        self.fold = None
+        if groups == 1 and k <= self.FOLD_MAX_K and oc >= k:
+            self.fold = self.requant.fold_weights(wq.reshape(oc, k).T)
         if groups == 1:
             # im2col, GEMM and requantization band by band, each band cache-sized.
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
             brows = self.nb * self.bh * ow
+            if self.fold is not None:
+                # the node's own [rows, K + 1] float64 columns, the last column 1
+                self.col1 = np.ones((brows, k + 1), F64)
+                self.u_rows = self.requant.wide_rows(brows, oc)
+                self._x = None
+                return
             if not self.direct:
                 self.col_idx = ctx.request_scratch((self.nb, self.bh, ow, k), ft)
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
@@ -466,6 +483,23 @@ class QuantizedConv2D(Kernel):
                 self.s_bufs = (u0, tr(mask), tr(tmp), lo, hi, tr(i16))
             self.invoke = self._invoke_small
             return
+        if self.fold is not None:
+            self.blocks = []
+            for n0, n1, y0, y1 in self.band_list:
+                rows = (n1 - n0) * (y1 - y0) * self.ow
+                cols = self.col1[:rows, :self.k]
+                if self.direct:
+                    src = self._x[n0:n1, y0:y1].reshape(rows, -1)    # the raw input
+                    dst = cols
+                else:
+                    src = win[n0:n1, y0:y1]
+                    dst = cols.reshape(src.shape)
+                    assert np.shares_memory(dst, self.col1)
+                out2d = self._out[n0:n1, y0:y1].reshape(rows, oc)
+                self.blocks.append((src, dst, rows, out2d))
+            self.u = self.requant._wide_bufs(self.u_rows, oc)[0]
+            self.invoke = self._invoke_fold
+            return
         if self.groups == 1:
             gemm = ictx.scratch[self.gemm_idx]
             col = None if self.direct else ictx.scratch[self.col_idx]
@@ -492,6 +526,19 @@ class QuantizedConv2D(Kernel):
         self.col_win = self.col.reshape(self.win.shape)
         self.accf_groups = self.accf.reshape(self.rows, g, -1).transpose(1, 0, 2)
 
+    def _invoke_fold(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+        pad = self.pad
+        if not self.direct:
+            pad.fill_border(self.zi)
+            np.copyto(pad.inner, ictx.inputs[0])
+        col1, w, u, requant = self.col1, self.fold, self.u, self.requant
+        for src, dst, rows, out2d in self.blocks:
+            np.copyto(dst, src)
+            np.matmul(col1[:rows], w, out=u[:rows])
+            requant.finish_wide(u, rows, out2d)
+
     def _invoke_small(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
@@ -511,6 +558,9 @@ class QuantizedConv2D(Kernel):
                 return
             if self.small is not None:
                 self._invoke_small(ictx)
+                return
+            if self.fold is not None:
+                self._invoke_fold(ictx)
                 return
         pad = self.pad
         pad.fill_border(self.zi)
@@ -592,6 +642,15 @@ class QuantizedDepthwiseConv2D(Kernel):
                             for t in range(0, kh * kw - 1, 2)))
         if self.i16:
             self.taps16 = wq.astype(np.int16)
+        # Stride 1, multiplier 1: each tap's weights tiled along the output row, [OW, C],
+        # so a tap's multiply coalesces (x, c) into one inner loop of OW * C values (a
+        # [C] vector broadcast runs one inner loop per output position: ~3x slower at
+        # C = 32)
+        self.tiled = mult == 1 and sw == 1
+        if self.tiled:
+            t16 = self.taps16 if self.i16 else self.taps
+            self.taps_t = np.ascontiguousarray(np.broadcast_to(
+                t16[:, None, :], (t16.shape[0], ow, c)))
         self.pad = Padded(x.shape, pads)
         # Small int8 images, stride 1, multiplier 1 ("flat"): every tap of one image at
         # once. With the padded image flattened, output (y, x, c) at flat position
@@ -818,7 +877,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         np.copyto(self.pad.inner, ictx.inputs[0])
         taps, requant, corr = self.taps, self.requant, self.corr
         if self.i16:
-            t16 = self.taps16
+            t16 = self.taps_t if self.tiled else self.taps16
             nt = len(t16)
             for planes, accf, (a, b), accf2d, out2d in self.blocks:
                 for t in range(0, nt - 1, 2):
@@ -837,6 +896,8 @@ class QuantizedDepthwiseConv2D(Kernel):
                         np.add(accf, a, out=accf)
                 requant.from_float(accf2d, corr, out2d)
             return
+        if self.tiled:
+            taps = self.taps_t
         for planes, accf, tmp, accf2d, out2d in self.blocks:
             np.multiply(planes[0], taps[0], out=accf)
             for t in range(1, len(planes)):

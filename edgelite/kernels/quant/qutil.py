@@ -364,46 +364,85 @@ class Requantizer:
             np.floor(u, out=u)
             np.add(u, self.zp, out=out, casting="unsafe")
 
-    # Values per row of the tiled scale / offset arrays of the wide plan: a multiply of
-    # [rows, C] by a [C] vector runs one inner loop per row (~25 ns each, half the
-    # multiply's time at C = 96); by a [r, C] tile over a [rows / r, r * C] view, one
-    # per r rows.
-    TILE = 2048
+    # Values per tile of the wide plan's scale / offset / correction arrays: a multiply
+    # of [rows, C] by a [C] vector runs one inner loop per row (~25 ns each, half the
+    # multiply's time at C = 96); by an [r, C] tile over a [rows / r, r * C] view, one
+    # per r rows (~8K values: 2K-value tiles measured ~1.5x slower per value).
+    TILE = 8192
 
-    def _wide_state(self, rows: int, c: int) -> tuple:
-        st = self._wide
-        if st is not None and st[0] == c and st[1] >= min(rows, st[2]):
-            return st
-        r = max(1, -(-self.TILE // max(c, 1)))                # rows per tile
-        step = max(r, (self.BLOCK // max(c, 1)) // r * r)     # rows per block
-        have = -(-min(rows, step) // r) * r
-        if st is not None and st[0] == c:
-            have = max(have, st[1])
-        kw, _, d = self.wplan
-        ms = self.fplan[1]
+    def _tiles(self, c: int) -> tuple:
+        """(C, r, ms, offset, d or None) tiled r rows deep, for C channels."""
+        tl = self._wide
+        if tl is None or tl[0] != c:
+            r = max(1, -(-self.TILE // max(c, 1)))
+            kw, _, d = self.wplan
 
-        def tile(v):
-            return np.ascontiguousarray(np.broadcast_to(
-                np.broadcast_to(np.asarray(v, F64).reshape(-1), (c,)), (r, c))).reshape(-1)
-        u = np.zeros((have, c), F64)          # rows past a block's end stay finite
-        need = d is not None
-        st = self._wide = (c, have, step, r, tile(ms), tile(kw), tile(d) if need else None,
-                           u, np.empty((have, c), I32),
-                           np.empty((have, c), np.bool_) if need else None,
-                           np.empty((have, c), F64) if need else None)
-        return st
+            def tile(v):
+                return np.ascontiguousarray(np.broadcast_to(np.broadcast_to(
+                    np.asarray(v, F64).reshape(-1), (c,)), (r, c))).reshape(-1)
+            tl = self._wide = (c, r, tile(self.fplan[1]), tile(kw),
+                               None if d is None else tile(d))
+        return tl
+
+    def wide_rows(self, rows: int, c: int) -> int:
+        """Rows of a wide-plan buffer holding `rows` rows (a whole number of tiles)."""
+        r = self._tiles(c)[1]
+        return -(-rows // r) * r
+
+    def _wide_bufs(self, rows: int, c: int) -> tuple:
+        """(u float64, int32, mask, tmp) of at least wide_rows(rows, c) rows."""
+        need = self.wide_rows(rows, c)
+        wb = getattr(self, "_wbufs", None)
+        if wb is None or wb[0].shape[1] != c or wb[0].shape[0] < need:
+            corr = self.wplan[2] is not None
+            wb = self._wbufs = (np.zeros((need, c), F64), np.empty((need, c), I32),
+                                np.empty((need, c), np.bool_) if corr else None,
+                                np.empty((need, c), F64) if corr else None)
+        return wb
+
+    def fold_weights(self, wq: np.ndarray) -> np.ndarray | None:
+        """The wide plan folded into a float64 GEMM's weights: [x, 1] @ [[wq * ms], [k']]
+        is u' of the wide plan (k' its shifted offset) for raw input rows x, exactly:
+        each term (x * w * m, an integer, times 2^-S; and k') and every partial sum in
+        any order is a multiple of 2^-S, and their magnitudes sum to less than 2^52 * 2^-S
+        by enable_float's checks when its acc_bound bounds sum |x| * |w|. wq: int [K, C]
+        (zero-point-adjusted weights). None without the wide plan."""
+        if self.wplan is None:
+            return None
+        w = np.empty((wq.shape[0] + 1, wq.shape[1]), F64)
+        np.multiply(wq.astype(F64), self.fplan[1], out=w[:-1])
+        w[-1] = np.broadcast_to(np.asarray(self.wplan[0], F64).reshape(-1), (wq.shape[1],))
+        return w
+
+    def finish_wide(self, u: np.ndarray, n: int, out: np.ndarray) -> None:
+        """The wide plan after u' = accf * ms + k': u float64 [>= wide_rows(n, C), C]
+        (C-contiguous, rows [:n] hold u', the rest finite; overwritten), out [n, C]."""
+        c = u.shape[1]
+        _, r, _, _, dT = self._tiles(c)
+        _, i32, mb, tb = self._wide_bufs(n, c)
+        if dT is not None:
+            nt = -(-n // r)
+            rc = r * c
+            uf = u[:nt * r].reshape(nt, rc)
+            mask, tmp = mb[:nt * r].reshape(nt, rc), tb[:nt * r].reshape(nt, rc)
+            np.less(uf, self.wplan[1], out=mask)
+            np.copyto(tmp, mask)
+            np.multiply(tmp, dT, out=tmp)
+            np.subtract(uf, tmp, out=uf)
+        iv = i32[:n]
+        np.copyto(iv, u[:n], casting="unsafe")
+        _clip(iv, 0, self.hi - self.lo, out=iv)
+        size = out.dtype.itemsize
+        o = out.view(U8 if size == 1 else np.dtype(np.uint16))
+        np.copyto(o, iv, casting="unsafe")
+        if self.lo:
+            np.add(o, o.dtype.type(self.lo % (1 << (8 * size))), out=o)
 
     def _from_float64_wide(self, accf: np.ndarray, out: np.ndarray) -> None:
         rows, c = accf.shape
-        _, _, step, r, msT, kT, dT, u, i32, mb, tb = self._wide_state(rows, c)
-        t = self.wplan[1]
-        span = self.hi - self.lo
-        size = out.dtype.itemsize
-        udt = {1: U8, 2: np.dtype(np.uint16)}.get(size)
-        lo_u = None
-        if self.lo:
-            lo_u = (udt.type(self.lo % (1 << (8 * size))) if udt is not None
-                    else out.dtype.type(self.lo))
+        _, r, msT, kT, _ = self._tiles(c)
+        step = max(r, (self.BLOCK // max(c, 1)) // r * r)     # rows per block
+        u = self._wide_bufs(min(rows, step), c)[0]
         rc = r * c
         for r0 in range(0, rows, step):
             r1 = min(rows, r0 + step)
@@ -413,21 +452,7 @@ class Requantizer:
             uf = u[:nt * r].reshape(nt, rc)
             np.multiply(uf, msT, out=uf)
             np.add(uf, kT, out=uf)
-            if dT is not None:
-                mask, tmp = mb[:nt * r].reshape(nt, rc), tb[:nt * r].reshape(nt, rc)
-                np.less(uf, t, out=mask)
-                np.copyto(tmp, mask)
-                np.multiply(tmp, dT, out=tmp)
-                np.subtract(uf, tmp, out=uf)
-            iv = i32[:n]
-            np.copyto(iv, u[:n], casting="unsafe")
-            _clip(iv, 0, span, out=iv)
-            o = out[r0:r1]
-            if udt is not None:
-                o = o.view(udt)
-            np.copyto(o, iv, casting="unsafe")
-            if lo_u is not None:
-                np.add(o, lo_u, out=o)
+            self.finish_wide(u, n, out[r0:r1])
 
     def _from_float64(self, accf: np.ndarray, out: np.ndarray) -> None:
         if self.wplan is not None and accf.ndim == 2 and out.dtype.itemsize <= 2:
