@@ -497,7 +497,6 @@ class QuantizedConv2D(Kernel):
                     assert np.shares_memory(dst, self.col1)
                 out2d = self._out[n0:n1, y0:y1].reshape(rows, oc)
                 self.blocks.append((src, dst, rows, out2d))
-            self.u = self.requant._wide_bufs(self.u_rows, oc)[0]
             self.invoke = self._invoke_fold
             return
         if self.groups == 1:
@@ -533,7 +532,8 @@ class QuantizedConv2D(Kernel):
         if not self.direct:
             pad.fill_border(self.zi)
             np.copyto(pad.inner, ictx.inputs[0])
-        col1, w, u, requant = self.col1, self.fold, self.u, self.requant
+        col1, w, requant = self.col1, self.fold, self.requant
+        u = requant.wide_u(self.u_rows, self._out.shape[-1])
         for src, dst, rows, out2d in self.blocks:
             np.copyto(dst, src)
             np.matmul(col1[:rows], w, out=u[:rows])
