@@ -127,3 +127,35 @@ def test_conv_folded_wide_against_litert(case, monkeypatch):
     kern = it._main.kernels[0]
     assert kern.small is None
     assert (kern.fold is not None) == folded
+
+
+def test_wide_buffers_are_per_thread():
+    """The wide plan's scratch is shared by requantizers on one thread only: two threads
+    requantizing different layers at the same time each get the reference result."""
+    import threading
+
+    def job(seed, errors):
+        rng = np.random.default_rng(seed)
+        c = [24, 96][seed % 2]
+        m, s = arith.quantize_multiplier_array(np.exp(rng.uniform(-7, -3, c)))
+        rq = Requantizer(m, s, int(rng.integers(-20, 20)), -128, 127)
+        corr = rng.integers(-1000, 1000, c)
+        assert rq.enable_float(corr, np.full(c, 1 << 20)) and rq.wplan is not None
+        for _ in range(40):
+            rows = int(rng.integers(1, 3000))
+            acc = rng.integers(-(1 << 20), 1 << 20, (rows, c))
+            out = np.empty((rows, c), I8)
+            rq.from_float(acc.astype(np.float32), corr, out)
+            want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + rq.zp,
+                           -128, 127)
+            if not np.array_equal(out.astype(np.int64), want):
+                errors.append(seed)
+                return
+
+    errors: list = []
+    threads = [threading.Thread(target=job, args=(seed, errors)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
