@@ -465,7 +465,9 @@ class Requantizer:
     def _from_float64_wide(self, accf: np.ndarray, out: np.ndarray) -> None:
         rows, c = accf.shape
         _, r, msT, kT, _ = self._tiles(c)
-        step = max(r, (self.BLOCK // max(c, 1)) // r * r)     # rows per block
+        # rows per block: BLOCK values rounded up to whole tiles (a caller's block of
+        # about BLOCK values, e.g. a depthwise band, is then one step, not two)
+        step = max(r, -(-(self.BLOCK // max(c, 1)) // r) * r)
         u = self._wide_bufs(min(rows, step), c)[0]
         rc = r * c
         for r0 in range(0, rows, step):
