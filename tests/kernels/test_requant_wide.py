@@ -1,5 +1,5 @@
 """The numpy tier's requantization of float-held accumulators in blocks of any size
-(Requantizer's wide plan: tiled scale and offset, trunc into int32, clamp in int32,
+(Requantizer's wide plan: tiled scale and offset, trunc into int16 or int32, clamp,
 the output's lower bound added in its unsigned view) against the integer reference
 (arith), for every output type it serves, with and without the negative-side
 correction, row counts that are and are not multiples of the tile, several blocks."""
@@ -31,6 +31,7 @@ def _case(rng, trial, dt, c):
 def test_wide_plan_equals_integer_reference(dt, acc_dtype):
     rng = np.random.default_rng([7, dt.num, np.dtype(acc_dtype).num])
     used = corrected = 0
+    kinds = set()
     for trial in range(120):
         c = int(rng.choice([1, 3, 16, 96, 200, 1280]))
         real, m, s, zp, lo, hi = _case(rng, trial, dt, c)
@@ -43,6 +44,7 @@ def test_wide_plan_equals_integer_reference(dt, acc_dtype):
             continue
         used += 1
         corrected += rq.wplan[2] is not None
+        kinds.add(np.dtype(rq.wplan[3]).name)
         rows = int(rng.choice([1, 5, 33, 700, (Requantizer.BLOCK // c) * 2 + 3]))
         acc = rng.integers(-bound, bound + 1, (rows, c))
         acc[0] = bound
@@ -66,6 +68,7 @@ def test_wide_plan_equals_integer_reference(dt, acc_dtype):
             out2.astype(np.int64),
             np.clip(arith.multiply_by_quantized_multiplier(sub + corr, m, s) + zp, lo, hi))
     assert used >= 30 and corrected >= 3, (used, corrected)
+    assert kinds == {"int16", "int32"}, kinds        # both widths of the truncation
 
 
 def test_wide_plan_writes_through_strided_outputs():
