@@ -646,7 +646,13 @@ class QuantizedDepthwiseConv2D(Kernel):
         # so a tap's multiply coalesces (x, c) into one inner loop of OW * C values (a
         # [C] vector broadcast runs one inner loop per output position: ~3x slower at
         # C = 32)
-        self.tiled = mult == 1 and sw == 1
+        # Stride 2 along the width (dilation 1): the padded copy is stored by column
+        # parity, [N, Hp, 2, ceil(Wp / 2), C] (padded column x at [x % 2, x // 2]), so
+        # each tap's plane has contiguous rows of OW * C values too (tap kx reads parity
+        # kx % 2 from column kx // 2 on) and takes the tiled weights; the copy of the
+        # input into it is two strided copies.
+        self.phase = mult == 1 and sw == 2 and dw == 1
+        self.tiled = mult == 1 and (sw == 1 or self.phase)
         if self.tiled:
             t16 = self.taps16 if self.i16 else self.taps
             self.taps_t = np.ascontiguousarray(np.broadcast_to(
@@ -695,7 +701,10 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.pad_own = np.empty((n, wp, hp, c) if self.flat_t else self.pad.shape,
                                     np.float32)
         else:
-            self.pad_idx = ctx.request_scratch(self.pad.shape, I16 if self.i16 else ft)
+            pshape = self.pad.shape
+            if self.phase:
+                pshape = (pshape[0], pshape[1], 2, (pshape[2] + 1) // 2, pshape[3])
+            self.pad_idx = ctx.request_scratch(pshape, I16 if self.i16 else ft)
         # Cache-sized blocks: whole images when they are small, else bands of rows.
         plane = oh * ow * oc
         if plane <= Requantizer.BLOCK:
@@ -798,10 +807,12 @@ class QuantizedDepthwiseConv2D(Kernel):
             own = self.pad_own
             self.pad.bind(own.transpose(0, 2, 1, 3) if self.flat_t else own)
             self.pad.fill_border(self.zi)
+        elif self.phase:
+            self._bind_phase(ictx.scratch[self.pad_idx])
         else:
             self.pad.bind(ictx.scratch[self.pad_idx])
         n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
-        src = self.pad.buf
+        src = None if self.phase else self.pad.buf
         if self.flat:
             c = src.shape[3]
             pitch = own.shape[2]                      # Wp, or Hp when transposed
@@ -825,6 +836,10 @@ class QuantizedDepthwiseConv2D(Kernel):
         for ky in range(kh):
             for kx in range(kw):
                 y0, x0 = ky * dh, kx * dw
+                if self.phase:
+                    planes.append(self.pbuf[:, y0:y0 + (oh - 1) * sh + 1:sh, kx % 2,
+                                            kx // 2:kx // 2 + ow, :])
+                    continue
                 planes.append(src[:, y0:y0 + (oh - 1) * sh + 1:sh,
                                   x0:x0 + (ow - 1) * sw + 1:sw, :])
         c, mult, oc = self.c, self.mult, self._out.shape[-1]
@@ -848,6 +863,30 @@ class QuantizedDepthwiseConv2D(Kernel):
                 # (whole-image or single-image bands of C-contiguous buffers: these
                 # reshapes are views, never copies)
                 self.blocks.append((ps, accf, tmp, accf.reshape(-1, oc), out))
+
+    def _bind_phase(self, buf: np.ndarray) -> None:
+        """The parity-split padded copy (see prepare): its border views and the two
+        strided copies of the input into it."""
+        self.pbuf = buf
+        (t, _), (left, _) = self.pad.pads
+        _, h, w, _ = self.pad.in_shape
+        borders = [buf[:, :t], buf[:, t + h:]]
+        copies = []
+        for par in (0, 1):
+            j0 = (par - left) % 2                 # first input column of this parity
+            cnt = len(range(j0, w, 2))
+            a = (j0 + left) // 2                  # its column in the parity's half
+            borders += [buf[:, t:t + h, par, :a], buf[:, t:t + h, par, a + cnt:]]
+            if cnt:
+                copies.append((buf[:, t:t + h, par, a:a + cnt], self._x[:, :, j0::2]))
+        self.pborders = [b for b in borders if b.size]
+        self.pcopies = copies
+
+    def _fill_phase(self) -> None:
+        for b in self.pborders:
+            b.fill(self.zi)
+        for dst, src in self.pcopies:
+            np.copyto(dst, src)
 
     def _invoke_flat(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -873,8 +912,11 @@ class QuantizedDepthwiseConv2D(Kernel):
             if self.flat:
                 self._invoke_flat(ictx)
                 return
-        self.pad.fill_border(self.zi)
-        np.copyto(self.pad.inner, ictx.inputs[0])
+        if self.phase:
+            self._fill_phase()
+        else:
+            self.pad.fill_border(self.zi)
+            np.copyto(self.pad.inner, ictx.inputs[0])
         taps, requant, corr = self.taps, self.requant, self.corr
         if self.i16:
             t16 = self.taps_t if self.tiled else self.taps16
