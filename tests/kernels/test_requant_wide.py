@@ -130,6 +130,8 @@ def test_conv_folded_wide_against_litert(case, monkeypatch):
     kern = it._main.kernels[0]
     assert kern.small is None
     assert (kern.fold is not None) == folded
+    # short window rows (the stem's 3 x 3 channels) take the transposed columns
+    assert kern.fold_t == (folded and (ws[1], ws[2]) != (1, 1) and ws[2] * ws[3] < 32)
 
 
 def test_wide_buffers_are_per_thread():

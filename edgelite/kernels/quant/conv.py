@@ -210,6 +210,7 @@ def _need_const(ctx: PrepareContext, w, what="weights") -> np.ndarray:
 @register("CONV_2D", versions=(1, 8), variant="quantized")
 class QuantizedConv2D(Kernel):
     FOLD_MAX_K = 48
+    FOLD_T = True
 
     def prepare(self, ctx: PrepareContext) -> None:
         ctx.check_arity((2, 3), 1)
@@ -344,7 +345,7 @@ class QuantizedConv2D(Kernel):
         # writes u' and only the integer finish remains. At K = 16, C = 96 the float64
         # GEMM costs ~0.5 ns an output more than the float32 one and saves the widening
         # copy, multiply and add (~1.6 ns); the gain is gone by K ~ 96 (measured).
-        self.fold = None
+        self.fold, self.fold_t = None, False
         if groups == 1 and k <= self.FOLD_MAX_K and oc >= k:
             self.fold = self.requant.fold_weights(wq.reshape(oc, k).T)
         if groups == 1:
@@ -352,8 +353,13 @@ class QuantizedConv2D(Kernel):
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
             brows = self.nb * self.bh * ow
             if self.fold is not None:
-                # the node's own [rows, K + 1] float64 columns, the last column 1
-                self.col1 = np.ones((brows, k + 1), F64)
+                # the node's own [rows, K + 1] float64 columns, the last column 1; for
+                # windows whose rows are short runs (KW * C < 32: a stem over 3
+                # channels), stored transposed, [K + 1, rows], so the im2col copy runs
+                # along the output row (KH*KW*C*OH loops of OW values instead of
+                # OH*OW*KH loops of KW*C) and the GEMM reads it as a transposed operand
+                self.fold_t = self.FOLD_T and not self.direct and kw * ic < 32
+                self.col1 = np.ones((k + 1, brows) if self.fold_t else (brows, k + 1), F64)
                 self.u_rows = self.requant.wide_rows(brows, oc)
                 self._x = None
                 return
@@ -491,6 +497,10 @@ class QuantizedConv2D(Kernel):
                 if self.direct:
                     src = self._x[n0:n1, y0:y1].reshape(rows, -1)    # the raw input
                     dst = cols
+                elif self.fold_t:
+                    src = win[n0:n1, y0:y1].transpose(3, 4, 5, 0, 1, 2)
+                    dst = self.col1[:self.k, :rows].reshape(src.shape)
+                    assert np.shares_memory(dst, self.col1)
                 else:
                     src = win[n0:n1, y0:y1]
                     dst = cols.reshape(src.shape)
@@ -532,11 +542,11 @@ class QuantizedConv2D(Kernel):
         if not self.direct:
             pad.fill_border(self.zi)
             np.copyto(pad.inner, ictx.inputs[0])
-        col1, w, requant = self.col1, self.fold, self.requant
+        col1, w, requant, tr = self.col1, self.fold, self.requant, self.fold_t
         u = requant.wide_u(self.u_rows, self._out.shape[-1])
         for src, dst, rows, out2d in self.blocks:
             np.copyto(dst, src)
-            np.matmul(col1[:rows], w, out=u[:rows])
+            np.matmul(col1[:, :rows].T if tr else col1[:rows], w, out=u[:rows])
             requant.finish_wide(u, rows, out2d)
 
     def _invoke_small(self, ictx: InvokeContext) -> None:
