@@ -31,7 +31,7 @@ def _case(rng, trial, dt, c):
 def test_wide_plan_equals_integer_reference(dt, acc_dtype):
     rng = np.random.default_rng([7, dt.num, np.dtype(acc_dtype).num])
     used = corrected = 0
-    kinds = set()
+    kinds, extras = set(), set()
     for trial in range(120):
         c = int(rng.choice([1, 3, 16, 96, 200, 1280]))
         real, m, s, zp, lo, hi = _case(rng, trial, dt, c)
@@ -45,6 +45,7 @@ def test_wide_plan_equals_integer_reference(dt, acc_dtype):
         used += 1
         corrected += rq.wplan[2] is not None
         kinds.add(np.dtype(rq.wplan[3]).name)
+        extras.add(rq.wextra > 0)
         rows = int(rng.choice([1, 5, 33, 700, (Requantizer.BLOCK // c) * 2 + 3]))
         acc = rng.integers(-bound, bound + 1, (rows, c))
         acc[0] = bound
@@ -69,6 +70,8 @@ def test_wide_plan_equals_integer_reference(dt, acc_dtype):
             np.clip(arith.multiply_by_quantized_multiplier(sub + corr, m, s) + zp, lo, hi))
     assert used >= 30 and corrected >= 3, (used, corrected)
     assert kinds == {"int16", "int32"}, kinds        # both widths of the truncation
+    # the lower bound folded into the offset (lo mod 256 > 0) and not
+    assert extras == {True, False}, extras
 
 
 def test_wide_plan_writes_through_strided_outputs():

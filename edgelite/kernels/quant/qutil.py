@@ -313,16 +313,22 @@ class Requantizer:
         # ones (~0.55 ns), and the per-channel scale and offset are tiled (below).
         self.wplan = None
         self._wide = None
-        if limit is None and bool(np.all(
-                bound + abs(shift) * np.ldexp(1.0, S) < np.ldexp(1.0, 52))):
-            kw = corr_ * ms + np.ldexp(c, -S) + shift
+        # + (lo mod 256) more in the offset: the clamp is then to [lo mod 256,
+        # lo mod 256 + hi - lo], and the cast into an 8-bit output's bytes (mod 256) is
+        # lo + the clamped value already (a 16-bit output adds the difference after)
+        def exact(sh):
+            return bool(np.all(bound + abs(sh) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)))
+        self.wextra = self.lo % 256 if exact(shift + self.lo % 256) else 0
+        wshift = shift + self.wextra
+        if limit is None and exact(wshift):
+            kw = corr_ * ms + np.ldexp(c, -S) + wshift
             # int16 instead of int32 for the truncated values when no reachable u'
             # leaves int16 (|u'| <= acc_bound * ms + |k'|): ~15% less time in the
             # three integer passes
             reach = np.asarray(acc_bound, F64) * ms + np.abs(kw)
-            it = I16 if bool(np.all(reach < (1 << 15) - 2)) and self.hi - self.lo < (
-                1 << 15) else I32
-            self.wplan = (kw, float(shift) + 0.5, self.fplan[3], it)
+            it = I16 if bool(np.all(reach < (1 << 15) - 2)) and self.wextra + self.hi - \
+                self.lo < (1 << 15) else I32
+            self.wplan = (kw, float(wshift) + 0.5, self.fplan[3], it)
         return True
 
     def offset(self) -> np.ndarray:
@@ -462,12 +468,14 @@ class Requantizer:
             np.subtract(uf, tmp, out=uf)
         iv = i32[:n]
         np.copyto(iv, u[:n], casting="unsafe")
-        _clip(iv, 0, self.hi - self.lo, out=iv)
+        x = self.wextra
+        _clip(iv, x, x + self.hi - self.lo, out=iv)
         size = out.dtype.itemsize
         o = out.view(U8 if size == 1 else np.dtype(np.uint16))
         np.copyto(o, iv, casting="unsafe")
-        if self.lo:
-            np.add(o, o.dtype.type(self.lo % (1 << (8 * size))), out=o)
+        fix = (self.lo - x) % (1 << (8 * size))         # 0 for 8-bit outputs
+        if fix:
+            np.add(o, o.dtype.type(fix), out=o)
 
     def _from_float64_wide(self, accf: np.ndarray, out: np.ndarray) -> None:
         rows, c = accf.shape
