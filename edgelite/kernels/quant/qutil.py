@@ -99,6 +99,15 @@ def _pooled(slot: int, dtype, size: int) -> np.ndarray:
     return b
 
 
+def _tile_rows(n: int, r: int) -> tuple[int, int]:
+    """(tiles, rows per tile) covering n rows with tiles of at most r rows, as evenly as
+    possible (any whole number of rows of a tile is itself a tile: the per-channel
+    values repeat every row), so fewer than `tiles` rows past n are computed (448 rows
+    in tiles of <= 342: 2 x 224, not 2 x 342)."""
+    nt = -(-n // r)
+    return nt, -(-n // nt)
+
+
 class Requantizer:
     """acc (int64) -> clamp(MultiplyByQuantizedMultiplier(acc, m, s) + zp, lo, hi).
 
@@ -458,13 +467,13 @@ class Requantizer:
         _, r, _, _, dT = self._tiles(c)
         _, i32, mb, tb = self._wide_bufs(n, c)
         if dT is not None:
-            nt = -(-n // r)
-            rc = r * c
-            uf = u[:nt * r].reshape(nt, rc)
-            mask, tmp = mb[:nt * r].reshape(nt, rc), tb[:nt * r].reshape(nt, rc)
+            nt, re = _tile_rows(n, r)
+            rc = re * c
+            uf = u[:nt * re].reshape(nt, rc)
+            mask, tmp = mb[:nt * re].reshape(nt, rc), tb[:nt * re].reshape(nt, rc)
             np.less(uf, self.wplan[1], out=mask)
             np.copyto(tmp, mask)
-            np.multiply(tmp, dT, out=tmp)
+            np.multiply(tmp, dT[:rc], out=tmp)
             np.subtract(uf, tmp, out=uf)
         iv = i32[:n]
         np.copyto(iv, u[:n], casting="unsafe")
@@ -484,15 +493,15 @@ class Requantizer:
         # about BLOCK values, e.g. a depthwise band, is then one step, not two)
         step = max(r, -(-(self.BLOCK // max(c, 1)) // r) * r)
         u = self._wide_bufs(min(rows, step), c)[0]
-        rc = r * c
         for r0 in range(0, rows, step):
             r1 = min(rows, r0 + step)
             n = r1 - r0
-            nt = -(-n // r)
+            nt, re = _tile_rows(n, r)
+            rc = re * c
             np.copyto(u[:n], accf[r0:r1])
-            uf = u[:nt * r].reshape(nt, rc)
-            np.multiply(uf, msT, out=uf)
-            np.add(uf, kT, out=uf)
+            uf = u[:nt * re].reshape(nt, rc)
+            np.multiply(uf, msT[:rc], out=uf)
+            np.add(uf, kT[:rc], out=uf)
             self.finish_wide(u, n, out[r0:r1])
 
     def _from_float64(self, accf: np.ndarray, out: np.ndarray) -> None:
