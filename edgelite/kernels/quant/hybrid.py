@@ -189,6 +189,7 @@ class HybridFullyConnected(Kernel):
         self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
         self.row_sums = wq.sum(axis=1).astype(np.float64)
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
+        self.dot = np.empty((batch, units), F32)
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -213,13 +214,20 @@ class HybridFullyConnected(Kernel):
                 scale = (sf * self.w_scale)[:, None]              # float32 * float32
             else:
                 scale = sf[:, None] * self.pcs[None, :]
-            dot = np.matmul(q.astype(self.ft, copy=False), self.wt).astype(np.float64)
-            if off is not None:     # exact integers in float64
-                dot -= self.row_sums * float(off[0]) if off.size == 1 else \
-                    self.row_sums[None, :] * off[:, None]
-            contrib = dot.astype(F32)
-            contrib *= scale
-            out += contrib
+            if off is None and self.ft == F32 and q.dtype == F32:
+                # the float32 GEMM's sums are the exact integers: no float64 round trip
+                dot = self.dot
+                np.matmul(q, self.wt, out=dot)
+                dot *= scale
+                out += dot
+            else:
+                dot = np.matmul(q.astype(self.ft, copy=False), self.wt).astype(np.float64)
+                if off is not None:     # exact integers in float64
+                    dot -= self.row_sums * float(off[0]) if off.size == 1 else \
+                        self.row_sums[None, :] * off[:, None]
+                contrib = dot.astype(F32)
+                contrib *= scale
+                out += contrib
         _fc_activation(out, self.code)
 
 
@@ -279,7 +287,11 @@ class HybridConv2D(Kernel):
         wt = np.asarray(w.data, np.int64).reshape(groups, og, k).transpose(0, 2, 1)
         self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt).astype(ft)
         self.pad = Padded(x.shape, pads)
-        self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
+        # a small padded copy is the node's own: its border (0) is filled once, at bind,
+        # not on every invoke (four fills of an arena buffer other nodes overwrite)
+        self.own_pad = np.zeros(self.pad.shape, ft) if x.size <= (1 << 16) else None
+        self.pad_idx = None if self.own_pad is not None else \
+            ctx.request_scratch(self.pad.shape, ft)
         self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
         shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
         self.col_idx = ctx.request_scratch(shape, ft)
@@ -290,7 +302,7 @@ class HybridConv2D(Kernel):
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
-        self.pad.bind(ictx.scratch[self.pad_idx])
+        self.pad.bind(self.own_pad if self.own_pad is not None else ictx.scratch[self.pad_idx])
         self.pad.fill_border(0)
         out_hw, kernel, strides, dil = self.geom
         win = window_view(self.pad.buf, out_hw, kernel, strides, dil)
@@ -316,7 +328,8 @@ class HybridConv2D(Kernel):
         q, sf, off = self.quantize(rows2)
         if self.per_channel:
             q -= np.float32(off[0]) if n == 1 else off.astype(F32)[:, None]
-        self.pad.fill_border(0)
+        if self.own_pad is None:
+            self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
         np.copyto(self.col_win, self.win)
         np.matmul(self.col, self.wt, out=self.gemm)
