@@ -114,3 +114,24 @@ def test_rdbpot_matches_the_c_definition_for_every_exponent():
     got = arith.rounding_divide_by_pot(xs, e)
     want = [[rdbpot_scalar(int(v), int(k)) for v, k in zip(row, e)] for row in xs]
     assert got.tolist() == want
+
+
+def test_quantize_multiplier_array_equals_the_scalar_form():
+    """The vectorized per-channel QuantizeMultiplier equals the scalar one on random
+    reals of every magnitude, zero, the 2^31 carry, shifts below -31, and reals whose
+    q * 2^31 lies on or next to a .5 rounding boundary."""
+    import numpy as np
+
+    from edgelite.kernels.quant import arith
+    rng = np.random.default_rng(0)
+    k = rng.integers(1 << 30, 1 << 31, 2000).astype(np.float64)
+    ties = (k + 0.5) / 2 ** 31
+    vals = np.concatenate([
+        rng.uniform(-2, 2, 5000), np.exp(rng.uniform(-60, 40, 5000)),
+        [0.0, 0.5, 1.0, -0.5, 2.0 ** -32, 2.0 ** -31, 2.0 ** -33, 1 - 2.0 ** -40,
+         (2 ** 31 - 0.5) / 2 ** 31, -0.75],
+        ties, np.nextafter(ties, 0), np.nextafter(ties, 2),
+        rng.random(2000).astype(np.float32).astype(np.float64)])
+    m, s = arith.quantize_multiplier_array(vals)
+    want = [arith.quantize_multiplier(float(v)) for v in vals]
+    assert [(int(a), int(b)) for a, b in zip(m, s)] == want
