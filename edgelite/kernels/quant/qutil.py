@@ -191,10 +191,28 @@ class Requantizer:
         if np.any(r(amax) < lo) or np.any(r(amin) > hi):
             return None                       # a constant output: leave it to the int path
 
-        def least(pred):
-            """Least a in [amin, amax] with pred(a) (pred monotone, true at amax)."""
-            a0, a1 = amin.copy(), amax.copy()
-            done = pred(a0)
+        right = per_channel(self.right).astype(np.int64)
+        half = per_channel(self.half).astype(np.int64)
+        S = 31 + right
+        c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
+        ms_ = np.ldexp(m.astype(F64), -S)
+        k0_ = np.ldexp(c, -S)
+
+        def least(pred, level):
+            """Least a in [amin, amax] with pred(a) (pred monotone, true at amax). The
+            search starts from a bracket of +-8 around the real-valued estimate of where
+            R reaches `level` (R(a) ~ floor(a * ms + k0) + zp; the negative-side
+            correction moves that by at most 2^31 / m <= 2 units of a): a few steps
+            instead of 32. Channels whose bracket does not hold search [amin, amax]."""
+            est = np.floor((level - zp - k0_) / ms_)
+            est = np.clip(np.nan_to_num(est, nan=0.0, posinf=amax[0], neginf=amin[0]),
+                          amin[0], amax[0]).astype(np.int64)
+            b0 = np.maximum(est - 8, amin)
+            b1 = np.minimum(est + 8, amax)
+            good = ~pred(b0) & pred(b1)
+            a0 = np.where(good, b0 + 1, amin)
+            a1 = np.where(good, b1, amax)
+            done = ~good & pred(amin)
             a1[done] = a0[done]
             while np.any(a0 < a1):
                 mid = a0 + (a1 - a0) // 2
@@ -203,14 +221,16 @@ class Requantizer:
                 a0 = np.where(ok, a0, mid + 1)
             return a1
 
-        alo = least(lambda a: r(a) >= lo)
-        ahi = np.where(r(amax) <= hi, amax, least(lambda a: r(a) > hi) - 1)
+        key = (channels, self.m.tobytes(), self.s.tobytes(), zp, lo, hi)
+        cached = getattr(self, "_thr", None)
+        if cached is not None and cached[0] == key:
+            alo, ahi = cached[1], cached[2]
+        else:
+            alo = least(lambda a: r(a) >= lo, lo)
+            ahi = np.where(r(amax) <= hi, amax, least(lambda a: r(a) > hi, hi + 1) - 1)
+            self._thr = (key, alo, ahi)
         if not (np.all(r(alo) == lo) and np.all(r(ahi) == hi) and np.all(alo <= ahi)):
             return None
-        right = per_channel(self.right).astype(np.int64)
-        half = per_channel(self.half).astype(np.int64)
-        S = 31 + right
-        c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
         big = np.maximum(np.abs(alo), np.abs(ahi))              # <= 2^31
         if acc_bound is not None:
             ab = np.broadcast_to(np.asarray(acc_bound, F64), (channels,))
