@@ -167,3 +167,43 @@ def test_wide_buffers_are_per_thread():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def _full_search(m: int, s: int, zp: int, lo: int, hi: int) -> tuple[int, int]:
+    """(least a with R(a) >= lo, greatest a with R(a) <= hi) over int32 by plain bisection,
+    R(a) = MultiplyByQuantizedMultiplier(a, m, s) + zp."""
+    mm, ss = np.array([m]), np.array([s])
+
+    def r(a):
+        return int(arith.multiply_by_quantized_multiplier(np.array([a]), mm, ss)[0]) + zp
+
+    def least(pred):
+        a0, a1 = arith.INT32_MIN, arith.INT32_MAX
+        while a0 < a1:
+            mid = (a0 + a1) // 2
+            a0, a1 = (a0, mid) if pred(mid) else (mid + 1, a1)
+        return a1
+    top = arith.INT32_MAX if r(arith.INT32_MAX) <= hi else least(lambda a: r(a) > hi) - 1
+    return least(lambda a: r(a) >= lo), top
+
+
+def test_threshold_plan_bounds_equal_a_full_search():
+    """Requantizer.threshold_plan's clamp points (found from a bracket around an
+    estimate) are the least accumulator reaching lo and the greatest staying at hi, as a
+    plain bisection over the whole int32 range finds them."""
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(150):
+        c = int(rng.integers(1, 12))
+        real = np.exp(rng.uniform(np.log(1e-6), np.log(0.99), c))
+        m, s = arith.quantize_multiplier_array(real)
+        zp = int(rng.integers(-128, 128))
+        lo = int(rng.choice([-128, zp, int(rng.integers(-128, 127))]))
+        hi = int(rng.integers(lo, 128))
+        plan = Requantizer(m, s, zp, lo, hi).threshold_plan(c)
+        if plan is None:
+            continue
+        got = list(zip(plan[0].astype(np.int64).tolist(), plan[1].astype(np.int64).tolist()))
+        assert got == [_full_search(int(m[i]), int(s[i]), zp, lo, hi) for i in range(c)]
+        checked += 1
+    assert checked >= 20, checked
