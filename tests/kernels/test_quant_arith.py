@@ -135,3 +135,20 @@ def test_quantize_multiplier_array_equals_the_scalar_form():
     m, s = arith.quantize_multiplier_array(vals)
     want = [arith.quantize_multiplier(float(v)) for v in vals]
     assert [(int(a), int(b)) for a, b in zip(m, s)] == want
+
+
+def test_inv_sqrt_multiplier_array_equals_the_scalar_form():
+    """fixedpoint.inv_sqrt_quantized_multiplier_exp_array (RSQRT's int8 table at prepare)
+    equals the per-value GetInvSqrtQuantizedMultiplierExp on small values, random int32
+    values and the 2^29 / 2^31 edges."""
+    import numpy as np
+
+    from edgelite.kernels.quant import fixedpoint as fp
+    rng = np.random.default_rng(5)
+    vals = np.concatenate([np.arange(0, 600), rng.integers(0, 2 ** 31 - 1, 3000),
+                           [2 ** 29 - 1, 2 ** 29, 2 ** 30, 2 ** 31 - 1, 2 ** 28]])
+    for rev in (-1, 1):
+        xs, ss = fp.inv_sqrt_quantized_multiplier_exp_array(vals, rev)
+        want = [tuple(int(t) for t in fp.inv_sqrt_quantized_multiplier_exp(int(v), rev))
+                for v in vals]
+        assert list(zip(xs.tolist(), ss.tolist())) == want

@@ -484,15 +484,13 @@ class QuantRsqrt(TableUnary):
     def values(self, v):
         if self.dtype == I16:
             return fp.lut_int16_lookup(v, self.lut513)
-        out = []
-        for value in (v - self.zi).tolist():
-            if value <= 0:
-                out.append(127 if value == 0 else 0)
-                continue
-            inv, shift = fp.inv_sqrt_quantized_multiplier_exp(value, -1)
-            data = int(_mbqm(1, inv, shift + 20))
-            out.append(int(_mbqm(data, self.m, self.s - 20)) + self.zo)
-        return np.array(out, np.int64)
+        # every value at once (fixedpoint's array form of the per-value steps)
+        d = np.asarray(v, np.int64) - self.zi
+        pos = d > 0
+        inv, shift = fp.inv_sqrt_quantized_multiplier_exp_array(np.where(pos, d, 2), -1)
+        data = _mbqm(np.ones_like(d), inv, shift + 20)
+        res = _mbqm(data, self.m, self.s - 20) + self.zo
+        return np.where(pos, res, np.where(d == 0, 127, 0)).astype(np.int64)
 
 
 # ---------------------------------------------------------------- SOFTMAX

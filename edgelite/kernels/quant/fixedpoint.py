@@ -247,6 +247,32 @@ def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[i
     return x, shift * reverse_shift
 
 
+def inv_sqrt_quantized_multiplier_exp_array(values, reverse_shift: int):
+    """inv_sqrt_quantized_multiplier_exp over an array of int32 values at once (the
+    same steps, each per element): (multipliers, shifts) as int64 arrays."""
+    v = i64(values).copy()
+    small = v <= 1
+    v[small] = 2
+    shift = np.full(v.shape, 11, np.int64)
+    big = v >= (1 << 29)                # one division by 4 brings any int32 below 2^29
+    v[big] //= 4
+    shift += big
+    pairs = (count_leading_zeros32(v) - 1) // 2 - 1
+    shift -= pairs
+    v <<= 2 * pairs
+    half_input = saturating_rounding_multiply_by_pot(v >> 1, -1)
+    half_three = (1 << 28) + (1 << 27)
+    x = np.full(v.shape, one(3), np.int64)
+    for _ in range(5):
+        x3 = rescale(srdhm(srdhm(x, x), x), 9, 3)
+        x = rescale(wrap32(srdhm(half_three, x) - srdhm(half_input, x3)), 6, 3)
+    x = i64(srdhm(x, 1518500250))
+    neg = shift < 0
+    x = np.where(neg, wrap32(x << np.where(neg, -shift, 0)), x)
+    shift = np.where(neg, 0, shift)
+    return np.where(small, INT32_MAX, x), np.where(small, 0, shift) * reverse_shift
+
+
 # ------------------------------------------------------------------ float LUTs
 def lut_int8_values(input_scale: float, input_zp: int, output_scale: float, output_zp: int,
                     fn, dtype) -> np.ndarray:
