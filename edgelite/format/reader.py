@@ -14,9 +14,11 @@ import struct
 import numpy as np
 
 from edgelite.errors import ModelError
-from edgelite.format import ir
+from edgelite.format import fastunpack, ir
 from edgelite.format.fbs import load_schema, verify
 from edgelite.format.schema import tflite_generated as fb
+
+fastunpack.install()       # Tensor tables decoded directly (the object API's result)
 
 MAX_DIM = 2**31 - 1
 MAX_RANK = 16
