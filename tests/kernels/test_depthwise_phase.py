@@ -11,30 +11,12 @@ import zlib
 import numpy as np
 import pytest
 from kernels.test_quant_conv import check
+from kernels.test_speed_paths_quant_conv import _dw_model
 
 import edgelite
-from edgelite.format.builder import ModelBuilder
 from edgelite.kernels import compiled
 
 I8, U8 = np.int8, np.uint8
-
-
-def _model(w, x_shape, rng, zi, padding, stride_h, dil_h, act, dtype):
-    c = w.shape[-1]
-    b = ModelBuilder()
-    x = b.add_input("x", x_shape, dtype, quant={"scale": [0.03], "zero_point": [zi]})
-    scales = list(10.0 ** rng.uniform(-3, -2, c))
-    wzp = 0 if dtype == I8 else 128
-    wt = b.add_constant("w", w, quant={"scale": scales if dtype == I8 else scales[:1],
-                                       "zero_point": [wzp] * (c if dtype == I8 else 1),
-                                       "quantized_dimension": 3})
-    bias = b.add_constant("b", rng.integers(-3000, 3000, c).astype(np.int32))
-    y = b.add_tensor("y", (1,), dtype, quant={"scale": [0.02], "zero_point": [5]})
-    b.add_op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], version=3, padding=padding,
-             stride_h=stride_h, stride_w=2, dilation_h_factor=dil_h, dilation_w_factor=1,
-             depth_multiplier=1, fused_activation_function=act)
-    b.add_output(y)
-    return b.to_bytes()
 
 
 CASES = [
@@ -62,7 +44,7 @@ def test_depthwise_stride2_parity_copy_against_litert(case, monkeypatch):
             w.reshape(-1, c)[0, 1] = w.reshape(-1, c)[1, 1] = -128
     else:
         w = rng.integers(0, 256, (1, kh, kw, c)).astype(U8)
-    model = _model(w, xs, rng, zi, padding, sh, dh, act, dtype)
+    model = _dw_model(w, xs, rng, zi, padding, dh, act, dtype, stride=(sh, 2), dil_w=1)
     info = np.iinfo(dtype)
     vals = np.array([info.min, info.max, info.min + 1, 0 if dtype == I8 else 128, 3, 100],
                     dtype)

@@ -263,7 +263,9 @@ def test_depthwise_int16_taps_against_litert(extreme, stride, act):
 
 # ---------------------------------------------------------------- numpy depthwise, flat taps
 def _dw_model(w: np.ndarray, x_shape, rng, zi: int, padding: str, dil: int, act: str,
-              dtype=I8) -> bytes:
+              dtype=I8, stride=(1, 1), dil_w=None) -> bytes:
+    """A one-node quantized DEPTHWISE_CONV_2D model (dilation `dil` on the rows and,
+    unless `dil_w` says otherwise, on the columns)."""
     from edgelite.format.builder import ModelBuilder
     c = w.shape[-1]
     b = ModelBuilder()
@@ -276,7 +278,8 @@ def _dw_model(w: np.ndarray, x_shape, rng, zi: int, padding: str, dil: int, act:
     bias = b.add_constant("b", rng.integers(-3000, 3000, c).astype(np.int32))
     y = b.add_tensor("y", (1,), dtype, quant={"scale": [0.02], "zero_point": [5]})
     b.add_op("DEPTHWISE_CONV_2D", [x, wt, bias], [y], version=3, padding=padding,
-             stride_h=1, stride_w=1, dilation_h_factor=dil, dilation_w_factor=dil,
+             stride_h=stride[0], stride_w=stride[1], dilation_h_factor=dil,
+             dilation_w_factor=dil if dil_w is None else dil_w,
              depth_multiplier=1, fused_activation_function=act)
     b.add_output(y)
     return b.to_bytes()
