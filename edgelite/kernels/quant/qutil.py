@@ -332,19 +332,20 @@ class Requantizer:
             reach = np.asarray(acc_bound, F64) * ms + np.abs(ks)
             if bool(np.all(reach < (1 << 15) - 1)):
                 self.splan = (ks, self.hi - self.lo)
-        # The wide plan of _from_float64 (blocks of any size): the same shifted offset,
-        # u' = u - lo (zp - lo inside it, exact under the same check), then trunc into
-        # int32 (safe: |u'| < 2^52 / 2^S <= 2^21), clamp to [0, hi - lo] in int32, and
-        # + lo in the output's unsigned view (mod 2^bits: the result lies in [lo, hi],
-        # which the output type holds). trunc equals floor on u' >= 0, and below 0 both
-        # clamp to 0. The negative-side correction is u' -= d * [u' < zp - lo + 1/2].
-        # Two floor/clamp passes in float64 (~1.3 ns a value) become four cheap integer
-        # ones (~0.55 ns), and the per-channel scale and offset are tiled (below).
+        # The wide plan of _from_float64 (blocks of any size) and of the folded GEMMs:
+        # u' = u - lo + x with x = lo mod 256 (zp - lo + x inside the offset, exact
+        # under the same check), then trunc into int16 or int32 (safe: |u'| < 2^52 /
+        # 2^S <= 2^21; int16 when acc_bound * ms + |offset| stays below 2^15), clamp to
+        # [x, x + hi - lo], and the cast into the output's unsigned bytes: mod 2^8 that
+        # is lo + the clamped value, which the output type holds (a 16-bit output adds
+        # lo - x after the cast). trunc equals floor on u' >= 0, and below 0 both clamp
+        # to x. The negative-side correction is u' -= d * [u' < zp - lo + x + 1/2].
+        # Two floor/clamp passes in float64 (~1.3 ns a value) become three integer ones
+        # (~0.4 ns), and the per-channel scale and offset are tiled (_tiles). x is 0
+        # when the larger offset would break exactness.
         self.wplan = None
         self._wide = None
-        # + (lo mod 256) more in the offset: the clamp is then to [lo mod 256,
-        # lo mod 256 + hi - lo], and the cast into an 8-bit output's bytes (mod 256) is
-        # lo + the clamped value already (a 16-bit output adds the difference after)
+
         def exact(sh):
             return bool(np.all(bound + abs(sh) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)))
         self.wextra = self.lo % 256 if exact(shift + self.lo % 256) else 0
