@@ -184,6 +184,8 @@ class Requantizer:
         zp, lo, hi = self.zp, self.lo, self.hi
 
         def r(a):
+            if a.ndim == 2:                       # [C, candidates]
+                return arith.multiply_by_quantized_multiplier(a, m[:, None], s[:, None]) + zp
             return arith.multiply_by_quantized_multiplier(a, m, s) + zp
 
         amin = np.full(channels, arith.INT32_MIN, np.int64)
@@ -200,18 +202,21 @@ class Requantizer:
 
         def least(pred, level):
             """Least a in [amin, amax] with pred(a) (pred monotone, true at amax). The
-            search starts from a bracket of +-8 around the real-valued estimate of where
-            R reaches `level` (R(a) ~ floor(a * ms + k0) + zp; the negative-side
-            correction moves that by at most 2^31 / m <= 2 units of a): a few steps
-            instead of 32. Channels whose bracket does not hold search [amin, amax]."""
+            17 integers within +-8 of the real-valued estimate of where R reaches
+            `level` (R(a) ~ floor(a * ms + k0) + zp; the negative-side correction moves
+            that by at most 2^31 / m <= 2 units of a) are tested at once: where the
+            first is false and the last true, the answer is the first true one.
+            Channels where that does not hold are bisected over [amin, amax]."""
             est = np.floor((level - zp - k0_) / ms_)
             est = np.clip(np.nan_to_num(est, nan=0.0, posinf=amax[0], neginf=amin[0]),
                           amin[0], amax[0]).astype(np.int64)
-            b0 = np.maximum(est - 8, amin)
-            b1 = np.minimum(est + 8, amax)
-            good = ~pred(b0) & pred(b1)
-            a0 = np.where(good, b0 + 1, amin)
-            a1 = np.where(good, b1, amax)
+            # all 17 candidates of every channel in one evaluation [C, 17]
+            cand = np.clip(est[:, None] + np.arange(-8, 9), amin[0], amax[0])
+            p = pred(cand)
+            good = ~p[:, 0] & p[:, -1]
+            first = cand[np.arange(channels), np.argmax(p, axis=1)]
+            a0 = np.where(good, first, amin)
+            a1 = np.where(good, first, amax)
             done = ~good & pred(amin)
             a1[done] = a0[done]
             while np.any(a0 < a1):
