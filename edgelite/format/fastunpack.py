@@ -1,6 +1,6 @@
-"""Direct decoding of the two most numerous tables of a .tflite file, Tensor and
-QuantizationParameters, into the generated object API's TensorT /
-QuantizationParametersT.
+"""Direct decoding of the most numerous tables of a .tflite file, Tensor,
+QuantizationParameters and Operator, into the generated object API's TensorT /
+QuantizationParametersT / OperatorT.
 
 The generated `InitFromObj` reads every field through FlatBuffers' generic Python
 accessors (a vtable lookup and a typed read per field, ~120 calls per tensor): two
@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+from flatbuffers.table import Table
 
 from edgelite.format.schema import tflite_generated as fb
 
@@ -28,6 +29,7 @@ _VT: dict[int, struct.Struct] = {}
 
 _generic_tensor = fb.TensorT.InitFromObj.__func__
 _generic_quant = fb.QuantizationParametersT.InitFromObj.__func__
+_generic_operator = fb.OperatorT.InitFromObj.__func__
 
 
 def _fields(b, pos: int) -> tuple:
@@ -96,6 +98,55 @@ def tensor_t(tensor) -> fb.TensorT:
     return t
 
 
+_U8 = struct.Struct("<B").unpack_from
+_U64 = struct.Struct("<Q").unpack_from
+
+
+def _union(b, at: int):
+    """The union table whose uoffset is at byte `at` (what the accessors hand the
+    generated *Creator functions)."""
+    return Table(b, at + _U32(b, at)[0])
+
+
+def operator_t(op) -> fb.OperatorT:
+    """OperatorT of an Operator accessor: its own fields read directly, its builtin
+    options (small tables of many types) through the generated *Creator functions."""
+    b, pos = op._tab.Bytes, op._tab.Pos
+    f = _fields(b, pos) + (0,) * 14
+    t = fb.OperatorT()
+    if f[0]:
+        t.opcodeIndex = _U32(b, pos + f[0])[0]
+    if f[1]:
+        t.inputs = _vector(b, pos + f[1], "<i4")
+    if f[2]:
+        t.outputs = _vector(b, pos + f[2], "<i4")
+    if f[3]:
+        t.builtinOptionsType = _U8(b, pos + f[3])[0]
+    t.builtinOptions = fb.BuiltinOptionsCreator(
+        t.builtinOptionsType, _union(b, pos + f[4]) if f[4] else None)
+    if f[5]:
+        t.customOptions = _vector(b, pos + f[5], "<u1")
+    if f[6]:
+        t.customOptionsFormat = _I8(b, pos + f[6])[0]
+    if f[7]:
+        t.mutatingVariableInputs = _vector(b, pos + f[7], "?")
+    if f[8]:
+        t.intermediates = _vector(b, pos + f[8], "<i4")
+    if f[9]:
+        t.largeCustomOptionsOffset = _U64(b, pos + f[9])[0]
+    if f[10]:
+        t.largeCustomOptionsSize = _U64(b, pos + f[10])[0]
+    if f[11]:
+        t.builtinOptions2Type = _U8(b, pos + f[11])[0]
+    t.builtinOptions2 = fb.BuiltinOptions2Creator(
+        t.builtinOptions2Type, _union(b, pos + f[12]) if f[12] else None)
+    if f[13]:
+        t.debugMetadataIndex = _I32(b, pos + f[13])[0]
+    return t
+
+
 def install() -> None:
-    """Make the object API's TensorT.InitFromObj decode directly (idempotent)."""
+    """Make the object API's TensorT / OperatorT.InitFromObj decode directly
+    (idempotent)."""
     fb.TensorT.InitFromObj = classmethod(lambda cls, tensor: tensor_t(tensor))
+    fb.OperatorT.InitFromObj = classmethod(lambda cls, op: operator_t(op))

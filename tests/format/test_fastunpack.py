@@ -1,5 +1,6 @@
-"""format/fastunpack.py decodes Tensor and QuantizationParameters tables into exactly
-what the generated object API makes: every field of every tensor of every fixture
+"""format/fastunpack.py decodes Tensor, QuantizationParameters and Operator tables into
+exactly what the generated object API makes: every field of every tensor and operator
+of every fixture
 model (and of models built here with the rare parts: sparsity-free per-channel
 quantization, shape signatures, variables, quantization details, external buffers)."""
 from __future__ import annotations
@@ -51,6 +52,12 @@ def _check_model(buf) -> int:
                     assert _same(getattr(gq, f), getattr(wq, f)), (si, ti, f)
                 assert _same(gq.details, wq.details)
             count += 1
+        for oi in range(sg.OperatorsLength()):
+            acc = sg.Operators(oi)
+            got = fastunpack.operator_t(acc)
+            want = fastunpack._generic_operator(fb.OperatorT, acc)
+            for k in want.__dict__:
+                assert _same(getattr(got, k), getattr(want, k)), (si, oi, k)
     return count
 
 
@@ -84,6 +91,12 @@ def test_rare_tensor_fields_decode_like_the_object_api():
     t1.quantization.detailsType = fb.QuantizationDetails.CustomQuantization
     t1.quantization.details = fb.CustomQuantizationT()
     t1.quantization.details.custom = np.array([1, 2, 3], np.uint8)
+    op = mt.subgraphs[0].operators[0]
+    op.intermediates = np.array([1], np.int32)
+    op.mutatingVariableInputs = np.array([True, False], np.bool_)
+    op.debugMetadataIndex, op.largeCustomOptionsOffset, op.largeCustomOptionsSize = 3, 1, 0
+    op.customOptions = np.array([7, 8, 9], np.uint8)
+    op.customOptionsFormat = 0
     import flatbuffers
     builder = flatbuffers.Builder(1024)
     builder.Finish(mt.Pack(builder), file_identifier=b"TFL3")
