@@ -48,24 +48,49 @@ def _vector(b, at: int, dtype: str) -> np.ndarray:
     return np.frombuffer(b, dtype=np.dtype(dtype), count=_U32(b, v)[0], offset=v + 4)
 
 
+_U8 = struct.Struct("<B").unpack_from
+_U64 = struct.Struct("<Q").unpack_from
+_BOOL = struct.Struct("<?").unpack_from
+
+# (field index in the vtable, TensorT / ... attribute, a scalar's unpacker or a vector's
+# dtype), as in tflite.fbs (a union takes two indices: its type, then its table)
+_QUANT = ((0, "min", "<f4"), (1, "max", "<f4"), (2, "scale", "<f4"),
+          (3, "zeroPoint", "<i8"), (6, "quantizedDimension", _I32))
+_TENSOR = ((0, "shape", "<i4"), (1, "type", _I8), (2, "buffer", _U32),
+           (5, "isVariable", _BOOL), (7, "shapeSignature", "<i4"), (8, "hasRank", _BOOL),
+           (10, "externalBuffer", _U32))
+_OPERATOR = ((0, "opcodeIndex", _U32), (1, "inputs", "<i4"), (2, "outputs", "<i4"),
+             (3, "builtinOptionsType", _U8), (5, "customOptions", "<u1"),
+             (6, "customOptionsFormat", _I8), (7, "mutatingVariableInputs", "?"),
+             (8, "intermediates", "<i4"), (9, "largeCustomOptionsOffset", _U64),
+             (10, "largeCustomOptionsSize", _U64), (11, "builtinOptions2Type", _U8),
+             (13, "debugMetadataIndex", _I32))
+
+
+def _read(t, b, pos: int, f: tuple, spec) -> None:
+    """Set t's attributes from the fields of the table at `pos` present in `spec` (an
+    absent field keeps the object API's default)."""
+    for i, attr, kind in spec:
+        x = f[i]
+        if x:
+            setattr(t, attr, _vector(b, pos + x, kind) if isinstance(kind, str)
+                    else kind(b, pos + x)[0])
+
+
+def _union(b, at: int):
+    """The union table whose uoffset is at byte `at` (what the accessors hand the
+    generated *Creator functions)."""
+    return Table(b, at + _U32(b, at)[0])
+
+
 def quantization_t(q) -> fb.QuantizationParametersT:
     """QuantizationParametersT of a QuantizationParameters accessor."""
     b, pos = q._tab.Bytes, q._tab.Pos
-    f = _fields(b, pos)
-    n = len(f)
-    if n > 4 and f[4] and b[pos + f[4]] != 0:
+    f = _fields(b, pos) + (0,) * 7
+    if f[4] and b[pos + f[4]] != 0:
         return _generic_quant(fb.QuantizationParametersT, q)      # has details
     t = fb.QuantizationParametersT()
-    if n > 0 and f[0]:
-        t.min = _vector(b, pos + f[0], "<f4")
-    if n > 1 and f[1]:
-        t.max = _vector(b, pos + f[1], "<f4")
-    if n > 2 and f[2]:
-        t.scale = _vector(b, pos + f[2], "<f4")
-    if n > 3 and f[3]:
-        t.zeroPoint = _vector(b, pos + f[3], "<i8")
-    if n > 6 and f[6]:
-        t.quantizedDimension = _I32(b, pos + f[6])[0]
+    _read(t, b, pos, f, _QUANT)
     return t
 
 
@@ -76,36 +101,13 @@ def tensor_t(tensor) -> fb.TensorT:
     if f[6] or f[9]:
         return _generic_tensor(fb.TensorT, tensor)          # sparsity / variant tensors
     t = fb.TensorT()
-    if f[0]:
-        t.shape = _vector(b, pos + f[0], "<i4")
-    if f[1]:
-        t.type = _I8(b, pos + f[1])[0]
-    if f[2]:
-        t.buffer = _U32(b, pos + f[2])[0]
+    _read(t, b, pos, f, _TENSOR)
     if f[3]:
         s = pos + f[3] + _U32(b, pos + f[3])[0]
         t.name = bytes(b[s + 4:s + 4 + _U32(b, s)[0]])
     if f[4]:
         t.quantization = quantization_t(tensor.Quantization())
-    if f[5]:
-        t.isVariable = bool(b[pos + f[5]])
-    if f[7]:
-        t.shapeSignature = _vector(b, pos + f[7], "<i4")
-    if f[8]:
-        t.hasRank = bool(b[pos + f[8]])
-    if f[10]:
-        t.externalBuffer = _U32(b, pos + f[10])[0]
     return t
-
-
-_U8 = struct.Struct("<B").unpack_from
-_U64 = struct.Struct("<Q").unpack_from
-
-
-def _union(b, at: int):
-    """The union table whose uoffset is at byte `at` (what the accessors hand the
-    generated *Creator functions)."""
-    return Table(b, at + _U32(b, at)[0])
 
 
 def operator_t(op) -> fb.OperatorT:
@@ -114,34 +116,11 @@ def operator_t(op) -> fb.OperatorT:
     b, pos = op._tab.Bytes, op._tab.Pos
     f = _fields(b, pos) + (0,) * 14
     t = fb.OperatorT()
-    if f[0]:
-        t.opcodeIndex = _U32(b, pos + f[0])[0]
-    if f[1]:
-        t.inputs = _vector(b, pos + f[1], "<i4")
-    if f[2]:
-        t.outputs = _vector(b, pos + f[2], "<i4")
-    if f[3]:
-        t.builtinOptionsType = _U8(b, pos + f[3])[0]
+    _read(t, b, pos, f, _OPERATOR)
     t.builtinOptions = fb.BuiltinOptionsCreator(
         t.builtinOptionsType, _union(b, pos + f[4]) if f[4] else None)
-    if f[5]:
-        t.customOptions = _vector(b, pos + f[5], "<u1")
-    if f[6]:
-        t.customOptionsFormat = _I8(b, pos + f[6])[0]
-    if f[7]:
-        t.mutatingVariableInputs = _vector(b, pos + f[7], "?")
-    if f[8]:
-        t.intermediates = _vector(b, pos + f[8], "<i4")
-    if f[9]:
-        t.largeCustomOptionsOffset = _U64(b, pos + f[9])[0]
-    if f[10]:
-        t.largeCustomOptionsSize = _U64(b, pos + f[10])[0]
-    if f[11]:
-        t.builtinOptions2Type = _U8(b, pos + f[11])[0]
     t.builtinOptions2 = fb.BuiltinOptions2Creator(
         t.builtinOptions2Type, _union(b, pos + f[12]) if f[12] else None)
-    if f[13]:
-        t.debugMetadataIndex = _I32(b, pos + f[13])[0]
     return t
 
 
