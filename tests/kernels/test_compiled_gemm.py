@@ -354,15 +354,21 @@ def test_planar_columns_numpy_tier(xs, ws, d, pad, act, has_bias, monkeypatch):
     assert [k.planar is None and k.transposed for k in it_ref._main.kernels] == [True]
     for _ in range(2):
         x = rng.standard_normal(xs).astype(np.float32)
-        outs = []
-        for interp in (it, it_ref):
-            interp.set_tensor(interp.get_input_details()[0]["index"], x)
-            interp.invoke()
-            outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]).copy())
+        outs = _outputs((it, it_ref), x)
         assert_close(outs[0], ref_conv(x, w, bias, (1, 1), d, pad, act, depthwise=False))
         assert_close(outs[0], outs[1].astype(np.float64))
         if has_bias:        # LiteRT's float CONV_2D requires a bias
             assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
+
+
+def _outputs(its, x) -> list:
+    """Each interpreter's output for input x (copies)."""
+    outs = []
+    for it in its:
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+    return outs
 
 
 @pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
@@ -394,11 +400,7 @@ def test_private_padded_input_equals_scratch(op, monkeypatch):
     assert its[1]._main.kernels[0].pad_own is None
     for _ in range(2):
         x = rng.standard_normal(xs).astype(np.float32)
-        outs = []
-        for it in its:
-            it.set_tensor(it.get_input_details()[0]["index"], x)
-            it.invoke()
-            outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+        outs = _outputs(its, x)
         np.testing.assert_array_equal(outs[0], outs[1])
         assert_close(outs[0], ref_conv(x, w, bias, (1, 1), (1, 1), "SAME", "RELU6",
                                        depthwise=op != "CONV_2D"))
@@ -433,11 +435,7 @@ def test_private_row_major_columns_fold_bias(xs, ws, s, pad, act, monkeypatch):
     assert its[1]._main.kernels[0].col_own is None
     for _ in range(2):
         x = rng.standard_normal(xs).astype(np.float32)
-        outs = []
-        for it in its:
-            it.set_tensor(it.get_input_details()[0]["index"], x)
-            it.invoke()
-            outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+        outs = _outputs(its, x)
         assert_close(outs[0], ref_conv(x, w, bias, s, (1, 1), pad, act, depthwise=False))
         assert_close(outs[0], outs[1].astype(np.float64))
         assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
