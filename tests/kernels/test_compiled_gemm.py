@@ -361,6 +361,24 @@ def test_planar_columns_numpy_tier(xs, ws, d, pad, act, has_bias, monkeypatch):
             assert max_error(outs[0], run_litert(model, [x])[0]) <= FLOAT_TOL
 
 
+def _numpy_interpreters(model, monkeypatch, attr: str, values) -> list:
+    """One numpy-tier interpreter of the model per value of conv.<attr>."""
+    import edgelite
+    from edgelite.kernels import conv
+    its = []
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        for v in values:
+            monkeypatch.setattr(conv, attr, v)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            its.append(it)
+    finally:
+        compiled.ENABLED = saved
+    return its
+
+
 def _outputs(its, x) -> list:
     """Each interpreter's output for input x (copies)."""
     outs = []
@@ -375,7 +393,6 @@ def _outputs(its, x) -> list:
 def test_private_padded_input_equals_scratch(op, monkeypatch):
     """Small padded inputs live in a private buffer (borders written once): the same
     values as the shared-scratch path, over two different inputs."""
-    import edgelite
     from edgelite.kernels import conv
     rng = np.random.default_rng(seed_of("private", op))
     xs = (1, 9, 10, 16)
@@ -385,17 +402,8 @@ def test_private_padded_input_equals_scratch(op, monkeypatch):
     model = conv_model(op, np.zeros(xs, np.float32), w, bias, padding="SAME", stride_h=1,
                        stride_w=1, fused_activation_function="RELU6",
                        **({"depth_multiplier": 1} if op != "CONV_2D" else {}))
-    its = []
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        for limit in (conv._PRIVATE_PAD_BYTES, 0):
-            monkeypatch.setattr(conv, "_PRIVATE_PAD_BYTES", limit)
-            it = edgelite.Interpreter(model_content=model)
-            it.allocate_tensors()
-            its.append(it)
-    finally:
-        compiled.ENABLED = saved
+    its = _numpy_interpreters(model, monkeypatch, "_PRIVATE_PAD_BYTES",
+                              (conv._PRIVATE_PAD_BYTES, 0))
     assert its[0]._main.kernels[0].pad_own is not None
     assert its[1]._main.kernels[0].pad_own is None
     for _ in range(2):
@@ -412,25 +420,13 @@ def test_private_padded_input_equals_scratch(op, monkeypatch):
 def test_private_row_major_columns_fold_bias(xs, ws, s, pad, act, monkeypatch):
     """Numpy tier, small row-major columns: a private [rows, K + 1] buffer with a ones
     column (the bias folded into the GEMM); vs float64, LiteRT and the epilogue bias."""
-    import edgelite
-    from edgelite.kernels import conv
     from tests.oracle import FLOAT_TOL, max_error, run_litert
     rng = np.random.default_rng(seed_of("foldrows", xs, ws, s, pad, act))
     w = rng.standard_normal(ws).astype(np.float32)
     bias = rng.standard_normal(ws[0]).astype(np.float32)
     model = conv_model("CONV_2D", np.zeros(xs, np.float32), w, bias, padding=pad,
                        stride_h=s[0], stride_w=s[1], fused_activation_function=act)
-    its = []
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        for fold in (True, False):
-            monkeypatch.setattr(conv, "_FOLD_BIAS", fold)
-            it = edgelite.Interpreter(model_content=model)
-            it.allocate_tensors()
-            its.append(it)
-    finally:
-        compiled.ENABLED = saved
+    its = _numpy_interpreters(model, monkeypatch, "_FOLD_BIAS", (True, False))
     assert its[0]._main.kernels[0].col_own is not None and its[0]._main.kernels[0].fold_bias
     assert its[1]._main.kernels[0].col_own is None
     for _ in range(2):
