@@ -14,11 +14,10 @@ import struct
 import numpy as np
 
 from edgelite.errors import ModelError
-from edgelite.format import fastunpack, ir
+from edgelite.format import ir
+from edgelite.format.decode import _Malformed, decode_model
 from edgelite.format.fbs import load_schema, verify
 from edgelite.format.schema import tflite_generated as fb
-
-fastunpack.install()       # Tensor tables decoded directly (the object API's result)
 
 MAX_DIM = 2**31 - 1
 MAX_RANK = 16
@@ -89,13 +88,17 @@ def load_model(source) -> ir.Model:
     buf, keepalive, path = _bytes_view(source)
     what = f"model file {path!r}" if path else "model buffer"
     n = len(buf)
-    verify(load_schema("tflite.fbs"), buf, n, what=what)
-    try:
-        root = fb.Model.GetRootAs(buf, 0)
-        mt = fb.ModelT.InitFromObj(root)
-    except (IndexError, struct.error, ValueError, TypeError, OverflowError) as e:
-        # The verifier should make this unreachable; keep the promise anyway.
-        raise ModelError(f"{what}: cannot decode FlatBuffer ({type(e).__name__}: {e})") from None
+    if n >= 8 and bytes(buf[4:8]) == b"TFL3":
+        try:
+            mt = decode_model(buf, n)     # checks as it decodes
+        except (_Malformed, IndexError, struct.error, ValueError, TypeError, OverflowError):
+            mt = None
+    else:
+        mt = None
+    if mt is None:
+        # Not a sound TFL3 FlatBuffer: the verifier says where and why.
+        verify(load_schema("tflite.fbs"), buf, n, what=what)
+        raise ModelError(f"{what}: cannot decode FlatBuffer")     # the two disagree
     model = _convert(mt, buf, n, what)
     model._keepalive = keepalive  # the map must outlive every view on it
     model.source_path = path

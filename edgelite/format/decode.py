@@ -1,0 +1,209 @@
+"""One pass over a .tflite FlatBuffer that checks it and decodes it.
+
+The result is what the generated object API builds (`ModelT.InitFromObj`), field by
+field: the same `*T` classes, the same defaults, scalars as Python numbers, strings
+as bytes, scalar vectors as read-only numpy views on the buffer (zero-copy). The
+generated code reads every field through FlatBuffers' generic accessors, a dozen
+Python calls each; here each table's vtable is unpacked once and each field is one
+precompiled struct read, driven by the same parsed `tflite.fbs` that the verifier
+(`fbs.verify`) walks.
+
+While decoding, every read is checked the way `fbs.verify` checks it (offsets,
+vtable and table bounds, vector and string lengths, union codes, a cap on the number
+of tables). Any failure raises `_Malformed`, cheap and without a location; the
+reader then runs `fbs.verify`, which names the bad field's path. So a sound file is
+walked once, and a bad one is still explained. tests/format/test_decode.py checks
+equality with the generated code on every fixture and on models with the rare
+fields, and that decode and verify accept and reject the same mutated files.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from edgelite.format.fbs import Schema, load_schema
+from edgelite.format.schema import tflite_generated as fb
+
+_FMT = {"bool": "?", "byte": "b", "ubyte": "B", "int8": "b", "uint8": "B",
+        "short": "h", "ushort": "H", "int16": "h", "uint16": "H",
+        "int": "i", "uint": "I", "int32": "i", "uint32": "I", "float": "f", "float32": "f",
+        "long": "q", "ulong": "Q", "int64": "q", "uint64": "Q", "double": "d", "float64": "d"}
+
+_U32 = struct.Struct("<I").unpack_from
+_I32 = struct.Struct("<i").unpack_from
+_HH = struct.Struct("<HH").unpack_from
+_VT: dict[int, object] = {}
+
+# field kinds
+_SCALAR, _VEC, _STR, _VSTR, _TABLE, _VTABLE, _UNION = range(7)
+
+
+class _Malformed(Exception):
+    """Raised on the first failed check; the caller runs fbs.verify for the message."""
+
+
+def _camel(name: str) -> str:
+    """The object API's attribute name of a schema field (lowerCamelCase)."""
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class _Table:
+    __slots__ = ("cls", "defaults", "fields")
+
+
+def _plans(schema: Schema, module) -> dict[str, _Table]:
+    plans: dict[str, _Table] = {}
+    for name in schema.tables:
+        p = _Table()
+        p.cls = getattr(module, name + "T")
+        p.defaults = dict(p.cls().__dict__)
+        plans[name] = p
+    for name, fields in schema.tables.items():
+        p = plans[name]
+        out = []
+        fid = 0
+        for f in fields:
+            attr = _camel(f.name)
+            members = schema.unions.get(f.type) if not f.vector else None
+            if members is not None:
+                out.append((fid, _UNION, attr + "Type", attr,
+                            (fid + 1, [plans[m] for m in members])))
+                fid += 2
+                continue
+            scalar = _FMT.get(schema.enums.get(f.type, f.type))
+            if f.vector:
+                if scalar:
+                    kind, arg = _VEC, np.dtype("<" + scalar)
+                elif f.type == "string":
+                    kind, arg = _VSTR, None
+                else:
+                    kind, arg = _VTABLE, plans[f.type]
+            elif scalar:
+                kind, arg = _SCALAR, struct.Struct("<" + scalar)
+            elif f.type == "string":
+                kind, arg = _STR, None
+            else:
+                kind, arg = _TABLE, plans[f.type]
+            if attr not in p.defaults:         # a field the object API leaves out
+                attr = None
+            out.append((fid, kind, attr, None, arg))
+            fid += 1
+        p.fields = tuple(out)
+    return plans
+
+
+_PLANS: dict[str, _Table] | None = None
+
+
+class _Decoder:
+    __slots__ = ("b", "left", "n")
+
+    def __init__(self, buf, n: int):
+        self.b = buf
+        self.n = n
+        self.left = max(10_000, n // 4)        # as fbs.verify: no table loops
+
+    def table(self, plan: _Table, pos: int):
+        b, n = self.b, self.n
+        self.left -= 1
+        if self.left < 0 or pos < 0 or pos + 4 > n:
+            raise _Malformed
+        vt = pos - _I32(b, pos)[0]
+        if vt < 0 or vt + 4 > n:
+            raise _Malformed
+        vt_size, tbl_size = _HH(b, vt)
+        if vt_size < 4 or vt_size & 1 or vt + vt_size > n or pos + tbl_size > n:
+            raise _Malformed
+        k = (vt_size - 4) >> 1
+        st = _VT.get(k)
+        if st is None:
+            st = _VT[k] = struct.Struct(f"<{k}H").unpack_from
+        slots = st(b, vt + 4)
+        obj = plan.cls.__new__(plan.cls)
+        d = obj.__dict__
+        d.update(plan.defaults)
+        for fid, kind, attr, attr2, arg in plan.fields:
+            vo = slots[fid] if fid < k else 0
+            if kind == _UNION:
+                vid, members = arg
+                uval = slots[vid] if vid < k else 0
+                code = 0
+                if vo:
+                    if vo + 1 > tbl_size:
+                        raise _Malformed
+                    code = b[pos + vo]
+                    d[attr] = code
+                value = None
+                if code and uval:
+                    if code > len(members) or uval + 4 > tbl_size:
+                        raise _Malformed
+                    value = self.table(members[code - 1], self._target(pos + uval))
+                d[attr2] = value
+                continue
+            if not vo:
+                continue
+            if kind == _SCALAR:
+                if vo + arg.size > tbl_size:
+                    raise _Malformed
+                if attr is not None:
+                    d[attr] = arg.unpack_from(b, pos + vo)[0]
+                continue
+            if vo + 4 > tbl_size:
+                raise _Malformed
+            at = self._target(pos + vo)
+            if kind == _VEC:
+                value = self._scalars(at, arg)
+            elif kind == _STR:
+                value = self._string(at)
+            elif kind == _TABLE:
+                value = self.table(arg, at)
+            else:
+                count = self._count(at, 4)
+                at += 4
+                value = []
+                for i in range(count):
+                    e = self._target(at + 4 * i)
+                    value.append(self._string(e) if kind == _VSTR else self.table(arg, e))
+            if attr is not None:
+                d[attr] = value
+        return obj
+
+    def _target(self, at: int) -> int:
+        t = at + _U32(self.b, at)[0]
+        if t >= self.n:
+            raise _Malformed
+        return t
+
+    def _count(self, at: int, size: int) -> int:
+        if at + 4 > self.n:
+            raise _Malformed
+        count = _U32(self.b, at)[0]
+        if at + 4 + count * size > self.n:
+            raise _Malformed
+        return count
+
+    def _scalars(self, at: int, dtype: np.dtype) -> np.ndarray:
+        count = self._count(at, dtype.itemsize)
+        return np.frombuffer(self.b, dtype=dtype, count=count, offset=at + 4)
+
+    def _string(self, at: int) -> bytes:
+        if at + 4 > self.n:
+            raise _Malformed
+        length = _U32(self.b, at)[0]
+        if at + 5 + length > self.n:
+            raise _Malformed
+        return bytes(self.b[at + 4:at + 4 + length])
+
+
+def decode_model(buf, n: int) -> fb.ModelT:
+    """The ModelT of a .tflite buffer of n bytes; raises _Malformed (or struct.error)
+    where fbs.verify would reject it. The file identifier is the caller's check."""
+    global _PLANS
+    if _PLANS is None:
+        _PLANS = _plans(load_schema("tflite.fbs"), fb)
+    if n < 8:
+        raise _Malformed
+    dec = _Decoder(buf, n)
+    return dec.table(_PLANS["Model"], dec._target(0))
