@@ -355,6 +355,66 @@ if ENABLED:
                 o[k] = y
 
 
+    @_jit_inline
+    def _r_ref(a, m, right, zp):
+        # MultiplyByQuantizedMultiplier(a, m, -right) + zp for int32 a, 0 < m < 2^31,
+        # right >= 0 (gemmlowp: SaturatingRoundingDoublingHighMul, then
+        # RoundingDivideByPOT), in scalar int64 arithmetic
+        ab = a * m
+        if ab >= 0:
+            q = (ab + np.int64(1073741824)) // np.int64(2147483648)
+        else:
+            q = -((-(ab + np.int64(1) - np.int64(1073741824))) // np.int64(2147483648))
+        if right > 0:
+            mask = (np.int64(1) << right) - 1
+            rem = q & mask
+            thr = (mask >> 1) + (1 if q < 0 else 0)
+            q = (q >> right) + (1 if rem > thr else 0)
+        return q + zp
+
+    @_jit
+    def thresholds(m, right, zp, lo, hi, alo, ahi):
+        """Per channel, alo = the least int32 a with R(a) >= lo and ahi = the greatest
+        with R(a) <= hi, R(a) = MultiplyByQuantizedMultiplier(a, m, -right) + zp (non-
+        decreasing in a), by bisection; what Requantizer.threshold_plan's numpy search
+        finds. Returns False where that plan does not apply: R(INT32_MAX) < lo or
+        R(INT32_MIN) > hi on some channel, or R(alo) != lo, R(ahi) != hi, alo > ahi."""
+        amin = np.int64(-2147483648)
+        amax = np.int64(2147483647)
+        for c in range(m.shape[0]):
+            mc, rc = np.int64(m[c]), np.int64(right[c])
+            if _r_ref(amax, mc, rc, zp) < lo or _r_ref(amin, mc, rc, zp) > hi:
+                return False
+            # least a with R(a) >= lo
+            if _r_ref(amin, mc, rc, zp) >= lo:
+                a1 = amin
+            else:
+                a0, a1 = amin, amax          # R(a0) < lo <= R(a1)
+                while a1 - a0 > 1:
+                    mid = a0 + (a1 - a0) // 2
+                    if _r_ref(mid, mc, rc, zp) >= lo:
+                        a1 = mid
+                    else:
+                        a0 = mid
+            alo[c] = a1
+            # greatest a with R(a) <= hi
+            if _r_ref(amax, mc, rc, zp) <= hi:
+                b0 = amax
+            else:
+                b0, b1 = amin, amax          # R(b0) <= hi < R(b1)
+                while b1 - b0 > 1:
+                    mid = b0 + (b1 - b0) // 2
+                    if _r_ref(mid, mc, rc, zp) <= hi:
+                        b0 = mid
+                    else:
+                        b1 = mid
+            ahi[c] = b0
+            if (_r_ref(alo[c], mc, rc, zp) != lo or _r_ref(ahi[c], mc, rc, zp) != hi
+                    or alo[c] > ahi[c]):
+                return False
+        return True
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) every signature the quantized kernels use;
     returns the seconds taken."""
@@ -390,4 +450,6 @@ def warm_up() -> float:
                      np.zeros(c, np.float32), p4, np.float32(0), np.int64(0), lo, hi, True,
                      np.zeros((3, 3 * c), odt), np.zeros(3 * c, np.float32),
                      np.array([3, c, 1, 1, 1, 1], np.int64))
+    thresholds(np.ones(c, np.int64), np.zeros(c, np.int64), np.int64(0), lo, hi,
+               np.zeros(c, np.int64), np.zeros(c, np.int64))
     return time.perf_counter() - t0

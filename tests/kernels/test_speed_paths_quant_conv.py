@@ -90,6 +90,31 @@ def test_threshold_plan_with_an_accumulator_bound(seed):
     np.testing.assert_array_equal(_plan_numpy(a, plan, lo, hi), want)
 
 
+@pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_threshold_search_equals_the_numpy_search(seed, monkeypatch):
+    """compiled_quant.thresholds (the compiled tier's search) and the numpy search find
+    the same thresholds, and decline the same plans (constant outputs, tiny scales)."""
+    rng = _rng("search", seed)
+    for trial in range(25):
+        c = int(rng.integers(1, 40))
+        real = 10.0 ** rng.uniform(-9 if trial % 5 == 0 else -4.5, -0.01, c)
+        m, s = arith.quantize_multiplier_array(real)
+        zp = int(rng.integers(-128, 128))
+        lo, hi = (-128, 127) if trial % 3 else sorted(int(v) for v in rng.integers(-128, 128, 2))
+        if trial % 7 == 0:
+            zp = 127 + 300          # the output is lo... hi for no int32 accumulator
+        plans = []
+        for compiled_search in (True, False):
+            monkeypatch.setattr(Requantizer, "COMPILED_SEARCH", compiled_search)
+            plans.append(Requantizer(m, s, zp, lo, hi).threshold_plan(c))
+        got, want = plans
+        assert (got is None) == (want is None), (seed, trial)
+        if want is not None:
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w)
+
+
 def test_threshold_plan_declines_left_shifts_and_int64():
     m, s = arith.quantize_multiplier_array([3.5])
     assert Requantizer(m, s, 0, -128, 127).threshold_plan(1) is None

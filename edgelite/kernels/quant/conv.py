@@ -144,6 +144,12 @@ class QuantSetup:
         self.channels = channels
         self.lo, self.hi = activation_bounds(ctx, activation_code(ctx.options), out, x.dtype)
 
+    def weights(self, w: np.ndarray) -> np.ndarray:
+        """The weights minus their zero point, int32 (8-bit weights: |w - zw| <= 255; an
+        int64 copy made every later pass over them at prepare twice as slow)."""
+        w = np.asarray(w)
+        return w.astype(np.int32) if self.zw == 0 else np.subtract(w, self.zw, dtype=np.int32)
+
     def requantizer(self) -> Requantizer:
         m, s = per_channel_multipliers(self.in_scale, self.w_scales, self.out_scale,
                                        self.channels)
@@ -233,7 +239,7 @@ class QuantizedConv2D(Kernel):
         _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
         padding = _padding(ctx, o)
         q = QuantSetup(ctx, x, w, bias, out, oc, 0)
-        wq = _need_const(ctx, w).astype(np.int64) - q.zw
+        wq = q.weights(_need_const(ctx, w))
         oh = conv_output_size(padding, h, kh, sh, dh)
         ow = conv_output_size(padding, wd, kw, sw, dw)
         ctx.set_output(0, (n, oh, ow, oc), x.dtype)
@@ -246,7 +252,7 @@ class QuantizedConv2D(Kernel):
         og = oc // groups
         # [O, KH, KW, Ig] -> [G, KH*KW*Ig, Og] (the im2col column order).
         wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
-        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt).astype(ft)
+        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt, dtype=ft)
         self.corr = q.correction(wq.reshape(oc, k).sum(axis=1))
         self.requant = q.requantizer()
         self.zi = q.zi
@@ -624,7 +630,7 @@ class QuantizedDepthwiseConv2D(Kernel):
             raise ctx.error(f"int16 DEPTHWISE_CONV_2D needs an int64 bias, got {bias.dtype}",
                             bias)
         q.acc64 = x.dtype == I16
-        wq = _need_const(ctx, w).astype(np.int64).reshape(kh * kw, oc) - q.zw
+        wq = q.weights(_need_const(ctx, w)).reshape(kh * kw, oc)
         oh = conv_output_size(padding, h, kh, sh, dh)
         ow = conv_output_size(padding, wd, kw, sw, dw)
         ctx.set_output(0, (n, oh, ow, oc), x.dtype)
@@ -990,7 +996,7 @@ class QuantizedFullyConnected(Kernel):
         ctx.set_output(0, out_shape, x.dtype)
         self.batch, self.k, self.units = batch, k, units
         self.weights_const = w.data is not None
-        wconst = np.asarray(w.data).astype(np.int64) - q.zw if self.weights_const else None
+        wconst = q.weights(np.asarray(w.data)) if self.weights_const else None
         self.ft = ft = q.gemm_dtype(max(k, 1), wconst)
         self.q = q
         if self.weights_const:
@@ -1039,8 +1045,8 @@ class QuantizedFullyConnected(Kernel):
         self._x = None
 
     def _set_weights(self, w: np.ndarray) -> None:
-        wq = w.astype(np.int64) - self.q.zw
-        self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
+        wq = self.q.weights(w)
+        self.wt = np.ascontiguousarray(wq.T, dtype=self.ft)
         self.corr = self.q.correction(wq.sum(axis=1))
         self.corr_f = self.corr.astype(F64)
 
@@ -1150,8 +1156,8 @@ class QuantizedTransposeConv(Kernel):
             raise ctx.error(f"output_shape {list(oshape)} is inconsistent with the input's "
                             f"{h}x{wd}")
         ctx.set_output(0, oshape, x.dtype)
-        wq = _need_const(ctx, w).astype(np.int64) - q.zw
-        self.wt = np.ascontiguousarray(wq.transpose(3, 1, 2, 0).reshape(ic, -1)).astype(F64)
+        wq = q.weights(_need_const(ctx, w))
+        self.wt = np.ascontiguousarray(wq.transpose(3, 1, 2, 0).reshape(ic, -1), dtype=F64)
         self.corr = q.correction(np.zeros(oc, np.int64))
         self.requant = q.requantizer()
         self.zi = q.zi

@@ -108,6 +108,15 @@ def _tile_rows(n: int, r: int) -> tuple[int, int]:
     return nt, -(-n // nt)
 
 
+def _compiled_thresholds():
+    """compiled_quant.thresholds, or None without the compiled tier."""
+    from edgelite.kernels import compiled
+    if not compiled.ENABLED:
+        return None
+    from edgelite.kernels import compiled_quant
+    return compiled_quant.thresholds
+
+
 class Requantizer:
     """acc (int64) -> clamp(MultiplyByQuantizedMultiplier(acc, m, s) + zp, lo, hi).
 
@@ -155,6 +164,8 @@ class Requantizer:
                 per_channel(self.right), per_channel(self.left), self.any_left,
                 np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
 
+    COMPILED_SEARCH = True      # the thresholds' search in compiled code when numba is there
+
     def threshold_plan(self, channels: int, acc_bound=None):
         """The float64 requantization of the compiled kernels (exact, no int64
         multiply); None when it does not apply (then the int64 form runs).
@@ -183,6 +194,48 @@ class Requantizer:
         m, s = per_channel(self.m).astype(np.int64), per_channel(self.s).astype(np.int64)
         zp, lo, hi = self.zp, self.lo, self.hi
 
+        right = per_channel(self.right).astype(np.int64)
+        half = per_channel(self.half).astype(np.int64)
+        S = 31 + right
+        c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
+        key = (channels, self.m.tobytes(), self.s.tobytes(), zp, lo, hi)
+        cached = getattr(self, "_thr", None)
+        if cached is not None and cached[0] == key:
+            found = cached[1]
+        else:
+            search = _compiled_thresholds() if self.COMPILED_SEARCH else None
+            if search is not None:
+                # the same bisection per channel in compiled scalar code (the numpy
+                # search's ~100 small passes were a third of MobileNetV2 int8's prepare)
+                alo, ahi = np.empty(channels, np.int64), np.empty(channels, np.int64)
+                ok = search(m, right, np.int64(zp), np.int64(lo), np.int64(hi), alo, ahi)
+                found = (alo, ahi) if ok else None
+            else:
+                found = self._search_numpy(m, s, zp, lo, hi, np.ldexp(m.astype(F64), -S),
+                                           np.ldexp(c, -S))
+            self._thr = (key, found)
+        if found is None:
+            return None
+        alo, ahi = found
+        big = np.maximum(np.abs(alo), np.abs(ahi))              # <= 2^31
+        if acc_bound is not None:
+            ab = np.broadcast_to(np.asarray(acc_bound, F64), (channels,))
+            big = np.minimum(big, np.minimum(ab, 2.0 ** 31).astype(np.int64))
+        # in int64, exactly: big * m < 2^62, c < 2^62
+        c_int = (np.int64(1) << 30) + (half << 31)
+        if not np.all(big * m + c_int <= (np.int64(1) << 53)):
+            return None
+        ms = np.ldexp(m.astype(F64), -S)
+        k0 = np.ldexp(c, -S)
+        d = np.where(right > 0, np.ldexp(1.0, -right), 0.0)
+        return (alo.astype(F64), ahi.astype(F64), ms, k0, d, np.int64(zp))
+
+    @staticmethod
+    def _search_numpy(m, s, zp: int, lo: int, hi: int, ms_, k0_):
+        """threshold_plan's (alo, ahi) found with numpy passes (None where the plan does
+        not apply); compiled_quant.thresholds is the same search in compiled code."""
+        channels = m.shape[0]
+
         def r(a):
             if a.ndim == 2:                       # [C, candidates]
                 return arith.multiply_by_quantized_multiplier(a, m[:, None], s[:, None]) + zp
@@ -192,13 +245,6 @@ class Requantizer:
         amax = np.full(channels, arith.INT32_MAX, np.int64)
         if np.any(r(amax) < lo) or np.any(r(amin) > hi):
             return None                       # a constant output: leave it to the int path
-
-        right = per_channel(self.right).astype(np.int64)
-        half = per_channel(self.half).astype(np.int64)
-        S = 31 + right
-        c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
-        ms_ = np.ldexp(m.astype(F64), -S)
-        k0_ = np.ldexp(c, -S)
 
         def least(pred, level):
             """Least a in [amin, amax] with pred(a) (pred monotone, true at amax). The
@@ -226,28 +272,11 @@ class Requantizer:
                 a0 = np.where(ok, a0, mid + 1)
             return a1
 
-        key = (channels, self.m.tobytes(), self.s.tobytes(), zp, lo, hi)
-        cached = getattr(self, "_thr", None)
-        if cached is not None and cached[0] == key:
-            alo, ahi = cached[1], cached[2]
-        else:
-            alo = least(lambda a: r(a) >= lo, lo)
-            ahi = np.where(r(amax) <= hi, amax, least(lambda a: r(a) > hi, hi + 1) - 1)
-            self._thr = (key, alo, ahi)
+        alo = least(lambda a: r(a) >= lo, lo)
+        ahi = np.where(r(amax) <= hi, amax, least(lambda a: r(a) > hi, hi + 1) - 1)
         if not (np.all(r(alo) == lo) and np.all(r(ahi) == hi) and np.all(alo <= ahi)):
             return None
-        big = np.maximum(np.abs(alo), np.abs(ahi))              # <= 2^31
-        if acc_bound is not None:
-            ab = np.broadcast_to(np.asarray(acc_bound, F64), (channels,))
-            big = np.minimum(big, np.minimum(ab, 2.0 ** 31).astype(np.int64))
-        # in int64, exactly: big * m < 2^62, c < 2^62
-        c_int = (np.int64(1) << 30) + (half << 31)
-        if not np.all(big * m + c_int <= (np.int64(1) << 53)):
-            return None
-        ms = np.ldexp(m.astype(F64), -S)
-        k0 = np.ldexp(c, -S)
-        d = np.where(right > 0, np.ldexp(1.0, -right), 0.0)
-        return (alo.astype(F64), ahi.astype(F64), ms, k0, d, np.int64(zp))
+        return alo, ahi
 
     # Rows per block of the blocked passes: ~32K int64 values (256 KB) stay in cache
     # across the ~9 passes of the requantization.
