@@ -130,6 +130,32 @@ def test_int16_pot_scale(op, shapes, act, s1, s2, so):
     compare(m, [rand_q(rng, sa, I16), rand_q(rng, sb, I16)], f"{op}-int16-pot")
 
 
+ALL_PAIRS = [("ADD", I8, "RELU"), ("ADD", U8, "NONE"), ("SUB", I8, "NONE"), ("MUL", I8, "RELU6"),
+             ("MUL", U8, "NONE"), ("SQUARED_DIFFERENCE", I8, None),
+             pytest.param("DIV", U8, "NONE", marks=pytest.mark.xfail(strict=True, reason=(
+                 "known difference, found by this test: 142 of 65,280 pairs, each an exact "
+                 "tie of a negative quotient (5 / -50 -> -2.5 steps), round to -2 here and "
+                 "to -3 in LiteRT's reference kernel; not yet explained"))),
+             ("LESS", I8, None), ("EQUAL", U8, None)]
+
+
+@pytest.mark.parametrize("op,dtype,act", ALL_PAIRS)
+def test_every_pair_of_8bit_values(op, dtype, act):
+    """All 65,536 (a, b) pairs at once: the 8-bit ops' prepared table (one entry per pair
+    of codes) against the reference kernels, entry by entry."""
+    codes = np.arange(1 << 16)
+    a = (codes >> 8).astype(np.uint8).view(dtype)
+    b = (codes & 0xFF).astype(np.uint8).view(dtype)
+    za, zb, zo = ZP8[dtype][0], ZP8[dtype][1], ZP8[dtype][2]
+    if op == "DIV":
+        keep = b != zb                     # no division by (real) zero
+        a, b = a[keep], b[keep]
+    opts = {} if act is None else {"fused_activation_function": act}
+    m = binary_model(op, dtype, a.shape, b.shape, q(0.05, za), q(0.02, zb), q(0.1, zo),
+                     VERSION.get((op, dtype), 1), **opts)
+    compare(m, [a, b], f"{op}-all-pairs")
+
+
 def _other_cases():
     cases = []
     for dtype in (I8, U8):

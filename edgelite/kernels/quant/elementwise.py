@@ -145,10 +145,11 @@ class QuantBinary(Kernel):
         self.setup(ctx, a, b, out)
         self.table = None
         if dtype in (I8, U8):
-            codes = np.arange(1 << 16, dtype=np.int64)
-            av = (codes >> 8).astype(np.uint8).view(dtype).astype(np.int64)
-            bv = (codes & 0xFF).astype(np.uint8).view(dtype).astype(np.int64)
-            self.table = np.asarray(self.table_values(av, bv)).astype(self.out_dtype)
+            # table[(code a << 8) | code b]: compute() broadcast over the 256 values of a
+            # (a column) against the 256 of b (a row) gives that order directly
+            vals = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
+            grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
+            self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(self.out_dtype)
             self.kernel = None
             self._bound = (None, None, None, None, None, None)
             size = int(np.prod(shape, dtype=np.int64))
@@ -233,7 +234,9 @@ class QuantBinary(Kernel):
         """The op's integer result for int64 input codes a, b (broadcasting)."""
 
     def table_values(self, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
-        """compute() over every pair of 8-bit codes (av, bv: the 65536 pairs' values)."""
+        """compute() over every pair of 8-bit values: av [256, 1] against bv [1, 256] (the
+        256 values of each input in code order; broadcast, each input's own terms are
+        computed once per value, not once per pair)."""
         return self.compute(av, bv)
 
     def clamp(self, x):
@@ -327,20 +330,6 @@ class _AddSub(QuantBinary):
         self.m2, self.e2 = _quantize_smaller_than_one(s2 / twice_max)
         real_out = twice_max / float(np.float32((1 << self.left_shift) * np.float32(so)))
         self.mo, self.eo = arith.quantize_multiplier(real_out)
-
-    def table_values(self, av, bv):
-        """The two inputs' rescaled terms computed once per code (256 each), not once
-        per pair: the same integers as compute(), a third of the work at prepare."""
-        if self.pot:
-            return self.compute(av, bv)
-        codes = np.arange(256, dtype=np.int64)
-        vals = codes.astype(np.uint8).view(self.in_dtype).astype(np.int64)
-        x1 = mul_smaller((vals + self.off1) << self.left_shift, self.m1, self.e1)
-        x2 = mul_smaller((vals + self.off2) << self.left_shift, self.m2, self.e2)
-        ia = av.astype(self.in_dtype).view(np.uint8).astype(np.intp)
-        ib = bv.astype(self.in_dtype).view(np.uint8).astype(np.intp)
-        raw = wrap32(x1[ia] + self.SIGN * x2[ib])
-        return self.clamp(mul_smaller(raw, self.mo, self.eo) + self.offo)
 
     def compute(self, a, b):
         if self.pot:
