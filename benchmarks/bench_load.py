@@ -14,6 +14,12 @@ Times are the best of --repeat runs; RSS growth is that of the first run
 measurement's pages out of the next.
 
     python benchmarks/bench_load.py [--mb 100] [--repeat 5]
+
+`--models A.tflite B.tflite ...` measures real models instead, in this process: for
+LiteRT (XNNPACK, 1 thread) and each edgelite tier, the best of --repeat runs of
+construct + allocate_tensors ("load") and of the first invoke after it (LiteRT and
+edgelite both leave some preparation to the first invoke), and the ratio of
+load + first invoke to LiteRT's.
 """
 from __future__ import annotations
 
@@ -115,13 +121,57 @@ def measure(path: str, repeat: int) -> dict:
     return {"weights": n_const, "rows": out}
 
 
+def measure_models(paths: list[str], repeat: int) -> None:
+    import edgelite
+    from edgelite.kernels import compiled
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        sys.exit("--models needs ai_edge_litert (the comparison runtime)")
+    enabled = compiled.ENABLED
+    runtimes = [("LiteRT", None), ("numpy", False)] + ([("compiled", True)] if enabled else [])
+    print(f"best of {repeat}; load = construct + allocate_tensors; ratio = (load + first "
+          f"invoke) / LiteRT's")
+    for path in paths:
+        row = []
+        base = None
+        for name, tier in runtimes:
+            loads, firsts = [], []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                if tier is None:
+                    it = Interpreter(model_path=path, num_threads=1)
+                else:
+                    compiled.ENABLED = tier
+                    it = edgelite.Interpreter(model_path=path)
+                it.allocate_tensors()
+                t1 = time.perf_counter()
+                for d in it.get_input_details():
+                    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+                it.invoke()
+                loads.append(t1 - t0)
+                firsts.append(time.perf_counter() - t1)
+            load, first = min(loads), min(firsts)
+            total = load + first
+            if base is None:
+                base = total
+            row.append(f"{name} {load * 1e3:.1f} + {first * 1e3:.1f} ms"
+                       + ("" if tier is None else f" ({total / base:.1f}x)"))
+        compiled.ENABLED = enabled
+        print(f"{os.path.basename(path)}: " + "; ".join(row))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=100, help="weights of the big model in MB")
     ap.add_argument("--small-mb", type=float, default=1, help="weights of the small model in MB")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--models", nargs="+", help="measure these .tflite files instead")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.models:
+        measure_models(args.models, args.repeat)
+        return
     if args.child:
         print(json.dumps(measure(args.child, args.repeat)))
         return

@@ -37,6 +37,8 @@ _VT: dict[int, object] = {}
 
 # field kinds
 _SCALAR, _VEC, _STR, _VSTR, _TABLE, _VTABLE, _UNION = range(7)
+_KINDS = {(False, "scalar"): _SCALAR, (True, "scalar"): _VEC, (False, "string"): _STR,
+          (True, "string"): _VSTR, (False, "table"): _TABLE, (True, "table"): _VTABLE}
 
 
 class _Malformed(Exception):
@@ -73,19 +75,11 @@ def _plans(schema: Schema, module) -> dict[str, _Table]:
                 fid += 2
                 continue
             scalar = _FMT.get(schema.enums.get(f.type, f.type))
-            if f.vector:
-                if scalar:
-                    kind, arg = _VEC, np.dtype("<" + scalar)
-                elif f.type == "string":
-                    kind, arg = _VSTR, None
-                else:
-                    kind, arg = _VTABLE, plans[f.type]
-            elif scalar:
-                kind, arg = _SCALAR, struct.Struct("<" + scalar)
-            elif f.type == "string":
-                kind, arg = _STR, None
-            else:
-                kind, arg = _TABLE, plans[f.type]
+            cat = "scalar" if scalar else "string" if f.type == "string" else "table"
+            kind = _KINDS[f.vector, cat]
+            arg = (np.dtype("<" + scalar) if kind == _VEC
+                   else struct.Struct("<" + scalar) if kind == _SCALAR
+                   else plans[f.type] if cat == "table" else None)
             if attr not in p.defaults:         # a field the object API leaves out
                 attr = None
             out.append((fid, kind, attr, None, arg))
