@@ -52,7 +52,7 @@ if numba is not None:
             t = (1 << 29) - t
             t = (t * r + (1 << 30)) >> 31
             r += t * 4
-        r = (r >> 1) * 4
+        r = r * 2                   # Rescale<0>(ExactMulByPot<-1>(r))
         if r > 2147483647:
             r = 2147483647
         return r, bit_length - 20

@@ -131,11 +131,7 @@ def test_int16_pot_scale(op, shapes, act, s1, s2, so):
 
 
 ALL_PAIRS = [("ADD", I8, "RELU"), ("ADD", U8, "NONE"), ("SUB", I8, "NONE"), ("MUL", I8, "RELU6"),
-             ("MUL", U8, "NONE"), ("SQUARED_DIFFERENCE", I8, None),
-             pytest.param("DIV", U8, "NONE", marks=pytest.mark.xfail(strict=True, reason=(
-                 "known difference, found by this test: 142 of 65,280 pairs, each an exact "
-                 "tie of a negative quotient (5 / -50 -> -2.5 steps), round to -2 here and "
-                 "to -3 in LiteRT's reference kernel; not yet explained"))),
+             ("MUL", U8, "NONE"), ("SQUARED_DIFFERENCE", I8, None), ("DIV", U8, "NONE"), ("DIV", I8, "RELU"),
              ("LESS", I8, None), ("EQUAL", U8, None)]
 
 

@@ -140,7 +140,11 @@ def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
         half_denominator_times_x = srdhm(half_denominator, x)
         one_minus = wrap32(one_f2 - half_denominator_times_x)
         x = wrap32(x + rescale(srdhm(x, one_minus), 4, 2))
-    return rescale(x >> 1, 2, 0)
+    # Rescale<0>(ExactMulByPot<-1>(x)): ExactMulByPot relabels the raw value as Q1.30
+    # (no shift), so the result is x * 2, saturated (not (x >> 1) * 4, which drops
+    # x's low bit: 2 units off for odd x; tests/kernels/test_quant_elementwise.py's
+    # all-pairs DIV found it)
+    return rescale(x, 1, 0)
 
 
 def count_leading_zeros32(x) -> np.ndarray:
@@ -203,8 +207,7 @@ def get_reciprocal_positive(x, x_integer_digits: int) -> tuple[np.ndarray, np.nd
         t >>= 31
         t <<= 2
         r += t
-    r >>= 1
-    r <<= 2
+    r <<= 1                                          # Rescale<0>(ExactMulByPot<-1>(r))
     np.minimum(r, INT32_MAX, out=r)
     return r, num_bits_over_unit
 
@@ -218,7 +221,7 @@ def get_reciprocal_scalar(x: int, x_integer_digits: int) -> tuple[int, int]:
     for _ in range(3):
         t = (1 << 29) - ((half_denominator * r + (1 << 30)) >> 31)
         r += ((t * r + (1 << 30)) >> 31) * 4
-    return min((r >> 1) * 4, INT32_MAX), bit_length + (x_integer_digits - 32)
+    return min(r * 2, INT32_MAX), bit_length + (x_integer_digits - 32)
 
 
 def inv_sqrt_quantized_multiplier_exp(value: int, reverse_shift: int) -> tuple[int, int]:
