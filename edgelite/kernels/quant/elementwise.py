@@ -26,13 +26,13 @@ from edgelite.kernels.base import Kernel
 from edgelite.kernels.common import activation_code, broadcast_shape
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant import arith
-from edgelite.kernels.quant.qutil import Requantizer
 from edgelite.kernels.quant.fixedpoint import (
     checked_log2,
     count_leading_sign_bits32,
     get_reciprocal,
     wrap32,
 )
+from edgelite.kernels.quant.qutil import Requantizer
 from edgelite.kernels.registry import register
 
 I8, U8, I16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
