@@ -7,6 +7,7 @@ only its graph, not its weights.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -54,10 +55,18 @@ def _str(b) -> str:
 def _int_list(v) -> list[int]:
     if v is None or isinstance(v, int):
         return []
-    return [int(x) for x in v]
+    return v.tolist() if isinstance(v, np.ndarray) else [int(x) for x in v]
 
 
-def _quant(q: fb.QuantizationParametersT | None, where: str, shape) -> ir.QuantParams | None:
+def _scales_ok(scale: np.ndarray) -> bool:
+    """Every scale finite and >= 0 (NaN fails both comparisons)."""
+    if scale.size == 1:
+        return 0.0 <= float(scale[0]) < math.inf
+    return not scale.size or bool(scale.min() >= 0) and bool(scale.max() < math.inf)
+
+
+def _quant(q: fb.QuantizationParametersT | None, where, shape) -> ir.QuantParams | None:
+    """where: the tensor's place for an error message (a str, or a callable making it)."""
     if q is None:
         return None
     scale = np.asarray(q.scale if q.scale is not None and not isinstance(q.scale, int) else [],
@@ -68,7 +77,15 @@ def _quant(q: fb.QuantizationParametersT | None, where: str, shape) -> ir.QuantP
     qmax = None if q.max is None or isinstance(q.max, int) else np.asarray(q.max, np.float32)
     qp = ir.QuantParams(scale=scale, zero_point=zp, quantized_dimension=int(q.quantizedDimension),
                         min=qmin, max=qmax, details=q.details, details_type=int(q.detailsType))
-    if scale.size and not (np.all(np.isfinite(scale)) and np.all(scale >= 0)):
+    if scale.size <= 1 and zp.size <= 1 and _scales_ok(scale):
+        return qp               # per-tensor (or none): nothing more to check
+    return _checked_quant(qp, where() if callable(where) else where, shape)
+
+
+def _checked_quant(qp: ir.QuantParams, where: str, shape) -> ir.QuantParams:
+    """qp after the checks of per-channel parameters and of the scales' values."""
+    scale, zp = qp.scale, qp.zero_point
+    if scale.size and not _scales_ok(scale):
         bad = scale[~(np.isfinite(scale) & (scale >= 0))][0]
         raise ModelError(f"{where}: quantization scale {bad} is not a finite, non-negative number")
     if scale.size and zp.size and zp.size != scale.size:
@@ -110,14 +127,12 @@ def _convert(mt: fb.ModelT, buf, n: int, what: str) -> ir.Model:
     model = ir.Model(version=int(mt.version), description=_str(mt.description))
     model.buffers = []
     flat_end = 0
+    base = np.frombuffer(buf, dtype=np.uint8, count=1).__array_interface__["data"][0]
     for bi, bt in enumerate(mt.buffers or []):
         b = ir.Buffer(offset=int(bt.offset), size=int(bt.size))
         if bt.data is not None and not isinstance(bt.data, int):
             b.data = bt.data  # np.frombuffer view, zero-copy
-            try:
-                flat_end = max(flat_end, _array_end(b.data, buf))
-            except ValueError:
-                pass
+            flat_end = max(flat_end, _array_end(b.data, base))
         elif b.offset > 1:
             if b.offset + b.size > n:
                 raise ModelError(f"{what}: buffer {bi} claims bytes [{b.offset}, "
@@ -140,7 +155,9 @@ def _convert(mt: fb.ModelT, buf, n: int, what: str) -> ir.Model:
                          debug_metadata_index=int(st.debugMetadataIndex))
         for ti, tt in enumerate(st.tensors or []):
             shape = tuple(_int_list(tt.shape))
-            where = f"subgraph {si}, tensor {ti} {_str(tt.name)!r}"
+
+            def where(si=si, ti=ti, name=tt.name):
+                return f"subgraph {si}, tensor {ti} {_str(name)!r}"
             sig = tt.shapeSignature
             t = ir.Tensor(
                 name=_str(tt.name), shape=shape, type=int(tt.type), buffer=int(tt.buffer),
@@ -219,10 +236,9 @@ def _appended_zip_start(buf, n: int) -> int | None:
     return None
 
 
-def _array_end(arr: np.ndarray, buf) -> int:
-    base = np.frombuffer(buf, dtype=np.uint8, count=1)
-    start = arr.__array_interface__["data"][0] - base.__array_interface__["data"][0]
-    return start + arr.nbytes
+def _array_end(arr: np.ndarray, base: int) -> int:
+    """Where the view `arr` ends, as an offset in the buffer whose address is base."""
+    return arr.__array_interface__["data"][0] - base + arr.nbytes
 
 
 _CONTROL_FLOW_FIELDS = {

@@ -24,6 +24,7 @@ compiled.py's kernels (compiled_gemm's vector kernel for 3x3, multiplier 1).
 from __future__ import annotations
 
 import abc
+import copy
 import sys
 
 import numpy as np
@@ -178,9 +179,8 @@ class Epilogue:
         self.bias_input = bias_input if bias is not None and bias.data is None else None
         r = 1
         if bias is not None and bias.data is not None:
-            for k in range(1, max(1, 8192 // max(n, 1)) + 1):
-                if rows % k == 0:
-                    r = k
+            # the largest r <= 8192 / n dividing rows
+            r = next(k for k in range(max(1, 8192 // max(n, 1)), 0, -1) if rows % k == 0)
             self.bias = np.tile(bias.data.reshape(-1).astype(F32), r)
         else:
             self.bias = None
@@ -407,8 +407,13 @@ class _ImageToColumnsConv(Kernel):
             self.fold_bias = True
         epi_bias = None if self.fold_bias else bias
         self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
-        self.block_epilogues = [Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
-                                for r0, r1 in self.block_ranges]
+        # one Epilogue per block (each binds its own view), built once per block size
+        made: dict[int, Epilogue] = {}
+        self.block_epilogues = []
+        for r0, r1 in self.block_ranges:
+            if r1 - r0 not in made:
+                made[r1 - r0] = Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
+            self.block_epilogues.append(copy.copy(made[r1 - r0]))
         # Compiled tier, 2-D, dilation_w 1: an implicit GEMM over a strided view of the
         # (padded) input, each window row's KW*C values contiguous: no column buffer.
         # (`transposed` and `fold_bias` then only describe the numpy tier's layout.)
