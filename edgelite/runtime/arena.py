@@ -75,8 +75,16 @@ class GreedyPlanner:
         """Largest sum of sizes of buffers live at the same step."""
         if not self.reqs:
             return 0
-        steps = sorted({r.first for r in self.reqs} | {r.last for r in self.reqs})
-        return max(sum(r.size for r in self.reqs if r.first <= s <= r.last) for s in steps)
+        # a sweep over the steps: + size where a buffer starts, - size after it ends
+        delta: dict[int, int] = {}
+        for r in self.reqs:
+            delta[r.first] = delta.get(r.first, 0) + r.size
+            delta[r.last + 1] = delta.get(r.last + 1, 0) - r.size
+        live = best = 0
+        for step in sorted(delta):
+            live += delta[step]
+            best = max(best, live)
+        return best
 
     def naive_size(self) -> int:
         return sum(r.size for r in self.reqs)

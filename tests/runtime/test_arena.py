@@ -77,3 +77,18 @@ def test_arena_over_limit_names_the_largest_tensor(monkeypatch):
     msg = str(e.value)
     assert "EDGELITE_MAX_ARENA_BYTES" in msg
     assert "'big_one' [1, 4096] float32, 16384 bytes, written by operator 0 (TILE)" in msg
+
+
+def test_lower_bound_sweep_equals_the_definition():
+    """lower_bound (a sweep over start / end events) equals its definition: the largest
+    sum of sizes of the buffers live at one step."""
+    import random
+    for trial in range(200):
+        rng = random.Random(trial)
+        g = GreedyPlanner()
+        for _ in range(rng.randint(1, 40)):
+            first = rng.randint(0, 20)
+            g.add_buffer(rng.randint(1, 5000), first, first + rng.randint(0, 8))
+        steps = {r.first for r in g.reqs} | {r.last for r in g.reqs}
+        want = max(sum(r.size for r in g.reqs if r.first <= s <= r.last) for s in steps)
+        assert g.lower_bound() == want
