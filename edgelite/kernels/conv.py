@@ -461,8 +461,14 @@ class _ImageToColumnsConv(Kernel):
             self.col_idx = ctx.request_scratch((groups, self.rows, k), F32)
             self.gemm_idx = ctx.request_scratch((groups, self.rows, out_ch // groups), F32)
         self.weights_const = w_const is not None
-        self.wt = self._relayout(w_const) if w_const is not None else None
-        wt_plain = self.wt
+        if use_gemm_c and not self.fold_bias:
+            # only the compiled GEMM reads the filter: it packs its panels straight from
+            # a view (no re-laid-out copy first)
+            self.wt = None
+            wt_plain = self._relayout_view(w_const)
+        else:
+            self.wt = self._relayout(w_const) if w_const is not None else None
+            wt_plain = self.wt
         if self.fold_bias:
             self.wt = np.ascontiguousarray(
                 np.vstack([self.wt, bias.data.reshape(1, -1).astype(F32)]), F32)
@@ -474,12 +480,17 @@ class _ImageToColumnsConv(Kernel):
                 self.gemm_c = Gemm(wt_plain, None if bias is None else bias.data.reshape(-1),
                                    out_spatial[-1], bounds)
             else:
-                self.gemm_c = Gemm(self.wt, None if bias is None or self.fold_bias
+                self.gemm_c = Gemm(wt_plain if self.wt is None else self.wt,
+                                   None if bias is None or self.fold_bias
                                    else bias.data.reshape(-1), self.rows, bounds)
 
     @abc.abstractmethod
     def _relayout(self, w: np.ndarray) -> np.ndarray:
         """The constant filter re-laid out for this convolution's GEMM."""
+
+    def _relayout_view(self, w: np.ndarray) -> np.ndarray:
+        """_relayout's values, as a view where the layout allows one."""
+        return self._relayout(w)
 
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
@@ -698,6 +709,11 @@ class Conv2D(_ImageToColumnsConv):
                 _same_valid_pads(padding, wd, kw, sw, dw, ow)]
         self._setup(ctx, x, w.data, bias, (oh, ow), (kh, kw), (sh, sw), (dh, dw), pads, groups,
                     oc, bounds)
+
+    def _relayout_view(self, w: np.ndarray) -> np.ndarray:
+        if self.groups == 1:
+            return w.reshape(w.shape[0], -1).T
+        return self._relayout(w)
 
     def _relayout(self, w: np.ndarray) -> np.ndarray:
         oc = w.shape[0]
