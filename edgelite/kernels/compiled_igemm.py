@@ -1112,10 +1112,12 @@ def pack_weights(wq: np.ndarray) -> tuple[np.ndarray, int, int]:
     k, n = wq.shape
     kq = max(1, -(-k // 4))
     npad = 16 * max(1, -(-n // 16))
-    wp = np.zeros((4 * kq, npad), np.int8)
-    wp[:k, :n] = wq
-    return (np.ascontiguousarray(wp.reshape(kq, 4, npad // 16, 16).transpose(2, 0, 3, 1))
-            .reshape(npad // 16, kq, 64), kq, npad)
+    # by output channel (a copy, not a transpose, when wq is a view of [N, K] rows);
+    # each quad of K as one int32, so the re-layout moves 4-byte units
+    rows = np.zeros((npad, 4 * kq), np.int8)
+    rows[:n, :k] = wq.T
+    quads = rows.view(np.int32).reshape(npad // 16, 16, kq).transpose(0, 2, 1)
+    return np.ascontiguousarray(quads).view(np.int8).reshape(npad // 16, kq, 64), kq, npad
 
 
 def padded_plan(plan, n: int, npad: int) -> tuple:
@@ -1194,7 +1196,7 @@ def direct_weights(wq: np.ndarray) -> tuple[np.ndarray, int]:
     the input too: their products are 0)."""
     o, kh, kw, c = wq.shape
     qs = -(-(kw * c) // 4)
-    wd = np.zeros((kh, qs * 4, o), np.int64)
+    wd = np.zeros((kh, qs * 4, o), np.int8)
     wd[:, :kw * c, :] = np.asarray(wq).reshape(o, kh, kw * c).transpose(1, 2, 0)
     wpk, _, _ = pack_weights(wd.reshape(kh * qs * 4, o))
     return wpk, qs

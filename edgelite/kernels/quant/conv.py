@@ -252,7 +252,8 @@ class QuantizedConv2D(Kernel):
         og = oc // groups
         # [O, KH, KW, Ig] -> [G, KH*KW*Ig, Og] (the im2col column order).
         wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
-        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt, dtype=ft)
+        wt = wt[0] if groups == 1 else wt
+        self.wt = None          # the float copy, made below unless the VNNI kernels run
         self.corr = q.correction(wq.reshape(oc, k).sum(axis=1))
         self.requant = q.requantizer()
         self.zi = q.zi
@@ -310,6 +311,7 @@ class QuantizedConv2D(Kernel):
                 self.fill_v = np.int8(q.zi)
                 self._x = None
                 return
+            self.wt = np.ascontiguousarray(wt, dtype=ft)
             self.fill = ft.type(q.zi)
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
             brows = self.nb * self.bh * ow
@@ -320,6 +322,7 @@ class QuantizedConv2D(Kernel):
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
             self._x = None
             return
+        self.wt = np.ascontiguousarray(wt, dtype=ft)
         # float64 requantization when provably exact: |acc| <= max|x| * sum|w| per channel
         self.requant.enable_float(self.corr, max_abs(q.x_dtype)
                                   * np.abs(wq).reshape(oc, k).sum(axis=1))
@@ -1000,7 +1003,7 @@ class QuantizedFullyConnected(Kernel):
         self.ft = ft = q.gemm_dtype(max(k, 1), wconst)
         self.q = q
         if self.weights_const:
-            self._set_weights(np.asarray(w.data))
+            self._set_weights(wconst, with_wt=False)       # the float copy: below, if used
         # The reference kernel: round(double(acc) * in*w/out) + zo (no integer multiplier).
         self.eff = effective_scales(q.in_scale, q.w_scales, q.out_scale, units)
         self.zo, self.lo, self.hi = q.zo, q.lo, q.hi
@@ -1029,6 +1032,8 @@ class QuantizedFullyConnected(Kernel):
         else:
             self.acc_idx = ctx.request_scratch((batch, units), F64)
             self.tmp_idx = ctx.request_scratch((batch, units), F64)
+        if self.weights_const and self.vnni is None:
+            self.wt = np.ascontiguousarray(wconst.T, dtype=ft)
         # Tiny products (a classifier head): a float64 GEMM of [x, 1] against [wq; corr]
         # gives the exact accumulator with the correction (|sum| <= K * 2^16 + 2^31 <<
         # 2^53), and the epilogue runs in fewer calls with float scalars.
@@ -1044,9 +1049,9 @@ class QuantizedFullyConnected(Kernel):
             self.bounds = (float(self.lo - self.zo), float(self.hi - self.zo), float(self.zo))
         self._x = None
 
-    def _set_weights(self, w: np.ndarray) -> None:
-        wq = self.q.weights(w)
-        self.wt = np.ascontiguousarray(wq.T, dtype=self.ft)
+    def _set_weights(self, wq: np.ndarray, with_wt: bool = True) -> None:
+        """wq: the weights minus their zero point (QuantSetup.weights)."""
+        self.wt = np.ascontiguousarray(wq.T, dtype=self.ft) if with_wt else None
         self.corr = self.q.correction(wq.sum(axis=1))
         self.corr_f = self.corr.astype(F64)
 
@@ -1097,7 +1102,7 @@ class QuantizedFullyConnected(Kernel):
             fn(*args)
             return
         if not self.weights_const:
-            self._set_weights(ictx.inputs[1])
+            self._set_weights(self.q.weights(ictx.inputs[1]))
         np.copyto(self.xf, self.x2d)
         np.matmul(self.xf, self.wt, out=self.gemm)
         if self.fast is not None:
