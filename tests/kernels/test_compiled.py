@@ -343,3 +343,20 @@ def test_quantized_conv_tiers_bit_identical(case, bias, zi_kind):
     np.testing.assert_array_equal(got, want)
     if factor >= 0.01:     # (smaller factors: multipliers > 1, left shifts, saturation)
         assert len(np.unique(want)) > 1, "degenerate case: the output is constant"
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
+def test_cached_typeof_equals_numba_typeof():
+    """compiled_igemm._typeof (cached by dtype, rank, layout, flags; scalars by type)
+    gives numba.typeof's type for arrays of every layout, read-only views, scalars."""
+    from numba import typeof
+
+    from edgelite.kernels.compiled_igemm import _typeof
+    base = np.zeros((3, 4), np.float32)
+    values = [np.zeros(3, np.int8), base, base.T, base[:, ::2], base[:, 0], base[0],
+              np.zeros(1), np.zeros(()), np.frombuffer(b"abcd", np.int8), np.zeros((4, 1))[:, 0],
+              np.int64(3), np.float32(1), 3, -5, 2.5, True, 1 << 63, (1, 2), (base, 1.5, (2, base.T)),
+              (np.int64(1), np.int64(2))]
+    for _ in range(2):                      # the second round from the cache
+        for v in values:
+            assert _typeof(v) == typeof(v), v
