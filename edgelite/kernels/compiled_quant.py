@@ -372,6 +372,29 @@ if ENABLED:
             q = (q >> right) + (1 if rem > thr else 0)
         return q + zp
 
+    @_jit_inline
+    def _least_at_least(level, mc, rc, zp, amin, amax):
+        # the least a in [amin, amax] with R(a) >= level, given R(amin) < level <= R(amax):
+        # bisection, bracketed first by the 17 integers around the real-valued estimate
+        # (R(a) ~ floor(a * m / 2^S + k0) + zp)
+        s = 31.0 + rc
+        half = np.float64(np.int64(1) << (rc - 1)) if rc > 0 else 0.0
+        ms = mc / 2.0 ** s
+        k0 = (2.0 ** 30 + half * 2.0 ** 31) / 2.0 ** s
+        est = np.floor((level - zp - k0) / ms)
+        a0, a1 = amin, amax                  # R(a0) < level <= R(a1)
+        if amin + 8 < est < amax - 8:
+            e = np.int64(est)
+            if _r_ref(e - 8, mc, rc, zp) < level and _r_ref(e + 8, mc, rc, zp) >= level:
+                a0, a1 = e - 8, e + 8
+        while a1 - a0 > 1:
+            mid = a0 + (a1 - a0) // 2
+            if _r_ref(mid, mc, rc, zp) >= level:
+                a1 = mid
+            else:
+                a0 = mid
+        return a1
+
     @_jit
     def thresholds(m, right, zp, lo, hi, alo, ahi):
         """Per channel, alo = the least int32 a with R(a) >= lo and ahi = the greatest
@@ -383,32 +406,13 @@ if ENABLED:
         amax = np.int64(2147483647)
         for c in range(m.shape[0]):
             mc, rc = np.int64(m[c]), np.int64(right[c])
-            if _r_ref(amax, mc, rc, zp) < lo or _r_ref(amin, mc, rc, zp) > hi:
+            r_min, r_max = _r_ref(amin, mc, rc, zp), _r_ref(amax, mc, rc, zp)
+            if r_max < lo or r_min > hi:
                 return False
-            # least a with R(a) >= lo
-            if _r_ref(amin, mc, rc, zp) >= lo:
-                a1 = amin
-            else:
-                a0, a1 = amin, amax          # R(a0) < lo <= R(a1)
-                while a1 - a0 > 1:
-                    mid = a0 + (a1 - a0) // 2
-                    if _r_ref(mid, mc, rc, zp) >= lo:
-                        a1 = mid
-                    else:
-                        a0 = mid
-            alo[c] = a1
-            # greatest a with R(a) <= hi
-            if _r_ref(amax, mc, rc, zp) <= hi:
-                b0 = amax
-            else:
-                b0, b1 = amin, amax          # R(b0) <= hi < R(b1)
-                while b1 - b0 > 1:
-                    mid = b0 + (b1 - b0) // 2
-                    if _r_ref(mid, mc, rc, zp) <= hi:
-                        b0 = mid
-                    else:
-                        b1 = mid
-            ahi[c] = b0
+            alo[c] = amin if r_min >= lo else _least_at_least(lo, mc, rc, zp, amin, amax)
+            # the greatest a with R(a) <= hi: one below the least with R(a) >= hi + 1
+            ahi[c] = amax if r_max <= hi else \
+                _least_at_least(hi + 1, mc, rc, zp, amin, amax) - 1
             if (_r_ref(alo[c], mc, rc, zp) != lo or _r_ref(ahi[c], mc, rc, zp) != hi
                     or alo[c] > ahi[c]):
                 return False
