@@ -322,7 +322,6 @@ class QuantizedConv2D(Kernel):
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
             self._x = None
             return
-        self.wt = np.ascontiguousarray(wt, dtype=ft)
         # float64 requantization when provably exact: |acc| <= max|x| * sum|w| per channel
         self.requant.enable_float(self.corr, max_abs(q.x_dtype)
                                   * np.abs(wq).reshape(oc, k).sum(axis=1))
@@ -372,10 +371,12 @@ class QuantizedConv2D(Kernel):
                 self.u_rows = self.requant.wide_rows(brows, oc)
                 self._x = None
                 return
+            self.wt = np.ascontiguousarray(wt, dtype=ft)
             if not self.direct:
                 self.col_idx = ctx.request_scratch((self.nb, self.bh, ow, k), ft)
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
         else:
+            self.wt = np.ascontiguousarray(wt, dtype=ft)
             self.col_idx = ctx.request_scratch((groups, self.rows, k), ft)
             self.gemm_idx = ctx.request_scratch((groups, self.rows, og), ft)
             self.accf_idx = ctx.request_scratch((self.rows, oc), ft)
