@@ -92,3 +92,37 @@ def test_lower_bound_sweep_equals_the_definition():
         steps = {r.first for r in g.reqs} | {r.last for r in g.reqs}
         want = max(sum(r.size for r in g.reqs if r.first <= s <= r.last) for s in steps)
         assert g.lower_bound() == want
+
+
+def _greedy_reference(reqs) -> tuple[list[int], int]:
+    """The greedy placement written plainly: largest first (then earliest, then by
+    index), each at the lowest offset no live buffer overlaps."""
+    order = sorted(range(len(reqs)), key=lambda i: (-reqs[i].size, reqs[i].first, i))
+    placed, offsets, size = [], [0] * len(reqs), 0
+    for i in order:
+        r = reqs[i]
+        offset = 0
+        for first, last, start, end in sorted((p for p in placed
+                                              if p[0] <= r.last and r.first <= p[1]),
+                                             key=lambda p: p[2]):
+            if offset + r.size <= start:
+                break
+            offset = max(offset, end)
+        offsets[i] = offset
+        placed.append((r.first, r.last, offset, offset + r.size))
+        size = max(size, offset + r.size)
+    return offsets, size
+
+
+def test_placement_equals_the_plain_greedy():
+    import random
+    for trial in range(300):
+        rng = random.Random(trial)
+        g = GreedyPlanner()
+        for _ in range(rng.randint(1, 80)):
+            first = rng.randint(0, 30)
+            g.add_buffer(rng.choice([64, 128, rng.randint(1, 9000)]), first,
+                         first + rng.randint(0, 10))
+        offsets, size = _greedy_reference(g.reqs)
+        assert g.arena_size() == size
+        assert [g.offset(i) for i in range(len(g.reqs))] == offsets
