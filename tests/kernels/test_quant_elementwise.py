@@ -135,19 +135,25 @@ ALL_PAIRS = [("ADD", I8, "RELU"), ("ADD", U8, "NONE"), ("SUB", I8, "NONE"), ("MU
              ("LESS", I8, None), ("EQUAL", U8, None)]
 
 
+PAIR_QUANT = [((0.05, 0), (0.02, 1), (0.1, 2)),           # (scale, zero point index)
+              ((0.003, 2), (0.7, 0), (0.04, 1))]
+
+
+@pytest.mark.parametrize("quant", range(len(PAIR_QUANT)))
 @pytest.mark.parametrize("op,dtype,act", ALL_PAIRS)
-def test_every_pair_of_8bit_values(op, dtype, act):
+def test_every_pair_of_8bit_values(op, dtype, act, quant):
     """All 65,536 (a, b) pairs at once: the 8-bit ops' prepared table (one entry per pair
     of codes) against the reference kernels, entry by entry."""
     codes = np.arange(1 << 16)
     a = (codes >> 8).astype(np.uint8).view(dtype)
     b = (codes & 0xFF).astype(np.uint8).view(dtype)
-    za, zb, zo = ZP8[dtype][0], ZP8[dtype][1], ZP8[dtype][2]
+    (sa, ia), (sb, ib), (so, io) = PAIR_QUANT[quant]
+    za, zb, zo = ZP8[dtype][ia], ZP8[dtype][ib], ZP8[dtype][io]
     if op == "DIV":
         keep = b != zb                     # no division by (real) zero
         a, b = a[keep], b[keep]
     opts = {} if act is None else {"fused_activation_function": act}
-    m = binary_model(op, dtype, a.shape, b.shape, q(0.05, za), q(0.02, zb), q(0.1, zo),
+    m = binary_model(op, dtype, a.shape, b.shape, q(sa, za), q(sb, zb), q(so, zo),
                      VERSION.get((op, dtype), 1), **opts)
     compare(m, [a, b], f"{op}-all-pairs")
 
