@@ -323,3 +323,16 @@ def test_prelu_errors():
     # unquantized alpha
     _raises(prelu_model(I8, (2, 3), a8, q(0.1, 0), None, q(0.1, 0)),
             match=r"\(PRELU\).*alpha must be quantized")
+
+
+@pytest.mark.parametrize("dtype", [I8, U8])
+@pytest.mark.parametrize("qi,qa,qo", PRELU_Q[:2])
+def test_prelu_every_pair_of_8bit_values(dtype, qi, qa, qo):
+    """PRELU's (x, alpha) table, all 65,536 pairs, against the reference kernels."""
+    codes = np.arange(1 << 16)
+    x = (codes >> 8).astype(np.uint8).view(dtype)
+    alpha = (codes & 0xFF).astype(np.uint8).view(dtype)
+    shift = 0 if dtype == I8 else 128           # the zero points, moved into uint8's range
+    qi, qa, qo = ((s, z + shift) for s, z in (qi, qa, qo))
+    m = prelu_model(dtype, x.shape, alpha, q(*qi), q(*qa), q(*qo), const=False)
+    compare(m, [x, alpha], "PRELU-all-pairs")
