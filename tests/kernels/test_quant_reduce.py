@@ -89,3 +89,31 @@ def test_errors():
             match=r"\(REDUCE_PROD\)")
     _raises(reduce_model("MEAN", I8, (2, 3), [5], False, q(0.1, 3), q(0.1, 0), 2),
             match=r"\(MEAN\).*out of range")
+
+
+def _rows_with_every_sum(n: int, dtype) -> np.ndarray:
+    """[n * (max - min) + 1, n] rows of 8-bit values whose sums are every integer from
+    n * min to n * max (row s: as many values at max as fit, one in between, the rest
+    at min)."""
+    info = np.iinfo(dtype)
+    lo, hi = int(info.min), int(info.max)
+    span = hi - lo
+    rows = []
+    for extra in range(n * span + 1):
+        full, rest = divmod(extra, span)
+        row = [hi] * full + ([lo + rest] if full < n else []) + [lo] * (n - full - 1)
+        rows.append(row[:n])
+    return np.array(rows, dtype=dtype)
+
+
+@pytest.mark.parametrize("op,dtype", [("MEAN", I8), ("MEAN", U8), ("SUM", I8), ("SUM", U8)])
+@pytest.mark.parametrize("params", range(2))
+def test_every_possible_sum(op, dtype, params):
+    """8-bit MEAN / SUM run as a table over the integer sum of the reduced values: rows
+    whose sums take every possible value (n = 5), against the reference kernels."""
+    x = _rows_with_every_sum(5, dtype)
+    assert sorted(set(x.astype(np.int64).sum(axis=1).tolist())) == \
+        list(range(5 * int(np.iinfo(dtype).min), 5 * int(np.iinfo(dtype).max) + 1))
+    qi, qo = PARAMS[dtype][params]
+    m = reduce_model(op, dtype, x.shape, [1], False, q(*qi), q(*qo), VERSION[(op, dtype)])
+    compare(m, [x], f"{op}-every-sum")
