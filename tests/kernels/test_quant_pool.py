@@ -114,3 +114,28 @@ def _bad(dtype_in, dtype_out, act="NONE", shape=(1, 4, 4, 1), stride=1):
 def test_invalid(args, msg):
     with pytest.raises(edgelite.OpError, match=rf"operator 0 \(MAX_POOL_2D\).*{msg}"):
         edgelite.Interpreter(model_content=_bad(*args)).allocate_tensors()
+
+
+@pytest.mark.parametrize("dtype", [I8, U8])
+def test_average_every_window_sum(dtype):
+    """3x3 windows (a count of 9) whose sums take every possible value, against the
+    reference kernels: the rounding of sum / count everywhere, ties included."""
+    info = np.iinfo(dtype)
+    lo, span = int(info.min), int(info.max) - int(info.min)
+    rows = []
+    for extra in range(9 * span + 1):
+        full, rest = divmod(extra, span)
+        row = [lo + span] * full + ([lo + rest] if full < 9 else []) + [lo] * 9
+        rows.append(row[:9])
+    rows = np.array(rows, dtype=dtype)                     # [R, 9], sums all distinct
+    r = len(rows)
+    xv = rows.reshape(r, 3, 3).transpose(1, 0, 2).reshape(1, 3, 3 * r, 1)
+    zp = int(info.min) + 7
+    q = {"scale": [0.05], "zero_point": [zp]}
+    b = ModelBuilder()
+    x = b.add_input("x", xv.shape, dtype, quant=q)
+    y = b.add_tensor("y", (1,), dtype, quant=q)
+    b.add_op("AVERAGE_POOL_2D", [x], [y], version=2 if dtype == I8 else 1, padding="VALID",
+             stride_h=3, stride_w=3, filter_height=3, filter_width=3)
+    b.add_output(y)
+    check_against_litert(b.to_bytes(), [xv.astype(dtype)], reference=True, int_tol=0)
