@@ -336,3 +336,32 @@ def test_invalid_batch_matmul_per_channel_axis():
     b.add_output(y)
     with pytest.raises(edgelite.OpError, match=r"operator 0 \(BATCH_MATMUL\).*per-channel"):
         edgelite.Interpreter(model_content=b.to_bytes()).allocate_tensors()
+
+
+def test_float32_gemm_when_the_weights_keep_it_exact():
+    """The hybrid GEMM runs in float32 when max|q| * sum|w| over every unit is below 2^24
+    (exact in any order), else in float64; both against the reference kernels, at
+    K = 1100 with random weights (float32) and with all weights at +-127 (float64)."""
+    from edgelite.kernels.quant.qutil import F32, F64, gemm_float_dtype_for
+    assert gemm_float_dtype_for(127, np.full((3, 1040), 127), 1) == F32    # 16,774,160
+    assert gemm_float_dtype_for(127, np.full((3, 1041), 127), 1) == F64    # 16,790,289
+    assert gemm_float_dtype_for(128, np.full((1041, 2), -1), 0) == F32
+    for extreme in (False, True):
+        rng = np.random.default_rng(5)
+        w, q = _weights(rng, (9, 1100), 0, False)
+        if extreme:
+            w = np.where(rng.random(w.shape) < 0.5, -127, 127).astype(np.int8)
+        for asym in (False, True):
+            b = ModelBuilder()
+            ins = [b.add_input("x", (3, 1100), np.float32), b.add_constant("w", w, quant=q)]
+            y = b.add_tensor("y", (1,), np.float32)
+            b.add_op("FULLY_CONNECTED", ins, [y], version=9 if asym else 3,
+                     asymmetric_quantize_inputs=asym)
+            b.add_output(y)
+            model = b.to_bytes()
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            kernel = it._main.kernels[0]
+            assert kernel.ft == (F64 if extreme else F32)
+            for kind in ("normal", "ties"):
+                check(model, [_input(rng, (3, 1100), kind)])

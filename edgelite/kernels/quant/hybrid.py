@@ -44,6 +44,7 @@ from edgelite.kernels.quant.qutil import (
     I8,
     Padded,
     gemm_float_dtype,
+    gemm_float_dtype_for,
     same_valid_pads,
     scales_of,
     window_view,
@@ -185,8 +186,10 @@ class HybridFullyConnected(Kernel):
             self.pcs, self.w_scale = s.astype(F32), None
         else:
             self.pcs, self.w_scale = None, np.float32(s[0])
-        self.ft = gemm_float_dtype(max(k, 1), 128, 128)
-        self.wt = np.ascontiguousarray(wq.T).astype(self.ft)
+        # inputs quantized to [-127, 127] (symmetric) or [-128, 127] (asymmetric, the
+        # offset applied after the GEMM)
+        self.ft = gemm_float_dtype_for(128 if self.asym else 127, wq, 1)
+        self.wt = np.ascontiguousarray(wq.T, dtype=self.ft)
         self.row_sums = wq.sum(axis=1).astype(np.float64)
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
         self.dot = np.empty((batch, units), F32)
@@ -283,9 +286,11 @@ class HybridConv2D(Kernel):
         self.groups, self.rows, self.n = groups, n * oh * ow, n
         k = kh * kw * ic
         og = oc // groups
-        self.ft = ft = gemm_float_dtype(k, 255, 128)
+        # the GEMM reads q - offset (per-channel, asymmetric: |.| <= 255) or q (|q| <= 127)
+        self.ft = ft = gemm_float_dtype_for(255 if self.per_channel else 127,
+                                            np.asarray(w.data).reshape(oc, k), 1)
         wt = np.asarray(w.data, np.int64).reshape(groups, og, k).transpose(0, 2, 1)
-        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt).astype(ft)
+        self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt, dtype=ft)
         self.pad = Padded(x.shape, pads)
         # a small padded copy is the node's own: its border (0) is filled once, at bind,
         # not on every invoke (four fills of an arena buffer other nodes overwrite)
@@ -470,8 +475,8 @@ class HybridBatchMatMul(Kernel):
         wq = np.asarray(b.data, np.int64).reshape(eb)
         if adj_y:
             wq = wq.swapaxes(-1, -2)                     # [..., K, C]
-        self.ft = gemm_float_dtype(max(k, 1), 128, 128)
-        self.wf = np.ascontiguousarray(wq).astype(self.ft)
+        self.ft = gemm_float_dtype_for(128, wq, -2)            # wq [..., K, C]
+        self.wf = np.ascontiguousarray(wq, dtype=self.ft)
         # LiteRT's indexing of per-row scales/offsets and weight row sums (see the
         # module docstring): extended to 3 batch dimensions.
         ob = (1,) * (3 - len(batch)) + tuple(batch)
