@@ -40,6 +40,7 @@ from edgelite.kernels.quant.qutil import (
     F32,
     F64,
     gemm_float_dtype,
+    gemm_float_dtype_for,
 )
 from edgelite.kernels.registry import register
 from edgelite.kernels.rnn import (
@@ -108,8 +109,8 @@ class _HybridMatrix:
         w = np.concatenate([np.asarray(v, np.int64).reshape(v.shape[0], -1)
                             for v, _ in blocks], axis=0)
         self.K = w.shape[1]
-        self.dtype = gemm_float_dtype(self.K, 128, 128)
-        self.wt = np.ascontiguousarray(w.T.astype(self.dtype))
+        self.dtype = gemm_float_dtype_for(128, w, 1)       # exact for any int8 input
+        self.wt = np.ascontiguousarray(w.T, dtype=self.dtype)
         self.row_sums = w.sum(axis=1)
         self.scale = np.concatenate([np.full(v.shape[0], s, F32) for v, s in blocks])
 
@@ -849,9 +850,8 @@ class _IntegerLstmCell:
                 self.ln_m[k], self.ln_s[k] = _qm(ln_scale)
                 self.ln_guard[k] = max(1, int(f32(10000) * ln_scale))
                 self.ln_bias[k] = b
-        K_in, K_rec = n_input, O
-        self.dt_in = gemm_float_dtype(K_in, 128, 128)
-        self.dt_rec = gemm_float_dtype(K_rec, 128, 128)
+        self.dt_in = gemm_float_dtype_for(128, np.concatenate(w_in), 1)
+        self.dt_rec = gemm_float_dtype_for(128, np.concatenate(w_rec), 1)
         self.w_in = np.ascontiguousarray(np.concatenate(w_in).T.astype(self.dt_in))
         self.w_rec = np.ascontiguousarray(np.concatenate(w_rec).T.astype(self.dt_rec))
         self.bias_in = np.concatenate(bias_in)
