@@ -218,22 +218,16 @@ class Requantizer:
         half = per_channel(self.half).astype(np.int64)
         S = 31 + right
         c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
-        key = (channels, self.m.tobytes(), self.s.tobytes(), zp, lo, hi)
-        cached = getattr(self, "_thr", None)
-        if cached is not None and cached[0] == key:
-            found = cached[1]
+        search = _compiled_thresholds() if self.COMPILED_SEARCH else None
+        if search is not None:
+            # the same bisection per channel in compiled scalar code (the numpy search's
+            # ~100 small passes were a third of MobileNetV2 int8's prepare)
+            alo, ahi = np.empty(channels, np.int64), np.empty(channels, np.int64)
+            ok = search(m, right, np.int64(zp), np.int64(lo), np.int64(hi), alo, ahi)
+            found = (alo, ahi) if ok else None
         else:
-            search = _compiled_thresholds() if self.COMPILED_SEARCH else None
-            if search is not None:
-                # the same bisection per channel in compiled scalar code (the numpy
-                # search's ~100 small passes were a third of MobileNetV2 int8's prepare)
-                alo, ahi = np.empty(channels, np.int64), np.empty(channels, np.int64)
-                ok = search(m, right, np.int64(zp), np.int64(lo), np.int64(hi), alo, ahi)
-                found = (alo, ahi) if ok else None
-            else:
-                found = self._search_numpy(m, s, zp, lo, hi, np.ldexp(m.astype(F64), -S),
-                                           np.ldexp(c, -S))
-            self._thr = (key, found)
+            found = self._search_numpy(m, s, zp, lo, hi, np.ldexp(m.astype(F64), -S),
+                                       np.ldexp(c, -S))
         if found is None:
             return None
         alo, ahi = found
