@@ -31,6 +31,7 @@ from edgelite.kernels.base import Kernel
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.fixedpoint import wrap32
+from edgelite.kernels.quant.qutil import requantized
 from edgelite.kernels.reduce import _Plan, resolve_axes
 from edgelite.kernels.registry import register
 
@@ -91,7 +92,7 @@ class _QuantReduce(Kernel):
         if n * (int(info.max) - int(info.min)) + 1 > self.TABLE_MAX:
             return
         sums = np.arange(n * int(info.min), n * int(info.max) + 1, dtype=np.int64)
-        r = self.reduce_sums(sums, n)
+        r = self.table_values(sums, n)
         if r is None:
             return
         # Cyclic: the sums are consecutive integers, so sum mod size is one-to-one and
@@ -104,7 +105,7 @@ class _QuantReduce(Kernel):
         if size == 1 << 16:
             self.sum_dtype = np.dtype(np.int16 if info.min < 0 else np.uint16)
         self.table = np.zeros(size, x.dtype)
-        self.table[sums % size] = np.clip(r, self.lo, self.hi)
+        self.table[sums % size] = r
         self.sum_axes = tuple(plan.axes)
         self.kernel = None
         axes = sorted(plan.axes)
@@ -123,6 +124,12 @@ class _QuantReduce(Kernel):
         """The op's outputs (before clamping) for int64 sums of n reduced values; None
         when the op is not a function of the sum."""
         return
+
+    def table_values(self, sums, n):
+        """The clamped outputs for every possible sum (the lookup table's entries), or
+        None when the op is not a function of the sum."""
+        r = self.reduce_sums(sums, n)
+        return None if r is None else np.clip(r, self.lo, self.hi)
 
     def setup(self, ctx) -> None:
         pass
@@ -177,14 +184,25 @@ class QuantMean(_QuantReduce):
     def reduce(self, x, plan):
         return self.reduce_sums(self.sum_int32(x, plan), plan.count, bool(plan.axes))
 
-    def reduce_sums(self, sums, n, has_axes=True):
+    def _scaling(self, n, has_axes):
+        """(multiplier, shift) of the mean of n values: the sum's, divided by n."""
         m, s = self.m, self.s
         if has_axes:
             shift = min(n.bit_length() - 1, 32, 31 + s)
             m = (m << shift) // n
             s = s - shift
+        return m, s
+
+    def reduce_sums(self, sums, n, has_axes=True):
+        m, s = self._scaling(n, has_axes)
         shifted = wrap32(sums - self.zi * n)
         return arith.multiply_by_quantized_multiplier(shifted, m, s) + self.zo
+
+    def table_values(self, sums, n):
+        # the table's sums are small (|sum - zi * n| < 2^21, no int32 wrap): Requantizer's
+        # in-place passes, the same integers as reduce_sums' + the clamp
+        m, s = self._scaling(n, True)
+        return requantized(sums - self.zi * n, m, s, self.zo, self.lo, self.hi, np.int64)
 
 
 @register("SUM", versions=(1, 2), variant="quantized")
