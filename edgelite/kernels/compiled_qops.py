@@ -14,6 +14,8 @@ element instead of array by array).
   out = table[a << 8 | b] over an output collapsed to three dims, each input with its
   own element strides (0 along broadcast dims), so broadcasting costs nothing.
 
+- `hybrid_fc`: a small hybrid FULLY_CONNECTED (quantize, integer dot, scale, bias,
+  clamp) in one call instead of ~10 numpy calls.
 - `quantize_rows_sym` / `quantize_rows_asym`: the hybrid kernels' input quantization
   (quant/dynamic.py, LiteRT's SymmetricQuantizeFloats / AsymmetricQuantizeFloats as its
   x86 build behaves) in one pass per row: the same float32 products, float64 zero
@@ -247,6 +249,52 @@ if numba is not None:
             _store_rounded(x, r, np.float32(1.0) / s32, np.float64(off), -128.0, 127.0, q)
 
 
+    @_jit
+    def hybrid_fc(x, q, sf, off, w, row_sums, ws, bias, lo, hi, asym, out, qi):
+        """Hybrid FULLY_CONNECTED in one call (quant/hybrid.py's numpy path, value for
+        value): x [B, K] float32; q [B, K], sf [B], off [B] scratch; w [U, K] int8;
+        row_sums [U] float64; ws [U] float32 weight scales (a per-tensor scale
+        repeated); bias [U] float32 (zeros when none); the clamp [lo, hi] (+-inf when
+        none); out [B, U]; qi [K] int32 scratch. out = bias + float32(acc - row_sum *
+        offset) * (sf * ws), the accumulator exact in int64 (|q * w| <= 2^14 per term),
+        each float operation in its numpy type."""
+        b_rows, k = x.shape
+        units = w.shape[0]
+        nonzero = False
+        for r in range(b_rows):
+            for j in range(k):
+                if x[r, j] != 0.0:
+                    nonzero = True
+                    break
+            if nonzero:
+                break
+        if nonzero:
+            if asym:
+                quantize_rows_asym(x, q, sf, off)
+            else:
+                quantize_rows_sym(x, q, sf)
+        for r in range(b_rows):
+            if nonzero:
+                for j in range(k):
+                    qi[j] = np.int32(q[r, j])
+            for u in range(units):
+                v = bias[u]
+                if nonzero:
+                    acc = np.int64(0)
+                    wu = w[u]
+                    for j in range(k):
+                        acc += np.int64(qi[j] * np.int32(wu[j]))
+                    d = np.float64(acc)
+                    if asym:
+                        d -= row_sums[u] * np.float64(off[r])
+                    v = v + np.float32(d) * np.float32(sf[r] * ws[u])
+                if v < lo:
+                    v = lo
+                if v > hi:
+                    v = hi
+                out[r, u] = v
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) the kernels for the dtypes models use."""
     if numba is None:
@@ -267,6 +315,12 @@ def warm_up() -> float:
     z = np.zeros((1, 2), np.float32)
     quantize_rows_sym(z, np.empty_like(z), np.empty(1, np.float32))
     quantize_rows_asym(z, np.empty_like(z), np.empty(1, np.float32), np.empty(1, np.int64))
+    f1 = np.zeros(1, np.float32)
+    for asym in (False, True):
+        hybrid_fc(z, np.empty_like(z), np.empty(1, np.float32), np.empty(1, np.int64),
+                  np.zeros((1, 2), np.int8), np.zeros(1), f1, f1, np.float32(-np.inf),
+                  np.float32(np.inf), asym, np.zeros((1, 1), np.float32),
+                  np.zeros(2, np.int32))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

@@ -33,6 +33,7 @@ from oracle import check_against_litert, run_edgelite, run_litert
 
 import edgelite
 from edgelite.format.builder import ModelBuilder
+from edgelite.kernels import compiled
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -365,3 +366,25 @@ def test_float32_gemm_when_the_weights_keep_it_exact():
             assert kernel.ft == (F64 if extreme else F32)
             for kind in ("normal", "ties"):
                 check(model, [_input(rng, (3, 1100), kind)])
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
+@pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
+@pytest.mark.parametrize("pc", [False, True])
+@pytest.mark.parametrize("asym", [False, True])
+def test_fused_compiled_fully_connected(act, pc, asym):
+    """The compiled tier's one-call hybrid FULLY_CONNECTED (compiled_qops.hybrid_fc)
+    against the reference kernels: symmetric / asymmetric inputs, per-tensor /
+    per-channel weights, every clamping activation, with and without bias, on normal,
+    positive, tied, partly and wholly zero inputs."""
+    for bias in (True, False):
+        for kind in ("normal", "positive", "ties", "zero_rows", "zeros"):
+            case = {"shape": (4, 1100), "units": 7, "pc": pc, "asym": asym, "act": act,
+                    "bias": bias, "keep": False, "x": kind}
+            model, inputs = fc_model(case, 21)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            it.set_tensor(it.get_input_details()[0]["index"], inputs[0])
+            it.invoke()
+            assert it._main.kernels[0].fused_call is not None
+            check(model, inputs)

@@ -194,6 +194,22 @@ class HybridFullyConnected(Kernel):
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
         self.dot = np.empty((batch, units), F32)
         self._x = None
+        # Compiled tier, small products, a clamping activation (or none): the whole node
+        # in one compiled call (compiled_qops.hybrid_fc) instead of ~10 numpy calls.
+        self.fused = None
+        lo, hi = _CLAMPS.get(self.code, (None, None))
+        if (self.code in (0, *_CLAMPS) and k and batch * k * units <= self.FUSED_MAX_MACS
+                and self.quantize.cq is not None):
+            self.fused = self.quantize.cq.hybrid_fc
+            self.w_rows = np.ascontiguousarray(w.data, np.int8)
+            self.ws = self.pcs if self.pcs is not None else np.full(units, self.w_scale, F32)
+            self.bias_f = self.bias if self.bias is not None else np.zeros(units, F32)
+            self.bounds = (np.float32(-np.inf if lo is None else lo),
+                           np.float32(np.inf if hi is None else hi))
+            self.off = np.zeros(batch, np.int64)
+            self.qi = np.zeros(k, np.int32)
+
+    FUSED_MAX_MACS = 1 << 18
 
     def bind(self, ictx: InvokeContext) -> None:
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
@@ -201,11 +217,24 @@ class HybridFullyConnected(Kernel):
         flat = self._x.reshape(-1)
         self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
         self.out2d = self._out.reshape(self.batch, self.units)
+        self.fused_call = None
+        if (self.fused is not None and self.x2d.flags.c_contiguous
+                and self.out2d.flags.c_contiguous):
+            from edgelite.kernels.compiled_igemm import entry
+            qz = self.quantize
+            args = (self.x2d, qz.q, qz.sf, self.off, self.w_rows, self.row_sums, self.ws,
+                    self.bias_f, *self.bounds, self.asym, self.out2d, self.qi)
+            # the compiled entry point for these argument types: no per-call typing
+            self.fused_call = (entry(self.fused, args), args)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         out = self.out2d
+        if self.fused_call is not None:
+            fn, args = self.fused_call
+            fn(*args)
+            return
         if self.bias is not None:
             np.copyto(out, self.bias)
         else:
