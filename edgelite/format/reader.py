@@ -66,7 +66,7 @@ def _scales_ok(scale: np.ndarray) -> bool:
 
 
 def _quant(q: fb.QuantizationParametersT | None, where, shape) -> ir.QuantParams | None:
-    """where: the tensor's place for an error message (a str, or a callable making it)."""
+    """where(): the tensor's place for an error message (made only on an error)."""
     if q is None:
         return None
     scale = np.asarray(q.scale if q.scale is not None and not isinstance(q.scale, int) else [],
@@ -79,7 +79,7 @@ def _quant(q: fb.QuantizationParametersT | None, where, shape) -> ir.QuantParams
                         min=qmin, max=qmax, details=q.details, details_type=int(q.detailsType))
     if scale.size <= 1 and zp.size <= 1 and _scales_ok(scale):
         return qp               # per-tensor (or none): nothing more to check
-    return _checked_quant(qp, where() if callable(where) else where, shape)
+    return _checked_quant(qp, where(), shape)
 
 
 def _checked_quant(qp: ir.QuantParams, where: str, shape) -> ir.QuantParams:

@@ -200,12 +200,11 @@ class Requantizer:
         if self.int64_path or not self.positive or self.any_left:
             return None
         bound_key = None if acc_bound is None else np.asarray(acc_bound, F64).tobytes()
-        full_key = (channels, bound_key, self.m.tobytes(), self.s.tobytes(), self.zp,
-                    self.lo, self.hi)
+        key = (channels, bound_key)         # (m, s, zp, lo, hi are fixed at construction)
         plans = self.__dict__.setdefault("_plans", {})
-        if full_key not in plans:           # (a node asks twice: its float and VNNI plans)
-            plans[full_key] = self._threshold_plan(channels, acc_bound)
-        return plans[full_key]
+        if key not in plans:                # (a node asks twice: its float and VNNI plans)
+            plans[key] = self._threshold_plan(channels, acc_bound)
+        return plans[key]
 
     def _threshold_plan(self, channels: int, acc_bound):
         def per_channel(v):
