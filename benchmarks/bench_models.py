@@ -196,6 +196,18 @@ def target_for(name: str, threads: int):
     return None
 
 
+def resolve_model(m: str) -> str:
+    """A path as given, or a bare name ("kws_int8") looked up among the fixtures and
+    benchmark models."""
+    if os.path.exists(m):
+        return m
+    for d in ("tests/fixtures/models", "benchmarks/models"):
+        p = ROOT / d / (m if m.endswith(".tflite") else m + ".tflite")
+        if p.exists():
+            return str(p)
+    return m
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
@@ -212,6 +224,7 @@ def main() -> int:
         tiers.remove("compiled")
     models = args.models or sorted(glob.glob(str(ROOT / "tests/fixtures/models/*.tflite"))) + \
         sorted(glob.glob(str(ROOT / "benchmarks/models/*.tflite")))
+    models = [resolve_model(m) for m in models]
     print(f"CPU flags: {cpu_flags()}; {os.cpu_count()} CPUs")
     print(f"threads={args.threads} runs={args.runs} "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')} "
@@ -233,6 +246,7 @@ def main() -> int:
             r = bench(m, args.runs, args.threads, tiers, args.profile)
         except Exception as e:  # noqa: BLE001 -- report and go on: one broken model must not hide the rest
             print(f"{name:30s} error: {type(e).__name__}: {str(e)[:90]}")
+            missed.append(f"{name}: not measured ({type(e).__name__})")
             continue
         line = f"{name:30s} {r['litert']:9.3f}"
         target = target_for(name, args.threads)
