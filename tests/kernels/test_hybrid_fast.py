@@ -8,7 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgelite.kernels.quant.dynamic import Scratch, asymmetric_rows, symmetric_rows
+from edgelite.kernels.quant.dynamic import (
+    Scratch,
+    asymmetric_rows,
+    asymmetric_rows_centered,
+    symmetric_rows,
+)
 from edgelite.kernels.quant.qutil import asymmetric_quantize_rows, symmetric_quantize_rows
 
 
@@ -25,6 +30,9 @@ def _rows(kind: int, rng, b: int, k: int) -> np.ndarray:
         x = np.full((b, k), rng.normal())
     elif kind == 5:
         x = rng.integers(-3, 4, (b, k)) * 0.5          # ties after scaling
+    elif kind == 8:
+        # ranges whose float32 width overflows to inf (and nearly does)
+        x = rng.choice(np.array([-3.4e38, 3.4e38, -1.7e38, 1.7e38, 1.0, -2.0]), (b, k))
     elif kind == 6:
         x = rng.normal(0, 1e-30, (b, k))
         x[..., ::3] = -0.0
@@ -47,7 +55,7 @@ def _same(a, b) -> bool:
     return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(bits[~nan], other[~nan]))
 
 
-@pytest.mark.parametrize("kind", range(8))
+@pytest.mark.parametrize("kind", range(9))
 def test_dynamic_quantization_equals_reference(kind):
     rng = np.random.default_rng(kind)
     with np.errstate(all="ignore"):
@@ -59,11 +67,16 @@ def test_dynamic_quantization_equals_reference(kind):
                 want = ref(x)
                 for got in (fast(x), fast(x, scratch)):     # fresh arrays, then buffers
                     assert all(_same(g, w) for g, w in zip(got, want)), (fast.__name__, x)
+            # the centered form: q - offset, the same scaling factors and offsets
+            q, sf, off = asymmetric_quantize_rows(x)
+            for got in (asymmetric_rows_centered(x), asymmetric_rows_centered(x, scratch)):
+                assert _same(got[1], sf) and _same(got[2], off), x
+                assert _same(got[0], q - off.astype(np.float32)[:, None]), x
 
 
 @pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,
                     reason="numba not installed: no compiled kernels to compare")
-@pytest.mark.parametrize("kind", range(8))
+@pytest.mark.parametrize("kind", range(9))
 def test_compiled_quantization_equals_numpy_tier(kind):
     """compiled_qops.quantize_rows_sym / _asym give the numpy tier's bits."""
     from edgelite.kernels import compiled_qops as cq
@@ -108,3 +121,23 @@ def test_hybrid_model_tiers_equal(tier, monkeypatch):
     want, _ = run(False)
     assert used and all(used) == (tier == "compiled")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_nudged_rint_is_c_round_at_every_half_and_its_neighbours():
+    """_round_rows rounds as rint(float64(v) * (1 + 2^-30)): equal to C's round()
+    (trunc(v + copysign(0.5, v)), exact in float64) on every half n + 0.5 with
+    |n| < 512, the float32 values on either side of each, the smallest values, and a
+    random sample of float32 bit patterns (the development check covered every float32
+    with |v| <= 512)."""
+    from edgelite.kernels.quant.dynamic import _NO_OFFSET, _round_rows
+    halves = np.arange(-512, 512, dtype=np.float32) + np.float32(0.5)
+    near = np.concatenate([halves, np.nextafter(halves, np.float32(np.inf)),
+                           np.nextafter(halves, np.float32(-np.inf))])
+    rng = np.random.default_rng(0)
+    sample = rng.integers(0, 0x44000000, 1 << 18, dtype=np.uint32).view(np.float32)
+    tiny = np.array([0.0, -0.0, 1e-45, -1e-45, 0.49999997, -0.49999997], np.float32)
+    v = np.concatenate([near, sample, -sample, tiny]).astype(np.float32)
+    w = v.astype(np.float64)
+    want = np.clip(np.trunc(w + np.copysign(0.5, w)) + 0.0, -1e9, 1e9).astype(np.float32)
+    got = _round_rows(v[None, :], _NO_OFFSET, -1e9, 1e9)[0]
+    assert _same(got, want)

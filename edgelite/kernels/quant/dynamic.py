@@ -7,16 +7,20 @@ whole-array numpy). Hybrid models usually quantize one row (batch 1) of a few
 hundred values, where those ~30 numpy calls on tiny arrays cost ~30-55 us, more
 than the op's integer GEMM. Here the per-row parameters (range, scale, zero
 point) are computed as float32 / float64 scalars, in the same operations and
-types, and the row itself takes about eight numpy calls: x * (1 / scale) in
-float32, then C's round() exactly as trunc(v + copysign(0.5, v)) in float64
-(exact: |v| < 2^31 and a float32 has 24 significant bits), the zero point, and
-the clamp. Bit-identical to the qutil functions (tests/kernels/test_hybrid_fast.py).
+types, and the row itself takes six numpy calls: x * (1 / scale) in float32,
+C's round() as rint of v nudged off its ties in float64 (see _round_rows), the
+zero point, and the clamp. Bit-identical to the qutil functions (tests/kernels/test_hybrid_fast.py).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+try:
+    from numpy._core.umath import clip as _clip  # the ufunc: no wrapper
+except ImportError:  # pragma: no cover - numpy < 2
+    from numpy.core.umath import clip as _clip
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
@@ -29,6 +33,9 @@ def _round_half_away(v: float) -> float:
 
 
 _NO_OFFSET = np.zeros(1)
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+_F32_MIDPOINT_OVER_MAX = float(np.finfo(F32).max) + 2.0 ** 103     # rounds to inf
+_NUDGE = np.float64(1 + 2.0 ** -30)     # float64: the product of a float32 array is float64
 
 
 class Scratch:
@@ -36,30 +43,44 @@ class Scratch:
 
     def __init__(self, b: int, k: int):
         self.v = np.empty((b, k), F32)        # x * (1 / scale)
-        self.w = np.empty((b, k), F64)        # the rounding, in float64
-        self.h = np.empty((b, k), F64)        # copysign(0.5, w)
+        self.w = np.empty((b, k), F64)        # v nudged off its ties, in float64
         self.q = np.empty((b, k), F32)        # the result
 
 
-def _round_rows(v: np.ndarray, offset: np.ndarray, lo: float, hi: float,
+def _round_rows(v: np.ndarray, offset: np.ndarray | None, lo, hi,
                 scratch: Scratch | None = None) -> np.ndarray:
-    """round_half_away(v) + offset per row, clamped to [lo, hi], as float32. The offset
-    is added even when 0: it turns trunc's -0.0 into +0.0, as qutil.round_half_away."""
+    """round_half_away(v) + offset per row, clamped to [lo, hi], as float32. With no
+    offset (None), lo and hi may be per-row arrays [B].
+
+    C's round() as rint(float64(v) * (1 + 2^-30)): the nudge moves an exact half
+    (n + 0.5, representable in float32 and float64 alike) off the tie, away from
+    zero, and cannot move any other float32 value across a half: a float32 v lies
+    at least ulp32(v) >= |v| * 2^-24 from the nearest half, the nudge is
+    |v| * 2^-30 (float64 rounding of the product is monotonic and the half itself
+    is representable). Checked on every float32 with |v| <= 512, both signs (above
+    that every value clamps). Every pass is float64 in place (a ufunc that mixes
+    dtypes goes through its buffered casting loop, ~2x slower on these sizes) but the
+    first and last, which are plain casts. The offset is added even when 0: it
+    turns rint's -0.0 into +0.0, as qutil.round_half_away."""
     if scratch is None:
         w = v.astype(F64)
-        w += np.copysign(0.5, w)
+        q = np.empty(v.shape, F32)
     else:
-        w = scratch.w
+        w, q = scratch.w, scratch.q
         np.copyto(w, v)
-        w += np.copysign(0.5, w, out=scratch.h)
-    np.trunc(w, out=w)
-    w += offset[:, None] if offset.size > 1 else offset[0]
-    np.maximum(w, lo, out=w)        # np.clip's wrapper costs more than the two passes
-    np.minimum(w, hi, out=w)
-    if scratch is None:
-        return w.astype(F32)
-    np.copyto(scratch.q, w, casting="same_kind")
-    return scratch.q
+    w *= _NUDGE
+    np.rint(w, out=w)
+    if offset is None:
+        w += 0.0                                # -0.0 -> +0.0
+        if isinstance(lo, np.ndarray):
+            lo, hi = (lo[:, None], hi[:, None]) if lo.size > 1 else (float(lo[0]), float(hi[0]))
+    elif offset.size > 1:
+        w += offset[:, None]
+    else:
+        w += float(offset[0])
+    _clip(w, lo, hi, out=w)
+    np.copyto(q, w, casting="same_kind")        # integers (or NaN): exact in float32
+    return q
 
 
 def _scaled(x: np.ndarray, inv: np.ndarray, scratch: Scratch | None) -> np.ndarray:
@@ -77,6 +98,15 @@ def symmetric_rows(x: np.ndarray, scratch: Scratch | None = None) -> tuple[np.nd
     b, k = x.shape
     if not k:
         return np.zeros((b, 0), F32), np.ones(b, F32)
+    if b == 1:
+        r = _abs_max_one(x)
+        if r == 0:
+            q = scratch.q if scratch is not None else np.empty((1, k), F32)
+            q.fill(0)
+            return q, np.ones(1, F32)
+        sf = np.array([r / 127.0], F32)              # float32(r / 127): correctly rounded
+        inv = np.array([127.0 / r], F32)
+        return _round_rows(_scaled(x, inv, scratch), _NO_OFFSET, -127.0, 127.0, scratch), sf
     mn = np.minimum.reduce(x, axis=1)
     mx = np.maximum.reduce(x, axis=1)
     sf = np.empty(b, F32)
@@ -98,12 +128,60 @@ def symmetric_rows(x: np.ndarray, scratch: Scratch | None = None) -> tuple[np.nd
     return q, sf
 
 
-def asymmetric_rows(x: np.ndarray, scratch: Scratch | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AsymmetricQuantizeFloats per row of x [B, K] float32 (as LiteRT's x86 build
-    behaves): (int8 values as float32 [B, K], float32 scaling factors [B], int64
-    offsets [B]); = qutil.asymmetric_quantize_rows."""
+def _abs_max_one(x: np.ndarray) -> float:
+    """max(|min|, |max|) of a one-row x as a Python float (the float32 value), with
+    symmetric_rows' NaN rule."""
+    flat = x.reshape(-1)
+    a = abs(float(_MIN(flat)))
+    c = abs(float(_MAX(flat)))
+    return a if not a <= c else c
+
+
+def _zero_point(lo: float, hi: float) -> int:
+    """The offset of AsymmetricQuantizeFloats from the row's range [lo, hi] (doubles
+    of float32 values, lo < hi)."""
+    scale = (hi - lo) / 255.0                 # double
+    zp_min = -128.0 - lo / scale
+    zp_max = 127.0 - hi / scale
+    zpd = zp_min if 128.0 + abs(lo / scale) < 127.0 + abs(hi / scale) else zp_max
+    if zpd <= -128:
+        return -128
+    if zpd >= 127:
+        return 127
+    if zpd == zpd:                            # noqa: PLR0124 (not NaN)
+        return int(_round_half_away(zpd))
+    # a NaN / inf input: the value numpy's cast gives (as the array code)
+    return int(np.array(zpd).astype(np.int64))
+
+
+def _asymmetric_one(x: np.ndarray):
+    """_asymmetric_params of one row, in Python floats: a float32 operation is done in
+    double and rounded once to float32, which gives the float32 result for a
+    subtraction (exact in double whenever it matters) and a division (double has more
+    than 2 * 24 + 2 bits: correctly rounded)."""
+    flat = x.reshape(-1)
+    lo = float(_MIN(flat))
+    hi = float(_MAX(flat))
+    rmin = lo if not lo >= 0 else 0.0         # np.minimum(0, v): NaN stays NaN
+    rmax = hi if not hi <= 0 else 0.0
+    if rmin == rmax:
+        return np.ones(1, F32), np.ones(1, F32), np.zeros(1, np.int64), [0]
+    d = rmax - rmin
+    # float32(d), overflowing to inf (at and above FLT_MAX's rounding midpoint) as C
+    # does, without numpy's overflow warning
+    d32 = float(np.float32(d)) if not d >= _F32_MIDPOINT_OVER_MAX else math.inf
+    sf32 = np.float32(d32 / 255.0)
+    sf = np.array([sf32], F32)
+    inv = np.array([1.0 / float(sf32)], F32)
+    return sf, inv, np.array([_zero_point(rmin, rmax)], np.int64), []
+
+
+def _asymmetric_params(x: np.ndarray):
+    """The per-row (scaling factor [B] float32, 1 / scaling factor [B] float32,
+    offset [B] int64, the flat rows' indices) of AsymmetricQuantizeFloats."""
     b, k = x.shape
+    if b == 1 and k:
+        return _asymmetric_one(x)
     zero32 = np.float32(0)
     if k:
         mn = np.minimum.reduce(x, axis=1)
@@ -125,23 +203,38 @@ def asymmetric_rows(x: np.ndarray, scratch: Scratch | None = None
             inv[i] = 1.0
             continue
         sf[i] = (rmax - rmin) / f255             # float32
-        lo, hi = float(rmin), float(rmax)
-        scale = (hi - lo) / 255.0                 # double
-        zp_min = -128.0 - lo / scale
-        zp_max = 127.0 - hi / scale
-        zpd = zp_min if 128.0 + abs(lo / scale) < 127.0 + abs(hi / scale) else zp_max
-        if zpd <= -128:
-            offset[i] = -128
-        elif zpd >= 127:
-            offset[i] = 127
-        elif zpd == zpd:                          # noqa: PLR0124 (not NaN)
-            offset[i] = int(_round_half_away(zpd))
-        else:       # a NaN / inf input: the value numpy's cast gives (as the array code)
-            offset[i] = np.array(zpd).astype(np.int64)
+        offset[i] = _zero_point(float(rmin), float(rmax))
         inv[i] = np.float32(1) / sf[i]
+    return sf, inv, offset, flat
+
+
+def asymmetric_rows(x: np.ndarray, scratch: Scratch | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AsymmetricQuantizeFloats per row of x [B, K] float32 (as LiteRT's x86 build
+    behaves): (int8 values as float32 [B, K], float32 scaling factors [B], int64
+    offsets [B]); = qutil.asymmetric_quantize_rows."""
+    b, k = x.shape
+    sf, inv, offset, flat = _asymmetric_params(x)
     if not k:
         return np.zeros((b, 0), F32), sf, offset
     q = _round_rows(_scaled(x, inv, scratch), offset.astype(F64), -128.0, 127.0, scratch)
+    for i in flat:
+        q[i] = 0
+    return q, sf, offset
+
+
+def asymmetric_rows_centered(x: np.ndarray, scratch: Scratch | None = None
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """asymmetric_rows with each row's offset taken back out: (q - offset as float32
+    [B, K], scaling factors, offsets), what a GEMM that subtracts the offset reads.
+    clamp(round(v) + o, -128, 127) - o = clamp(round(v), -128 - o, 127 - o): the
+    offset is never added, and the GEMM needs no offset correction."""
+    b, k = x.shape
+    sf, inv, offset, flat = _asymmetric_params(x)
+    if not k:
+        return np.zeros((b, 0), F32), sf, offset
+    off = offset.astype(F64)
+    q = _round_rows(_scaled(x, inv, scratch), None, -128.0 - off, 127.0 - off, scratch)
     for i in flat:
         q[i] = 0
     return q, sf, offset

@@ -38,7 +38,12 @@ from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padd
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.conv import compiled_tier
-from edgelite.kernels.quant.dynamic import Scratch, asymmetric_rows, symmetric_rows
+from edgelite.kernels.quant.dynamic import (
+    Scratch,
+    asymmetric_rows,
+    asymmetric_rows_centered,
+    symmetric_rows,
+)
 from edgelite.kernels.quant.qutil import (
     F32,
     I8,
@@ -104,16 +109,22 @@ class _Quantizer:
             self.sf = np.empty(b, F32)
             self.off = np.zeros(b, np.int64)
 
-    def __call__(self, x: np.ndarray):
-        """(q, sf, offset or None) for x [B, K]."""
+    def __call__(self, x: np.ndarray, centered: bool = False):
+        """(q, sf, offset or None) for x [B, K]. centered (asymmetric only): q - offset
+        per row (dynamic.asymmetric_rows_centered)."""
         cq = self.cq
         if cq is not None and x.flags.c_contiguous:
             if self.asym:
                 cq.quantize_rows_asym(x, self.q, self.sf, self.off)
+                if centered:
+                    self.q -= np.float32(self.off[0]) if self.off.size == 1 else \
+                        self.off.astype(F32)[:, None]
                 return self.q, self.sf, self.off
             cq.quantize_rows_sym(x, self.q, self.sf)
             return self.q, self.sf, None
         if self.asym:
+            if centered:
+                return asymmetric_rows_centered(x, self.scratch)
             return asymmetric_rows(x, self.scratch)
         q, sf = symmetric_rows(x, self.scratch)
         return q, sf, None
@@ -189,6 +200,9 @@ class HybridFullyConnected(Kernel):
         # inputs quantized to [-127, 127] (symmetric) or [-128, 127] (asymmetric, the
         # offset applied after the GEMM)
         self.ft = gemm_float_dtype_for(128 if self.asym else 127, wq, 1)
+        # asymmetric, numpy tier: the GEMM reads q - offset (|.| <= 255) when that keeps
+        # float32 exact (the offset's row-sum correction then needs no pass)
+        self.centered = self.asym and gemm_float_dtype_for(255, wq, 1) == F32
         self.wt = np.ascontiguousarray(wq.T, dtype=self.ft)
         self.row_sums = wq.sum(axis=1).astype(np.float64)
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
@@ -241,12 +255,13 @@ class HybridFullyConnected(Kernel):
             out.fill(0.0)
         x = self.x2d
         if self.k and self.batch and x.any():
-            q, sf, off = self.quantize(x)
+            centered = self.centered
+            q, sf, off = self.quantize(x, centered)
             if self.w_scale is not None:
                 scale = (sf * self.w_scale)[:, None]              # float32 * float32
             else:
                 scale = sf[:, None] * self.pcs[None, :]
-            if off is None and self.ft == F32 and q.dtype == F32:
+            if centered or (off is None and self.ft == F32 and q.dtype == F32):
                 # the float32 GEMM's sums are the exact integers: no float64 round trip
                 dot = self.dot
                 np.matmul(q, self.wt, out=dot)
@@ -352,6 +367,9 @@ class HybridConv2D(Kernel):
         self.gemm = ictx.scratch[self.gemm_idx]
         # the output viewed [N, OH*OW, O] (and [G, rows, Og] for groups)
         self.out3 = self._out.reshape(self.n, -1, self._out.shape[-1])
+        self.direct = None
+        if self.groups == 1 and self.ft == F32 and self._out.flags.c_contiguous:
+            self.direct = self._out.reshape(self.rows, -1)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -359,21 +377,24 @@ class HybridConv2D(Kernel):
         x = ictx.inputs[0]
         n = self.n
         rows2 = x.reshape(n, -1)
-        q, sf, off = self.quantize(rows2)
-        if self.per_channel:
-            q -= np.float32(off[0]) if n == 1 else off.astype(F32)[:, None]
+        # per-channel: the input less its offset (never added: dynamic.py)
+        q, sf, _off = self.quantize(rows2, centered=self.per_channel)
         if self.own_pad is None:
             self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
         np.copyto(self.col_win, self.win)
-        np.matmul(self.col, self.wt, out=self.gemm)
-        if self.groups == 1:
-            acc = self.gemm.reshape(n, -1, self.gemm.shape[-1])
-        else:
-            g = self.gemm
-            acc = np.moveaxis(g, 0, 1).reshape(n, -1, g.shape[0] * g.shape[2])
         out = self.out3
-        np.copyto(out, acc, casting="unsafe")        # float(acc), exact or rounded as C's
+        if self.direct is not None:
+            # float32 GEMM sums are the exact integers: straight into the output
+            np.matmul(self.col, self.wt, out=self.direct)
+        else:
+            np.matmul(self.col, self.wt, out=self.gemm)
+            if self.groups == 1:
+                acc = self.gemm.reshape(n, -1, self.gemm.shape[-1])
+            else:
+                g = self.gemm
+                acc = np.moveaxis(g, 0, 1).reshape(n, -1, g.shape[0] * g.shape[2])
+            np.copyto(out, acc, casting="unsafe")    # float(acc), exact or rounded as C's
         if self.per_channel:
             out *= self.pcs
             out *= sf[0] if n == 1 else sf[:, None, None]
@@ -456,8 +477,7 @@ class HybridDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         x = ictx.inputs[0]
-        q, sf, off = asymmetric_rows(x.reshape(self.n, -1))
-        q -= off.astype(F32)[:, None]
+        q, sf, _off = asymmetric_rows_centered(x.reshape(self.n, -1))
         self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
         accf, tmp, taps, planes = self.accf, self.tmp, self.taps, self.planes
