@@ -1034,7 +1034,12 @@ class QuantizedFullyConnected(Kernel):
             self.acc_idx = ctx.request_scratch((batch, units), F64)
             self.tmp_idx = ctx.request_scratch((batch, units), F64)
         if self.weights_const and self.vnni is None:
-            self.wt = np.ascontiguousarray(wconst.T, dtype=ft)
+            # a few rows (a GEMV): BLAS reads the [units, K] copy transposed, as fast as a
+            # [K, units] one, and a transposing copy costs ~6x a straight one at prepare
+            # (~2.7 ms for MobileNetV2's 1000 x 1280 head); more rows: a [K, units] copy
+            # (as the float kernel, _FC_COPY_BATCH)
+            self.wt = (np.ascontiguousarray(wconst.T, dtype=ft) if batch >= _conv_module._FC_COPY_BATCH
+                       else wconst.astype(ft).T)
         # Tiny products (a classifier head): a float64 GEMM of [x, 1] against [wq; corr]
         # gives the exact accumulator with the correction (|sum| <= K * 2^16 + 2^31 <<
         # 2^53), and the epilogue runs in fewer calls with float scalars.
