@@ -24,6 +24,7 @@ load + first invoke to LiteRT's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -136,7 +137,7 @@ def measure_models(paths: list[str], repeat: int) -> None:
     for path in paths:
         row = []
         base = base_load = None
-        decode = min(_timed_once(edgelite.load_model, path) for _ in range(repeat))
+        decode = _timed(functools.partial(edgelite.load_model, path), repeat)[0]
         for name, tier in runtimes:
             loads, firsts = [], []
             for _ in range(repeat):
@@ -164,11 +165,6 @@ def measure_models(paths: list[str], repeat: int) -> None:
         print(f"{os.path.basename(path)}: " + "; ".join(row)
               + f"; decode {decode * 1e3:.1f} ms ({decode / base_load:.1f}x LiteRT's load)")
 
-
-def _timed_once(fn, *args) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
