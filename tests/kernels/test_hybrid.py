@@ -388,3 +388,26 @@ def test_fused_compiled_fully_connected(act, pc, asym):
             it.invoke()
             assert it._main.kernels[0].fused_call is not None
             check(model, inputs)
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
+@pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
+@pytest.mark.parametrize("scales", ["tensor", "channel"])
+def test_compiled_conv2d_epilogue(act, scales):
+    """The compiled tier's hybrid CONV_2D: the bound quantizer call and the one-pass
+    scaling / bias / clamp (compiled_qops.hybrid_conv_epilogue) run, and agree with the
+    reference kernels for every clamping activation, per-tensor and per-channel
+    weights, on normal and tied inputs, one image and two."""
+    for n in (1, 2):
+        for kind in ("normal", "ties"):
+            case = {"n": n, "hw": (9, 8), "c": 4, "oc": 6, "k": (3, 3), "stride": 1,
+                    "dil": 1, "pad": "SAME", "act": act, "scales": scales, "groups": 1,
+                    "x": kind}
+            model, inputs = conv_model(case, 23)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            it.set_tensor(it.get_input_details()[0]["index"], inputs[0])
+            it.invoke()
+            k = it._main.kernels[0]
+            assert k.q_call is not None and k.epi_call is not None
+            check(model, inputs)

@@ -78,16 +78,22 @@ def test_dynamic_quantization_equals_reference(kind):
                     reason="numba not installed: no compiled kernels to compare")
 @pytest.mark.parametrize("kind", range(9))
 def test_compiled_quantization_equals_numpy_tier(kind):
-    """compiled_qops.quantize_rows_sym / _asym give the numpy tier's bits."""
+    """compiled_qops.quantize_rows_sym / _asym (and its centered form) give the numpy
+    tier's bits, on rows short and long (the range's vectorized loop and its
+    remainder)."""
     from edgelite.kernels import compiled_qops as cq
     rng = np.random.default_rng(100 + kind)
     with np.errstate(all="ignore"):
-        for _ in range(300):
-            x = _rows(kind, rng, int(rng.integers(1, 4)), int(rng.integers(1, 40)))
+        for i in range(300):
+            k = int(rng.integers(1, 40)) if i % 3 else int(rng.integers(40, 300))
+            x = _rows(kind, rng, int(rng.integers(1, 4)), k)
             b = x.shape[0]
             q, sf, off = np.empty_like(x), np.empty(b, np.float32), np.empty(b, np.int64)
-            cq.quantize_rows_asym(x, q, sf, off)
+            cq.quantize_rows_asym(x, q, sf, off, False)
             assert all(_same(g, w) for g, w in zip((q, sf, off), asymmetric_rows(x))), x
+            cq.quantize_rows_asym(x, q, sf, off, True)
+            assert all(_same(g, w) for g, w in zip((q, sf, off),
+                                                   asymmetric_rows_centered(x))), x
             cq.quantize_rows_sym(x, q, sf)
             assert all(_same(g, w) for g, w in zip((q, sf), symmetric_rows(x))), x
 

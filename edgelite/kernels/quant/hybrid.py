@@ -109,16 +109,27 @@ class _Quantizer:
             self.sf = np.empty(b, F32)
             self.off = np.zeros(b, np.int64)
 
+    def bound_call(self, x: np.ndarray, centered: bool = False):
+        """(compiled entry point, its arguments) quantizing this very array x on each
+        call (no per-call argument typing), results in self.q / sf / off; None when
+        the compiled tier does not run for x."""
+        cq = self.cq
+        if cq is None or not x.flags.c_contiguous:
+            return None
+        from edgelite.kernels.compiled_igemm import entry
+        if self.asym:
+            args = (x, self.q, self.sf, self.off, centered)
+            return entry(cq.quantize_rows_asym, args), args
+        args = (x, self.q, self.sf)
+        return entry(cq.quantize_rows_sym, args), args
+
     def __call__(self, x: np.ndarray, centered: bool = False):
         """(q, sf, offset or None) for x [B, K]. centered (asymmetric only): q - offset
         per row (dynamic.asymmetric_rows_centered)."""
         cq = self.cq
         if cq is not None and x.flags.c_contiguous:
             if self.asym:
-                cq.quantize_rows_asym(x, self.q, self.sf, self.off)
-                if centered:
-                    self.q -= np.float32(self.off[0]) if self.off.size == 1 else \
-                        self.off.astype(F32)[:, None]
+                cq.quantize_rows_asym(x, self.q, self.sf, self.off, centered)
                 return self.q, self.sf, self.off
             cq.quantize_rows_sym(x, self.q, self.sf)
             return self.q, self.sf, None
@@ -347,6 +358,17 @@ class HybridConv2D(Kernel):
         self.quantize = _Quantizer(n, h * wd * c, self.per_channel, x.size)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
+        # compiled tier: the scaling, bias and clamp after a float32 GEMM in one call
+        # (compiled_qops.hybrid_conv_epilogue) instead of four numpy passes
+        self.epi = None
+        if self.quantize.cq is not None:
+            lo, hi = _CLAMPS.get(self.code, (None, None))
+            self.epi_tail = (self.w_scale, self.per_channel,
+                             self.bias if self.bias is not None else np.zeros(oc, F32),
+                             self.bias is not None,
+                             np.float32(-np.inf if lo is None else lo),
+                             np.float32(np.inf if hi is None else hi))
+            self.epi = self.quantize.cq.hybrid_conv_epilogue
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -370,15 +392,26 @@ class HybridConv2D(Kernel):
         self.direct = None
         if self.groups == 1 and self.ft == F32 and self._out.flags.c_contiguous:
             self.direct = self._out.reshape(self.rows, -1)
+        self.rows2 = self._x.reshape(self.n, -1)
+        self.q_call = self.quantize.bound_call(self.rows2, centered=self.per_channel)
+        self.epi_call = None
+        if self.epi is not None and self.direct is not None and self.q_call is not None:
+            from edgelite.kernels.compiled_igemm import entry
+            args = (self.out3, self.pcs, self.quantize.sf, *self.epi_tail)
+            self.epi_call = (entry(self.epi, args), args)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         x = ictx.inputs[0]
         n = self.n
-        rows2 = x.reshape(n, -1)
         # per-channel: the input less its offset (never added: dynamic.py)
-        q, sf, _off = self.quantize(rows2, centered=self.per_channel)
+        if self.q_call is not None:
+            fn, args = self.q_call
+            fn(*args)
+            q, sf = self.quantize.q, self.quantize.sf
+        else:
+            q, sf, _off = self.quantize(self.rows2, centered=self.per_channel)
         if self.own_pad is None:
             self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
@@ -387,6 +420,10 @@ class HybridConv2D(Kernel):
         if self.direct is not None:
             # float32 GEMM sums are the exact integers: straight into the output
             np.matmul(self.col, self.wt, out=self.direct)
+            if self.epi_call is not None:
+                fn, args = self.epi_call
+                fn(*args)
+                return
         else:
             np.matmul(self.col, self.wt, out=self.gemm)
             if self.groups == 1:
