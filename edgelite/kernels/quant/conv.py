@@ -177,15 +177,21 @@ class QuantSetup:
         with the weights wq [units, k] known, float32 whenever every partial sum is below
         max|x| * max over units of sum|wq| < 2^24 (exact), else the worst case decides."""
         if wq is not None and wq.size:
-            a = np.abs(wq)
-            if a.dtype == I8:
-                a = a.view(np.uint8)            # |-128| wraps to -128: 128 as uint8
-            bound = max_abs(self.x_dtype) * int(a.reshape(wq.shape[0], -1)
-                                                .sum(axis=1, dtype=np.int64).max())
+            bound = max_abs(self.x_dtype) * int(abs_row_sums(wq, wq.shape[0]).max())
             if bound < (1 << 24):
                 return np.dtype(np.float32)
         w_max = max_abs(np.uint8, self.zw) if self.x_dtype == U8 else 128
         return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
+
+
+def abs_row_sums(wq: np.ndarray, rows: int) -> np.ndarray:
+    """sum |wq| over each of `rows` rows (int64), for integer weights of any width: int8
+    through the uint8 view of np.abs (|-128| wraps to -128 in int8, 128 as uint8), no
+    wider copy."""
+    a = np.abs(wq)
+    if a.dtype == I8:
+        a = a.view(np.uint8)
+    return a.reshape(rows, -1).sum(axis=1, dtype=np.int64)
 
 
 def _plan_matrix(requant: Requantizer, channels: int, *rows, acc_bound=None):
@@ -252,7 +258,7 @@ class QuantizedConv2D(Kernel):
         _positive(ctx, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
         padding = _padding(ctx, o)
         q = QuantSetup(ctx, x, w, bias, out, oc, 0)
-        wq = q.weights(_need_const(ctx, w))
+        wq = q.weights_compact(_need_const(ctx, w))
         oh = conv_output_size(padding, h, kh, sh, dh)
         ow = conv_output_size(padding, wd, kw, sw, dw)
         ctx.set_output(0, (n, oh, ow, oc), x.dtype)
@@ -267,7 +273,7 @@ class QuantizedConv2D(Kernel):
         wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
         wt = wt[0] if groups == 1 else wt
         self.wt = None          # the float copy, made below unless the VNNI kernels run
-        self.corr = q.correction(wq.reshape(oc, k).sum(axis=1))
+        self.corr = q.correction(wq.reshape(oc, k).sum(axis=1, dtype=np.int64))
         self.requant = q.requantizer()
         self.zi = q.zi
         self.pad = Padded(x.shape, pads)
@@ -283,7 +289,7 @@ class QuantizedConv2D(Kernel):
             self.fast = _compiled_quant()
             self.rq = self.requant.params(oc)
             # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
-            bound = (max_abs(q.x_dtype, q.zi) * np.abs(wq).reshape(oc, k).sum(axis=1)
+            bound = (max_abs(q.x_dtype, q.zi) * abs_row_sums(wq, oc)
                      + (0 if q.bias is None else np.abs(q.bias)))
             self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
             self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
@@ -295,7 +301,7 @@ class QuantizedConv2D(Kernel):
                 # int8 GEMM on VNNI, requantization fused (compiled_igemm)
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(w2.T)
-                self.corr_v = igemm.correction(self.corr, 0, w2.sum(axis=1))
+                self.corr_v = igemm.correction(self.corr, 0, w2.sum(axis=1, dtype=np.int64))
                 plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
                 self.plan_v = (None if plan_v is None else
                                igemm.epilogue(self.requant, plan_v, self.corr_v, oc, npad,
@@ -336,8 +342,7 @@ class QuantizedConv2D(Kernel):
             self._x = None
             return
         # float64 requantization when provably exact: |acc| <= max|x| * sum|w| per channel
-        self.requant.enable_float(self.corr, max_abs(q.x_dtype)
-                                  * np.abs(wq).reshape(oc, k).sum(axis=1))
+        self.requant.enable_float(self.corr, max_abs(q.x_dtype) * abs_row_sums(wq, oc))
         # Small outputs: the requantization's scale and offset folded into a float64 GEMM
         # of [im2col, 1] (Requantizer.fold_into_gemm), then clamp and floor: three or four
         # numpy calls after the im2col instead of a float32 GEMM and ~6 mixed-type passes.
