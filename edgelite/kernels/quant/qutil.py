@@ -344,26 +344,37 @@ class Requantizer:
         m = self.m.astype(F64)
         e = self.right
         S = 31 + e
+        two52 = np.ldexp(1.0, 52)
+        pow2S = np.ldexp(1.0, S)
         c = np.ldexp(1.0, 30) + np.ldexp(self.half.astype(F64), 31)
         corr_ = np.zeros(1) if corr is None else np.asarray(corr, np.int64).astype(F64)
-        bound = (np.asarray(acc_bound, F64) + np.abs(corr_)) * m + c
+        abs_corr = np.abs(corr_)
+        ab = np.asarray(acc_bound, F64)
+        bound = (ab + abs_corr) * m + c
         limit = None
-        if not np.all(bound < np.ldexp(1.0, 52)):
+        if not (bound < two52).all():
             # not provable from the weights: check each block's max |accf| at run time
             # (int64 path for a block beyond it)
-            limit = float(np.min(np.floor((np.ldexp(1.0, 52) - np.abs(corr_) * m - c) / m)))
+            limit = float(np.min(np.floor((two52 - abs_corr * m - c) / m)))
             if limit < 1:
                 return False
-            bound = (limit + np.abs(corr_)) * m + c
+            bound = (limit + abs_corr) * m + c
+        # The exactness checks below, bound + |x| * 2^S < 2^52 per channel, for the three
+        # offsets x that can sit inside u (zp; zp - lo; zp - lo + lo mod 256), in one
+        # evaluation (the same float operations per element as one check at a time)
+        shift = self.zp - self.lo
+        xs = np.array([abs(self.zp), abs(shift), abs(shift + self.lo % 256)], F64)
+        ok_zp, ok_shift, ok_wide = (bound + xs[:, None] * pow2S < two52).all(axis=1).tolist()
         # zp inside u when that stays exact too; else zp is added after the floor
-        zp_in = bool(np.all(bound + abs(self.zp) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)))
+        zp_in = ok_zp
         zpu = self.zp if zp_in else 0
         ms = np.ldexp(m, -S)
-        k = corr_ * ms + np.ldexp(c, -S) + zpu
-        d = np.where(e > 0, np.ldexp(1.0, -e), 0.0)
-        need = self.lo < self.zp and bool(np.any(e > 0))
-        self.fplan = (corr, np.ascontiguousarray(ms), np.ascontiguousarray(k),
-                      np.ascontiguousarray(d) if need else None, zpu + 0.5, zp_in, limit)
+        base = corr_ * ms + np.ldexp(c, -S)         # k, k' and the wide k' add their offset
+        k = base + zpu
+        need = self.lo < self.zp and bool((e > 0).any())
+        d = np.where(e > 0, np.ldexp(1.0, -e), 0.0) if need else None
+        self.fplan = (corr, np.ascontiguousarray(ms), np.ascontiguousarray(k), d,
+                      zpu + 0.5, zp_in, limit)
         # The shifted plan of finish_u (one small block, 8-bit outputs, no negative-side
         # correction): u' = u - lo, i.e. zp - lo inside the offset, exact when
         # bound + |zp - lo| * 2^S < 2^52 (as zp above). The clamp [lo, hi] of floor(u)
@@ -371,13 +382,11 @@ class Requantizer:
         # (trunc and floor differ only on negative non-integers, which both clamp to 0),
         # and trunc is the float -> int16 cast, safe when |u'| <= acc_bound * ms + |k'|
         # < 2^15.
-        shift = self.zp - self.lo
-        if limit is None and not need and self.hi - self.lo < (1 << 15) and bool(np.all(
-                bound + abs(shift) * np.ldexp(1.0, S) < np.ldexp(1.0, 52))):
-            ks = np.ascontiguousarray(np.broadcast_to(
-                corr_ * ms + np.ldexp(c, -S) + shift, np.broadcast(corr_, ms).shape))
-            reach = np.asarray(acc_bound, F64) * ms + np.abs(ks)
-            if bool(np.all(reach < (1 << 15) - 1)):
+        reach0 = ab * ms
+        if limit is None and not need and self.hi - self.lo < (1 << 15) and ok_shift:
+            ks = np.ascontiguousarray(np.broadcast_to(base + shift,
+                                                      np.broadcast(corr_, ms).shape))
+            if (reach0 + np.abs(ks) < (1 << 15) - 1).all():
                 self.splan = (ks, self.hi - self.lo)
         # The wide plan of _from_float64 (blocks of any size) and of the folded GEMMs:
         # u' = u - lo + x with x = lo mod 256 (zp - lo + x inside the offset, exact
@@ -392,19 +401,15 @@ class Requantizer:
         # when the larger offset would break exactness.
         self.wplan = None
         self._wide = None
-
-        def exact(sh):
-            return bool(np.all(bound + abs(sh) * np.ldexp(1.0, S) < np.ldexp(1.0, 52)))
-        self.wextra = self.lo % 256 if exact(shift + self.lo % 256) else 0
+        self.wextra = self.lo % 256 if ok_wide else 0
         wshift = shift + self.wextra
-        if limit is None and exact(wshift):
-            kw = corr_ * ms + np.ldexp(c, -S) + wshift
+        if limit is None and (ok_wide if self.wextra else ok_shift):
+            kw = base + wshift
             # int16 instead of int32 for the truncated values when no reachable u'
             # leaves int16 (|u'| <= acc_bound * ms + |k'|): ~15% less time in the
             # three integer passes
-            reach = np.asarray(acc_bound, F64) * ms + np.abs(kw)
-            it = I16 if bool(np.all(reach < (1 << 15) - 2)) and self.wextra + self.hi - \
-                self.lo < (1 << 15) else I32
+            it = I16 if (reach0 + np.abs(kw) < (1 << 15) - 2).all() and self.wextra + \
+                self.hi - self.lo < (1 << 15) else I32
             self.wplan = (kw, float(wshift) + 0.5, self.fplan[3], it)
         return True
 
