@@ -291,7 +291,6 @@ class QuantizedConv2D(Kernel):
             # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
             bound = (max_abs(q.x_dtype, q.zi) * abs_row_sums(wq, oc)
                      + (0 if q.bias is None else np.abs(q.bias)))
-            self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
             self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
                                     pads[1][0]], np.int64)
             self.vnni = None
@@ -330,6 +329,8 @@ class QuantizedConv2D(Kernel):
                 self.fill_v = np.int8(q.zi)
                 self._x = None
                 return
+            # (the float GEMM's plan: made only here, the VNNI kernels take their own)
+            self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
             self.wt = np.ascontiguousarray(wt, dtype=ft)
             self.fill = ft.type(q.zi)
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
@@ -773,20 +774,20 @@ class QuantizedDepthwiseConv2D(Kernel):
         self.three = (kh, kw, mult, dh, dw) == (3, 3, 1, 1, 1)
         # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
         bound = max_abs(q.x_dtype, q.zi) * np.abs(wq).sum(axis=0) + np.abs(self.corr)
+        corr_z = self.corr - q.zi * wq.sum(axis=0)
+        plan_z = None               # the plan with the zero point folded in (made once)
         if self.three:
-            self.plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0),
-                                     acc_bound=bound)
+            plan_z = self.plan = _plan_matrix(self.requant, oc, corr_z, acc_bound=bound)
             self.three = self.plan is not None
         self.dw_v = None
         igemm = _compiled_igemm()
         if (igemm.ENABLED and q.x_dtype == I8 and (kh, kw, mult) == (3, 3, 1) and oc % 16 == 0
                 and np.abs(wq).max(initial=0) <= 32767):
-            plan = _plan_matrix(self.requant, oc, self.corr - q.zi * wq.sum(axis=0),
-                                acc_bound=bound)
+            plan = plan_z if plan_z is not None else _plan_matrix(self.requant, oc, corr_z,
+                                                                  acc_bound=bound)
             if plan is not None:
                 # int32 taps on AVX-512 (vpdpwssd), requantization fused (compiled_igemm)
                 self.dw_v = igemm
-                corr_z = self.corr - q.zi * wq.sum(axis=0)
                 self.plan_v = igemm.epilogue(self.requant, plan, corr_z, oc, oc, bound)
                 self.w_v = igemm.depthwise_weights(wq)
                 self.zv = np.full(self.w_in * oc, q.zi, I8)      # one row of zero points

@@ -208,13 +208,17 @@ class Requantizer:
 
     def _threshold_plan(self, channels: int, acc_bound):
         def per_channel(v):
-            return np.ascontiguousarray(np.broadcast_to(np.asarray(v).reshape(-1),
-                                                        (channels,)))
-        m, s = per_channel(self.m).astype(np.int64), per_channel(self.s).astype(np.int64)
+            """v as int64 [channels] (read only here: a per-channel int64 array as is)."""
+            v = np.asarray(v)
+            if v.shape == (channels,) and v.dtype == np.int64:
+                return v
+            return np.ascontiguousarray(np.broadcast_to(v.reshape(-1), (channels,)),
+                                        np.int64)
+        m, s = per_channel(self.m), per_channel(self.s)
         zp, lo, hi = self.zp, self.lo, self.hi
 
-        right = per_channel(self.right).astype(np.int64)
-        half = per_channel(self.half).astype(np.int64)
+        right = per_channel(self.right)
+        half = per_channel(self.half)
         S = 31 + right
         c = np.ldexp(1.0, 30) + np.ldexp(half.astype(F64), 31)
         search = _compiled_thresholds() if self.COMPILED_SEARCH else None
