@@ -519,3 +519,23 @@ def test_grid_sizes():
         kinds = {c["dtype"] for c in sample(grid, k, seed)}
         assert kinds == {I8, U8, I16}
     assert len(list(itertools.chain(CONV_GRID, DW_GRID, FC_GRID, TC_GRID, BMM_GRID))) > 2000
+
+
+def test_quantize_multiplier_array_equals_scalar():
+    """quantize_multiplier_array (its all-positive fast path and the general form) gives
+    QuantizeMultiplier's (multiplier, shift) on every value: random scales over the
+    whole exponent range, values that round up to 2^31, ones whose shift is below -31,
+    zeros, negatives, subnormals, and mixed arrays that take the general form."""
+    rng = np.random.default_rng(3)
+    pos = np.concatenate([
+        10.0 ** rng.uniform(-15, 5, 2000),
+        np.nextafter(1.0, 0.0) * 2.0 ** rng.integers(-40, 10, 50),   # m rounds to 2^31
+        2.0 ** rng.integers(-45, -30, 50) * rng.uniform(0.5, 1, 50),  # shifts < -31
+        [5e-324, 2.2250738585072014e-308, 1.0, 0.5, 2.0 ** -31, 2.0 ** -32],
+    ])
+    for reals in (pos, np.concatenate([pos, [0.0, -0.25, -3e-7]]), -pos):
+        m, s = arith.quantize_multiplier_array(reals)
+        want = [arith.quantize_multiplier(float(v)) for v in reals]
+        assert m.tolist() == [w[0] for w in want]
+        assert s.tolist() == [w[1] for w in want]
+        assert m.dtype == np.int64 and s.dtype == np.int64

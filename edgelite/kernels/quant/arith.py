@@ -46,6 +46,20 @@ def quantize_multiplier_array(reals) -> tuple[np.ndarray, np.ndarray]:
     r = np.asarray(reals, np.float64).ravel()
     q, shift = np.frexp(r)
     x = np.ldexp(q, 31)
+    if (r > 0).all():
+        # every scale positive (the usual case): floor(x + 0.5), and the two corrections
+        # only when some value needs them (~half the numpy calls of the general form)
+        m = np.floor(x + 0.5).astype(np.int64)
+        shift = shift.astype(np.int64)
+        top = m == (1 << 31)
+        if top.any():
+            m = np.where(top, m // 2, m)
+            shift = np.where(top, shift + 1, shift)
+        small = shift < -31
+        if small.any():
+            m = np.where(small, 0, m)
+            shift = np.where(small, 0, shift)
+        return m, shift
     m = (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
     shift = shift.astype(np.int64)
     top = m == (1 << 31)

@@ -150,15 +150,18 @@ class Requantizer:
         self.int64_path = use_int64_path
         self.m, self.s = m, s
         self.left = np.maximum(s, 0)
-        self.any_left = bool(np.any(self.left))
+        self.any_left = bool(self.left.any())
         right = np.maximum(-s, 0)
         self.right = right
-        half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+        if right.size and int(right.max()) <= 62:
+            half = (np.int64(1) << right) >> 1          # 2^(e-1), 0 for e = 0
+        else:
+            half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
         self.half = half
         self.nudge = (np.int64(1) << 30) + (half << 31)
-        self.all_right = bool(np.all(right > 0))
+        self.all_right = bool((right > 0).all())
         self.zp, self.lo, self.hi = int(zero_point), int(lo), int(hi)
-        self.positive = bool(np.all(m > 0))
+        self.positive = bool((m > 0).all())
         self.fplan = self.splan = self.wplan = self._wide = None
 
     @property
