@@ -10,6 +10,8 @@ element instead of array by array).
 - `sum_lookup`: 8-bit MEAN/SUM (quant/reduce.py's table of the op over every sum):
   the sums over a block of reduced axes and the lookups in one pass.
 - `lut1`: unary ops as table lookups (TableUnary: GELU, LOGISTIC, TANH, RSQRT, ...).
+- `table_grid`: the lookup table of an 8-bit ADD / SUB / MUL / SQUARED_DIFFERENCE,
+  built at prepare (~10x the numpy passes' speed).
 - `lut2`: 8-bit binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE, comparisons, ...):
   out = table[a << 8 | b] over an output collapsed to three dims, each input with its
   own element strides (0 along broadcast dims), so broadcasting costs nothing.
@@ -131,6 +133,40 @@ if numba is not None:
         """out = table[codes] (flat arrays; codes uint8 or uint16 storage views)."""
         for i in range(codes.size):
             out[i] = table[codes[i]]
+
+    @_jit
+    def table_grid(x1, x2, op, m, right, zp, lo, hi, out):
+        """An 8-bit binary op's lookup table (quant/elementwise.py QuantBinary.table_terms):
+        out[i * n2 + j] = clamp(MultiplyByQuantizedMultiplier(raw, m, -right) + zp, lo, hi)
+        with raw = x1[i] + x2[j] (op 0), x1[i] * x2[j] (op 1) or
+        wrap32(wrap32(x1[i] - x2[j])^2) (op 2), |raw| < 2^31, m > 0, right >= 0: the
+        integers of qutil.Requantizer (q + h = (raw * m + 2^30 + h * 2^31) >> 31,
+        h = 2^(right - 1); q < 0 iff q + h < h; then >> right), one value at a time
+        instead of ~10 int64 passes over the 65536."""
+        n1, n2 = x1.shape[0], x2.shape[0]
+        h = (np.int64(1) << right) >> 1
+        nudge = (np.int64(1) << 30) + (h << 31)
+        two31 = np.int64(2147483648)
+        mask = np.int64(0xFFFFFFFF)
+        for i in range(n1):
+            a = x1[i]
+            for j in range(n2):
+                if op == 0:
+                    raw = a + x2[j]
+                elif op == 1:
+                    raw = a * x2[j]
+                else:
+                    d = ((a - x2[j] + two31) & mask) - two31
+                    raw = ((d * d + two31) & mask) - two31
+                t = (raw * m + nudge) >> 31
+                if right > 0 and t < h:
+                    t -= 1
+                v = (t >> right) + zp
+                if v < lo:
+                    v = lo
+                if v > hi:
+                    v = hi
+                out[i * n2 + j] = v
 
     @_jit
     def lut2(a, b, table, out, d0, d1, d2, a0, a1, a2, b0, b1, b2):
@@ -372,6 +408,11 @@ def warm_up() -> float:
                   np.zeros((1, 2), np.int8), np.zeros(1), f1, f1, np.float32(-np.inf),
                   np.float32(np.inf), asym, np.zeros((1, 1), np.float32),
                   np.zeros(2, np.int32))
+    t8 = np.zeros(2, np.int64)
+    for dt in (np.int8, np.uint8):
+        for op in (0, 1, 2):
+            table_grid(t8, t8, op, np.int64(1 << 30), np.int64(1), np.int64(0), np.int64(-128),
+                       np.int64(127), np.zeros(4, dt))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

@@ -336,3 +336,48 @@ def test_prelu_every_pair_of_8bit_values(dtype, qi, qa, qo):
     qi, qa, qo = ((s, z + shift) for s, z in (qi, qa, qo))
     m = prelu_model(dtype, x.shape, alpha, q(*qi), q(*qa), q(*qo), const=False)
     compare(m, [x, alpha], "PRELU-all-pairs")
+
+
+@pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,
+                    reason="numba not installed: no compiled table builder")
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"])
+def test_compiled_table_equals_numpy_table(op, monkeypatch):
+    """compiled_qops.table_grid builds an 8-bit op's lookup table at prepare; all 65536
+    entries equal the numpy tier's table (QuantBinary.table_values), over random scales
+    across orders of magnitude, zero points at the extremes, both 8-bit types and the
+    clamping activations: every input pair, not a sample."""
+    from edgelite.kernels import compiled, compiled_qops
+    grid = compiled_qops.table_grid
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return grid(*args)
+    rng = np.random.default_rng(zlib.crc32(op.encode()))
+    types = (I8,) if op == "SQUARED_DIFFERENCE" else (I8, U8)
+    acts = ("NONE",) if op == "SQUARED_DIFFERENCE" else ("NONE", "RELU", "RELU6")
+    version = {"ADD": 2, "SUB": 2, "MUL": 2, "SQUARED_DIFFERENCE": 1}[op]
+    built = 0
+    for i in range(24):
+        dtype = types[i % len(types)]
+        zps = ZP8[dtype]
+        scales = 10.0 ** rng.uniform(-4, 0, 3)
+        qs = [q(float(s), int(rng.choice(zps)) if rng.random() < 0.5 else
+                int(rng.integers(np.iinfo(dtype).min, int(np.iinfo(dtype).max) + 1)))
+              for s in scales]
+        opts = {} if op == "SQUARED_DIFFERENCE" else {
+            "fused_activation_function": acts[i % len(acts)]}
+        model = binary_model(op, dtype, (2, 3), (2, 3), *qs, version, **opts)
+        tables = []
+        for on in (True, False):
+            monkeypatch.setattr(compiled, "ENABLED", on)
+            monkeypatch.setattr(compiled_qops, "table_grid", counted)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            tables.append(it._main.kernels[0].table)
+        monkeypatch.undo()
+        assert tables[0].dtype == tables[1].dtype
+        assert np.array_equal(tables[0], tables[1]), (op, dtype, qs, opts)
+        built += 1
+    assert built == 24
+    assert len(calls) >= 20       # the compiled builder took (nearly) every case

@@ -16,6 +16,7 @@ import pytest
 from kernels.test_quant_elementwise import _raises, compare, q, split
 from oracle import run_edgelite, run_litert
 
+import edgelite
 from edgelite.format.builder import ModelBuilder
 
 I8, U8, I16 = np.int8, np.uint8, np.int16
@@ -117,3 +118,37 @@ def test_every_possible_sum(op, dtype, params):
     qi, qo = PARAMS[dtype][params]
     m = reduce_model(op, dtype, x.shape, [1], False, q(*qi), q(*qo), VERSION[(op, dtype)])
     compare(m, [x], f"{op}-every-sum")
+
+
+@pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,
+                    reason="numba not installed: no compiled table builder")
+@pytest.mark.parametrize("dtype", [I8, U8])
+def test_compiled_mean_table_equals_numpy_table(dtype, monkeypatch):
+    """8-bit MEAN's table over every possible sum, built by compiled_qops.table_grid
+    when the compiled tier runs, equals the numpy tier's entry for entry, for random
+    scales and zero points and reduced counts from 16 to 256."""
+    from edgelite.kernels import compiled, compiled_qops
+    grid = compiled_qops.table_grid
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return grid(*args)
+    rng = np.random.default_rng(zlib.crc32(np.dtype(dtype).name.encode()))
+    info = np.iinfo(dtype)
+    for i in range(12):
+        n = int(rng.choice([16, 33, 64, 100, 256]))
+        qi = (float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(info.min, int(info.max) + 1)))
+        qo = (float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(info.min, int(info.max) + 1)))
+        m = reduce_model("MEAN", dtype, (2, n, 3), [1], False, q(*qi), q(*qo),
+                         VERSION[("MEAN", dtype)])
+        tables = []
+        for on in (True, False):
+            monkeypatch.setattr(compiled, "ENABLED", on)
+            monkeypatch.setattr(compiled_qops, "table_grid", counted)
+            it = edgelite.Interpreter(model_content=m)
+            it.allocate_tensors()
+            tables.append(it._main.kernels[0].table)
+        monkeypatch.undo()
+        assert tables[0] is not None and np.array_equal(tables[0], tables[1]), (n, qi, qo)
+    assert len(calls) >= 10

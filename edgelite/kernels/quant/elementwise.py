@@ -149,8 +149,19 @@ class QuantBinary(Kernel):
             # table[(code a << 8) | code b]: compute() broadcast over the 256 values of a
             # (a column) against the 256 of b (a row) gives that order directly
             vals = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
-            grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
-            self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(self.out_dtype)
+            terms = self.table_terms(vals) if compiled_tier(1 << 16) is not None else None
+            if terms is not None:
+                # the same integers in one compiled pass (compiled_qops.table_grid)
+                from edgelite.kernels import compiled_qops
+                self.table = np.empty(1 << 16, self.out_dtype)
+                op, x1, x2, m, shift, zo = terms
+                compiled_qops.table_grid(x1, x2, op, np.int64(m), np.int64(-shift),
+                                         np.int64(zo), np.int64(self.lo), np.int64(self.hi),
+                                         self.table)
+            else:
+                grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
+                self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(
+                    self.out_dtype)
             self.kernel = None
             self._bound = (None, None, None, None, None, None)
             size = int(np.prod(shape, dtype=np.int64))
@@ -239,6 +250,18 @@ class QuantBinary(Kernel):
         256 values of each input in code order; broadcast, each input's own terms are
         computed once per value, not once per pair)."""
         return self.compute(av, bv)
+
+    def table_terms(self, vals: np.ndarray):
+        """(op, x1, x2, m, shift, zp) when table_values(vals[:, None], vals[None, :]) is
+        clamp(MultiplyByQuantizedMultiplier(raw, m, shift) + zp, lo, hi) of raw = x1 + x2
+        (op 0), x1 * x2 (op 1) or wrap32(wrap32(x1 - x2)^2) (op 2) over the grid, with
+        |raw| < 2^31, m > 0 and no left shift (compiled_qops.table_grid builds it); else
+        None."""
+        return
+
+    @staticmethod
+    def _grid_ok(m: int, shift: int) -> bool:
+        return m > 0 and shift <= 0
 
     def clamp(self, x):
         return np.clip(x, self.lo, self.hi)
@@ -332,6 +355,15 @@ class _AddSub(QuantBinary):
         real_out = twice_max / float(np.float32((1 << self.left_shift) * np.float32(so)))
         self.mo, self.eo = arith.quantize_multiplier(real_out)
 
+    def table_terms(self, vals):
+        if self.pot or not self._grid_ok(self.mo, self.eo):
+            return None
+        x1 = mul_smaller((vals + self.off1) << self.left_shift, self.m1, self.e1)
+        x2 = mul_smaller((vals + self.off2) << self.left_shift, self.m2, self.e2)
+        if int(np.abs(x1).max()) + int(np.abs(x2).max()) >= 1 << 31:
+            return None
+        return 0, x1, self.SIGN * x2, self.mo, self.eo, self.offo
+
     def table_values(self, av, bv):
         if self.pot:
             return self.compute(av, bv)
@@ -382,6 +414,11 @@ class QuantMul(QuantBinary):
         real = float(np.float32(np.float32(s1 * np.float32(s2)) / np.float32(so)))
         self.m, self.e = arith.quantize_multiplier(real)
         self.off1, self.off2, self.offo = -z1, -z2, zo
+
+    def table_terms(self, vals):
+        if self.int16_to_8 or not self._grid_ok(self.m, self.e):
+            return None
+        return 1, vals + self.off1, vals + self.off2, self.m, self.e, self.offo
 
     def table_values(self, av, bv):
         # 8-bit inputs: |product| <= 255 * 255, within int32 (no wrap)
@@ -467,6 +504,13 @@ class QuantSquaredDifference(QuantBinary):
         x2 = mul_smaller((b + self.off2) << self.left_shift, self.m2, self.e2)
         d = wrap32(x1 - x2)
         return wrap32(d * d)
+
+    def table_terms(self, vals):
+        if not self._grid_ok(self.mo, self.eo):
+            return None
+        x1 = mul_smaller((vals + self.off1) << self.left_shift, self.m1, self.e1)
+        x2 = mul_smaller((vals + self.off2) << self.left_shift, self.m2, self.e2)
+        return 2, x1, x2, self.mo, self.eo, self.offo
 
     def table_values(self, av, bv):
         return requantized(self._square(av, bv), self.mo, self.eo, self.offo, self.lo,

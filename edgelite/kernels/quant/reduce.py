@@ -105,7 +105,12 @@ class _QuantReduce(Kernel):
         if size == 1 << 16:
             self.sum_dtype = np.dtype(np.int16 if info.min < 0 else np.uint16)
         self.table = np.zeros(size, x.dtype)
-        self.table[sums % size] = r
+        # sum s at s mod size: the consecutive sums are two runs of the table (a
+        # rotation), not a fancy-indexed scatter (~0.2 ms at 32K sums)
+        start = int(sums[0]) % size
+        k = min(size - start, r.size)
+        self.table[start:start + k] = r[:k]
+        self.table[:r.size - k] = r[k:]
         self.sum_axes = tuple(plan.axes)
         self.kernel = None
         axes = sorted(plan.axes)
@@ -202,6 +207,15 @@ class QuantMean(_QuantReduce):
         # the table's sums are small (|sum - zi * n| < 2^21, no int32 wrap): Requantizer's
         # in-place passes, the same integers as reduce_sums' + the clamp
         m, s = self._scaling(n, True)
+        if m > 0 and s <= 0 and compiled_tier(sums.size) is not None:
+            # the same integers in one compiled pass (compiled_qops.table_grid, op 0: a
+            # zero first term, the sums along its inner loop)
+            from edgelite.kernels import compiled_qops
+            out = np.empty(sums.size, np.int64)
+            compiled_qops.table_grid(np.zeros(1, np.int64), sums - self.zi * n, 0, np.int64(m),
+                                     np.int64(-s), np.int64(self.zo), np.int64(self.lo),
+                                     np.int64(self.hi), out)
+            return out
         return requantized(sums - self.zi * n, m, s, self.zo, self.lo, self.hi, np.int64)
 
 
