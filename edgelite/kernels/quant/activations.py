@@ -56,10 +56,16 @@ def all_values(dtype) -> np.ndarray:
 def pair_table(table: np.ndarray) -> np.ndarray:
     """For a 256-entry byte table: the uint16 table mapping every pair of input bytes
     (read as a native uint16) to the pair of output bytes."""
-    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-    mapped = table.view(np.uint8)[pairs]
+    t = table.view(np.uint8)
     out = np.empty(1 << 16, np.uint16)
-    out[pairs.reshape(-1).view(np.uint16)] = mapped.reshape(-1).view(np.uint16)
+    # index v's bytes in memory: v & 255 first on a little-endian machine. Entry v is
+    # [hi = v >> 8, lo = v & 255] of the [256, 256] grid; each output byte maps the
+    # input byte in the same place: two broadcast copies (a gather of the 65,536 byte
+    # pairs took ~0.2 ms at prepare)
+    grid = out.view(np.uint8).reshape(256, 256, 2)
+    lo_first = bool(np.array([1], np.uint16).view(np.uint8)[0])
+    grid[:, :, 0 if lo_first else 1] = t[None, :]
+    grid[:, :, 1 if lo_first else 0] = t[:, None]
     return out
 
 
@@ -453,6 +459,20 @@ class QuantSqrt(TableUnary):
         return fp.float_to_int32((r / np.float32(self.so)).astype(np.float32)) + self.zo
 
 
+_RSQRT_DATA8: list = []
+
+
+def _rsqrt_data8() -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(1, GetInvSqrtQuantizedMultiplierExp(d, -1), shift +
+    20) for d = 0..255 (entry 0 is d = 2's, as the array form's placeholder for d <= 0):
+    the part of 8-bit RSQRT's table that no quantization parameter changes."""
+    if not _RSQRT_DATA8:
+        d = np.arange(256, dtype=np.int64)
+        inv, shift = fp.inv_sqrt_quantized_multiplier_exp_array(np.where(d > 0, d, 2), -1)
+        _RSQRT_DATA8.append(_mbqm(np.ones_like(d), inv, shift + 20))
+    return _RSQRT_DATA8[0]
+
+
 @register("RSQRT", versions=(1, 3), variant="quantized")
 class QuantRsqrt(TableUnary):
     """int8: GetInvSqrtQuantizedMultiplierExp per value; int16: LUTPopulate."""
@@ -484,11 +504,12 @@ class QuantRsqrt(TableUnary):
     def values(self, v):
         if self.dtype == I16:
             return fp.lut_int16_lookup(v, self.lut513)
-        # every value at once (fixedpoint's array form of the per-value steps)
+        # every value at once (fixedpoint's array form of the per-value steps); the
+        # first two steps depend on d = v - zi alone (0 < d <= 255): their 256 results
+        # are made once per process (~0.3 ms of numpy steps per node otherwise)
         d = np.asarray(v, np.int64) - self.zi
         pos = d > 0
-        inv, shift = fp.inv_sqrt_quantized_multiplier_exp_array(np.where(pos, d, 2), -1)
-        data = _mbqm(np.ones_like(d), inv, shift + 20)
+        data = _rsqrt_data8()[np.where(pos, d, 0)]
         res = _mbqm(data, self.m, self.s - 20) + self.zo
         return np.where(pos, res, np.where(d == 0, 127, 0)).astype(np.int64)
 
@@ -581,8 +602,10 @@ class QuantSoftmax(Kernel):
                 if n % 2 == 0:
                     # row sums two diffs at a time: byte pairs of idx index a table of
                     # acc[i] + acc[j] (half the gathers)
-                    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-                    self.acc_pairs = self.acc32[pairs].sum(axis=1, dtype=np.int32)
+                    # (entry v = acc[v & 255] + acc[v >> 8]: the outer sum, row v >> 8,
+                    # not a gather of 65,536 byte pairs, ~1.7 ms at prepare)
+                    a32 = np.asarray(self.acc32, np.int32)
+                    self.acc_pairs = np.add(a32[:, None], a32[None, :]).reshape(-1)
             self.s_acc = ctx.request_scratch((rows, n // 2 if self.acc_pairs is not None else n),
                                              np.int32)
 
