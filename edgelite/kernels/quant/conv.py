@@ -184,6 +184,23 @@ class QuantSetup:
         return gemm_float_dtype(k, max_abs(self.x_dtype), w_max)
 
 
+def _narrow_then_cast(w: np.ndarray, ft) -> np.ndarray:
+    """A C-contiguous `ft` copy of a (transposed) view of narrow integer weights: the
+    re-layout done on the narrow type, then a straight conversion (~30% faster at
+    prepare than a converting transpose)."""
+    return np.ascontiguousarray(w).astype(ft, copy=False)
+
+
+def row_sums(wq: np.ndarray, rows: int) -> np.ndarray:
+    """sum wq over each of `rows` rows of integer weights, as int64: accumulated in int32
+    when no row of this type and length can leave it (~2x faster than int64 at prepare)."""
+    w2 = wq.reshape(rows, -1)
+    info = np.iinfo(wq.dtype)
+    reach = max(-int(info.min), int(info.max)) * w2.shape[1]
+    acc = np.int32 if wq.dtype.itemsize <= 2 and reach < (1 << 31) else np.int64
+    return w2.sum(axis=1, dtype=acc).astype(np.int64)
+
+
 def abs_row_sums(wq: np.ndarray, rows: int) -> np.ndarray:
     """sum |wq| over each of `rows` rows (int64), for integer weights of any width: int8
     through the uint8 view of np.abs (|-128| wraps to -128 in int8, 128 as uint8), no
@@ -191,7 +208,7 @@ def abs_row_sums(wq: np.ndarray, rows: int) -> np.ndarray:
     a = np.abs(wq)
     if a.dtype == I8:
         a = a.view(np.uint8)
-    return a.reshape(rows, -1).sum(axis=1, dtype=np.int64)
+    return row_sums(a, rows)
 
 
 def _plan_matrix(requant: Requantizer, channels: int, *rows, acc_bound=None):
@@ -273,7 +290,7 @@ class QuantizedConv2D(Kernel):
         wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
         wt = wt[0] if groups == 1 else wt
         self.wt = None          # the float copy, made below unless the VNNI kernels run
-        self.corr = q.correction(wq.reshape(oc, k).sum(axis=1, dtype=np.int64))
+        self.corr = q.correction(row_sums(wq, oc))
         self.requant = q.requantizer()
         self.zi = q.zi
         self.pad = Padded(x.shape, pads)
@@ -300,7 +317,7 @@ class QuantizedConv2D(Kernel):
                 # int8 GEMM on VNNI, requantization fused (compiled_igemm)
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(w2.T)
-                self.corr_v = igemm.correction(self.corr, 0, w2.sum(axis=1, dtype=np.int64))
+                self.corr_v = igemm.correction(self.corr, 0, row_sums(w2, oc))
                 plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
                 self.plan_v = (None if plan_v is None else
                                igemm.epilogue(self.requant, plan_v, self.corr_v, oc, npad,
@@ -331,7 +348,7 @@ class QuantizedConv2D(Kernel):
                 return
             # (the float GEMM's plan: made only here, the VNNI kernels take their own)
             self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
-            self.wt = np.ascontiguousarray(wt, dtype=ft)
+            self.wt = _narrow_then_cast(wt, ft)
             self.fill = ft.type(q.zi)
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
             brows = self.nb * self.bh * ow
@@ -390,12 +407,12 @@ class QuantizedConv2D(Kernel):
                 self.u_rows = self.requant.wide_rows(brows, oc)
                 self._x = None
                 return
-            self.wt = np.ascontiguousarray(wt, dtype=ft)
+            self.wt = _narrow_then_cast(wt, ft)
             if not self.direct:
                 self.col_idx = ctx.request_scratch((self.nb, self.bh, ow, k), ft)
             self.gemm_idx = ctx.request_scratch((brows, oc), ft)
         else:
-            self.wt = np.ascontiguousarray(wt, dtype=ft)
+            self.wt = _narrow_then_cast(wt, ft)
             self.col_idx = ctx.request_scratch((groups, self.rows, k), ft)
             self.gemm_idx = ctx.request_scratch((groups, self.rows, og), ft)
             self.accf_idx = ctx.request_scratch((self.rows, oc), ft)
@@ -1077,7 +1094,7 @@ class QuantizedFullyConnected(Kernel):
     def _set_weights(self, wq: np.ndarray, with_wt: bool = True) -> None:
         """wq: the weights minus their zero point (QuantSetup.weights)."""
         self.wt = np.ascontiguousarray(wq.T, dtype=self.ft) if with_wt else None
-        self.corr = self.q.correction(wq.sum(axis=1, dtype=np.int64))
+        self.corr = self.q.correction(row_sums(wq, wq.shape[0]))
         self.corr_f = self.corr.astype(F64)
 
     def bind(self, ictx: InvokeContext) -> None:
