@@ -139,3 +139,17 @@ def test_average_every_window_sum(dtype):
              stride_h=3, stride_w=3, filter_height=3, filter_width=3)
     b.add_output(y)
     check_against_litert(b.to_bytes(), [xv.astype(dtype)], reference=True, int_tol=0)
+
+
+def test_rounded_quotients_equal_integer_division():
+    """The average pool's table of rounded quotients, built from runs of np.repeat,
+    equals sign(s) * ((|s| + k // 2) // k) on every sum of every window size up to 300
+    (8-bit ranges) and up to 40 (int16 ranges)."""
+    from edgelite.kernels.quant.pool import _rounded_quotients
+    for k in range(1, 301):
+        ranges = [(-128, 127), (0, 255)] + ([(-32768, 32767)] if k <= 40 else [])
+        for lo_v, hi_v in ranges:
+            sums = np.arange(k * lo_v, k * hi_v + 1, dtype=np.int64)
+            want = np.where(sums < 0, -1, 1) * ((np.abs(sums) + k // 2) // k)
+            got = _rounded_quotients(k * lo_v, k * hi_v, k)
+            assert got.dtype == np.int64 and np.array_equal(got, want), (k, lo_v)

@@ -31,6 +31,7 @@ from edgelite.kernels.quant.qutil import (
     Padded,
     _clip,
     activation_bounds,
+    fill_cyclic,
     same_valid_pads,
 )
 from edgelite.kernels.registry import register
@@ -47,6 +48,18 @@ def _opt(options, name: str, default):
 def _valid_counts(in_size: int, out_size: int, k: int, stride: int, pad: int) -> np.ndarray:
     start = np.arange(out_size) * stride - pad
     return np.minimum(start + k, in_size) - np.maximum(start, 0)
+
+
+def _rounded_quotients(first: int, last: int, k: int) -> np.ndarray:
+    """sign(s) * ((|s| + k // 2) // k) for s = first..last (first <= 0 <= last), int64:
+    the quotient of consecutive |s| steps once every k values, so it is a run of
+    np.repeat(arange, k) read from k // 2 on (integer divisions over every sum cost
+    ~0.1 ms at a 25 x 5 window)."""
+    h = k // 2
+    reach = max(-first, last) + h + 1
+    runs = np.repeat(np.arange(reach // k + 1, dtype=np.int64), k)     # runs[j] = j // k
+    neg = -runs[h + 1:h - first + 1][::-1]               # s = first..-1: |s| + h
+    return np.concatenate([neg, runs[h:h + last + 1]])
 
 
 class _QuantizedPool2D(Kernel):
@@ -131,12 +144,10 @@ class _QuantizedPool2D(Kernel):
         distinct = np.unique(counts).tolist()
         parts, offset_of, base = [], {}, 0
         for k in distinct:
-            sums = np.arange(k * lo_v, k * hi_v + 1, dtype=np.int64)
-            q = (np.abs(sums) + k // 2) // k
-            q = np.where(sums < 0, -q, q)
+            q = _rounded_quotients(k * lo_v, k * hi_v, k)
             parts.append(np.clip(q, self.lo, self.hi).astype(dtype))
             offset_of[k] = base - k * lo_v
-            base += sums.size
+            base += q.size
         if len(distinct) == 1:
             # Up to 2^16 possible sums: wrapping 16-bit sums (faster numpy passes than
             # intp) read as uint16 index a 2^16 table, i.e. sum mod 2^16 is one-to-one.
@@ -145,7 +156,7 @@ class _QuantizedPool2D(Kernel):
             if size == 1 << 16:
                 self.acc_dtype = np.dtype(np.int16 if lo_v < 0 else np.uint16)
             table = np.zeros(size, dtype)
-            table[np.arange(k * lo_v, k * hi_v + 1) % size] = parts[0]
+            fill_cyclic(table, k * lo_v, parts[0])          # sum s at s mod size
             self.table = table
             return
         self.table = np.concatenate(parts)
