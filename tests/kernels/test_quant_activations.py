@@ -97,6 +97,18 @@ def test_unary_all_values(op, dtype, version, qi, qo, opts):
     compare(m, [x], f"{op}-{np.dtype(dtype)}")
 
 
+@pytest.mark.parametrize("op", ["LOG", "EXP"])
+def test_int16_lut_overflowing_the_output_scale(op):
+    """int16 LUT ops whose function leaves the output range (input scale 0.05, output
+    scale 1e-4: log and exp of large inputs): LiteRT's lookup interpolates in int16, so
+    the slope across the jump wraps, and a table entry that is inf - inf (NaN) becomes
+    0; every input value, bit for bit (these two were wrong until session 7)."""
+    version = {"LOG": 2, "EXP": 2}[op]
+    x = np.arange(-32768, 32768).astype(I16).reshape(2, 128, 256)
+    m = unary_model(op, I16, x.shape, q(0.05, 0), q(1e-4, 0), version)
+    compare(m, [x], f"{op}-int16-overflow")
+
+
 # Power-of-two input scales take LiteRT's "3 << shift" path (2^-12 for both, 2^-11 for
 # TANH); the others the generic multiplier, including scales so small or large that the
 # doubling loop runs 31 times or not at all.

@@ -322,17 +322,25 @@ def lut_int16_513(input_scale: float, input_zp: int, output_scale: float, output
         lut = np.clip((sample - bias).astype(ft), -32768, 32767)
         last = np.asarray(fn(np.asarray([in_max], ft)), ft)
         last = np.clip(round_half_away_f32((last * scaling_inv).astype(ft)), -32768, 32767)
-    return np.concatenate([lut, last]).astype(np.int64)
+        table = np.concatenate([lut, last])
+    # A NaN entry (inf - inf where the function overflows the output scale) passes
+    # LiteRT's min / max and its static_cast<int16_t> gives 0 on x86 (the low half of
+    # cvttss2si's 0x80000000)
+    table[np.isnan(table)] = 0
+    return table.astype(np.int64)
 
 
 def lut_int16_lookup(values, lut513: np.ndarray) -> np.ndarray:
-    """LUTLookup(int16 value, lut) with its 7-bit linear interpolation."""
+    """LUTLookup(int16 value, lut) with its 7-bit linear interpolation; the slope, the
+    delta and the sum are int16 there, so each wraps (a table that jumps from one end of
+    the output range to the other, where the function overflows it, interpolates
+    through the wrap)."""
     v = i64(values)
     index = 256 + (v >> 7)
     offset = v & 0x7F
     base = lut513[index]
-    slope = lut513[index + 1] - base
-    return wrap16(base + ((slope * offset + 64) >> 7))
+    slope = wrap16(lut513[index + 1] - base)          # int16 in LiteRT: wraps
+    return wrap16(base + wrap16((slope * offset + 64) >> 7))
 
 
 def round_half_away_f32(x: np.ndarray) -> np.ndarray:
