@@ -392,8 +392,10 @@ class HybridConv2D(Kernel):
         self.direct = None
         if self.groups == 1 and self.ft == F32 and self._out.flags.c_contiguous:
             self.direct = self._out.reshape(self.rows, -1)
-        self.rows2 = self._x.reshape(self.n, -1)
-        self.q_call = self.quantize.bound_call(self.rows2, centered=self.per_channel)
+        # (bound to a view of the input: only when the reshape is one, not a copy)
+        self.q_call = (self.quantize.bound_call(self._x.reshape(self.n, -1),
+                                                centered=self.per_channel)
+                       if self._x.flags.c_contiguous else None)
         self.epi_call = None
         if self.epi is not None and self.direct is not None and self.q_call is not None:
             from edgelite.kernels.compiled_igemm import entry
@@ -411,7 +413,7 @@ class HybridConv2D(Kernel):
             fn(*args)
             q, sf = self.quantize.q, self.quantize.sf
         else:
-            q, sf, _off = self.quantize(self.rows2, centered=self.per_channel)
+            q, sf, _off = self.quantize(x.reshape(n, -1), centered=self.per_channel)
         if self.own_pad is None:
             self.pad.fill_border(0)
         np.copyto(self.pad.inner, q.reshape(x.shape))
