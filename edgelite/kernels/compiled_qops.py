@@ -38,6 +38,8 @@ from edgelite.kernels import compiled as _compiled
 numba = getattr(_compiled, "numba", None)      # absent when EDGELITE_COMPILED=0
 
 if numba is not None:
+    from edgelite.kernels.compiled_quant import _rq  # the scalar Requantizer
+
     _jit = numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False,
                       error_model="numpy")
 
@@ -158,15 +160,7 @@ if numba is not None:
                 else:
                     d = ((a - x2[j] + two31) & mask) - two31
                     raw = ((d * d + two31) & mask) - two31
-                t = (raw * m + nudge) >> 31
-                if right > 0 and t < h:
-                    t -= 1
-                v = (t >> right) + zp
-                if v < lo:
-                    v = lo
-                if v > hi:
-                    v = hi
-                out[i * n2 + j] = v
+                out[i * n2 + j] = _rq(raw, m, nudge, h, right, 0, False, zp, lo, hi)
 
     @_jit
     def lut2(a, b, table, out, d0, d1, d2, a0, a1, a2, b0, b1, b2):

@@ -338,6 +338,21 @@ def test_prelu_every_pair_of_8bit_values(dtype, qi, qa, qo):
     compare(m, [x, alpha], "PRELU-all-pairs")
 
 
+def tables_both_tiers(model: bytes, monkeypatch, table_grid) -> list:
+    """The first node's lookup table built with the compiled tier (compiled_qops.table_grid
+    replaced by `table_grid`, a counting wrapper) and without it."""
+    from edgelite.kernels import compiled, compiled_qops
+    tables = []
+    for on in (True, False):
+        monkeypatch.setattr(compiled, "ENABLED", on)
+        monkeypatch.setattr(compiled_qops, "table_grid", table_grid)
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        tables.append(it._main.kernels[0].table)
+    monkeypatch.undo()
+    return tables
+
+
 @pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,
                     reason="numba not installed: no compiled table builder")
 @pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"])
@@ -346,7 +361,7 @@ def test_compiled_table_equals_numpy_table(op, monkeypatch):
     entries equal the numpy tier's table (QuantBinary.table_values), over random scales
     across orders of magnitude, zero points at the extremes, both 8-bit types and the
     clamping activations: every input pair, not a sample."""
-    from edgelite.kernels import compiled, compiled_qops
+    from edgelite.kernels import compiled_qops
     grid = compiled_qops.table_grid
     calls = []
 
@@ -368,14 +383,7 @@ def test_compiled_table_equals_numpy_table(op, monkeypatch):
         opts = {} if op == "SQUARED_DIFFERENCE" else {
             "fused_activation_function": acts[i % len(acts)]}
         model = binary_model(op, dtype, (2, 3), (2, 3), *qs, version, **opts)
-        tables = []
-        for on in (True, False):
-            monkeypatch.setattr(compiled, "ENABLED", on)
-            monkeypatch.setattr(compiled_qops, "table_grid", counted)
-            it = edgelite.Interpreter(model_content=model)
-            it.allocate_tensors()
-            tables.append(it._main.kernels[0].table)
-        monkeypatch.undo()
+        tables = tables_both_tiers(model, monkeypatch, counted)
         assert tables[0].dtype == tables[1].dtype
         assert np.array_equal(tables[0], tables[1]), (op, dtype, qs, opts)
         built += 1

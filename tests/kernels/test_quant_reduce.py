@@ -13,10 +13,9 @@ import zlib
 
 import numpy as np
 import pytest
-from kernels.test_quant_elementwise import _raises, compare, q, split
+from kernels.test_quant_elementwise import _raises, compare, q, split, tables_both_tiers
 from oracle import run_edgelite, run_litert
 
-import edgelite
 from edgelite.format.builder import ModelBuilder
 
 I8, U8, I16 = np.int8, np.uint8, np.int16
@@ -127,7 +126,7 @@ def test_compiled_mean_table_equals_numpy_table(dtype, monkeypatch):
     """8-bit MEAN's table over every possible sum, built by compiled_qops.table_grid
     when the compiled tier runs, equals the numpy tier's entry for entry, for random
     scales and zero points and reduced counts from 16 to 256."""
-    from edgelite.kernels import compiled, compiled_qops
+    from edgelite.kernels import compiled_qops
     grid = compiled_qops.table_grid
     calls = []
 
@@ -142,13 +141,6 @@ def test_compiled_mean_table_equals_numpy_table(dtype, monkeypatch):
         qo = (float(10.0 ** rng.uniform(-3, 0)), int(rng.integers(info.min, int(info.max) + 1)))
         m = reduce_model("MEAN", dtype, (2, n, 3), [1], False, q(*qi), q(*qo),
                          VERSION[("MEAN", dtype)])
-        tables = []
-        for on in (True, False):
-            monkeypatch.setattr(compiled, "ENABLED", on)
-            monkeypatch.setattr(compiled_qops, "table_grid", counted)
-            it = edgelite.Interpreter(model_content=m)
-            it.allocate_tensors()
-            tables.append(it._main.kernels[0].table)
-        monkeypatch.undo()
+        tables = tables_both_tiers(m, monkeypatch, counted)
         assert tables[0] is not None and np.array_equal(tables[0], tables[1]), (n, qi, qo)
     assert len(calls) >= 10
