@@ -22,6 +22,7 @@ import numpy as np
 
 from edgelite.format import ir
 from edgelite.kernels.base import Kernel, PrepareContext, TensorSpec
+from edgelite.kernels.common import bound_like
 from edgelite.kernels.registry import register
 
 QUANTIZED_TYPES = ("INT8", "UINT8", "INT16")
@@ -332,7 +333,8 @@ class _Clamp(Unary):
 
     def compute(self, x, out):
         if self.high is None:
-            np.maximum(x, self.low, out=out)
+            b = bound_like(x, self.low)         # a same-shape bound: the SIMD loop
+            np.maximum(x, self.low if b is None else b, out=out)
         else:
             _clip(x, self.low, self.high, out=out)
 

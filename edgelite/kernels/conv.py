@@ -36,7 +36,9 @@ from edgelite.kernels.common import (
     ACTIVATION_RANGE,
     activation_code,
     batch_matmul_shapes,
+    bound_like,
     conv_output_size,
+    maximum_inplace,
 )
 from edgelite.kernels.registry import register
 
@@ -119,7 +121,7 @@ def clamp_inplace(x: np.ndarray, bounds: tuple[float | None, float | None]) -> N
     if lo is None:
         return
     if hi is None:
-        np.maximum(x, lo, out=x)
+        maximum_inplace(x, lo)
     else:
         _clip_ufunc(x, lo, hi, out=x)     # np.clip's own ufunc, without its ~2 us wrapper
 
@@ -202,6 +204,10 @@ class Epilogue:
     def bind(self, out: np.ndarray) -> None:
         self.rows_view = out.reshape(self.rows, self.n)
         self.tiled_view = out.reshape(self.rows // self.r, self.r * self.n)
+        lo, hi = self.bounds
+        # a ReLU's bound as a same-shape constant array, made once (common.bound_like)
+        self.lo_bound = (bound_like(self.tiled_view, lo) if lo is not None and hi is None
+                         else None)
         self.flat_view = None
         if self.fast and self.bias_flat is not None and out.flags.c_contiguous:
             self.flat_view = out.reshape(-1)
@@ -222,6 +228,9 @@ class Epilogue:
         elif self.bias_input is not None:
             bias = ictx.inputs[self.bias_input].reshape(-1)
             np.add(self.rows_view, bias, out=self.rows_view)
+        if self.lo_bound is not None:
+            np.maximum(self.tiled_view, self.lo_bound, out=self.tiled_view)
+            return
         clamp_inplace(self.tiled_view, self.bounds)
 
 
