@@ -149,6 +149,45 @@ def test_float_unary_special_values(op):
           reference=op not in NOT_IN_BUILTIN_REF)
 
 
+@pytest.mark.parametrize("op", ["RELU", "LEAKY_RELU", "RELU6"])
+def test_float_relu_large_with_special_values(op):
+    """A tensor big enough (16K values) for RELU's same-shape-bound path
+    (common.bound_like): the special values tiled through it, against LiteRT's
+    reference kernels (RELU6 and LEAKY_RELU ride along as the other clamps)."""
+    special = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-40, -1e-40, 0.0, -0.0,
+                        2.5, -2.5, 7.0], np.float32)
+    rng = np.random.default_rng(17)
+    x = rng.normal(0, 3, (4, 64, 64)).astype(np.float32)
+    x.reshape(-1)[::97][:special.size * 10] = np.tile(special, 10)[:x.reshape(-1)[::97].size]
+    opts = FLOAT_OPS[op][1]
+    check(op, unary_model(op, x.shape, np.float32, **opts), [x], reference=True)
+
+
+def test_bound_like_shares_one_constant_and_matches_scalar_maximum():
+    """bound_like: None for small, strided or integer arrays; else a read-only view of
+    one shared constant buffer per (dtype, value), and maximum against it equals the
+    scalar form value for value (NaN where NaN) on random and special values."""
+    from edgelite.kernels.common import bound_like, maximum_inplace
+    assert bound_like(np.zeros(100, np.float32), 0.0) is None
+    assert bound_like(np.zeros((100, 100), np.float32)[:, ::2], 0.0) is None
+    assert bound_like(np.zeros(10000, np.int32), 0) is None
+    a = bound_like(np.zeros((50, 100), np.float32), 0.0)
+    b = bound_like(np.zeros(8000, np.float32), 0.0)
+    assert a.shape == (50, 100) and not a.flags.writeable and np.shares_memory(a, b)
+    rng = np.random.default_rng(3)
+    for dt in (np.float32, np.float64):
+        x = rng.normal(0, 1, 10000).astype(dt)
+        x[::7] = -0.0
+        x[1::11] = np.nan
+        x[2::13] = -np.inf
+        want = np.maximum(x, dt(0.0))
+        got = x.copy()
+        maximum_inplace(got, 0.0)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(want)
+        np.testing.assert_array_equal(got[ok], want[ok])
+
+
 def test_round_half_to_even():
     # round.cc rounds halves to even (banker's rounding), not away from zero.
     x = (np.arange(-40, 41, dtype=np.float32) / 2).astype(np.float32)
