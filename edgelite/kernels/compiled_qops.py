@@ -371,6 +371,18 @@ if numba is not None:
                 out[r, u] = v
 
 
+def grid_table(x1, x2, op: int, m: int, shift: int, zp: int, lo: int, hi: int,
+               out: np.ndarray) -> bool:
+    """table_grid into out when its integers apply (m > 0, no left shift: the
+    Requantizer's shifted form); False, out untouched, otherwise (the caller's numpy
+    passes run). x1, x2: int64 terms; shift: the multiplier's exponent (<= 0)."""
+    if not (m > 0 and shift <= 0):
+        return False
+    table_grid(np.asarray(x1, np.int64), np.asarray(x2, np.int64), op, np.int64(m),
+               np.int64(-shift), np.int64(zp), np.int64(lo), np.int64(hi), out)
+    return True
+
+
 def warm_up() -> float:
     """Compile (or load from the cache) the kernels for the dtypes models use."""
     if numba is None:

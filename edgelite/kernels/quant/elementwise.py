@@ -112,6 +112,12 @@ def _flat_codes(x: np.ndarray):
     return x.reshape(-1).view(np.uint8) if x.flags.c_contiguous else None
 
 
+def _compiled_qops():
+    """compiled_qops (call only after conv.compiled_tier said yes)."""
+    from edgelite.kernels import compiled_qops
+    return compiled_qops
+
+
 class QuantBinary(Kernel):
     """Two quantized inputs of one type, broadcast; `compute(a, b)` maps int64 arrays of
     input values to int64 output values (clamped); 8-bit inputs go through a table."""
@@ -150,14 +156,10 @@ class QuantBinary(Kernel):
             # (a column) against the 256 of b (a row) gives that order directly
             vals = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
             terms = self.table_terms(vals) if compiled_tier(1 << 16) is not None else None
-            if terms is not None:
-                # the same integers in one compiled pass (compiled_qops.table_grid)
-                from edgelite.kernels import compiled_qops
-                self.table = np.empty(1 << 16, self.out_dtype)
-                op, x1, x2, m, shift, zo = terms
-                compiled_qops.table_grid(x1, x2, op, np.int64(m), np.int64(-shift),
-                                         np.int64(zo), np.int64(self.lo), np.int64(self.hi),
-                                         self.table)
+            table = np.empty(1 << 16, self.out_dtype) if terms is not None else None
+            if terms is not None and _compiled_qops().grid_table(*terms, self.lo, self.hi,
+                                                                 table):
+                self.table = table          # the same integers in one compiled pass
             else:
                 grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
                 self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(
@@ -252,16 +254,12 @@ class QuantBinary(Kernel):
         return self.compute(av, bv)
 
     def table_terms(self, vals: np.ndarray):
-        """(op, x1, x2, m, shift, zp) when table_values(vals[:, None], vals[None, :]) is
+        """(x1, x2, op, m, shift, zp) when table_values(vals[:, None], vals[None, :]) is
         clamp(MultiplyByQuantizedMultiplier(raw, m, shift) + zp, lo, hi) of raw = x1 + x2
         (op 0), x1 * x2 (op 1) or wrap32(wrap32(x1 - x2)^2) (op 2) over the grid, with
-        |raw| < 2^31, m > 0 and no left shift (compiled_qops.table_grid builds it); else
-        None."""
+        |raw| < 2^31 (compiled_qops.grid_table builds it when m > 0 and there is no left
+        shift); else None."""
         return
-
-    @staticmethod
-    def _grid_ok(m: int, shift: int) -> bool:
-        return m > 0 and shift <= 0
 
     def clamp(self, x):
         return np.clip(x, self.lo, self.hi)
@@ -356,13 +354,13 @@ class _AddSub(QuantBinary):
         self.mo, self.eo = arith.quantize_multiplier(real_out)
 
     def table_terms(self, vals):
-        if self.pot or not self._grid_ok(self.mo, self.eo):
+        if self.pot:
             return None
         x1 = mul_smaller((vals + self.off1) << self.left_shift, self.m1, self.e1)
         x2 = mul_smaller((vals + self.off2) << self.left_shift, self.m2, self.e2)
         if int(np.abs(x1).max()) + int(np.abs(x2).max()) >= 1 << 31:
             return None
-        return 0, x1, self.SIGN * x2, self.mo, self.eo, self.offo
+        return x1, self.SIGN * x2, 0, self.mo, self.eo, self.offo
 
     def table_values(self, av, bv):
         if self.pot:
@@ -416,9 +414,9 @@ class QuantMul(QuantBinary):
         self.off1, self.off2, self.offo = -z1, -z2, zo
 
     def table_terms(self, vals):
-        if self.int16_to_8 or not self._grid_ok(self.m, self.e):
+        if self.int16_to_8:
             return None
-        return 1, vals + self.off1, vals + self.off2, self.m, self.e, self.offo
+        return vals + self.off1, vals + self.off2, 1, self.m, self.e, self.offo
 
     def table_values(self, av, bv):
         # 8-bit inputs: |product| <= 255 * 255, within int32 (no wrap)
@@ -506,11 +504,9 @@ class QuantSquaredDifference(QuantBinary):
         return wrap32(d * d)
 
     def table_terms(self, vals):
-        if not self._grid_ok(self.mo, self.eo):
-            return None
         x1 = mul_smaller((vals + self.off1) << self.left_shift, self.m1, self.e1)
         x2 = mul_smaller((vals + self.off2) << self.left_shift, self.m2, self.e2)
-        return 2, x1, x2, self.mo, self.eo, self.offo
+        return x1, x2, 2, self.mo, self.eo, self.offo
 
     def table_values(self, av, bv):
         return requantized(self._square(av, bv), self.mo, self.eo, self.offo, self.lo,

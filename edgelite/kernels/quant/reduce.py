@@ -202,15 +202,14 @@ class QuantMean(_QuantReduce):
         # the table's sums are small (|sum - zi * n| < 2^21, no int32 wrap): Requantizer's
         # in-place passes, the same integers as reduce_sums' + the clamp
         m, s = self._scaling(n, True)
-        if m > 0 and s <= 0 and compiled_tier(sums.size) is not None:
-            # the same integers in one compiled pass (compiled_qops.table_grid, op 0: a
+        if compiled_tier(sums.size) is not None:
+            # the same integers in one compiled pass (compiled_qops.grid_table, op 0: a
             # zero first term, the sums along its inner loop)
             from edgelite.kernels import compiled_qops
             out = np.empty(sums.size, np.int64)
-            compiled_qops.table_grid(np.zeros(1, np.int64), sums - self.zi * n, 0, np.int64(m),
-                                     np.int64(-s), np.int64(self.zo), np.int64(self.lo),
-                                     np.int64(self.hi), out)
-            return out
+            if compiled_qops.grid_table(np.zeros(1, np.int64), sums - self.zi * n, 0, m, s,
+                                        self.zo, self.lo, self.hi, out):
+                return out
         return requantized(sums - self.zi * n, m, s, self.zo, self.lo, self.hi, np.int64)
 
 
