@@ -169,6 +169,34 @@ def test_wide_buffers_are_per_thread():
     assert errors == []
 
 
+def test_wide_buffer_views_follow_a_regrown_pool():
+    """_wide_bufs caches its views per thread; when a larger block regrows the shared
+    buffers, a smaller block's views are rebuilt on the new buffers (not left on the
+    old ones), and the results stay the reference's throughout."""
+    from edgelite.kernels.quant import qutil
+
+    rng = np.random.default_rng(11)
+    c = 16
+    m, s = arith.quantize_multiplier_array(np.exp(rng.uniform(-7, -3, c)))
+    rq = Requantizer(m, s, 3, -128, 127)
+    corr = rng.integers(-1000, 1000, c)
+    assert rq.enable_float(corr, np.full(c, 1 << 20)) and rq.wplan is not None
+    qutil._POOL.__dict__.clear()           # this thread's pool starts empty
+    for rows in (5, 5, 50_000, 5, 70_000, 5):
+        small = rq._wide_bufs(5, c)
+        for v in small:
+            if v is not None:
+                owner = [b for b in qutil._POOL.bufs.values() if np.shares_memory(b, v)]
+                assert len(owner) == 1
+        acc = rng.integers(-(1 << 20), 1 << 20, (rows, c))
+        out = np.empty((rows, c), I8)
+        rq.from_float(acc.astype(np.float32), corr, out)
+        want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + 3,
+                       -128, 127)
+        assert np.array_equal(out.astype(np.int64), want)
+    assert rq._wide_bufs(5, c) is rq._wide_bufs(5, c)        # cached
+
+
 def _full_search(m: int, s: int, zp: int, lo: int, hi: int) -> tuple[int, int]:
     """(least a with R(a) >= lo, greatest a with R(a) <= hi) over int32 by plain bisection,
     R(a) = MultiplyByQuantizedMultiplier(a, m, s) + zp."""
