@@ -1197,32 +1197,40 @@ def int_plan(requant, corr: np.ndarray, n: int, npad: int, acc_bound) -> tuple |
         return None
     s = 31 + right
     step = np.where(right > 0, np.int64(1) << (s - np.maximum(right, 1)), 0)
-    rows = [m, nudge, s, np.int64(1) << (s - 1), step]
-    p = np.zeros((11, npad // 2), np.int64)
+    # rows [5, npad] (m, nudge, S, 2^(S-1), step; padded channels 0), then each row's
+    # even and odd channels as rows 1, 2 / 3, 4 / ... of p, all in a few calls
+    full = np.zeros((5, npad), np.int64)
+    full[:, :n] = (m, nudge, s, np.int64(1) << (s - 1), step)
+    p = np.empty((11, npad // 2), np.int64)
+    p[1:].reshape(5, 2, npad // 2)[:] = full.reshape(5, npad // 2, 2).transpose(0, 2, 1)
     c32 = np.zeros(npad, np.int64)
     c32[:n] = corr
     p[0] = ((c32 + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32).view(np.int64)
-    for i, r in enumerate(rows):
-        full = np.zeros(npad, np.int64)
-        full[:n] = r
-        p[1 + 2 * i] = full[0::2]
-        p[2 + 2 * i] = full[1::2]
     need = bool(lo < zp and np.any(right > 0))
     return p, np.int32(lo - zp), np.int32(hi - zp), np.int32(zp), need
 
 
-def epilogue(requant, plan, corr, n: int, npad: int, acc_bound) -> tuple:
-    """The `ep` argument of gemm_rq / conv_rq / depthwise3 from a quant.conv._plan_matrix
-    plan (mat float64 [4 * n] = (corr, ms, k0, d), zp, lo, hi, need) of the Requantizer
-    `requant`: the integer epilogue (int_plan) when every accumulator is within int32,
-    else the float64 one (padded_plan); the unused form gets a small dummy array."""
-    pv, lo_f, hi_f, zp32, need = padded_plan(plan, n, npad)
+def epilogue(requant, plan, corr, n: int, npad: int, acc_bound) -> tuple | None:
+    """The `ep` argument of gemm_rq / conv_rq / depthwise3 for the Requantizer `requant`:
+    the integer epilogue (int_plan) when every accumulator is within int32, else the
+    float64 one (padded_plan) from `plan`, a quant.conv._plan_matrix plan (mat float64
+    [4 * n] = (corr, ms, k0, d), zp, lo, hi, need) or a function making it, called
+    only then (its threshold search was ~15% of a VNNI model's load, and the integer
+    form, exact on its own, applies to most nodes). The unused form gets a small dummy
+    array. None when neither applies (the plan is None)."""
     ip = int_plan(requant, corr, n, npad, acc_bound)
-    if ip is None:
-        return (pv, np.zeros((11, 8), np.int64), lo_f, hi_f, np.int32(0), np.int32(0), zp32,
-                need, False)
-    p, lo32, hi32, zp32, need_i = ip
-    return (np.zeros(64), p, lo_f, hi_f, lo32, hi32, zp32, need_i, True)
+    if ip is not None:
+        p, lo32, hi32, zp32, need_i = ip
+        zp = int(requant.zp)
+        lo_f, hi_f = np.float64(int(requant.lo) - zp), np.float64(int(requant.hi) - zp)
+        return (np.zeros(64), p, lo_f, hi_f, lo32, hi32, zp32, need_i, True)
+    if callable(plan):
+        plan = plan()
+    if plan is None:
+        return None
+    pv, lo_f, hi_f, zp32, need = padded_plan(plan, n, npad)
+    return (pv, np.zeros((11, 8), np.int64), lo_f, hi_f, np.int32(0), np.int32(0), zp32,
+            need, False)
 
 
 def direct_weights(wq: np.ndarray) -> tuple[np.ndarray, int]:

@@ -290,7 +290,8 @@ class QuantizedConv2D(Kernel):
         wt = wq.reshape(groups, og, k).transpose(0, 2, 1)
         wt = wt[0] if groups == 1 else wt
         self.wt = None          # the float copy, made below unless the VNNI kernels run
-        self.corr = q.correction(row_sums(wq, oc))
+        w_sums = row_sums(wq, oc)
+        self.corr = q.correction(w_sums)
         self.requant = q.requantizer()
         self.zi = q.zi
         self.pad = Padded(x.shape, pads)
@@ -317,11 +318,13 @@ class QuantizedConv2D(Kernel):
                 # int8 GEMM on VNNI, requantization fused (compiled_igemm)
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(w2.T)
-                self.corr_v = igemm.correction(self.corr, 0, row_sums(w2, oc))
-                plan_v = _plan_matrix(self.requant, oc, self.corr_v, acc_bound=bound)
-                self.plan_v = (None if plan_v is None else
-                               igemm.epilogue(self.requant, plan_v, self.corr_v, oc, npad,
-                                              bound))
+                self.corr_v = igemm.correction(self.corr, 0, w_sums)     # (w2's row sums)
+                # (the float64 plan's threshold search only when the integer epilogue
+                # does not apply)
+                self.plan_v = igemm.epilogue(
+                    self.requant, lambda: _plan_matrix(self.requant, oc, self.corr_v,
+                                                       acc_bound=bound),
+                    self.corr_v, oc, npad, bound)
                 self.tmp_v = np.zeros(256, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 self.direct_v = self.direct and k % 4 == 0
@@ -792,20 +795,19 @@ class QuantizedDepthwiseConv2D(Kernel):
         # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
         bound = max_abs(q.x_dtype, q.zi) * np.abs(wq).sum(axis=0) + np.abs(self.corr)
         corr_z = self.corr - q.zi * wq.sum(axis=0)
-        plan_z = None               # the plan with the zero point folded in (made once)
-        if self.three:
-            plan_z = self.plan = _plan_matrix(self.requant, oc, corr_z, acc_bound=bound)
-            self.three = self.plan is not None
         self.dw_v = None
         igemm = _compiled_igemm()
         if (igemm.ENABLED and q.x_dtype == I8 and (kh, kw, mult) == (3, 3, 1) and oc % 16 == 0
                 and np.abs(wq).max(initial=0) <= 32767):
-            plan = plan_z if plan_z is not None else _plan_matrix(self.requant, oc, corr_z,
-                                                                  acc_bound=bound)
-            if plan is not None:
+            # (the float64 plan, zero point folded in, only when the integer epilogue
+            # does not apply)
+            plan_v = igemm.epilogue(
+                self.requant, lambda: _plan_matrix(self.requant, oc, corr_z, acc_bound=bound),
+                corr_z, oc, oc, bound)
+            if plan_v is not None:
                 # int32 taps on AVX-512 (vpdpwssd), requantization fused (compiled_igemm)
                 self.dw_v = igemm
-                self.plan_v = igemm.epilogue(self.requant, plan, corr_z, oc, oc, bound)
+                self.plan_v = plan_v
                 self.w_v = igemm.depthwise_weights(wq)
                 self.zv = np.full(self.w_in * oc, q.zi, I8)      # one row of zero points
                 self.tmp_v = np.zeros(256, I8)
@@ -814,6 +816,10 @@ class QuantizedDepthwiseConv2D(Kernel):
                 self.three = False
                 self._x = None
                 return
+        if self.three:
+            # the plan with the zero point folded in
+            self.plan = _plan_matrix(self.requant, oc, corr_z, acc_bound=bound)
+            self.three = self.plan is not None
         if self.three:
             self.w_c = np.ascontiguousarray(wq.reshape(-1), np.float32)   # [9 * C] flat
             self.zsw = (q.zi * wq.sum(axis=0)).astype(np.float32)

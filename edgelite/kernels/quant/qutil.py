@@ -172,13 +172,25 @@ class Requantizer:
 
     def params(self, channels: int) -> tuple:
         """(m, nudge, half, right, left, any_left, zp, lo, hi) for the compiled kernels:
-        per-channel int64 arrays of length `channels` (a per-tensor value repeated)."""
+        per-channel int64 arrays of length `channels` (a per-tensor value repeated).
+        Made once per channel count (a VNNI node asks twice: for its integer epilogue
+        and its fallback); callers only read the arrays."""
+        memo = self.__dict__.setdefault("_params", {})
+        found = memo.get(channels)
+        if found is not None:
+            return found
+
         def per_channel(a):
-            return np.ascontiguousarray(np.broadcast_to(np.asarray(a, np.int64).reshape(-1),
-                                                        (channels,)))
-        return (per_channel(self.m), per_channel(self.nudge), per_channel(self.half),
-                per_channel(self.right), per_channel(self.left), self.any_left,
-                np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
+            a = np.asarray(a, np.int64).reshape(-1)
+            if a.size == channels:
+                return np.array(a)                  # a copy: never self's own array
+            return np.full(channels, a[0]) if a.size == 1 else \
+                np.ascontiguousarray(np.broadcast_to(a, (channels,)))
+        found = memo[channels] = (
+            per_channel(self.m), per_channel(self.nudge), per_channel(self.half),
+            per_channel(self.right), per_channel(self.left), self.any_left,
+            np.int64(self.zp), np.int64(self.lo), np.int64(self.hi))
+        return found
 
     COMPILED_SEARCH = True      # the thresholds' search in compiled code when numba is there
 
