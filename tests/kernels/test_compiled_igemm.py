@@ -250,6 +250,41 @@ def test_both_epilogues_match_the_integer_reference(seed):
         np.testing.assert_array_equal(out, want)
 
 
+def test_integer_epilogue_without_a_float_plan():
+    """epilogue() tries the integer form first and makes the float64 plan (a function
+    here) only when that form does not apply. A requantization whose float64 plan does
+    not exist (every output below the clamp: a constant node) still gets the integer
+    epilogue, and gemm_rq gives the integer reference."""
+    from edgelite.kernels.quant import arith
+    from edgelite.kernels.quant.conv import _plan_matrix
+    from edgelite.kernels.quant.qutil import Requantizer
+    rng = _rng("constant", 0)
+    m_rows, k, n = 9, 20, 17
+    x = rng.integers(-128, 128, (m_rows, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (k, n))
+    mult = np.full(n, 1 << 30)
+    shift = np.full(n, -30)                     # |result| <= 1 for any int32 accumulator
+    rq = Requantizer(mult, shift, -128, -120, 127)
+    corr = -128 * w.sum(axis=0)
+    bound = 128 * np.abs(w).sum(axis=0)
+    assert _plan_matrix(rq, n, corr, acc_bound=bound) is None
+    made = []
+    wpk, kq, npad = compiled_igemm.pack_weights(w)
+    ep = compiled_igemm.epilogue(rq, lambda: made.append(1), corr, n, npad, bound)
+    assert ep is not None and ep[-1] and made == []
+    xb = np.zeros(m_rows * k + 4, np.int8)
+    xb[:m_rows * k] = x.reshape(-1)
+    out = np.zeros((m_rows, n), np.int8)
+    compiled_igemm.gemm_rq(xb, np.int64(k), m_rows, kq, wpk, ep, out,
+                           np.zeros((4, npad), np.int32), np.zeros(256, np.int8))
+    want = np.clip(arith.multiply_by_quantized_multiplier(x.astype(np.int64) @ w, mult, shift)
+                   - 128, -120, 127)
+    np.testing.assert_array_equal(out, want)
+    # with the integer form declined, the plan function is called (and None is passed on)
+    assert compiled_igemm.epilogue(rq, lambda: made.append(1), corr, n, npad,
+                                   np.full(n, 2.0 ** 31)) is None and made == [1]
+
+
 @pytest.mark.parametrize("kind", ["conv", "dw"])
 @pytest.mark.parametrize("idx", [0, 1, 2, 5])
 def test_float_epilogue_path(kind, idx, every_size_compiled, monkeypatch):
