@@ -1043,15 +1043,12 @@ class QuantizedFullyConnected(Kernel):
         self.batch, self.k, self.units = batch, k, units
         self.weights_const = w.data is not None
         wconst = q.weights_compact(np.asarray(w.data)) if self.weights_const else None
-        self.ft = ft = q.gemm_dtype(max(k, 1), wconst)
         self.q = q
         if self.weights_const:
             self._set_weights(wconst, with_wt=False)       # the float copy: below, if used
         # The reference kernel: round(double(acc) * in*w/out) + zo (no integer multiplier).
         self.eff = effective_scales(q.in_scale, q.w_scales, q.out_scale, units)
         self.zo, self.lo, self.hi = q.zo, q.lo, q.hi
-        self.x_idx = ctx.request_scratch((batch, max(k, 1)), ft)
-        self.gemm_idx = ctx.request_scratch((batch, units), ft)
         # the tier by output size, or by work: a big weight matrix (MobileNetV2's 1280 x 1000
         # head, one row) runs ~10x faster as packed int8 than as float32 BLAS
         size = batch * units
@@ -1059,6 +1056,7 @@ class QuantizedFullyConnected(Kernel):
             size = max(size, _conv_module.COMPILED_MIN_OUTPUT)
         self.fast = compiled_tier(size) if x.dtype in (I8, U8) else None
         self.vnni = None
+        self.ft = ft = np.dtype(np.float32)     # the float GEMM type: decided below when it runs
         if self.fast is not None:
             self.fast = _compiled_quant()
             igemm = _compiled_igemm()
@@ -1066,13 +1064,18 @@ class QuantizedFullyConnected(Kernel):
                 # int8 GEMM on VNNI with the reference rounding fused (compiled_igemm)
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(wconst.T)
-                self.corr_v = igemm.correction(self.corr, 0, wconst.sum(axis=1)).astype(F64)
+                self.corr_v = igemm.correction(self.corr, 0, self.w_sums).astype(F64)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
                 # rows are read 4 * kq bytes at a time: K % 4 != 0 goes through a copy
                 # with room past the last row
                 self.xpad_idx = (None if k % 4 == 0 else
                                  ctx.request_scratch((batch * k + 4,), I8))
-        else:
+        if self.vnni is None:
+            # (the float32-exactness check reads every weight: only for the float GEMM)
+            self.ft = ft = q.gemm_dtype(max(k, 1), wconst)
+            self.x_idx = ctx.request_scratch((batch, max(k, 1)), ft)
+            self.gemm_idx = ctx.request_scratch((batch, units), ft)
+        if self.fast is None:
             self.acc_idx = ctx.request_scratch((batch, units), F64)
             self.tmp_idx = ctx.request_scratch((batch, units), F64)
         if self.weights_const and self.vnni is None:
@@ -1100,7 +1103,8 @@ class QuantizedFullyConnected(Kernel):
     def _set_weights(self, wq: np.ndarray, with_wt: bool = True) -> None:
         """wq: the weights minus their zero point (QuantSetup.weights)."""
         self.wt = np.ascontiguousarray(wq.T, dtype=self.ft) if with_wt else None
-        self.corr = self.q.correction(row_sums(wq, wq.shape[0]))
+        self.w_sums = row_sums(wq, wq.shape[0])
+        self.corr = self.q.correction(self.w_sums)
         self.corr_f = self.corr.astype(F64)
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -1108,8 +1112,9 @@ class QuantizedFullyConnected(Kernel):
         n = self.batch * self.k
         flat = self._x.reshape(-1)
         self.x2d = (flat if flat.size == n else flat[:n]).reshape(self.batch, self.k)
-        self.xf = ictx.scratch[self.x_idx][:, :self.k]
-        self.gemm = ictx.scratch[self.gemm_idx]
+        if self.vnni is None:
+            self.xf = ictx.scratch[self.x_idx][:, :self.k]
+            self.gemm = ictx.scratch[self.gemm_idx]
         self.out2d = self._out.reshape(self.batch, self.units)
         if self.vnni is not None:
             self.xv_src = self.x2d.reshape(-1)
