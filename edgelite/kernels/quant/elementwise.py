@@ -32,7 +32,7 @@ from edgelite.kernels.quant.fixedpoint import (
     get_reciprocal,
     wrap32,
 )
-from edgelite.kernels.quant.qutil import requantized
+from edgelite.kernels.quant.qutil import grid_table, requantized
 from edgelite.kernels.registry import register
 
 I8, U8, I16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
@@ -155,11 +155,14 @@ class QuantBinary(Kernel):
             # table[(code a << 8) | code b]: compute() broadcast over the 256 values of a
             # (a column) against the 256 of b (a row) gives that order directly
             vals = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
-            terms = self.table_terms(vals) if compiled_tier(1 << 16) is not None else None
+            terms = self.table_terms(vals)
             table = np.empty(1 << 16, self.out_dtype) if terms is not None else None
-            if terms is not None and _compiled_qops().grid_table(*terms, self.lo, self.hi,
-                                                                 table):
-                self.table = table          # the same integers in one compiled pass
+            build = (_compiled_qops().grid_table if compiled_tier(1 << 16) is not None
+                     else grid_table)
+            if terms is not None and build(*terms, self.lo, self.hi, table):
+                # the same integers in one compiled pass, or in numpy passes with the
+                # multiplier applied to each side's 256 terms (qutil.grid_table)
+                self.table = table
             else:
                 grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
                 self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(

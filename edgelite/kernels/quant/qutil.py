@@ -817,3 +817,64 @@ def requantized(raw: np.ndarray, m: int, shift: int, zp: int, lo: int, hi: int,
     out = np.empty(raw.shape, dtype)
     Requantizer(np.array([m]), np.array([shift]), zp, lo, hi)(raw, out)
     return out
+
+
+def grid_table(x1: np.ndarray, x2: np.ndarray, op: int, m: int, shift: int, zp: int,
+               lo: int, hi: int, out: np.ndarray) -> bool:
+    """compiled_qops.table_grid in numpy passes: out (flat, n1 * n2) = clamp(
+    MultiplyByQuantizedMultiplier(raw, m, shift) + zp, lo, hi) for raw = x1[i] + x2[j]
+    (op 0), x1[i] * x2[j] (op 1) or wrap32(wrap32(x1[i] - x2[j])^2) (op 2), |raw| < 2^31,
+    when m > 0 and shift <= 0 (else False, out untouched). The Requantizer's integers
+    with the multiplier applied to the 256 terms of a side, not to the 65,536 grid
+    values: raw * m = x1*m + x2*m (op 0) or (x1*m) * x2 (op 1) is one grid pass, and
+    the rounding nudge and zp * 2^(31+e) ride along in the same pass, so zp comes out of
+    the shifts for free (floor((v + zp * 2^k) / 2^k) = floor(v / 2^k) + zp; q < 0 iff
+    (raw*m + nudge + zp*2^(31+e)) >> 31 < h + zp * 2^e). Every sum stays below 2^63
+    (checked; False otherwise). ~2x fewer passes than Requantizer on the grid."""
+    if not (m > 0 and shift <= 0):
+        return False
+    right = -int(shift)
+    h = (1 << right) >> 1
+    x1 = np.asarray(x1, np.int64).reshape(-1)
+    x2 = np.asarray(x2, np.int64).reshape(-1)
+    if not x1.size or not x2.size:
+        return False
+    # bound on |raw * m| from the terms (Python ints: exact)
+    a1, a2 = int(np.abs(x1).max()), int(np.abs(x2).max())
+    raw_max = {0: a1 + a2, 1: a1 * a2}.get(op, (1 << 31))
+    nudge = (1 << 30) + (h << 31)
+    if raw_max > (1 << 31) or raw_max * int(m) + nudge >= (1 << 63):
+        return False
+    # zp inside the sum when that stays within int64 too, else added after the shifts
+    zin = raw_max * int(m) + nudge + (abs(int(zp)) << (31 + right)) < (1 << 63)
+    zpi = int(zp) if zin else 0
+    add = nudge + (zpi << (31 + right))
+    g = out.size == x1.size * x2.size and out.dtype == np.int64 and out.flags.c_contiguous
+    acc = out.reshape(x1.size, x2.size) if g else np.empty((x1.size, x2.size), np.int64)
+    if op == 0:
+        np.add((x1 * m)[:, None], (x2 * m + add)[None, :], out=acc)
+    elif op == 1:
+        np.multiply((x1 * m)[:, None], x2[None, :], out=acc)
+        acc += add
+    else:
+        two31 = np.int64(1 << 31)
+        np.subtract(x1[:, None], x2[None, :], out=acc)
+        acc += two31                    # wrap32 of the difference, then of its square
+        acc &= 0xFFFFFFFF
+        acc -= two31
+        np.multiply(acc, acc, out=acc)
+        acc += two31
+        acc &= 0xFFFFFFFF
+        acc -= two31
+        acc *= m
+        acc += add
+    acc >>= 31                                  # q + h (+ zp * 2^e)
+    if right > 0:
+        acc -= acc < (h + (zpi << right))       # q < 0: RoundingDivideByPOT's correction
+        acc >>= right
+    if not zin:
+        acc += int(zp)
+    _clip(acc, lo, hi, out=acc)
+    if not g:
+        np.copyto(out.reshape(acc.shape), acc, casting="unsafe")
+    return True
