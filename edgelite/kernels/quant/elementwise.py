@@ -156,23 +156,15 @@ class QuantBinary(Kernel):
             # (a column) against the 256 of b (a row) gives that order directly
             vals = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
             terms = self.table_terms(vals)
-            table = np.empty(1 << 16, self.out_dtype) if terms is not None else None
             build = (_compiled_qops().grid_table if compiled_tier(1 << 16) is not None
                      else grid_table)
-            if terms is not None and build(*terms, self.lo, self.hi, table):
-                # the same integers in one compiled pass, or in numpy passes with the
-                # multiplier applied to each side's 256 terms (qutil.grid_table)
-                self.table = table
-            else:
-                grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
-                self.table = np.broadcast_to(grid, (256, 256)).reshape(-1).astype(
-                    self.out_dtype)
             self.kernel = None
             self._bound = (None, None, None, None, None, None)
             size = int(np.prod(shape, dtype=np.int64))
             self.unary = None
-            if size and self._prepare_unary(a, b, size):
+            if size and self._prepare_unary(a, b, size, vals, terms, build):
                 return
+            self.table = self._full_table(vals, terms, build)
             geom = collapse_broadcast(shape, a.shape, b.shape) if size else None
             if geom is not None and compiled_tier(size) is not None:
                 from edgelite.kernels import compiled_qops
@@ -195,17 +187,41 @@ class QuantBinary(Kernel):
             self.ib = ctx.request_scratch(self.views[1] if self.views else b.shape,
                                           np.uint16) if b_size < size else None
 
-    def _prepare_unary(self, a, b, size) -> bool:
+    def _full_table(self, vals, terms, build) -> np.ndarray:
+        """table[(code a << 8) | code b] over all 65,536 pairs: from the terms in one
+        compiled pass, or in numpy passes with the multiplier applied to each side's 256
+        terms (qutil.grid_table); else table_values over the grid (compute() broadcast over
+        the 256 values of a, a column, against the 256 of b, a row: that order)."""
+        if terms is not None:
+            table = np.empty(1 << 16, self.out_dtype)
+            if build(*terms, self.lo, self.hi, table):
+                return table
+        grid = np.asarray(self.table_values(vals[:, None], vals[None, :]))
+        return np.broadcast_to(grid, (256, 256)).reshape(-1).astype(self.out_dtype)
+
+    def _prepare_unary(self, a, b, size, vals, terms, build) -> bool:
         """One input a constant scalar (x + eps, x * k): the op is a 256-entry table of the
-        other input, looked up like a unary op (byte pairs or the compiled kernel)."""
+        other input, looked up like a unary op (byte pairs or the compiled kernel). That
+        table is the full table's row (or column) at the constant's code, built alone
+        from the terms when they apply (1/256 of the work)."""
         for i, (const, other) in enumerate(((b, a), (a, b))):
             if const.data is None or const.data.size != 1 or \
                     int(np.prod(other.shape, dtype=np.int64)) != size:
                 continue
             code = int(np.asarray(const.data).reshape(-1).view(np.uint8)[0])
-            codes = np.arange(256, dtype=np.int64)
-            pairs = (codes << 8) | code if i == 0 else (code << 8) | codes
-            self.unary = (i == 0, self.table[pairs])           # (first input varies, table)
+            row = None
+            if terms is not None:
+                x1, x2, *rest = terms
+                x1, x2 = (x1, x2[code:code + 1]) if i == 0 else (x1[code:code + 1], x2)
+                row = np.empty(256, self.out_dtype)
+                if not build(x1, x2, *rest, self.lo, self.hi, row):
+                    row = None
+            if row is None:
+                codes = np.arange(256, dtype=np.int64)
+                pairs = (codes << 8) | code if i == 0 else (code << 8) | codes
+                row = self._full_table(vals, terms, build)[pairs]
+            self.table = row
+            self.unary = (i == 0, row)                   # (first input varies, table)
             self.unary_kernel = self.unary_pairs = None
             if compiled_tier(size) is not None:
                 from edgelite.kernels import compiled_qops
