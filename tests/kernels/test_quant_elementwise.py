@@ -389,3 +389,17 @@ def test_compiled_table_equals_numpy_table(op, monkeypatch):
         built += 1
     assert built == 24
     assert len(calls) >= 20       # the compiled builder took (nearly) every case
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_add_zero_point_out_of_range_names_the_tensor(which):
+    """An int8 ADD whose input or output zero point lies outside int8 is refused at
+    prepare, naming the tensor and the type."""
+    zps = [3, -2, 1]
+    zps[which] = 300
+    m = binary_model("ADD", I8, (2, 3), (2, 3), q(0.1, zps[0]), q(0.1, zps[1]),
+                     q(0.2, zps[2]), 2)
+    it = edgelite.Interpreter(model_content=m)
+    with pytest.raises(edgelite.OpError, match=r"zero point 300 is out of range for int8") as e:
+        it.allocate_tensors()
+    assert ["'a'", "'b'", "'out'"][which] in str(e.value)
