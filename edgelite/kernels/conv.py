@@ -415,14 +415,20 @@ class _ImageToColumnsConv(Kernel):
             self.col_own = np.ones((self.rows, k + 1), F32)
             self.fold_bias = True
         epi_bias = None if self.fold_bias else bias
-        self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
-        # one Epilogue per block (each binds its own view), built once per block size
-        made: dict[int, Epilogue] = {}
-        self.block_epilogues = []
-        for r0, r1 in self.block_ranges:
-            if r1 - r0 not in made:
-                made[r1 - r0] = Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
-            self.block_epilogues.append(copy.copy(made[r1 - r0]))
+        if use_gemm_c:
+            # the compiled GEMM fuses bias and clamp: no epilogue runs (building them was
+            # ~1-2 ms of MobileNetV2's load)
+            self.epilogue = None
+            self.block_epilogues = [None] * len(self.block_ranges)
+        else:
+            self.epilogue = Epilogue(epi_bias, 2, self.rows, out_ch, bounds)
+            # one Epilogue per block (each binds its own view), built once per block size
+            made: dict[int, Epilogue] = {}
+            self.block_epilogues = []
+            for r0, r1 in self.block_ranges:
+                if r1 - r0 not in made:
+                    made[r1 - r0] = Epilogue(epi_bias, 2, r1 - r0, out_ch, bounds)
+                self.block_epilogues.append(copy.copy(made[r1 - r0]))
         # Compiled tier, 2-D, dilation_w 1: an implicit GEMM over a strided view of the
         # (padded) input, each window row's KW*C values contiguous: no column buffer.
         # (`transposed` and `fold_bias` then only describe the numpy tier's layout.)
@@ -508,7 +514,8 @@ class _ImageToColumnsConv(Kernel):
         self._out = out
         self.ones_row = None        # a row of ones to rewrite before each GEMM
         self.out2d = out.reshape(self.rows, self.out_shape[-1])
-        self.epilogue.bind(out)
+        if self.epilogue is not None:
+            self.epilogue.bind(out)
         if self.planar is not None:
             self._bind_planar(ictx)
             return
@@ -614,7 +621,8 @@ class _ImageToColumnsConv(Kernel):
         self.blocks = []
         for (r0, r1), epi in zip(self.block_ranges, self.block_epilogues):
             out_b = self.out2d[r0:r1]
-            epi.bind(out_b)
+            if epi is not None:
+                epi.bind(out_b)
             self.blocks.append((r0, col_rows(r0, r1), out_b, epi))
 
     def invoke(self, ictx: InvokeContext) -> None:
