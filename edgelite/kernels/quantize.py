@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from edgelite.kernels.activations import is_quantized, type_name
+from edgelite.kernels.activations import compiled_ops_for, is_quantized, type_name
 from edgelite.kernels.base import Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.quant import arith
 from edgelite.kernels.registry import register
@@ -76,7 +76,16 @@ class Dequantize(Kernel):
             ctx.check(x.is_const, f"a non-constant {name} input is not supported", x)
         if x.is_const:
             self.constant = np.empty(x.shape, np.float32)
-            self.compute(x.data, self.constant)
+            data = np.asarray(x.data)
+            fast = (compiled_ops_for(data.size) if name == "FLOAT16"
+                    and data.dtype == np.float16 and data.flags.c_contiguous else None)
+            if fast is not None:
+                # float16 weights (MobileNetV2: 3.5 M values) widened in compiled code,
+                # ~2x numpy's cast (compiled_ops.half_to_float_bits, the same bits)
+                fast.half_to_float_bits(data.reshape(-1).view(np.uint16),
+                                        self.constant.reshape(-1).view(np.uint32))
+            else:
+                self.compute(data, self.constant)
 
     def compute(self, x, out):
         np.copyto(out, x)

@@ -360,3 +360,39 @@ def test_cached_typeof_equals_numba_typeof():
     for _ in range(2):                      # the second round from the cache
         for v in values:
             assert _typeof(v) == typeof(v), v
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+def test_half_to_float_bits_every_pattern():
+    """compiled_ops.half_to_float_bits gives numpy's float16 -> float32 bits for all
+    65,536 half patterns: zeros, subnormals, normals, infinities, NaN payloads."""
+    from edgelite.kernels import compiled_ops
+    h = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    out = np.empty(h.size, np.uint32)
+    compiled_ops.half_to_float_bits(h, out)
+    np.testing.assert_array_equal(out, h.view(np.float16).astype(np.float32).view(np.uint32))
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+def test_float16_weights_dequantized_in_compiled_code(monkeypatch):
+    """A float16 model's DEQUANTIZE of constant weights runs the compiled widening
+    (on the weights big enough for the compiled tier) and gives the numpy tier's
+    constants, bit for bit."""
+    import pathlib
+
+    from edgelite.kernels import compiled_ops
+    calls = []
+    real = compiled_ops.half_to_float_bits
+    monkeypatch.setattr(compiled_ops, "half_to_float_bits",
+                        lambda *a: calls.append(1) or real(*a))
+    path = pathlib.Path(__file__).parents[1] / "fixtures" / "models" / "cnn_float16.tflite"
+    consts = []
+    for on in (True, False):
+        monkeypatch.setattr(compiled, "ENABLED", on)
+        it = edgelite.Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        consts.append([k.constant for k in it._main.kernels
+                       if type(k).__name__ == "Dequantize"])
+    assert calls and len(consts[0]) == len(consts[1]) > 0
+    for a, b in zip(*consts):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
