@@ -307,8 +307,10 @@ class QuantizedConv2D(Kernel):
             self.fast = _compiled_quant()
             self.rq = self.requant.params(oc)
             # |a| = |sum (x - zi) * w + bias| <= max|x - zi| * sum|w| + |bias|
-            bound = (max_abs(q.x_dtype, q.zi) * abs_row_sums(wq, oc)
-                     + (0 if q.bias is None else np.abs(q.bias)))
+            bias_abs = 0 if q.bias is None else np.abs(q.bias)
+
+            def exact_bound():
+                return max_abs(q.x_dtype, q.zi) * abs_row_sums(wq, oc) + bias_abs
             self.geom_c = np.array([h, wd, c, oh, ow, kh, kw, sh, sw, dh, dw, pads[0][0],
                                     pads[1][0]], np.int64)
             self.vnni = None
@@ -319,11 +321,16 @@ class QuantizedConv2D(Kernel):
                 self.vnni = igemm
                 self.wpk, self.kq, npad = igemm.pack_weights(w2.T)
                 self.corr_v = igemm.correction(self.corr, 0, w_sums)     # (w2's row sums)
-                # (the float64 plan's threshold search only when the integer epilogue
-                # does not apply)
+                # The integer epilogue only asks whether every accumulator is within
+                # int32: the worst case over the weights' type (|w| <= 128) says so
+                # without a pass over the weights when it is far enough below; the
+                # float64 plan (its threshold search) only when the integer epilogue
+                # does not apply, with the exact bound.
+                quick = max_abs(q.x_dtype, q.zi) * 128 * k + np.broadcast_to(bias_abs, (oc,))
+                bound = quick if bool((quick < 2.0 ** 31).all()) else exact_bound()
                 self.plan_v = igemm.epilogue(
                     self.requant, lambda: _plan_matrix(self.requant, oc, self.corr_v,
-                                                       acc_bound=bound),
+                                                       acc_bound=exact_bound()),
                     self.corr_v, oc, npad, bound)
                 self.tmp_v = np.zeros(256, I8)
                 self.acc_idx = ctx.request_scratch((4, npad), I32)
@@ -350,7 +357,7 @@ class QuantizedConv2D(Kernel):
                 self._x = None
                 return
             # (the float GEMM's plan: made only here, the VNNI kernels take their own)
-            self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=bound)
+            self.plan = _plan_matrix(self.requant, oc, self.corr, acc_bound=exact_bound())
             self.wt = _narrow_then_cast(wt, ft)
             self.fill = ft.type(q.zi)
             self.nb, self.bh, self.band_list = bands(n, oh, ow * max(k, oc), 1 << 16)
