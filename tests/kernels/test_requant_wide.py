@@ -170,9 +170,10 @@ def test_wide_buffers_are_per_thread():
 
 
 def test_wide_buffer_views_follow_a_regrown_pool():
-    """_wide_bufs caches its views per thread; when a larger block regrows the shared
-    buffers, a smaller block's views are rebuilt on the new buffers (not left on the
-    old ones), and the results stay the reference's throughout."""
+    """_wide_bufs caches its views per thread, and _wide_steps the passes' arguments;
+    when a larger block regrows the shared buffers, a smaller block's views are rebuilt
+    on the new buffers (not left on the old ones), and the results stay the
+    reference's throughout."""
     from edgelite.kernels.quant import qutil
 
     rng = np.random.default_rng(11)
@@ -188,6 +189,10 @@ def test_wide_buffer_views_follow_a_regrown_pool():
             if v is not None:
                 owner = [b for b in qutil._POOL.bufs.values() if np.shares_memory(b, v)]
                 assert len(owner) == 1
+        # the cached pass arguments (_wide_steps) are on the current buffers too
+        for step in rq._wide_steps(5, c, 1):
+            for v in (step[2], step[7]):
+                assert any(np.shares_memory(b, v) for b in qutil._POOL.bufs.values())
         acc = rng.integers(-(1 << 20), 1 << 20, (rows, c))
         out = np.empty((rows, c), I8)
         rq.from_float(acc.astype(np.float32), corr, out)
