@@ -191,7 +191,8 @@ def test_wide_buffer_views_follow_a_regrown_pool():
                 assert len(owner) == 1
         # the cached pass arguments (_wide_steps) are on the current buffers too
         for step in rq._wide_steps(5, c, 1):
-            for v in (step[2], step[7]):
+            un, _, iv = step[5][:3]
+            for v in (step[2], un, iv):
                 assert any(np.shares_memory(b, v) for b in qutil._POOL.bufs.values())
         acc = rng.integers(-(1 << 20), 1 << 20, (rows, c))
         out = np.empty((rows, c), I8)

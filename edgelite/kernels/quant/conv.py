@@ -603,7 +603,7 @@ class QuantizedConv2D(Kernel):
         for src, dst, rows, out2d in self.blocks:
             np.copyto(dst, src)
             np.matmul(col1[:, :rows].T if tr else col1[:rows], w, out=u[:rows])
-            requant.finish_wide(u, rows, out2d)
+            requant.finish_pooled(rows, out2d)          # (u is this thread's wide_u)
 
     def _invoke_small(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:

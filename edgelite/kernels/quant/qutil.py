@@ -134,6 +134,29 @@ def _compiled_thresholds():
     return compiled_quant.thresholds
 
 
+def _unsigned(out: np.ndarray) -> np.ndarray:
+    """The 8- or 16-bit output seen as unsigned (the wide plan's narrowing cast is mod
+    2^8 / 2^16 into it)."""
+    return out.view(U8 if out.dtype.itemsize == 1 else np.dtype(np.uint16))
+
+
+def _finish(un, corr, iv, lo, hi, o, fix) -> None:
+    """The wide plan's passes after u' (Requantizer._finish_args): the negative-side
+    correction u' -= d * [u' < t] (tiled), trunc into int16 / int32, clamp, narrow into
+    the unsigned output view o (+ fix for 16-bit outputs)."""
+    if corr is not None:
+        t, uf, mask, tmp, d = corr
+        np.less(uf, t, out=mask)
+        np.copyto(tmp, mask)
+        np.multiply(tmp, d, out=tmp)
+        np.subtract(uf, tmp, out=uf)
+    np.copyto(iv, un, casting="unsafe")
+    _clip(iv, lo, hi, out=iv)
+    np.copyto(o, iv, casting="unsafe")
+    if fix:
+        np.add(o, o.dtype.type(fix), out=o)
+
+
 class Requantizer:
     """acc (int64) -> clamp(MultiplyByQuantizedMultiplier(acc, m, s) + zp, lo, hi).
 
@@ -573,27 +596,33 @@ class Requantizer:
         """The wide plan after u' = accf * ms + k': u float64 [>= wide_rows(n, C), C]
         (C-contiguous, rows [:n] hold u', the rest finite; overwritten), out [n, C]."""
         c = u.shape[1]
-        _, r, _, _, dT = self._tiles(c)
         _, i32, mb, tb = self._wide_bufs(n, c)
+        un, corr, iv, lo, hi, fix = self._finish_args(u, i32, mb, tb, n, c, out.dtype.itemsize)
+        _finish(un, corr, iv, lo, hi, _unsigned(out), fix)
+
+    def finish_pooled(self, n: int, out: np.ndarray) -> None:
+        """finish_wide(wide_u(...), n, out) for u' in this thread's wide_u buffer (a
+        GEMM's output there), with its arguments made once per thread and shape."""
+        c, size = out.shape[1], out.dtype.itemsize
+
+        def build():
+            return self._finish_args(*self._wide_bufs(n, c), n, c, size)
+        un, corr, iv, lo, hi, fix = self._thread_cached(("finish", n, c, size), build)
+        _finish(un, corr, iv, lo, hi, _unsigned(out), fix)
+
+    def _finish_args(self, u, i32, mb, tb, n: int, c: int, size: int) -> tuple:
+        """(u rows, (t, tiled u, mask, tmp, d tile) or None, truncated rows, clamp bounds,
+        fix) of _finish for n rows of u' in u into a `size`-byte output."""
+        _, r, _, _, dT = self._tiles(c)
+        corr = None
         if dT is not None:
             nt, re = _tile_rows(n, r)
             rc = re * c
-            uf = u[:nt * re].reshape(nt, rc)
-            mask, tmp = mb[:nt * re].reshape(nt, rc), tb[:nt * re].reshape(nt, rc)
-            np.less(uf, self.wplan[1], out=mask)
-            np.copyto(tmp, mask)
-            np.multiply(tmp, dT[:rc], out=tmp)
-            np.subtract(uf, tmp, out=uf)
-        iv = i32[:n]
-        np.copyto(iv, u[:n], casting="unsafe")
+            corr = (self.wplan[1], u[:nt * re].reshape(nt, rc),
+                    mb[:nt * re].reshape(nt, rc), tb[:nt * re].reshape(nt, rc), dT[:rc])
         x = self.wextra
-        _clip(iv, x, x + self.hi - self.lo, out=iv)
-        size = out.dtype.itemsize
-        o = out.view(U8 if size == 1 else np.dtype(np.uint16))
-        np.copyto(o, iv, casting="unsafe")
         fix = (self.lo - x) % (1 << (8 * size))         # 0 for 8-bit outputs
-        if fix:
-            np.add(o, o.dtype.type(fix), out=o)
+        return u[:n], corr, i32[:n], x, x + self.hi - self.lo, fix
 
     def _wide_steps(self, rows: int, c: int, size: int) -> list:
         """The passes of _from_float64_wide for [rows, C] accumulators into an output of
@@ -602,62 +631,55 @@ class Requantizer:
         truncated rows, clamp bounds, fix). Made once per thread and shape (the Python
         arithmetic and views were ~7 us of a 39 us block); rebuilt after any pool buffer
         regrows (_POOL_GEN). Kept on the requantizer, so they go with it."""
+        return self._thread_cached(("steps", rows, c, size),
+                                   lambda: self._build_wide_steps(rows, c, size))
+
+    def _thread_cached(self, key, build):
+        """build(), made once per thread and key and kept on this requantizer (so it goes
+        with it), made again after any pool buffer regrows (_POOL_GEN): for argument
+        tuples holding views of this thread's pool buffers."""
         per = self.__dict__.setdefault("_wsteps", {})
         tid = threading.get_ident()
         entry = per.get(tid)
-        key = (rows, c, size)
         if entry is not None and entry[0] == _POOL_GEN[0]:
-            steps = entry[1].get(key)
-            if steps is not None:
-                return steps
-        _, r, msT, kT, dT = self._tiles(c)
+            found = entry[1].get(key)
+            if found is not None:
+                return found
+        found = build()
+        entry = per.get(tid)                # (the buffers may just have regrown)
+        if entry is None or entry[0] != _POOL_GEN[0]:
+            if len(per) >= 8:               # threads come and go: keep a few
+                per.clear()
+            entry = per[tid] = (_POOL_GEN[0], {})
+        entry[1][key] = found
+        return found
+
+    def _build_wide_steps(self, rows: int, c: int, size: int) -> list:
+        _, r, msT, kT, _ = self._tiles(c)
         # rows per block: BLOCK values rounded up to whole tiles (a caller's block of
         # about BLOCK values, e.g. a depthwise band, is then one step, not two)
         step = max(r, -(-(self.BLOCK // max(c, 1)) // r) * r)
-        u, i32, mb, tb = self._wide_bufs(min(rows, step), c)
-        x = self.wextra
-        fix = (self.lo - x) % (1 << (8 * size))         # 0 for 8-bit outputs
+        bufs = self._wide_bufs(min(rows, step), c)
+        u = bufs[0]
         steps = []
         for r0 in range(0, rows, step):
             r1 = min(rows, r0 + step)
             n = r1 - r0
             nt, re = _tile_rows(n, r)
             rc = re * c
-            uf = u[:nt * re].reshape(nt, rc)
-            corr = None if dT is None else (
-                self.wplan[1], mb[:nt * re].reshape(nt, rc), tb[:nt * re].reshape(nt, rc),
-                dT[:rc])
-            steps.append((r0, r1, u[:n], uf, msT[:rc], kT[:rc], corr, i32[:n], x,
-                          x + self.hi - self.lo, fix))
-        entry = per.get(tid)                # (the buffers above may just have regrown)
-        if entry is None or entry[0] != _POOL_GEN[0]:
-            if len(per) >= 8:               # threads come and go: keep a few
-                per.clear()
-            entry = per[tid] = (_POOL_GEN[0], {})
-        entry[1][key] = steps
+            steps.append((r0, r1, u[:nt * re].reshape(nt, rc), msT[:rc], kT[:rc],
+                          self._finish_args(*bufs, n, c, size)))
         return steps
 
     def _from_float64_wide(self, accf: np.ndarray, out: np.ndarray) -> None:
         rows, c = accf.shape
-        size = out.dtype.itemsize
-        o_all = out.view(U8 if size == 1 else np.dtype(np.uint16))
-        for r0, r1, un, uf, ms, k, corr, iv, lo, hi, fix in self._wide_steps(rows, c, size):
+        o_all = _unsigned(out)
+        for r0, r1, uf, ms, k, (un, corr, iv, lo, hi, fix) in self._wide_steps(
+                rows, c, out.dtype.itemsize):
             np.copyto(un, accf[r0:r1])
             np.multiply(uf, ms, out=uf)
             np.add(uf, k, out=uf)
-            # finish_wide's passes
-            if corr is not None:
-                t, mask, tmp, d = corr
-                np.less(uf, t, out=mask)
-                np.copyto(tmp, mask)
-                np.multiply(tmp, d, out=tmp)
-                np.subtract(uf, tmp, out=uf)
-            np.copyto(iv, un, casting="unsafe")
-            _clip(iv, lo, hi, out=iv)
-            o = o_all[r0:r1]
-            np.copyto(o, iv, casting="unsafe")
-            if fix:
-                np.add(o, o.dtype.type(fix), out=o)
+            _finish(un, corr, iv, lo, hi, o_all[r0:r1], fix)
 
     def _from_float64(self, accf: np.ndarray, out: np.ndarray) -> None:
         if self.wplan is not None and accf.ndim == 2 and out.dtype.itemsize <= 2:
