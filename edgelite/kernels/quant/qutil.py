@@ -627,8 +627,8 @@ class Requantizer:
     def _wide_steps(self, rows: int, c: int, size: int) -> list:
         """The passes of _from_float64_wide for [rows, C] accumulators into an output of
         `size`-byte integers, as argument tuples on this thread's buffers, one per block:
-        (r0, r1, u rows, tiled u, scale tile, offset tile, (t, mask, tmp, d tile) or None,
-        truncated rows, clamp bounds, fix). Made once per thread and shape (the Python
+        (r0, r1, tiled u, scale tile, offset tile, _finish_args). Made once per thread and
+        shape (the Python
         arithmetic and views were ~7 us of a 39 us block); rebuilt after any pool buffer
         regrows (_POOL_GEN). Kept on the requantizer, so they go with it."""
         return self._thread_cached(("steps", rows, c, size),
