@@ -202,18 +202,17 @@ class QuantMean(_QuantReduce):
         # the table's sums are small (|sum - zi * n| < 2^21, no int32 wrap): Requantizer's
         # in-place passes, the same integers as reduce_sums' + the clamp
         m, s = self._scaling(n, True)
+        # the same integers in one compiled pass, or in qutil.grid_table's numpy passes
+        # (op 0: a zero first term, the sums along its inner loop)
         if compiled_tier(sums.size) is not None:
-            # the same integers in one compiled pass (compiled_qops.grid_table, op 0: a
-            # zero first term, the sums along its inner loop)
             from edgelite.kernels import compiled_qops
-            out = np.empty(sums.size, np.int64)
-            if compiled_qops.grid_table(np.zeros(1, np.int64), sums - self.zi * n, 0, m, s,
-                                        self.zo, self.lo, self.hi, out):
-                return out
+            build = compiled_qops.grid_table
+        else:
+            build = grid_table
         out = np.empty(sums.size, np.int64)
-        if grid_table(np.zeros(1, np.int64), sums - self.zi * n, 0, m, s, self.zo, self.lo,
-                      self.hi, out):
-            return out                  # (qutil.grid_table: the same integers, fewer passes)
+        if build(np.zeros(1, np.int64), sums - self.zi * n, 0, m, s, self.zo, self.lo, self.hi,
+                 out):
+            return out
         return requantized(sums - self.zi * n, m, s, self.zo, self.lo, self.hi, np.int64)
 
 
