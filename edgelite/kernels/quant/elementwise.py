@@ -219,7 +219,7 @@ class QuantBinary(Kernel):
             if row is None:
                 codes = np.arange(256, dtype=np.int64)
                 pairs = (codes << 8) | code if i == 0 else (code << 8) | codes
-                row = self._full_table(vals, terms, build)[pairs]
+                row = self._full_table(vals, None, build)[pairs]     # (the terms declined)
             self.table = row
             self.unary = (i == 0, row)                   # (first input varies, table)
             self.unary_kernel = self.unary_pairs = None
