@@ -574,7 +574,7 @@ class Requantizer:
         return found
 
     def wide_u(self, rows: int, c: int) -> np.ndarray:
-        """The float64 buffer of finish_wide for `rows` rows (see _wide_bufs)."""
+        """The float64 buffer of finish_pooled for `rows` rows (see _wide_bufs)."""
         size = self.wide_rows(rows, c) * c
         return _pooled(0, F64, size)[:size].reshape(-1, c)
 
@@ -592,17 +592,11 @@ class Requantizer:
         w[-1] = np.broadcast_to(np.asarray(self.wplan[0], F64).reshape(-1), (wq.shape[1],))
         return w
 
-    def finish_wide(self, u: np.ndarray, n: int, out: np.ndarray) -> None:
-        """The wide plan after u' = accf * ms + k': u float64 [>= wide_rows(n, C), C]
-        (C-contiguous, rows [:n] hold u', the rest finite; overwritten), out [n, C]."""
-        c = u.shape[1]
-        _, i32, mb, tb = self._wide_bufs(n, c)
-        un, corr, iv, lo, hi, fix = self._finish_args(u, i32, mb, tb, n, c, out.dtype.itemsize)
-        _finish(un, corr, iv, lo, hi, _unsigned(out), fix)
-
     def finish_pooled(self, n: int, out: np.ndarray) -> None:
-        """finish_wide(wide_u(...), n, out) for u' in this thread's wide_u buffer (a
-        GEMM's output there), with its arguments made once per thread and shape."""
+        """The wide plan after u' = accf * ms + k' for u' in rows [:n] of this thread's
+        wide_u buffer (a GEMM's output there; the rows past n that the tiled passes touch
+        hold finite values, overwritten), into out [n, C]; its arguments made once per
+        thread and shape."""
         c, size = out.shape[1], out.dtype.itemsize
 
         def build():
