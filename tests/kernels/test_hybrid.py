@@ -271,6 +271,37 @@ def test_batch_matmul_multi_batch_quirk():
     assert np.abs(ref - default).max() > 1e-3
 
 
+# ---------------------------------------------------------------- numpy tier, one row
+ONE_ROW_CASES = (
+    [("fc", c) for c in random.Random(5).sample(
+        [c for c in FC_GRID if c["shape"] in ((1, 16), (1, 1))], 30)]
+    + [("conv", c) for c in random.Random(6).sample([c for c in CONV_GRID if c["n"] == 1], 30)])
+
+
+@pytest.mark.parametrize("op,case", ONE_ROW_CASES, ids=repr)
+def test_numpy_tier_one_row_quantizer(op, case, monkeypatch):
+    """The numpy tier's batch-1 path (dynamic.OneRow: the quantized row written straight
+    into the GEMM's input or the padded image, 0-d scale operands, the bias added as the
+    sum's first operand) gives the general path's bits and agrees with LiteRT's
+    reference kernels."""
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    model, xs = (fc_model if op == "fc" else conv_model)(case, 31)
+    outs = []
+    for one in (True, False):
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        kernels = [k for k in it._main.kernels if hasattr(k, "one")]
+        assert kernels and all(k.one is not None for k in kernels)
+        if not one:
+            for k in kernels:
+                k.one = None
+        it.set_tensor(it.get_input_details()[0]["index"], xs[0])
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+    assert np.array_equal(outs[0].view(np.int32), outs[1].view(np.int32))
+    check(model, xs)
+
+
 # ---------------------------------------------------------------- dynamic-range fixture
 def test_cnn_dynamic_range_fixture():
     name = "cnn_dynamic_range"

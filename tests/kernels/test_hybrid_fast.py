@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from edgelite.kernels.quant.dynamic import (
+    OneRow,
     Scratch,
     asymmetric_rows,
     asymmetric_rows_centered,
@@ -36,6 +37,10 @@ def _rows(kind: int, rng, b: int, k: int) -> np.ndarray:
     elif kind == 6:
         x = rng.normal(0, 1e-30, (b, k))
         x[..., ::3] = -0.0
+    elif kind == 9:
+        # subnormal ranges: a zero float32 scale (asymmetric: 1 / 0 = inf), huge 1 / scale
+        x = rng.normal(0, 1e-44, (b, k)).astype(np.float32)
+        x[..., ::2] = 0.0
     else:
         x = rng.normal(0, 1, (b, k))
         if k:
@@ -55,7 +60,7 @@ def _same(a, b) -> bool:
     return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(bits[~nan], other[~nan]))
 
 
-@pytest.mark.parametrize("kind", range(9))
+@pytest.mark.parametrize("kind", range(10))
 def test_dynamic_quantization_equals_reference(kind):
     rng = np.random.default_rng(kind)
     with np.errstate(all="ignore"):
@@ -72,6 +77,66 @@ def test_dynamic_quantization_equals_reference(kind):
             for got in (asymmetric_rows_centered(x), asymmetric_rows_centered(x, scratch)):
                 assert _same(got[1], sf) and _same(got[2], off), x
                 assert _same(got[0], q - off.astype(np.float32)[:, None]), x
+
+
+@pytest.mark.parametrize("kind", range(10))
+def test_one_row_equals_reference(kind):
+    """OneRow (batch 1, argmin / argmax, round as trunc(2v) - trunc(v)) gives the
+    reference's bits, zero signs included, in its own buffer or into a given array of
+    another shape, on rows of every kind at scales from 1e-30 to 1e30 (most of the
+    rows take its fast path; NaN, inf, zero and subnormal ranges the general one)."""
+    rng = np.random.default_rng(200 + kind)
+    calls = {"all": 0, "general": 0}
+    with np.errstate(all="ignore"):
+        for _ in range(300):
+            k = int(rng.integers(1, 300))
+            x = _rows(kind, rng, 1, k)
+            if rng.random() < 0.3:
+                x *= np.float32(10.0 ** int(rng.integers(-30, 31)))
+            for asym in (False, True):
+                one = OneRow(k, asym)
+                general = one._general
+
+                def counted(*args, general=general):
+                    calls["general"] += 1
+                    return general(*args)
+                one._general = counted
+                if asym:
+                    q, sf, off = asymmetric_quantize_rows(x)
+                else:
+                    (q, sf), off = symmetric_quantize_rows(x), None
+                for centered in ((False, True) if asym else (False,)):
+                    want = q - off.astype(np.float32)[:, None] if centered else q
+                    for out in (None, np.empty((1, k, 1), np.float32)):
+                        got = one(x, centered, out)
+                        assert got[0] is (one.q if out is None else out)
+                        assert _same(got[0].reshape(1, k), want), (asym, centered, x)
+                        assert _same(got[1], sf) and (off is None) == (got[2] is None)
+                        assert off is None or _same(got[2], off)
+                        assert one.all_zero == (not x.any())
+                        calls["all"] += 1
+    fast = calls["all"] - calls["general"]
+    # all zero / a NaN or inf in most rows / float32-overflowing or subnormal ranges
+    if kind in (3, 7, 8, 9):
+        assert calls["general"] > 0
+    assert fast > (30 if kind in (6, 7, 8, 9) else 1500) or kind == 3, calls
+
+
+def test_trunc_difference_is_c_round():
+    """OneRow's rounding, trunc(2v) - trunc(v), equals C's round() on every half
+    n + 0.5 with |n| < 512, the float32 values either side of each, the smallest
+    values and a random sample of float32 bit patterns up to 2^24."""
+    halves = np.arange(-512, 512, dtype=np.float32) + np.float32(0.5)
+    near = np.concatenate([halves, np.nextafter(halves, np.float32(np.inf)),
+                           np.nextafter(halves, np.float32(-np.inf))])
+    sample = np.random.default_rng(1).integers(0, 0x4B800000, 1 << 18,
+                                               dtype=np.uint32).view(np.float32)
+    tiny = np.array([0.0, -0.0, 1e-45, -1e-45, 0.49999997, -0.49999997], np.float32)
+    v = np.concatenate([near, sample, -sample, tiny])
+    w = v.astype(np.float64)
+    want = (np.trunc(w + np.copysign(0.5, w)) + 0.0).astype(np.float32)
+    got = np.trunc(v + v) - np.trunc(v)
+    assert _same(got, want)
 
 
 @pytest.mark.skipif(not __import__("edgelite.kernels.compiled", fromlist=["ENABLED"]).ENABLED,

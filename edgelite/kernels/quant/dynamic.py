@@ -179,7 +179,8 @@ def _asymmetric_one(x: np.ndarray):
     d32 = float(np.float32(d)) if not d >= _F32_MIDPOINT_OVER_MAX else math.inf
     sf32 = np.float32(d32 / 255.0)
     sf = np.array([sf32], F32)
-    inv = np.array([1.0 / float(sf32)], F32)
+    # a range below 255 * 2^-150 gives a zero scale, and C's 1 / 0.0f is inf
+    inv = np.array([1.0 / float(sf32) if sf32 else math.inf], F32)
     return sf, inv, np.array([_zero_point(rmin, rmax)], np.int64), []
 
 
@@ -245,3 +246,119 @@ def asymmetric_rows_centered(x: np.ndarray, scratch: Scratch | None = None
     for i in flat:
         q[i] = 0
     return q, sf, offset
+
+
+# A scaling factor inside this range keeps 1 / scale and 2 / scale finite, normal
+# float32 numbers, so x * (2 / scale) is exactly 2 * (x * (1 / scale)).
+_ONE_ROW_SCALES = (2.0 ** -100, 2.0 ** 100)
+
+
+class OneRow:
+    """Batch-1 quantization of a [1, K] float32 row (K >= 1) in four numpy calls:
+    bit-identical to symmetric_rows / asymmetric_rows / asymmetric_rows_centered.
+
+    A hybrid model quantizes one row of a few hundred values per op, where every numpy
+    call costs ~1 us whatever it does. Here:
+
+    - the range is x[argmin] / x[argmax] (argmin / argmax are 4-8x cheaper than the
+      min / max reductions at this size; both pick a NaN when there is one);
+    - the parameters are Python floats, written into arrays made at prepare;
+    - C's round() needs no float64 pass: for a float32 v, round_half_away(v) =
+      trunc(2v) - trunc(v) (trunc(2v) = 2 trunc(v) + trunc(2 frac(v)), and the
+      second term is 1 exactly when |frac(v)| >= 1/2, with v's sign). Both products
+      come from one broadcast multiply, x * [1/s, 2/s]: scaling by 2 is exact, so
+      x * (2/s) is 2 * (x * (1/s)) bit for bit. trunc and the difference are exact,
+      and a zero result is +0.0 (a - a), as the reference's.
+    - the symmetric values need no clamp: |x| <= r gives |x * fl(127 / r)| <= 127.00001,
+      which rounds to 127.
+
+    Rows the argument above does not cover (a NaN or inf, all zero, a scale outside
+    2^-100..2^100) go to the general functions, which handle every case."""
+
+    def __init__(self, k: int, asym: bool):
+        self.asym = asym
+        self.vt = np.empty((2, k), F32)           # x / s and 2x / s, then truncated
+        self.q = np.empty((1, k), F32)
+        self.inv2 = np.empty((2, 1), F32)
+        self.lo = np.empty((), F32)               # the centered clamp's bounds
+        self.hi = np.empty((), F32)
+        self.zp = np.empty((), F32)
+        self.sf = np.empty(1, F32)
+        self.sf0 = self.sf.reshape(())           # a 0-d view: the cheapest ufunc operand
+        self.off = np.zeros(1, np.int64)
+        self.scratch = Scratch(1, k)
+        self.all_zero = False
+        self._views = (None, None, None)
+
+    def _rows_like(self, out: np.ndarray):
+        """vt's two rows viewed with out's shape (cached for the last out)."""
+        if self._views[0] is not out:
+            shape = out.shape
+            self._views = (out, self.vt[0].reshape(shape), self.vt[1].reshape(shape))
+        return self._views[1], self._views[2]
+
+    def __call__(self, x: np.ndarray, centered: bool = False, out: np.ndarray | None = None):
+        """(q, sf, offset or None) for x [1, K] float32, as the general functions give
+        them; q is written into out (any array of K elements) when given, else into a
+        buffer of this object. all_zero tells whether x was all zeros (q = 0)."""
+        flat = x.reshape(-1)
+        lo = flat.item(flat.argmin())
+        hi = flat.item(flat.argmax())
+        self.all_zero = lo == 0.0 and hi == 0.0
+        q = self.q if out is None else out
+        sf = self.sf
+        if self.asym:
+            rmin = min(0.0, lo)
+            rmax = max(0.0, hi)
+            s = None
+            # (a NaN makes both lo and hi NaN, and the test below fail)
+            if rmin != rmax and -3e38 < rmin and rmax < 3e38:   # finite, d finite
+                s = float(np.float32(float(np.float32(rmax - rmin)) / 255.0))
+            if s is None or not _ONE_ROW_SCALES[0] < s < _ONE_ROW_SCALES[1]:
+                return self._general(x, centered, out)
+            inv = float(np.float32(1.0 / s))
+            zp = _zero_point(rmin, rmax)
+            sf[0] = s
+            self.off[0] = zp
+        else:
+            r = max(hi, -lo)
+            if not _ONE_ROW_SCALES[0] < r < _ONE_ROW_SCALES[1]:   # NaN, inf, zero, tiny
+                return self._general(x, centered, out)
+            sf[0] = r / 127.0
+            inv = float(np.float32(127.0 / r))
+        inv2 = self.inv2
+        inv2[0, 0] = inv
+        inv2[1, 0] = inv + inv
+        vt = self.vt
+        np.multiply(x, inv2, out=vt)
+        np.trunc(vt, out=vt)
+        v, t = (vt[0], vt[1]) if out is None else self._rows_like(out)
+        if out is None:
+            q = q.reshape(-1)
+        np.subtract(t, v, out=q)
+        if not self.asym:
+            return (self.q if out is None else out), sf, None
+        if centered:
+            self.lo[()] = -128 - zp
+            self.hi[()] = 127 - zp
+        else:
+            self.zp[()] = zp
+            np.add(q, self.zp, out=q)
+            self.lo[()] = -128.0
+            self.hi[()] = 127.0
+        _clip(q, self.lo, self.hi, out=q)
+        return (self.q if out is None else out), sf, self.off
+
+    def _general(self, x, centered, out):
+        s = self.scratch
+        if self.asym:
+            q, sf, off = (asymmetric_rows_centered(x, s) if centered else asymmetric_rows(x, s))
+        else:
+            (q, sf), off = symmetric_rows(x, s), None
+        self.sf[:] = sf
+        if off is not None:
+            self.off[:] = off
+            off = self.off
+        dst = self.q if out is None else out
+        np.copyto(dst, q.reshape(dst.shape))
+        return dst, self.sf, off

@@ -39,7 +39,9 @@ from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.quant.dynamic import (
+    OneRow,
     Scratch,
+    _clip,  # the clip ufunc, without np.clip's wrapper
     asymmetric_rows,
     asymmetric_rows_centered,
     symmetric_rows,
@@ -58,6 +60,13 @@ from edgelite.kernels.registry import register
 
 _CLAMPS = {ActivationFunctionType.RELU: (0.0, None), ActivationFunctionType.RELU6: (0.0, 6.0),
            ActivationFunctionType.RELU_N1_TO_1: (-1.0, 1.0)}
+# the bounds as read-only 0-d float32 arrays, the cheapest operands of a ufunc
+_CLAMP_ARRAYS = {code: tuple(None if v is None else np.array(v, F32) for v in bounds)
+                 for code, bounds in _CLAMPS.items()}
+for _bounds in _CLAMP_ARRAYS.values():
+    for _b in _bounds:
+        if _b is not None:
+            _b.flags.writeable = False
 
 
 def _opt(options, name: str, default):
@@ -143,13 +152,13 @@ class _Quantizer:
 
 def _clamp(out: np.ndarray, code: int) -> None:
     """CalculateActivationRange (conv kernels): only the clipping activations act."""
-    lo, hi = _CLAMPS.get(code, (None, None))
+    lo, hi = _CLAMP_ARRAYS.get(code, (None, None))
     if lo is None:
         return
     if hi is None:
-        np.maximum(out, np.float32(lo), out=out)
+        np.maximum(out, lo, out=out)
     else:
-        np.clip(out, np.float32(lo), np.float32(hi), out=out)
+        _clip(out, lo, hi, out=out)      # the ufunc: np.clip's wrapper costs ~2.5 us
 
 
 def _channel_scales(ctx: PrepareContext, w, channels: int, axis: int) -> np.ndarray:
@@ -218,6 +227,14 @@ class HybridFullyConnected(Kernel):
         self.row_sums = wq.sum(axis=1).astype(np.float64)
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
         self.dot = np.empty((batch, units), F32)
+        # numpy tier, one row, exact float32 GEMM (the usual hybrid FC): OneRow's few
+        # calls, the bias added as the sum's first operand (= copy, then +=)
+        self.one = None
+        if (batch == 1 and k and self.quantize.cq is None
+                and (self.centered or (not self.asym and self.ft == F32))):
+            self.one = OneRow(k, self.asym)
+            self.base = self.bias if self.bias is not None else np.zeros(units, F32)
+            self.scale = np.empty(units, F32) if self.pcs is not None else np.empty((), F32)
         self._x = None
         # Compiled tier, small products, a clamping activation (or none): the whole node
         # in one compiled call (compiled_qops.hybrid_fc) instead of ~10 numpy calls.
@@ -259,6 +276,22 @@ class HybridFullyConnected(Kernel):
         if self.fused_call is not None:
             fn, args = self.fused_call
             fn(*args)
+            return
+        one = self.one
+        if one is not None:
+            q, sf, _off = one(self.x2d, self.centered)
+            if one.all_zero:            # LiteRT skips the GEMM: out = bias
+                np.copyto(out, self.base)
+            else:
+                if self.pcs is not None:
+                    np.multiply(one.sf0, self.pcs, out=self.scale)
+                else:
+                    np.multiply(one.sf0, self.w_scale, out=self.scale)
+                dot = self.dot
+                np.matmul(q, self.wt, out=dot)
+                dot *= self.scale
+                np.add(self.base, dot, out=out)
+            _fc_activation(out, self.code)
             return
         if self.bias is not None:
             np.copyto(out, self.bias)
@@ -356,6 +389,11 @@ class HybridConv2D(Kernel):
         shape = (self.rows, k) if groups == 1 else (groups, self.rows, k)
         self.col_idx = ctx.request_scratch(shape, ft)
         self.quantize = _Quantizer(n, h * wd * c, self.per_channel, x.size)
+        # numpy tier, one image: OneRow's few calls, q written straight into the padded
+        # buffer
+        self.one = OneRow(h * wd * c, self.per_channel) \
+            if n == 1 and self.quantize.cq is None else None
+        self.scale0 = np.empty((), F32)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
         # compiled tier: the scaling, bias and clamp after a float32 GEMM in one call
@@ -407,16 +445,23 @@ class HybridConv2D(Kernel):
             self.bind(ictx)
         x = ictx.inputs[0]
         n = self.n
+        one = self.one
         # per-channel: the input less its offset (never added: dynamic.py)
-        if self.q_call is not None:
+        if one is not None:
+            if self.own_pad is None:
+                self.pad.fill_border(0)
+            one(x.reshape(1, -1), self.per_channel, self.pad.inner)
+            sf = one.sf
+        elif self.q_call is not None:
             fn, args = self.q_call
             fn(*args)
             q, sf = self.quantize.q, self.quantize.sf
         else:
             q, sf, _off = self.quantize(x.reshape(n, -1), centered=self.per_channel)
-        if self.own_pad is None:
-            self.pad.fill_border(0)
-        np.copyto(self.pad.inner, q.reshape(x.shape))
+        if one is None:
+            if self.own_pad is None:
+                self.pad.fill_border(0)
+            np.copyto(self.pad.inner, q.reshape(x.shape))
         np.copyto(self.col_win, self.win)
         out = self.out3
         if self.direct is not None:
@@ -434,7 +479,13 @@ class HybridConv2D(Kernel):
                 g = self.gemm
                 acc = np.moveaxis(g, 0, 1).reshape(n, -1, g.shape[0] * g.shape[2])
             np.copyto(out, acc, casting="unsafe")    # float(acc), exact or rounded as C's
-        if self.per_channel:
+        if one is not None:             # 0-d operands: the cheapest scalars for a ufunc
+            if self.per_channel:
+                out *= self.pcs
+                out *= one.sf0
+            else:
+                out *= np.multiply(one.sf0, self.w_scale, out=self.scale0)
+        elif self.per_channel:
             out *= self.pcs
             out *= sf[0] if n == 1 else sf[:, None, None]
         else:
