@@ -350,15 +350,21 @@ class OneRow:
         np.subtract(t, v, out=q)
         if not self.asym:
             return (self.q if out is None else out), sf, None
-        if centered:
-            self.lo[()] = -128 - zp
-            self.hi[()] = 127 - zp
-        else:
+        if not centered:
             self.zp[()] = zp
             np.add(q, self.zp, out=q)
-            self.lo[()] = -128.0
-            self.hi[()] = 127.0
-        _clip(q, self.lo, self.hi, out=q)
+        # The clamp to [-128, 127] after adding zp is a no-op when the extreme values
+        # round inside it: v is monotonic in x, and round(v) >= -128 - zp exactly when
+        # v > -128.5 - zp (a tie there rounds away from zero, down), round(v) <= 127 - zp
+        # when v < 127.5 - zp. Most rows pass; the check is cheaper than the clip.
+        if not (_f32(lo * inv) > -128.5 - zp and _f32(hi * inv) < 127.5 - zp):
+            if centered:
+                self.lo[()] = -128 - zp
+                self.hi[()] = 127 - zp
+            else:
+                self.lo[()] = -128.0
+                self.hi[()] = 127.0
+            _clip(q, self.lo, self.hi, out=q)
         return (self.q if out is None else out), sf, self.off
 
     def _general(self, x, centered, out):
