@@ -545,6 +545,8 @@ class HybridDepthwiseConv2D(Kernel):
         self.accf_idx = ctx.request_scratch((n, oh, ow, oc), ft)
         self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), ft)
         self.geom = (oh, ow, kh, kw, sh, sw, dh, dw)
+        # one image: OneRow, q written straight into the padded buffer
+        self.one = OneRow(h * wd * c, True) if n == 1 else None
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
@@ -567,9 +569,12 @@ class HybridDepthwiseConv2D(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
         x = ictx.inputs[0]
-        q, sf, _off = asymmetric_rows_centered(x.reshape(self.n, -1))
         self.pad.fill_border(0)
-        np.copyto(self.pad.inner, q.reshape(x.shape))
+        if self.one is not None:
+            _q, sf, _off = self.one(x.reshape(1, -1), True, self.pad.inner)
+        else:
+            q, sf, _off = asymmetric_rows_centered(x.reshape(self.n, -1))
+            np.copyto(self.pad.inner, q.reshape(x.shape))
         accf, tmp, taps, planes = self.accf, self.tmp, self.taps, self.planes
         np.multiply(planes[0], taps[0], out=accf)
         for t in range(1, len(planes)):
