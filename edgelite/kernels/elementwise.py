@@ -23,7 +23,7 @@ import numpy as np
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
 from edgelite.kernels.base import Kernel
-from edgelite.kernels.common import activation_code, broadcast_shape, maximum_inplace
+from edgelite.kernels.common import MaximumInplace, activation_code, broadcast_shape
 from edgelite.kernels.registry import register
 
 try:  # the clip ufunc itself: np.clip's Python wrapper costs ~3 us per call
@@ -70,7 +70,7 @@ def _clamp_fn(ctx, code: int, dtype: np.dtype):
         return None
     if hi is None:
         if dtype.kind == "f":
-            return lambda x: maximum_inplace(x, lo)
+            return MaximumInplace(lo)
         return lambda x: np.maximum(x, lo, out=x)
     if lo is None:
         return lambda x: np.minimum(x, hi, out=x)

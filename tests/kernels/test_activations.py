@@ -188,6 +188,22 @@ def test_bound_like_shares_one_constant_and_matches_scalar_maximum():
         np.testing.assert_array_equal(got[ok], want[ok])
 
 
+def test_maximum_inplace_call_site_follows_its_array():
+    """MaximumInplace (a fused RELU of an elementwise op) keeps the bound of the last
+    array: right on that array again, on a new array of another size (a resize), and on
+    a small one (no bound array)."""
+    from edgelite.kernels.common import MaximumInplace
+    relu = MaximumInplace(np.asarray(0.0).astype(np.float32))
+    rng = np.random.default_rng(4)
+    a = np.empty(8192, np.float32)
+    for x in (a, a, np.empty((3, 4096), np.float32), np.empty(10, np.float32), a):
+        x[...] = rng.normal(size=x.shape)
+        want = np.maximum(x, np.float32(0))
+        relu(x)
+        np.testing.assert_array_equal(x, want)
+        assert relu.x is x
+
+
 def test_round_half_to_even():
     # round.cc rounds halves to even (banker's rounding), not away from zero.
     x = (np.arange(-40, 41, dtype=np.float32) / 2).astype(np.float32)
