@@ -249,18 +249,13 @@ def asymmetric_rows_centered(x: np.ndarray, scratch: Scratch | None = None
     return q, sf, offset
 
 
-_F32_STRUCT = struct.Struct("f")
-
-
-def _f32(v: float) -> float:
-    """v rounded to float32 (|v| below float32's max), as a Python float: 4x cheaper
-    than float(np.float32(v))."""
-    return _F32_STRUCT.unpack(_F32_STRUCT.pack(v))[0]
-
+# _unpack(_pack(v))[0]: v rounded to float32 (|v| below float32's max) as a Python
+# float, 4x cheaper than float(np.float32(v))
+_pack, _unpack = struct.Struct("f").pack, struct.Struct("f").unpack
 
 # A scaling factor inside this range keeps 1 / scale and 2 / scale finite, normal
 # float32 numbers, so x * (2 / scale) is exactly 2 * (x * (1 / scale)).
-_ONE_ROW_SCALES = (2.0 ** -100, 2.0 ** 100)
+_SCALE_MIN, _SCALE_MAX = 2.0 ** -100, 2.0 ** 100
 
 
 class OneRow:
@@ -301,41 +296,58 @@ class OneRow:
         self._rows = (self.vt[0], self.vt[1], self.q.reshape(-1))
         self._views = (None, None, None)
 
-    def _rows_like(self, out: np.ndarray):
-        """vt's two rows viewed with out's shape (cached for the last out)."""
-        if self._views[0] is not out:
-            shape = out.shape
-            self._views = (out, self.vt[0].reshape(shape), self.vt[1].reshape(shape))
-        return self._views[1], self._views[2]
+    def _view_rows(self, out: np.ndarray):
+        """(out, vt's two rows viewed with out's shape), kept for the next call."""
+        shape = out.shape
+        self._views = (out, self.vt[0].reshape(shape), self.vt[1].reshape(shape))
+        return self._views
 
     def __call__(self, x: np.ndarray, centered: bool = False, out: np.ndarray | None = None):
-        """(q, sf, offset or None) for x [1, K] float32, as the general functions give
-        them; q is written into out (any array of K elements) when given, else into a
-        buffer of this object. all_zero tells whether x was all zeros (q = 0)."""
+        """(q, sf, offset or None) for x (K float32 values, any shape that multiplies
+        with a [2, 1] column: [K] or [1, K]), as the general functions give them; q is
+        written into out (any array of K elements) when given, else into a buffer of
+        this object. all_zero tells whether x was all zeros (q = 0).
+
+        Spelled out in plain Python arithmetic (no helper calls, no min / max): this
+        runs on every invoke of a hybrid node, where its Python was half of its cost."""
         flat = x.reshape(-1)
         lo = flat.item(flat.argmin())
         hi = flat.item(flat.argmax())
         self.all_zero = lo == 0.0 and hi == 0.0
-        sf = self.sf
         if self.asym:
-            rmin = min(0.0, lo)
-            rmax = max(0.0, hi)
-            s = 0.0
-            # (a NaN makes both lo and hi NaN, and the test below fail)
-            if rmin != rmax and rmax - rmin < 3e38:      # the float32 range is finite
-                s = _f32(_f32(rmax - rmin) / 255.0)
-            if not _ONE_ROW_SCALES[0] < s < _ONE_ROW_SCALES[1]:
+            rmin = lo if lo < 0.0 else 0.0  # noqa: FURB136 (min(): a call more) a NaN makes
+            rmax = hi if hi > 0.0 else 0.0  # noqa: FURB136  lo and hi NaN, both 0 here
+            d = rmax - rmin
+            if not 0.0 < d < 3e38:              # the float32 range is finite
                 return self._general(x, centered, out)
-            inv = _f32(1.0 / s)
-            zp = _zero_point(rmin, rmax)
-            sf[0] = s
+            s = _unpack(_pack(_unpack(_pack(d))[0] / 255.0))[0]
+            if not _SCALE_MIN < s < _SCALE_MAX:
+                return self._general(x, centered, out)
+            inv = _unpack(_pack(1.0 / s))[0]
+            # _zero_point, for rmin <= 0 <= rmax (|rmin / scale| = -rmin / scale)
+            scale = d / 255.0
+            a = rmin / scale
+            b = rmax / scale
+            zpd = -128.0 - a if 128.0 - a < 127.0 + b else 127.0 - b
+            if zpd <= -128.0:
+                zp = -128
+            elif zpd >= 127.0:
+                zp = 127
+            else:                               # C's round(): half away from zero
+                zp = int(zpd)
+                f = zpd - zp
+                if f >= 0.5:
+                    zp += 1
+                elif f <= -0.5:
+                    zp -= 1
+            self.sf[0] = s
             self.off[0] = zp
         else:
-            r = max(hi, -lo)
-            if not _ONE_ROW_SCALES[0] < r < _ONE_ROW_SCALES[1]:   # NaN, inf, zero, tiny
+            r = hi if hi > -lo else -lo  # noqa: FURB136 max(|lo|, |hi|), NaN when NaN
+            if not _SCALE_MIN < r < _SCALE_MAX:     # NaN, inf, zero, tiny
                 return self._general(x, centered, out)
-            sf[0] = r / 127.0
-            inv = _f32(127.0 / r)
+            self.sf[0] = r / 127.0
+            inv = _unpack(_pack(127.0 / r))[0]
         inv2 = self.inv2
         inv2[0, 0] = inv
         inv2[1, 0] = inv + inv
@@ -344,12 +356,16 @@ class OneRow:
         np.trunc(vt, out=vt)
         if out is None:
             v, t, q = self._rows
+            out = self.q
         else:
-            v, t = self._rows_like(out)
+            views = self._views
+            if views[0] is not out:
+                views = self._view_rows(out)
+            _, v, t = views
             q = out
         np.subtract(t, v, out=q)
         if not self.asym:
-            return (self.q if out is None else out), sf, None
+            return out, self.sf, None
         if not centered:
             self.zp[()] = zp
             np.add(q, self.zp, out=q)
@@ -357,7 +373,8 @@ class OneRow:
         # round inside it: v is monotonic in x, and round(v) >= -128 - zp exactly when
         # v > -128.5 - zp (a tie there rounds away from zero, down), round(v) <= 127 - zp
         # when v < 127.5 - zp. Most rows pass; the check is cheaper than the clip.
-        if not (_f32(lo * inv) > -128.5 - zp and _f32(hi * inv) < 127.5 - zp):
+        if not (_unpack(_pack(lo * inv))[0] > -128.5 - zp
+                and _unpack(_pack(hi * inv))[0] < 127.5 - zp):
             if centered:
                 self.lo[()] = -128 - zp
                 self.hi[()] = 127 - zp
@@ -365,7 +382,7 @@ class OneRow:
                 self.lo[()] = -128.0
                 self.hi[()] = 127.0
             _clip(q, self.lo, self.hi, out=q)
-        return (self.q if out is None else out), sf, self.off
+        return out, self.sf, self.off
 
     def _general(self, x, centered, out):
         s = self.scratch
