@@ -616,6 +616,22 @@ class _ImageToColumnsConv(Kernel):
         else:
             _clip_ufunc(self.wide_valid, lo, hi, out=self._out)
 
+    def take_clamp(self):
+        """Hand this node's clamp to the MAX_POOL_2D that alone reads its output
+        (runtime/fusion.py's clamp motion): return the bounds and stop clamping, or None
+        when this node cannot. Numpy tier only: its planar path, where the clamp was the
+        copy out of the wide result anyway, and epilogues of its own (the compiled GEMM
+        fuses the clamp for free)."""
+        if self.bounds[0] is None or self.gemm_c is not None or self.pack_c:
+            return None
+        epis = [e for e in (self.epilogue, *self.block_epilogues) if e is not None]
+        if self.planar is None and (not epis or any(e.fast for e in epis)):
+            return None
+        bounds, self.bounds = self.bounds, (None, None)
+        for e in epis:
+            e.bounds, e.lo_bound = (None, None), None
+        return bounds
+
     def _bind_blocks(self, col_rows) -> None:
         """(first row, columns, output rows, epilogue) of each block of output rows."""
         self.blocks = []

@@ -99,6 +99,19 @@ class _Pool2D(Kernel):
                       "a pooling window covers no input element")
             self.counts = counts[None, :, :, None]
 
+    def accepts_clamp(self) -> bool:
+        """Whether the clamp of the node before can move after this one: a max pool
+        without an activation of its own (max(clamp(a), clamp(b)) = clamp(max(a, b)),
+        NaN included; padding cells never enter a float max pool's windows)."""
+        return self.mode == "max" and self.bounds == (None, None)
+
+    def add_clamp(self, bounds) -> None:
+        """Clamp this node's output to bounds, the clamp moved from the node before."""
+        self.bounds = bounds
+        if self.compiled is not None:
+            from edgelite.kernels.compiled import float_bounds
+            self.lo, self.hi = float_bounds(bounds)
+
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
         self._x = x

@@ -15,6 +15,13 @@ and epsilon / gamma / beta are constants. `experimental_preserve_all_tensors`
 or EDGELITE_FUSE=0 turns fusion off (every intermediate is then computed and
 readable); reading a fused-away intermediate otherwise raises an error that
 says so.
+
+Clamp motion (`clamp_moves`): a float CONV_2D with a fused RELU / RELU6 whose
+output only a MAX_POOL_2D reads leaves the clamp to the pool, which applies it
+to its 4x smaller output (max and clamp commute). The conv's output tensor then
+holds unclamped values; like every intermediate, it is only guaranteed after
+invoke with experimental_preserve_all_tensors (which, as EDGELITE_FUSE=0, turns
+the motion off).
 """
 from __future__ import annotations
 
@@ -198,6 +205,23 @@ def _layer_norm(g: _Graph, m1: int) -> FusedGroup | None:
 
 
 _MATCHERS = {"MEAN": _layer_norm}
+
+
+def clamp_moves(ex, limit: int) -> list[tuple[int, int, int]]:
+    """(CONV_2D node, MAX_POOL_2D node, the tensor between) for each float conv whose
+    output only that max pool reads: there its fused activation's clamp can move after
+    the pool (a max commutes with a clamp), on a quarter of the values for a 2x2 pool.
+    Whether it does is the kernels' call (take_clamp / accepts_clamp)."""
+    g = _Graph(ex, limit)
+    moves = []
+    for oi in range(limit):
+        if g.names[oi] != "CONV_2D" or oi in ex._folded:
+            continue
+        t = g.out(oi)
+        p = g.sole_reader(t, "MAX_POOL_2D") if t is not None else None
+        if p is not None and p < limit and p not in ex._folded:
+            moves.append((oi, p, t))
+    return moves
 
 
 def find_groups(ex, limit: int) -> list[FusedGroup]:

@@ -20,7 +20,7 @@ from edgelite.errors import InterpreterError, ModelError, OpError, UnsupportedOp
 from edgelite.format import ir
 from edgelite.kernels.base import InvokeContext, PrepareContext, TensorSpec
 from edgelite.runtime.arena import Arena, GreedyPlanner
-from edgelite.runtime.fusion import find_groups, fusion_enabled
+from edgelite.runtime.fusion import clamp_moves, find_groups, fusion_enabled
 
 _TRACE = os.environ.get("EDGELITE_TRACE", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
@@ -232,7 +232,15 @@ class SubgraphExecutor:
         if self.runtime._preserve_all or self.runtime._reference or not fusion_enabled():
             return
         from edgelite.kernels.fused import make_kernel
-        for g in find_groups(self, min(self._deferred_from, len(self.sg.operators))):
+        limit = min(self._deferred_from, len(self.sg.operators))
+        for conv, pool, _t in clamp_moves(self, limit):
+            ck, pk = self.kernels[conv], self.kernels[pool]
+            if (hasattr(ck, "take_clamp") and getattr(pk, "accepts_clamp", None) is not None
+                    and pk.accepts_clamp()):
+                bounds = ck.take_clamp()
+                if bounds is not None:
+                    pk.add_clamp(bounds)
+        for g in find_groups(self, limit):
             run = g.run_at
             nodes = ", ".join(str(n) for n in g.nodes)
             ctx = PrepareContext(

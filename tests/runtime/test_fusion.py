@@ -166,3 +166,104 @@ def test_transformer_fixture_fuses_its_layer_norms():
     it.allocate_tensors()
     assert [g.name for g in it._main._groups.values()] == ["LAYER_NORM"] * 2
     check_against_litert(path.read_bytes(), inputs_for(tuple(it.get_input_details()[0]["shape"])))
+
+
+# ---------------------------------------------------------------- clamp motion
+def conv_pool_model(c_in=3, act="RELU6", pool=(2, 2, 2, "VALID"), pool_act="NONE",
+                    extra_reader=False, hw=12):
+    """x [1, hw, hw, c_in] -> CONV_2D 3x3 SAME (8 channels, act) -> MAX_POOL_2D."""
+    rng = np.random.default_rng(c_in)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, hw, hw, c_in), np.float32)
+    w = b.add_constant("w", rng.normal(size=(8, 3, 3, c_in)).astype(np.float32))
+    bias = b.add_constant("b", rng.normal(size=8).astype(np.float32))
+    y = b.add_tensor("y", (1, hw, hw, 8), np.float32)
+    b.add_op("CONV_2D", [x, w, bias], [y], padding="SAME", stride_w=1, stride_h=1,
+             fused_activation_function=act)
+    fh, fw, s, pad = pool
+    z = b.add_tensor("z", (1,), np.float32)
+    b.add_op("MAX_POOL_2D", [y], [z], padding=pad, stride_w=s, stride_h=s, filter_width=fw,
+             filter_height=fh, fused_activation_function=pool_act)
+    b.add_output(z)
+    if extra_reader:
+        b.add_output(y)
+    return b.to_bytes()
+
+
+@pytest.mark.parametrize("c_in", [3, 16])          # the planar path, the blocked one
+@pytest.mark.parametrize("act", ["RELU6", "RELU", "RELU_N1_TO_1"])
+@pytest.mark.parametrize("pool", [(2, 2, 2, "VALID"), (3, 3, 2, "SAME"), (2, 2, 1, "SAME")])
+def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
+    """Numpy tier: the conv's clamp moves to the max pool that alone reads its output
+    (fusion.clamp_moves): the same outputs as LiteRT, and as without the motion also
+    with NaN and inf inputs (LiteRT's XNNPACK clamps NaN differently: not compared)."""
+    model = conv_pool_model(c_in, act, pool)
+    xs = inputs_for((1, 12, 12, c_in))
+    it, got = run(model, xs, "numpy", monkeypatch)
+    conv, pool_k = it._main.kernels
+    assert conv.bounds == (None, None) and pool_k.bounds != (None, None)
+    check_against_litert(model, xs)
+    special = [xs[0].copy()]
+    special[0].reshape(-1)[::37] = np.nan
+    special[0].reshape(-1)[5::41] = np.inf
+    special[0].reshape(-1)[7::43] = -np.inf
+    for x in (xs, special):
+        _, got = run(model, x, "numpy", monkeypatch)
+        _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+        np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("variant", ["extra_reader", "pool_act", "no_act"])
+def test_clamp_stays_when_it_cannot_move(variant, monkeypatch):
+    """No motion when another node (here: the graph output) reads the conv's output,
+    when the pool has an activation of its own, or when there is no clamp."""
+    model = conv_pool_model(act="NONE" if variant == "no_act" else "RELU6",
+                            pool_act="RELU" if variant == "pool_act" else "NONE",
+                            extra_reader=variant == "extra_reader")
+    xs = inputs_for((1, 12, 12, 3))
+    it, _ = run(model, xs, "numpy", monkeypatch)
+    conv, pool_k = it._main.kernels
+    assert conv.bounds == ((None, None) if variant == "no_act" else (0.0, 6.0))
+    assert pool_k.bounds == ((0.0, None) if variant == "pool_act" else (None, None))
+    check_against_litert(model, xs)
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+@pytest.mark.parametrize("hw", [12, 64])
+def test_clamp_motion_with_compiled_tier_at_its_own_sizes(hw, monkeypatch):
+    """With the compiled tier on at its usual size thresholds (the compiled GEMM keeps
+    its fused clamp: nothing moves), outputs are as without fusion; a compiled pool
+    given a clamp (add_clamp) is covered by the direct test below."""
+    model = conv_pool_model(3, "RELU6", hw=hw)
+    xs = inputs_for((1, hw, hw, 3))
+    outs = []
+    for keep in (False, True):
+        monkeypatch.setattr(compiled, "ENABLED", True)
+        it = edgelite.Interpreter(model_content=model, experimental_preserve_all_tensors=keep)
+        it.allocate_tensors()
+        monkeypatch.undo()
+        it.set_tensor(it.get_input_details()[0]["index"], xs[0])
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+def test_compiled_max_pool_takes_a_moved_clamp(monkeypatch):
+    """A numpy conv before a compiled 2x2 max pool: the pool's one-pass kernel applies
+    the moved clamp (its lo / hi arguments)."""
+    from edgelite.kernels import conv
+    model = conv_pool_model(3, "RELU6", hw=64)
+    xs = inputs_for((1, 64, 64, 3))
+    monkeypatch.setattr(compiled, "ENABLED", True)
+    monkeypatch.setattr(conv, "compiled_tier", lambda *a, **k: None)   # numpy conv
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    monkeypatch.undo()
+    conv_k, pool_k = it._main.kernels
+    assert pool_k.compiled is not None and conv_k.bounds == (None, None)
+    assert (pool_k.lo, pool_k.hi) == (0.0, 6.0)
+    it.set_tensor(it.get_input_details()[0]["index"], xs[0])
+    it.invoke()
+    _, want = run(model, xs, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), want[0])
