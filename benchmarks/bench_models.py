@@ -78,6 +78,9 @@ def random_inputs(details, seed=0):
     return xs
 
 
+MAX_RUNS = 2000
+
+
 def time_invokes(it, runs):
     out = []
     for _ in range(runs):
@@ -141,7 +144,8 @@ def gemm_floor_ms(it, threads: int, reps: int = 30) -> tuple[float, float] | Non
     return med * 1e3, flops / med / 1e9
 
 
-def bench(path: str, runs: int, threads: int, tiers: list[str], profile: bool) -> dict:
+def bench(path: str, runs: int, threads: int, tiers: list[str], profile: bool,
+          min_time: float = 0.0) -> dict:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     runtimes = {}
     for tier in tiers:
@@ -160,11 +164,17 @@ def bench(path: str, runs: int, threads: int, tiers: list[str], profile: bool) -
         for d, x in zip(it.get_input_details(), xs):
             it.set_tensor(d["index"], x)
         time_invokes(it, 3)
+    # At least min_time seconds of invokes per runtime: a small model's 40 runs last
+    # ~4 ms, where one burst of the machine's noise moves the median; more samples
+    # (the same for every runtime) only steady it.
+    slowest = max(min(time_invokes(it, 3)) for it in runtimes.values())
+    runs = max(runs, min(MAX_RUNS, int(min_time / max(slowest, 1e-6))))
     times = {k: [] for k in runtimes}
     for _ in range(max(1, runs // 5)):
         for k, it in runtimes.items():
             times[k] += time_invokes(it, 5)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    med["runs"] = len(times["litert"])
     med["min"] = {k: min(v) * 1e3 for k, v in times.items()}
     outs = {k: it.get_tensor(it.get_output_details()[0]["index"]) for k, it in runtimes.items()}
     if quantized:
@@ -211,7 +221,10 @@ def resolve_model(m: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
-    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--runs", type=int, default=40, help="invokes per runtime, at least")
+    ap.add_argument("--min-time", type=float, default=0.5,
+                    help="seconds of invokes per runtime, at least (more runs for fast "
+                         f"models, up to {MAX_RUNS})")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tiers", default="numpy,compiled",
                     help="comma-separated edgelite tiers to run (numpy, compiled)")
@@ -226,7 +239,7 @@ def main() -> int:
         sorted(glob.glob(str(ROOT / "benchmarks/models/*.tflite")))
     models = [resolve_model(m) for m in models]
     print(f"CPU flags: {cpu_flags()}; {os.cpu_count()} CPUs")
-    print(f"threads={args.threads} runs={args.runs} "
+    print(f"threads={args.threads} runs>={args.runs} min-time={args.min_time}s "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '-')}")
     if "compiled" in tiers:
@@ -237,13 +250,14 @@ def main() -> int:
     head = f"{'model':30s} {'LiteRT ms':>9s}"
     for t in tiers:
         head += f" {t + ' ms':>12s} {'ratio':>6s}"
-    head += f" {'LiteRT ref ms':>13s}  {'max err':>11s}  {'GEMM floor':>18s}  min-ratios"
+    head += (f" {'LiteRT ref ms':>13s}  {'max err':>11s}  {'GEMM floor':>18s}  min-ratios"
+             f"{'':{max(0, 6 * len(tiers) - 10)}s}   runs")
     print(head)
     missed = []
     for m in models:
         name = pathlib.Path(m).stem
         try:
-            r = bench(m, args.runs, args.threads, tiers, args.profile)
+            r = bench(m, args.runs, args.threads, tiers, args.profile, args.min_time)
         except Exception as e:  # noqa: BLE001 -- report and go on: one broken model must not hide the rest
             print(f"{name:30s} error: {type(e).__name__}: {str(e)[:90]}")
             missed.append(f"{name}: not measured ({type(e).__name__})")
@@ -268,6 +282,7 @@ def main() -> int:
             line += f"  {'':18s}"
         mins = r["min"]
         line += "  " + " ".join(f"{mins[t] / mins['litert']:.2f}x" for t in tiers)
+        line += f"  {r['runs']:5d}"
         print(line, flush=True)
         for tier, rows in r.get("profile", {}).items():
             print(f"    {tier} tier, per op type:")
