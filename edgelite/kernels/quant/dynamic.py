@@ -259,8 +259,9 @@ _SCALE_MIN, _SCALE_MAX = 2.0 ** -100, 2.0 ** 100
 
 
 class OneRow:
-    """Batch-1 quantization of a [1, K] float32 row (K >= 1) in four numpy calls:
-    bit-identical to symmetric_rows / asymmetric_rows / asymmetric_rows_centered.
+    """Batch-1 quantization of a [1, K] float32 row (K >= 1) in five numpy calls (argmin,
+    argmax, multiply, trunc, subtract; a clamp only when it can act): bit-identical to
+    symmetric_rows / asymmetric_rows / asymmetric_rows_centered.
 
     A hybrid model quantizes one row of a few hundred values per op, where every numpy
     call costs ~1 us whatever it does. Here:
@@ -303,10 +304,9 @@ class OneRow:
         return self._views
 
     def __call__(self, x: np.ndarray, centered: bool = False, out: np.ndarray | None = None):
-        """(q, sf, offset or None) for x (K float32 values, any shape that multiplies
-        with a [2, 1] column: [K] or [1, K]), as the general functions give them; q is
-        written into out (any array of K elements) when given, else into a buffer of
-        this object. all_zero tells whether x was all zeros (q = 0).
+        """(q, sf, offset or None) for x [1, K] float32, as the general functions give
+        them; q is written into out (any array of K elements) when given, else into a
+        buffer of this object. all_zero tells whether x was all zeros (q = 0).
 
         Spelled out in plain Python arithmetic (no helper calls, no min / max): this
         runs on every invoke of a hybrid node, where its Python was half of its cost."""
