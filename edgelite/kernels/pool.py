@@ -101,8 +101,9 @@ class _Pool2D(Kernel):
 
     def accepts_clamp(self) -> bool:
         """Whether the clamp of the node before can move after this one: a max pool
-        without an activation of its own (max(clamp(a), clamp(b)) = clamp(max(a, b)),
-        NaN included; padding cells never enter a float max pool's windows)."""
+        without an activation of its own. max(clamp(a), clamp(b)) = clamp(max(a, b)),
+        NaN included; a SAME window's padding cells (the lowest float32) never exceed
+        a clamped valid cell, and clamp to the same bound when they win unclamped."""
         return self.mode == "max" and self.bounds == (None, None)
 
     def add_clamp(self, bounds) -> None:
