@@ -207,12 +207,18 @@ def _layer_norm(g: _Graph, m1: int) -> FusedGroup | None:
 _MATCHERS = {"MEAN": _layer_norm}
 
 
-def clamp_moves(ex, limit: int) -> list[tuple[int, int, int]]:
+def graph(ex, limit: int) -> _Graph:
+    """The consumers / producers view of executor ex's first `limit` nodes, built once
+    for clamp_moves and find_groups."""
+    return _Graph(ex, limit)
+
+
+def clamp_moves(ex, limit: int, g: _Graph | None = None) -> list[tuple[int, int, int]]:
     """(CONV_2D node, MAX_POOL_2D node, the tensor between) for each float conv whose
     output only that max pool reads: there its fused activation's clamp can move after
     the pool (a max commutes with a clamp), on a quarter of the values for a 2x2 pool.
     Whether it does is the kernels' call (take_clamp / accepts_clamp)."""
-    g = _Graph(ex, limit)
+    g = g if g is not None else _Graph(ex, limit)
     moves = []
     for oi in range(limit):
         if g.names[oi] != "CONV_2D" or oi in ex._folded:
@@ -224,9 +230,9 @@ def clamp_moves(ex, limit: int) -> list[tuple[int, int, int]]:
     return moves
 
 
-def find_groups(ex, limit: int) -> list[FusedGroup]:
+def find_groups(ex, limit: int, g: _Graph | None = None) -> list[FusedGroup]:
     """Fusable chains among the first `limit` (prepared) nodes of executor `ex`."""
-    g = _Graph(ex, limit)
+    g = g if g is not None else _Graph(ex, limit)
     groups: list[FusedGroup] = []
     taken: set[int] = set()
     for oi in range(limit):

@@ -21,6 +21,7 @@ from edgelite.format import ir
 from edgelite.kernels.base import InvokeContext, PrepareContext, TensorSpec
 from edgelite.runtime.arena import Arena, GreedyPlanner
 from edgelite.runtime.fusion import clamp_moves, find_groups, fusion_enabled
+from edgelite.runtime.fusion import graph as fusion_graph
 
 _TRACE = os.environ.get("EDGELITE_TRACE", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
@@ -233,14 +234,15 @@ class SubgraphExecutor:
             return
         from edgelite.kernels.fused import make_kernel
         limit = min(self._deferred_from, len(self.sg.operators))
-        for conv, pool, _t in clamp_moves(self, limit):
+        view = fusion_graph(self, limit)
+        for conv, pool, _t in clamp_moves(self, limit, view):
             ck, pk = self.kernels[conv], self.kernels[pool]
             if (hasattr(ck, "take_clamp") and getattr(pk, "accepts_clamp", None) is not None
                     and pk.accepts_clamp()):
                 bounds = ck.take_clamp()
                 if bounds is not None:
                     pk.add_clamp(bounds)
-        for g in find_groups(self, limit):
+        for g in find_groups(self, limit, view):
             run = g.run_at
             nodes = ", ".join(str(n) for n in g.nodes)
             ctx = PrepareContext(
