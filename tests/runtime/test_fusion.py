@@ -196,7 +196,8 @@ def conv_pool_model(c_in=3, act="RELU6", pool=(2, 2, 2, "VALID"), pool_act="NONE
 def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
     """Numpy tier: the conv's clamp moves to the max pool that alone reads its output
     (fusion.clamp_moves): the same outputs as LiteRT, and as without the motion also
-    with NaN and inf inputs (LiteRT's XNNPACK clamps NaN differently: not compared)."""
+    with NaN and inf inputs (not compared with LiteRT there: its max pool drops a NaN,
+    or gives -inf under XNNPACK when a window starts with one; edgelite's propagates it)."""
     model = conv_pool_model(c_in, act, pool)
     xs = inputs_for((1, 12, 12, c_in))
     it, got = run(model, xs, "numpy", monkeypatch)
