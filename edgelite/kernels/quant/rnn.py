@@ -19,8 +19,6 @@ uses Eigen's logistic and tanh), so hybrid results agree to float rounding.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
@@ -95,25 +93,8 @@ def _float_const(ctx: PrepareContext, spec: TensorSpec, shape, what: str) -> np.
     return np.asarray(spec.data, F32)
 
 
-_ONE_ROW = threading.local()       # per thread: {(K, asymmetric): dynamic.OneRow}
-
-
 def _quantize_rows(x2d: np.ndarray, asymmetric: bool):
-    """(int8 values as float32 [R, K], float32 scaling factors [R], int64 offsets or None).
-
-    One row (batch 1, every time step of a hybrid RNN / LSTM / SVDF) goes through a
-    dynamic.OneRow of this thread, ~3x cheaper than the general functions; its result
-    lives in that object's buffers, so every caller consumes it before quantizing again
-    (each call site here feeds it straight into _HybridMatrix.accumulate)."""
-    if x2d.shape[0] == 1 and x2d.shape[1] and x2d.dtype == F32:
-        cache = getattr(_ONE_ROW, "cache", None)
-        if cache is None:
-            cache = _ONE_ROW.cache = {}
-        key = (x2d.shape[1], asymmetric)
-        one = cache.get(key)
-        if one is None:
-            one = cache[key] = OneRow(*key)
-        return one(x2d)
+    """(int8 values as float32 [R, K], float32 scaling factors [R], int64 offsets or None)."""
     if asymmetric:
         return asymmetric_rows(x2d)
     v, sf = symmetric_rows(x2d)
@@ -132,6 +113,17 @@ class _HybridMatrix:
         self.wt = np.ascontiguousarray(w.T, dtype=self.dtype)
         self.row_sums = w.sum(axis=1)
         self.scale = np.concatenate([np.full(v.shape[0], s, F32) for v, s in blocks])
+        # one row (batch 1: every time step of a hybrid RNN / LSTM / SVDF): OneRow's few
+        # calls, ~3x cheaper than the general functions; its result lives in its
+        # buffers until the next call, and every caller hands it to accumulate at once
+        self.one_row = {False: OneRow(self.K, False), True: OneRow(self.K, True)} \
+            if self.K else None
+
+    def quantize(self, x2d: np.ndarray, asymmetric: bool):
+        """_quantize_rows of x2d [R, K] (this matrix's input)."""
+        if self.one_row is not None and x2d.shape[0] == 1 and x2d.dtype == F32:
+            return self.one_row[asymmetric](x2d)
+        return _quantize_rows(x2d, asymmetric)
 
     def accumulate(self, out: np.ndarray, q) -> None:
         """out [R, N] float32 += float(dot - offset * row_sum) * (sf * weight_scale)."""
@@ -287,9 +279,9 @@ class _HybridLstmCell:
         xproj = np.zeros((x2d.shape[0], self.GC), F32)
         if not self.use_ln:
             xproj += self.bias.reshape(-1)
-        self.w_in.accumulate(xproj, _quantize_rows(x2d, self.asymmetric))
+        self.w_in.accumulate(xproj, self.w_in.quantize(x2d, self.asymmetric))
         if self.w_aux is not None:
-            self.w_aux.accumulate(xproj, _quantize_rows(aux2d, self.asymmetric))
+            self.w_aux.accumulate(xproj, self.w_aux.quantize(aux2d, self.asymmetric))
         xproj_tb = (xproj.reshape(T, B, self.GC) if time_major
                     else xproj.reshape(B, T, self.GC).transpose(1, 0, 2))
         gi = self.g.get("i")
@@ -304,7 +296,7 @@ class _HybridLstmCell:
             if self.diag:
                 accv += self.diag_w * h[:, None, :]
             else:
-                self.w_rec.accumulate(acc, _quantize_rows(h, self.asymmetric))
+                self.w_rec.accumulate(acc, self.w_rec.quantize(h, self.asymmetric))
             if self.use_peephole:
                 if gi is not None:
                     accv[:, gi] += self.peep[0] * c
@@ -344,7 +336,7 @@ class _HybridLstmCell:
                 tmp *= accv[:, go]
             if self.proj is not None:
                 h[...] = 0 if self.proj_bias is None else self.proj_bias
-                self.proj.accumulate(h, _quantize_rows(tmp, self.asymmetric))
+                self.proj.accumulate(h, self.proj.quantize(tmp, self.asymmetric))
                 if self.proj_clip > 0:
                     np.clip(h, -np.float32(self.proj_clip), np.float32(self.proj_clip), out=h)
             else:
@@ -549,8 +541,8 @@ class HybridRnn(Kernel):
         x, h = ictx.inputs[0], ictx.inputs[4]
         out = ictx.outputs[0]
         out[...] = self.bias
-        self.w_in.accumulate(out, _quantize_rows(x, self.asym))
-        self.w_rec.accumulate(out, _quantize_rows(h, self.asym))
+        self.w_in.accumulate(out, self.w_in.quantize(x, self.asym))
+        self.w_rec.accumulate(out, self.w_rec.quantize(h, self.asym))
         apply_activation(out, self.act)
         np.copyto(h, out)
 
@@ -577,11 +569,11 @@ class HybridUnidirectionalSequenceRnn(Kernel):
         out2d = out.reshape(-1, self.U)
         out2d[...] = self.bias
         # The input products of every step at once (they do not depend on the state).
-        self.w_in.accumulate(out2d, _quantize_rows(x.reshape(-1, x.shape[-1]), self.asym))
+        self.w_in.accumulate(out2d, self.w_in.quantize(x.reshape(-1, x.shape[-1]), self.asym))
         out_tb = out if self.time_major else out.transpose(1, 0, 2)
         for t in range(self.T):
             o = out_tb[t]
-            self.w_rec.accumulate(o, _quantize_rows(h, self.asym))
+            self.w_rec.accumulate(o, self.w_rec.quantize(h, self.asym))
             apply_activation(o, self.act)
             np.copyto(h, o)
 
@@ -615,13 +607,13 @@ class HybridBidirectionalSequenceRnn(BidirectionalSequenceRnn):
 
     def _project(self, ictx, cell, src2d, aux2d, xproj) -> None:
         xproj[...] = cell["bias"]
-        cell["w_in"].accumulate(xproj, _quantize_rows(src2d, self.asym))
+        cell["w_in"].accumulate(xproj, cell["w_in"].quantize(src2d, self.asym))
         if "w_aux" in cell:
-            cell["w_aux"].accumulate(xproj, _quantize_rows(aux2d, self.asym))
+            cell["w_aux"].accumulate(xproj, cell["w_aux"].quantize(aux2d, self.asym))
 
     def _step(self, cell, h, xproj_t, o, tmp) -> None:
         np.copyto(o, xproj_t)
-        cell["w_rec"].accumulate(o, _quantize_rows(h, self.asym))
+        cell["w_rec"].accumulate(o, cell["w_rec"].quantize(h, self.asym))
         apply_activation(o, self.act)
         np.copyto(h, o)
 
@@ -681,7 +673,7 @@ class HybridSvdf(Kernel):
             state[:, :, :-1] = state[:, :, 1:].copy()
         feat = self.feat
         feat.fill(0)
-        self.wf.accumulate(feat, _quantize_rows(ictx.inputs[0], self.asym))
+        self.wf.accumulate(feat, self.wf.quantize(ictx.inputs[0], self.asym))
         state[:, :, M - 1] = feat
         np.einsum("bfm,fm->bf", state, self.wt, out=feat)
         out = ictx.outputs[0]
