@@ -104,13 +104,15 @@ class _Quantizer:
     """The per-invoke input quantization of a [B, K] float32 view: the compiled
     tier's one-pass kernels (compiled_qops.quantize_rows_*) into buffers made here,
     when that tier runs (gated by the input's size: the work is over the input),
-    else quant/dynamic.py. Both give the same bits."""
+    else quant/dynamic.py (OneRow for one row). All give the same bits."""
 
     def __init__(self, b: int, k: int, asym: bool, size: int):
         self.asym = asym
         tier = compiled_tier(size, small_ok=True) if k else None
         self.cq = None
-        self.scratch = None if tier is not None else Scratch(b, k)   # the numpy path's buffers
+        # the numpy path's buffers: a OneRow (its own) for one row, else a Scratch
+        self.one = OneRow(k, asym) if tier is None and b == 1 and k else None
+        self.scratch = Scratch(b, k) if tier is None and self.one is None else None
         if tier is not None:
             from edgelite.kernels import compiled_qops
             self.cq = compiled_qops
@@ -142,6 +144,8 @@ class _Quantizer:
                 return self.q, self.sf, self.off
             cq.quantize_rows_sym(x, self.q, self.sf)
             return self.q, self.sf, None
+        if self.one is not None:
+            return self.one(x, centered)
         if self.asym:
             if centered:
                 return asymmetric_rows_centered(x, self.scratch)
@@ -230,9 +234,9 @@ class HybridFullyConnected(Kernel):
         # numpy tier, one row, exact float32 GEMM (the usual hybrid FC): OneRow's few
         # calls, the bias added as the sum's first operand (= copy, then +=)
         self.one = None
-        if (batch == 1 and k and self.quantize.cq is None
+        if (self.quantize.one is not None
                 and (self.centered or (not self.asym and self.ft == F32))):
-            self.one = OneRow(k, self.asym)
+            self.one = self.quantize.one
             self.base = self.bias if self.bias is not None else np.zeros(units, F32)
             self.scale = np.empty(units, F32) if self.pcs is not None else np.empty((), F32)
         self._x = None
@@ -391,8 +395,7 @@ class HybridConv2D(Kernel):
         self.quantize = _Quantizer(n, h * wd * c, self.per_channel, x.size)
         # numpy tier, one image: OneRow's few calls, q written straight into the padded
         # buffer
-        self.one = OneRow(h * wd * c, self.per_channel) \
-            if n == 1 and self.quantize.cq is None else None
+        self.one = self.quantize.one
         self.scale0 = np.empty((), F32)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
