@@ -39,6 +39,7 @@ from edgelite.kernels.common import (
     bound_like,
     conv_output_size,
     maximum_inplace,
+    scalar0,
 )
 from edgelite.kernels.registry import register
 
@@ -116,14 +117,31 @@ def float_activation(ctx: PrepareContext, options) -> tuple[float | None, float 
     return ACTIVATION_RANGE.get(code, (None, None))
 
 
+# (lo, hi) -> common.scalar0 float32 arrays of the bounds: the clip ufunc takes them
+# ~0.5 us faster than Python floats, which it converts on every call (4K values:
+# 1.75 -> 1.26 us; 512: 1.11 -> 0.57 us)
+_CLIP_BOUNDS: dict = {}
+
+
+def clip_bounds(bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The 0-d float32 array form of a two-sided clamp's (lo, hi)."""
+    b = _CLIP_BOUNDS.get(bounds)
+    if b is None:
+        b = _CLIP_BOUNDS[bounds] = (scalar0(bounds[0], F32), scalar0(bounds[1], F32))
+    return b
+
+
 def clamp_inplace(x: np.ndarray, bounds: tuple[float | None, float | None]) -> None:
     lo, hi = bounds
     if lo is None:
         return
     if hi is None:
         maximum_inplace(x, lo)
-    else:
+    elif x.dtype == F32:
+        lo, hi = clip_bounds(bounds)
         _clip_ufunc(x, lo, hi, out=x)     # np.clip's own ufunc, without its ~2 us wrapper
+    else:
+        _clip_ufunc(x, lo, hi, out=x)
 
 
 def _dtype_path(ctx: PrepareContext, x: TensorSpec, w: TensorSpec | None = None) -> str:
@@ -612,8 +630,9 @@ class _ImageToColumnsConv(Kernel):
         if lo is None:
             np.copyto(self._out, self.wide_valid)
         elif hi is None:
-            np.maximum(self.wide_valid, lo, out=self._out)
+            np.maximum(self.wide_valid, scalar0(lo, F32), out=self._out)
         else:
+            lo, hi = clip_bounds(self.bounds)
             _clip_ufunc(self.wide_valid, lo, hi, out=self._out)
 
     def take_clamp(self):
