@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from oracle import check_against_litert
+from oracle import check_against_litert, run_litert
 
 import edgelite
 from edgelite.format import ir
@@ -104,6 +104,47 @@ def test_pool_all_negative_inputs_and_reinvoke(op):
     for _ in range(2):
         x = -np.abs(rng.standard_normal((2, 5, 5, 3))).astype(np.float32) - 1.0
         check_against_litert(model, [x])
+
+
+@pytest.mark.parametrize("tier", ["numpy", "compiled"])
+def test_max_pool_propagates_nan_where_litert_disagrees_with_itself(tier, monkeypatch):
+    """A NaN in a float MAX_POOL_2D window gives NaN, in both tiers and every window
+    position, the blocked 2x2 path and the general one alike: a NaN upstream is shown,
+    not hidden. LiteRT has no one answer to follow: its reference kernels drop the NaN
+    (std::max from the lowest float: [NaN, 1, 2, 3] -> 3), and its XNNPACK kernels gave
+    -inf when the NaN comes first and 3 otherwise (ai-edge-litert 2.x, measured)."""
+    from edgelite.kernels import compiled
+    if tier == "compiled" and not compiled.ENABLED:
+        pytest.skip("numba is not installed (the compiled tier is off)")
+    monkeypatch.setattr(compiled, "ENABLED", tier == "compiled")
+    cases = [((1, 2, 2, 1), (2, 2), (2, 2), "VALID"),       # blocked 2x2 (compiled: one pass)
+             ((1, 4, 4, 1), (2, 2), (2, 2), "VALID"),
+             ((1, 3, 3, 1), (3, 3), (1, 1), "SAME")]        # the general tap loop
+    for xs, f, st, pad in cases:
+        model = pool_model("MAX_POOL_2D", xs, padding=pad, filter_height=f[0],
+                           filter_width=f[1], stride_h=st[0], stride_w=st[1])
+        for pos in range(int(np.prod(xs))):
+            x = np.arange(np.prod(xs), dtype=np.float32).reshape(xs)
+            x.reshape(-1)[pos] = np.nan
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+            it.invoke()
+            got = it.get_tensor(it.get_output_details()[0]["index"])
+            # the windows holding the NaN: windows whose range covers (row, col)
+            r, c = divmod(pos, xs[2])
+            oh, ow = got.shape[1:3]
+            for oy in range(oh):
+                for ox in range(ow):
+                    y0 = oy * st[0] - (f[0] // 2 if pad == "SAME" else 0)
+                    x0 = ox * st[1] - (f[1] // 2 if pad == "SAME" else 0)
+                    inside = y0 <= r < y0 + f[0] and x0 <= c < x0 + f[1]
+                    assert np.isnan(got[0, oy, ox, 0]) == inside, (xs, pos, oy, ox, got)
+    # LiteRT's reference kernels drop the NaN (what this test departs from, on purpose)
+    model = pool_model("MAX_POOL_2D", (1, 2, 2, 1), padding="VALID", filter_height=2,
+                       filter_width=2, stride_h=2, stride_w=2)
+    x = np.array([np.nan, 1, 2, 3], np.float32).reshape(1, 2, 2, 1)
+    assert run_litert(model, [x], reference=True)[0].reshape(-1)[0] == 3.0
 
 
 @pytest.mark.parametrize("op", POOLS)
