@@ -78,6 +78,7 @@ class _Pool2D(Kernel):
         # instead of 4 calls over [N, OH, OW, C] planes of C-element runs.
         self.blocked = (self.mode in ("max", "avg") and (fh, fw) == (sh, sw) and fh * fw > 1
                         and not self.pad.needed and fh * fw <= _MAX_TAP_LOOP)
+        self.row_parity = False         # (set by use_row_parity, after every prepare)
         if self.blocked:
             self.rows_idx = ctx.request_scratch((n, oh, ow * fw, c), F32) if fw > 1 else None
             self.window_size = np.asarray(np.float32(fh * fw))
@@ -106,6 +107,17 @@ class _Pool2D(Kernel):
         a clamped valid cell, and clamp to the same bound when they win unclamped."""
         return self.mode == "max" and self.bounds == (None, None)
 
+    def accepts_row_parity(self) -> bool:
+        """Whether this node can read its input stored with rows by parity, [2, N, H / 2,
+        W, C] (the conv before it writes that way: take_row_parity): a numpy-tier max
+        pool of 2-row windows, stride 2, no padding, over an even height, whose two row
+        taps are then the input's two contiguous halves."""
+        return (self.mode == "max" and self.blocked and self.compiled is None
+                and self.geom[2] == 2 and self.geom[4] == 2 and self.pad.in_shape[1] % 2 == 0)
+
+    def use_row_parity(self) -> None:
+        self.row_parity = True
+
     def add_clamp(self, bounds) -> None:
         """Clamp this node's output to bounds, the clamp moved from the node before."""
         self.bounds = bounds
@@ -123,6 +135,13 @@ class _Pool2D(Kernel):
                              and self._out.flags.c_contiguous)
         if self.blocked:
             self.row_views = [x[:, ky::fh][:, :oh, :ow * fw, :] for ky in range(fh)]
+            if self.row_parity:
+                # input row y at [y % 2, n, y // 2] (use_row_parity): the halves
+                if not x.flags.c_contiguous:
+                    raise RuntimeError("a row-parity input needs a contiguous input array")
+                n, h, w, c = x.shape
+                halves = x.reshape(-1).reshape(2, n, h // 2, w, c)
+                self.row_views = [halves[0][:, :oh, :ow * fw], halves[1][:, :oh, :ow * fw]]
             rows = ictx.scratch[self.rows_idx] if fw > 1 else ictx.outputs[0]
             self.rows = rows
             self.col_views = [rows[:, :, kx::fw, :] for kx in range(fw)]

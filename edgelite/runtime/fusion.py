@@ -22,6 +22,13 @@ to its 4x smaller output (max and clamp commute). The conv's output tensor then
 holds unclamped values; like every intermediate, it is only guaranteed after
 invoke with experimental_preserve_all_tensors (which, as EDGELITE_FUSE=0, turns
 the motion off).
+
+Rows by parity, for the same pairs: when the conv runs its numpy-tier planar path
+(it copies its result out of a wider buffer anyway) and the pool has 2-row windows
+of stride 2 over an even height, the conv writes its output rows in parity order,
+[2, N, H / 2, W, C], and the pool's row step is the max of the two contiguous halves
+(numpy's ufuncs cost ~2.5 us more on strided operands). The conv's output tensor
+then holds its values in that order, under the same switch and the same caveat.
 """
 from __future__ import annotations
 

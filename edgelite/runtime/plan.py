@@ -242,6 +242,10 @@ class SubgraphExecutor:
                 bounds = ck.take_clamp()
                 if bounds is not None:
                     pk.add_clamp(bounds)
+            # then the conv may store its rows by parity for the pool's row step
+            if (getattr(pk, "accepts_row_parity", None) is not None and pk.accepts_row_parity()
+                    and hasattr(ck, "take_row_parity") and ck.take_row_parity()):
+                pk.use_row_parity()
         for g in find_groups(self, limit, view):
             run = g.run_at
             nodes = ", ".join(str(n) for n in g.nodes)

@@ -170,14 +170,16 @@ def test_transformer_fixture_fuses_its_layer_norms():
 
 # ---------------------------------------------------------------- clamp motion
 def conv_pool_model(c_in=3, act="RELU6", pool=(2, 2, 2, "VALID"), pool_act="NONE",
-                    extra_reader=False, hw=12):
-    """x [1, hw, hw, c_in] -> CONV_2D 3x3 SAME (8 channels, act) -> MAX_POOL_2D."""
+                    extra_reader=False, hw=12, batch=1, width=None):
+    """x [batch, hw, width or hw, c_in] -> CONV_2D 3x3 SAME (8 channels, act) ->
+    MAX_POOL_2D."""
     rng = np.random.default_rng(c_in)
     b = ModelBuilder()
-    x = b.add_input("x", (1, hw, hw, c_in), np.float32)
+    width = hw if width is None else width
+    x = b.add_input("x", (batch, hw, width, c_in), np.float32)
     w = b.add_constant("w", rng.normal(size=(8, 3, 3, c_in)).astype(np.float32))
     bias = b.add_constant("b", rng.normal(size=8).astype(np.float32))
-    y = b.add_tensor("y", (1, hw, hw, 8), np.float32)
+    y = b.add_tensor("y", (batch, hw, width, 8), np.float32)
     b.add_op("CONV_2D", [x, w, bias], [y], padding="SAME", stride_w=1, stride_h=1,
              fused_activation_function=act)
     fh, fw, s, pad = pool
@@ -190,7 +192,7 @@ def conv_pool_model(c_in=3, act="RELU6", pool=(2, 2, 2, "VALID"), pool_act="NONE
     return b.to_bytes()
 
 
-@pytest.mark.parametrize("c_in", [3, 16])          # the planar path, the blocked one
+@pytest.mark.parametrize("c_in", [3, 16])     # columns with a ones column, row-major ones
 @pytest.mark.parametrize("act", ["RELU6", "RELU", "RELU_N1_TO_1"])
 @pytest.mark.parametrize("pool", [(2, 2, 2, "VALID"), (3, 3, 2, "SAME"), (2, 2, 1, "SAME")])
 def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
@@ -203,6 +205,8 @@ def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
     it, got = run(model, xs, "numpy", monkeypatch)
     conv, pool_k = it._main.kernels
     assert conv.bounds == (None, None) and pool_k.bounds != (None, None)
+    # (12 columns: not the planar path, which alone stores its rows by parity)
+    assert conv.planar is None and not conv.row_parity and not pool_k.row_parity
     check_against_litert(model, xs)
     special = [xs[0].copy()]
     special[0].reshape(-1)[::37] = np.nan
@@ -212,6 +216,58 @@ def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
         _, got = run(model, x, "numpy", monkeypatch)
         _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
         np.testing.assert_array_equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 16), (2, 12, 17), (3, 8, 16), (1, 11, 16),
+                                   (2, 9, 19), (1, 6, 33)])
+@pytest.mark.parametrize("act,pool_act", [("RELU6", "NONE"), ("NONE", "NONE"),
+                                          ("RELU", "RELU6")])
+def test_conv_rows_by_parity_for_max_pool(shape, act, pool_act, monkeypatch):
+    """Numpy tier: a planar conv (3 input channels) whose output only a 2x2 / 2 max pool
+    reads stores its rows by parity, [2, N, H / 2, W, C], and the pool takes the max of
+    the two halves (take_row_parity / accepts_row_parity): batches of 1-3, odd widths
+    (16 columns and more: the planar path);
+    not for an odd height, nor when the conv keeps a clamp (the pool has an activation
+    of its own). The same outputs as LiteRT, and as without fusion also with NaN / inf."""
+    n, h, w = shape
+    model = conv_pool_model(3, act, (2, 2, 2, "VALID"), pool_act, hw=h, batch=n, width=w)
+    xs = inputs_for((n, h, w, 3))
+    it, got = run(model, xs, "numpy", monkeypatch)
+    conv, pool_k = it._main.kernels
+    taken = h % 2 == 0 and pool_act == "NONE"
+    assert conv.planar is not None
+    assert conv.row_parity == pool_k.row_parity == taken, (conv.row_parity, pool_k.row_parity)
+    check_against_litert(model, xs)
+    special = [xs[0].copy()]
+    special[0].reshape(-1)[::29] = np.nan
+    special[0].reshape(-1)[3::31] = np.inf
+    special[0].reshape(-1)[6::37] = -np.inf
+    for x in (xs, special):
+        it, got = run(model, x, "numpy", monkeypatch)
+        _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        it.invoke()                                    # again, on the same buffers
+        np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]),
+                                      want[0])
+
+
+def test_rows_by_parity_after_a_resize(monkeypatch):
+    """A resize re-prepares both nodes: the layout is chosen again for the new shape
+    (odd height: not taken), and outputs follow LiteRT at each size."""
+    model = conv_pool_model(3, "RELU6", hw=12, width=16)
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    it = edgelite.Interpreter(model_content=model)
+    for h, taken in ((12, True), (11, False), (16, True)):
+        it.resize_tensor_input(0, [1, h, 16, 3])
+        it.allocate_tensors()
+        conv, pool_k = it._main.kernels
+        assert conv.row_parity == pool_k.row_parity == taken
+        x = inputs_for((1, h, 16, 3))
+        it.set_tensor(it.get_input_details()[0]["index"], x[0])
+        it.invoke()
+        want = run_litert(model, x)[0]
+        np.testing.assert_allclose(it.get_tensor(it.get_output_details()[0]["index"]), want,
+                                   rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", ["extra_reader", "pool_act", "no_act"])
