@@ -22,7 +22,7 @@ import numpy as np
 
 from edgelite.format import ir
 from edgelite.kernels.base import Kernel, PrepareContext, TensorSpec
-from edgelite.kernels.common import bound_like
+from edgelite.kernels.common import bound_like, negative
 from edgelite.kernels.registry import register
 
 QUANTIZED_TYPES = ("INT8", "UINT8", "INT16")
@@ -204,7 +204,7 @@ class Neg(UfuncUnary):
     ufunc = np.negative
 
     def compute(self, x, out):
-        np.negative(x, out=out)
+        negative(x, out)
 
 
 @register("EXP", versions=(1, 2))

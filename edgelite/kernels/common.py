@@ -53,6 +53,19 @@ def scalar0(value, dtype) -> np.ndarray:
     return a
 
 
+def negative(x: np.ndarray, out: np.ndarray) -> None:
+    """out = -x, also for strided arrays: numpy 2.4's np.negative returns wrong values
+    when its operands' stride is 16 bytes (32-bit types) or 64 bytes (64-bit types)
+    (measured with numpy 2.4.6 on AVX-512: e.g. the column x[:, 1] of a [B, 4] float32
+    array read as if contiguous), so anything but contiguous arrays is negated as
+    x * -1, the same exact negation (signed zeros, infinities and integer wrap-around
+    included)."""
+    if x.flags.c_contiguous and out.flags.c_contiguous:
+        np.negative(x, out=out)
+    else:
+        np.multiply(x, scalar0(-1, x.dtype), out=out)
+
+
 def _small_bound(x: np.ndarray, lo):
     """The bound operand of max(x, lo) when bound_like declines: a 0-d array of x's
     float dtype, else lo itself."""

@@ -19,7 +19,12 @@ import numpy as np
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
-from edgelite.kernels.common import activation_code, apply_activation, check_activation
+from edgelite.kernels.common import (
+    activation_code,
+    apply_activation,
+    check_activation,
+    negative,
+)
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.registry import register
 
@@ -51,10 +56,20 @@ def _check_float_weights(ctx: PrepareContext, spec: TensorSpec, what: str) -> No
 
 
 def _sigmoid(x: np.ndarray) -> None:
-    """Logistic in place (float32)."""
-    np.negative(x, out=x)
+    """Logistic in place (float32; x is often a strided gate view: common.negative)."""
+    negative(x, x)
+    _sigmoid_of_negated(x)
+
+
+_ONE = np.asarray(np.float32(1.0))
+_ONE.setflags(write=False)
+
+
+def _sigmoid_of_negated(x: np.ndarray) -> None:
+    """Logistic in place of x = -z (float32): 1 / (1 + exp(-z)), _sigmoid less its
+    negation."""
     np.exp(x, out=x)
-    x += 1.0
+    np.add(x, _ONE, out=x)
     np.reciprocal(x, out=x)
 
 
@@ -260,6 +275,7 @@ class _LstmCell:
         # The gate bias goes into the input projection, except with layer norm where
         # it is added after normalization.
         self.bias_flat = self.bias.array.reshape(-1)
+        self.negated = False            # (request_scratch: the sigmoid gates negated)
 
     def request_scratch(self, ctx: PrepareContext, steps: int, batch: int) -> int:
         """Scratch: input projection of all steps, step accumulator, a [B, C] temporary.
@@ -281,6 +297,24 @@ class _LstmCell:
                 else np.zeros(n_out, F32),
                 self.proj_bias is not None, np.float32(self.proj_clip),
                 np.zeros(self.GC, F32), np.zeros(C, F32))
+        # Numpy tier, no layer norm, constant weights: the sigmoid gates' (i, f, o)
+        # weights, biases and peepholes are negated once, here, so each step's
+        # pre-activations of those gates are -z and the logistic needs no negation pass
+        # (the same bits: negation is exact and commutes with every product and sum)
+        if self.fast is None and not self.use_ln and not self.dynamic_packs \
+                and not self.negated:
+            C = self.n_cell
+            for name, k in self.g.items():
+                if name == "c":
+                    continue
+                cols = slice(k * C, (k + 1) * C)
+                for block in (self.w_in.array[:, cols], self.bias.array[k],
+                              self.w_rec.array[cols] if self.diag
+                              else self.w_rec.array[:, cols]):
+                    negative(block, block)          # (strided blocks: common.negative)
+            if self.use_peephole:
+                negative(self.peep.array, self.peep.array)
+            self.negated = True
         first = ctx.request_scratch((steps * batch, self.GC))
         ctx.request_scratch((batch, self.GC))
         ctx.request_scratch((batch, self.n_cell))
@@ -314,6 +348,10 @@ class _LstmCell:
         act = self.activation
         none_act = act == Act.NONE
         T = xproj_tb.shape[0]
+        sigmoid = _sigmoid_of_negated if self.negated else _sigmoid
+        # i and f side by side (gate order i, f, c, o): one logistic for both
+        if_gates = accv[:, gi:gf + 1] if gi is not None and gf == gi + 1 else None
+        tanh_cell = act == Act.TANH
         for step in range(T):
             t = step if forward else T - 1 - step
             if self.diag:
@@ -331,9 +369,12 @@ class _LstmCell:
                 for k in (gi, gf, gc):
                     if k is not None:
                         _layer_norm(accv[:, k], self.ln.array[k], self.bias.array[k])
-            if gi is not None:
-                _sigmoid(accv[:, gi])
-            _sigmoid(accv[:, gf])
+            if if_gates is not None:
+                sigmoid(if_gates)
+            else:
+                if gi is not None:
+                    sigmoid(accv[:, gi])
+                sigmoid(accv[:, gf])
             if none_act:
                 self._stale_cell_gate(accv, xproj_tb[t], zero_rows(t), aux_zero_rows(t))
             else:
@@ -353,23 +394,26 @@ class _LstmCell:
                 accv[:, go] += tmp
             if self.use_ln:
                 _layer_norm(accv[:, go], self.ln.array[go], self.bias.array[go])
-            _sigmoid(accv[:, go])
+            sigmoid(accv[:, go])
+            # (without a projection the product goes straight into h)
+            dst = tmp if self.proj is not None else h
             if none_act:
                 # LiteRT applies "no activation" by leaving its scratch untouched, and that
                 # scratch still holds the cell gate: the hidden state is o * g, not o * c.
-                np.multiply(accv[:, go], accv[:, gc], out=tmp)
+                np.multiply(accv[:, go], accv[:, gc], out=dst)
             else:
-                np.copyto(tmp, c)
-                apply_activation(tmp, act)
-                tmp *= accv[:, go]
+                if tanh_cell:
+                    np.tanh(c, out=tmp)
+                else:
+                    np.copyto(tmp, c)
+                    apply_activation(tmp, act)
+                np.multiply(tmp, accv[:, go], out=dst)
             if self.proj is not None:
                 np.matmul(tmp, self.proj.array, out=h)
                 if self.proj_bias is not None:
                     h += self.proj_bias.array
                 if self.proj_clip > 0:
                     np.clip(h, -self.proj_clip, self.proj_clip, out=h)
-            else:
-                np.copyto(h, tmp)
             np.copyto(out_tb[t], h)
 
     def _stale_cell_gate(self, accv, xproj_t, zero_rows, aux_zero_rows) -> None:

@@ -492,3 +492,28 @@ def test_version_beyond_litert_rejected(op, version):
     model = unary_model(op, (3,), np.float32, version=version)
     with pytest.raises(edgelite.OpError, match=rf"{op} version {version} is not supported"):
         edgelite.Interpreter(model_content=model).allocate_tensors()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32, np.int64,
+                                   np.int16, np.int8])
+def test_negative_is_right_on_every_stride(dtype):
+    """common.negative negates strided views of every step 1..16, in place and into
+    another strided array (numpy 2.4.6's np.negative returned wrong values at 16-byte
+    strides of 32-bit types and 64-byte strides of 64-bit types on AVX-512), with the
+    bits of -x: signed zeros, infinities, integer wrap-around."""
+    from edgelite.kernels.common import negative
+    info = np.finfo(dtype) if np.dtype(dtype).kind == "f" else np.iinfo(dtype)
+    for n in (1, 2, 5, 17, 64):
+        for step in range(1, 17):
+            base = (np.arange(n * step) % 11 - 5).astype(dtype)
+            base[::7] = info.min
+            if np.dtype(dtype).kind == "f":
+                base[1::5] = -0.0
+                base[2::9] = np.inf
+            want = np.negative(base[::step].copy())      # (contiguous: numpy is right)
+            v = base[::step]
+            other = np.zeros(n * step, dtype)[::step]
+            negative(v, other)
+            negative(v, v)
+            for got in (v, other):
+                assert got.tobytes() == want.tobytes(), (dtype, n, step)

@@ -186,6 +186,20 @@ def test_hybrid_unidirectional_sequence_lstm_full_grid(case):
     run_steps(model, rand_steps([shape], 3, seed=7, zero_rows=True))
 
 
+@pytest.mark.parametrize("op", ["UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM"])
+@pytest.mark.parametrize("B", [2, 3])
+@pytest.mark.parametrize("variant", ["plain", "peephole", "proj", "ln"])
+def test_hybrid_lstm_one_cell_in_batches(op, B, variant, monkeypatch):
+    """Hybrid LSTM with n_cell = 1 and a batch, numpy tier: the gate columns have a
+    16-byte stride, where numpy 2.4's np.negative is wrong (common.negative)."""
+    from edgelite.kernels import compiled
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    model, shape = uni_model(B, 3 if op != "LSTM" else 1, 2, 1, op=op,
+                             peephole=variant == "peephole", proj=1 if variant == "proj" else 0,
+                             O=2 if variant == "proj" else None, ln=variant == "ln", seed=B)
+    run_steps(model, rand_steps([shape], 3, seed=B))
+
+
 LSTM_GRID = [c for c in UNI_GRID if not c["time_major"]]
 
 

@@ -421,6 +421,33 @@ def test_bidirectional_sequence_lstm_full_grid(case):
     run_steps(model, bidi_steps(shapes, 2, seed=9), tol=tol_for(case["act"]))
 
 
+@pytest.mark.parametrize("op", ["UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM",
+                                "BIDIRECTIONAL_SEQUENCE_LSTM"])
+@pytest.mark.parametrize("B", [2, 3])
+@pytest.mark.parametrize("variant", ["plain", "peephole", "proj", "cifg", "ln"])
+def test_lstm_one_cell_in_batches(op, B, variant, monkeypatch):
+    """n_cell = 1 with a batch: each gate of the [B, 4] gate buffer is a column with a
+    16-byte stride, where numpy 2.4's np.negative returns wrong values (the numpy
+    tier's logistic went through it: errors up to 0.38 against LiteRT before
+    common.negative). Numpy tier, every gate variant, against LiteRT."""
+    from edgelite.kernels import compiled
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    kw = {"cifg": variant == "cifg", "peephole": variant == "peephole",
+          "proj": 1 if variant == "proj" else 0, "O": 2 if variant == "proj" else None}
+    if op == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        model, shape = uni_lstm_model(B, 3, 2, 1, ln=variant == "ln", seed=B, **kw)
+        steps = rand_steps(shape, 3, seed=B)
+    elif op == "LSTM":
+        model = lstm_full_model(B, 2, 1, ln=variant == "ln", seed=B, **kw)
+        steps = rand_steps((B, 2), 4, seed=B)
+    else:
+        if variant == "ln":
+            pytest.skip("BIDIRECTIONAL_SEQUENCE_LSTM has no layer-norm inputs")
+        model, shapes = bidi_model(B, 3, 2, 1, time_major=True, seed=B, **kw)
+        steps = bidi_steps(shapes, 2, seed=B)
+    run_steps(model, steps)
+
+
 def test_bidirectional_sequence_lstm_clipping():
     model, shapes = bidi_model(2, 4, 3, 5, proj=2, O=3, cell_clip=0.3, proj_clip=0.2,
                                time_major=True, merge=True)

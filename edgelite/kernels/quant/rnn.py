@@ -23,7 +23,12 @@ import numpy as np
 
 from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
-from edgelite.kernels.common import activation_code, apply_activation, check_activation
+from edgelite.kernels.common import (
+    activation_code,
+    apply_activation,
+    check_activation,
+    negative,
+)
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.arith import rounding_divide_by_pot
 from edgelite.kernels.quant.dynamic import OneRow, asymmetric_rows, symmetric_rows
@@ -137,7 +142,7 @@ class _HybridMatrix:
 
 
 def _sigmoid(x: np.ndarray) -> None:
-    np.negative(x, out=x)
+    negative(x, x)                  # (a strided gate view: common.negative)
     np.exp(x, out=x)
     x += np.float32(1)
     np.reciprocal(x, out=x)
