@@ -295,6 +295,8 @@ class _HybridLstmCell:
         acc = np.empty((B, self.GC), F32)
         accv = acc.reshape(B, G, C)
         tmp = np.empty((B, C), F32)
+        # i and f side by side (gate order i, f, c, o): one logistic for both
+        if_gates = accv[:, gi:gf + 1] if gi is not None and gf == gi + 1 else None
         for step in range(T):
             t = step if forward else T - 1 - step
             np.copyto(acc, xproj_tb[t])
@@ -311,9 +313,12 @@ class _HybridLstmCell:
                     _mean_stddev_normalize(accv[:, k])
                     accv[:, k] *= self.ln[k]
                     accv[:, k] += self.bias[k]
-            if gi is not None:
-                _sigmoid(accv[:, gi])
-            _sigmoid(accv[:, gf])
+            if if_gates is not None:
+                _sigmoid(if_gates)
+            else:
+                if gi is not None:
+                    _sigmoid(accv[:, gi])
+                _sigmoid(accv[:, gf])
             apply_activation(accv[:, gc], act)
             c *= accv[:, gf]
             if gi is None:
@@ -331,21 +336,24 @@ class _HybridLstmCell:
                 accv[:, go] *= self.ln[go]
                 accv[:, go] += self.bias[go]
             _sigmoid(accv[:, go])
+            # (without a projection the product goes straight into h)
+            dst = tmp if self.proj is not None else h
             if act == Act.NONE:
                 # "No activation" leaves LiteRT's scratch (the cell gate buffer) untouched:
                 # the hidden state is o * g, not o * c.
-                np.multiply(accv[:, go], accv[:, gc], out=tmp)
+                np.multiply(accv[:, go], accv[:, gc], out=dst)
             else:
-                np.copyto(tmp, c)
-                apply_activation(tmp, act)
-                tmp *= accv[:, go]
+                if act == Act.TANH:
+                    np.tanh(c, out=tmp)
+                else:
+                    np.copyto(tmp, c)
+                    apply_activation(tmp, act)
+                np.multiply(tmp, accv[:, go], out=dst)
             if self.proj is not None:
                 h[...] = 0 if self.proj_bias is None else self.proj_bias
                 self.proj.accumulate(h, self.proj.quantize(tmp, self.asymmetric))
                 if self.proj_clip > 0:
                     np.clip(h, -np.float32(self.proj_clip), np.float32(self.proj_clip), out=h)
-            else:
-                np.copyto(h, tmp)
             np.copyto(out_tb[t], h)
 
 
