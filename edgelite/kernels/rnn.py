@@ -73,6 +73,33 @@ def _sigmoid_of_negated(x: np.ndarray) -> None:
     np.reciprocal(x, out=x)
 
 
+def _input_forget_logistic(accv: np.ndarray, gi: int | None, gf: int, both, sigmoid) -> None:
+    """The logistic of an LSTM step's input and forget gates in the gate buffer accv
+    [B, G, C]: one call over `both` (the two side by side, gi:gf + 1) when given."""
+    if both is not None:
+        sigmoid(both)
+        return
+    if gi is not None:
+        sigmoid(accv[:, gi])
+    sigmoid(accv[:, gf])
+
+
+def _hidden(c: np.ndarray, o: np.ndarray, g: np.ndarray, act: int, tmp: np.ndarray,
+            dst: np.ndarray) -> None:
+    """dst = o * act(c), tmp a [B, C] scratch. LiteRT applies "no activation" by leaving
+    its scratch untouched, and that scratch still holds the cell gate g: the hidden
+    state is then o * g, not o * c."""
+    if act == Act.NONE:
+        np.multiply(o, g, out=dst)
+        return
+    if act == Act.TANH:
+        np.tanh(c, out=tmp)
+    else:
+        np.copyto(tmp, c)
+        apply_activation(tmp, act)
+    np.multiply(tmp, o, out=dst)
+
+
 def _layer_norm(x: np.ndarray, coef: np.ndarray, bias: np.ndarray) -> None:
     """MeanStddevNormalization over the last axis, then * coef + bias, in place."""
     mean = x.mean(axis=-1, keepdims=True, dtype=np.float32)
@@ -351,7 +378,6 @@ class _LstmCell:
         sigmoid = _sigmoid_of_negated if self.negated else _sigmoid
         # i and f side by side (gate order i, f, c, o): one logistic for both
         if_gates = accv[:, gi:gf + 1] if gi is not None and gf == gi + 1 else None
-        tanh_cell = act == Act.TANH
         for step in range(T):
             t = step if forward else T - 1 - step
             if self.diag:
@@ -369,12 +395,7 @@ class _LstmCell:
                 for k in (gi, gf, gc):
                     if k is not None:
                         _layer_norm(accv[:, k], self.ln.array[k], self.bias.array[k])
-            if if_gates is not None:
-                sigmoid(if_gates)
-            else:
-                if gi is not None:
-                    sigmoid(accv[:, gi])
-                sigmoid(accv[:, gf])
+            _input_forget_logistic(accv, gi, gf, if_gates, sigmoid)
             if none_act:
                 self._stale_cell_gate(accv, xproj_tb[t], zero_rows(t), aux_zero_rows(t))
             else:
@@ -396,18 +417,8 @@ class _LstmCell:
                 _layer_norm(accv[:, go], self.ln.array[go], self.bias.array[go])
             sigmoid(accv[:, go])
             # (without a projection the product goes straight into h)
-            dst = tmp if self.proj is not None else h
-            if none_act:
-                # LiteRT applies "no activation" by leaving its scratch untouched, and that
-                # scratch still holds the cell gate: the hidden state is o * g, not o * c.
-                np.multiply(accv[:, go], accv[:, gc], out=dst)
-            else:
-                if tanh_cell:
-                    np.tanh(c, out=tmp)
-                else:
-                    np.copyto(tmp, c)
-                    apply_activation(tmp, act)
-                np.multiply(tmp, accv[:, go], out=dst)
+            _hidden(c, accv[:, go], accv[:, gc], act, tmp,
+                    tmp if self.proj is not None else h)
             if self.proj is not None:
                 np.matmul(tmp, self.proj.array, out=h)
                 if self.proj_bias is not None:

@@ -192,30 +192,41 @@ def conv_pool_model(c_in=3, act="RELU6", pool=(2, 2, 2, "VALID"), pool_act="NONE
     return b.to_bytes()
 
 
+def assert_same_as_unfused(model, xs, steps, monkeypatch, again=False):
+    """Numpy tier: the same outputs as with fusion off (preserve_all_tensors), on xs and
+    on a copy with NaN / inf / -inf every steps[0] / [1] / [2] values (not compared with
+    LiteRT there: its max pool drops a NaN, or gives -inf under XNNPACK when a window
+    starts with one; edgelite's propagates it); again: a second invoke on the same
+    buffers too."""
+    special = [xs[0].copy()]
+    for k, (step, value) in enumerate(zip(steps, (np.nan, np.inf, -np.inf))):
+        special[0].reshape(-1)[3 * k::step] = value
+    for x in (xs, special):
+        it, got = run(model, x, "numpy", monkeypatch)
+        _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        if again:
+            it.invoke()
+            np.testing.assert_array_equal(
+                it.get_tensor(it.get_output_details()[0]["index"]), want[0])
+
+
 @pytest.mark.parametrize("c_in", [3, 16])     # columns with a ones column, row-major ones
 @pytest.mark.parametrize("act", ["RELU6", "RELU", "RELU_N1_TO_1"])
 @pytest.mark.parametrize("pool", [(2, 2, 2, "VALID"), (3, 3, 2, "SAME"), (2, 2, 1, "SAME")])
 def test_conv_clamp_moves_after_max_pool(c_in, act, pool, monkeypatch):
     """Numpy tier: the conv's clamp moves to the max pool that alone reads its output
     (fusion.clamp_moves): the same outputs as LiteRT, and as without the motion also
-    with NaN and inf inputs (not compared with LiteRT there: its max pool drops a NaN,
-    or gives -inf under XNNPACK when a window starts with one; edgelite's propagates it)."""
+    with NaN and inf inputs (assert_same_as_unfused)."""
     model = conv_pool_model(c_in, act, pool)
     xs = inputs_for((1, 12, 12, c_in))
-    it, got = run(model, xs, "numpy", monkeypatch)
+    it, _ = run(model, xs, "numpy", monkeypatch)
     conv, pool_k = it._main.kernels
     assert conv.bounds == (None, None) and pool_k.bounds != (None, None)
     # (12 columns: not the planar path, which alone stores its rows by parity)
     assert conv.planar is None and not conv.row_parity and not pool_k.row_parity
     check_against_litert(model, xs)
-    special = [xs[0].copy()]
-    special[0].reshape(-1)[::37] = np.nan
-    special[0].reshape(-1)[5::41] = np.inf
-    special[0].reshape(-1)[7::43] = -np.inf
-    for x in (xs, special):
-        _, got = run(model, x, "numpy", monkeypatch)
-        _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
-        np.testing.assert_array_equal(got[0], want[0])
+    assert_same_as_unfused(model, xs, (37, 41, 43), monkeypatch)
 
 
 @pytest.mark.parametrize("shape", [(1, 12, 16), (2, 12, 17), (3, 8, 16), (1, 11, 16),
@@ -232,23 +243,13 @@ def test_conv_rows_by_parity_for_max_pool(shape, act, pool_act, monkeypatch):
     n, h, w = shape
     model = conv_pool_model(3, act, (2, 2, 2, "VALID"), pool_act, hw=h, batch=n, width=w)
     xs = inputs_for((n, h, w, 3))
-    it, got = run(model, xs, "numpy", monkeypatch)
+    it, _ = run(model, xs, "numpy", monkeypatch)
     conv, pool_k = it._main.kernels
     taken = h % 2 == 0 and pool_act == "NONE"
     assert conv.planar is not None
     assert conv.row_parity == pool_k.row_parity == taken, (conv.row_parity, pool_k.row_parity)
     check_against_litert(model, xs)
-    special = [xs[0].copy()]
-    special[0].reshape(-1)[::29] = np.nan
-    special[0].reshape(-1)[3::31] = np.inf
-    special[0].reshape(-1)[6::37] = -np.inf
-    for x in (xs, special):
-        it, got = run(model, x, "numpy", monkeypatch)
-        _, want = run(model, x, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
-        np.testing.assert_array_equal(got[0], want[0])
-        it.invoke()                                    # again, on the same buffers
-        np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]),
-                                      want[0])
+    assert_same_as_unfused(model, xs, (29, 31, 37), monkeypatch, again=True)
 
 
 def test_rows_by_parity_after_a_resize(monkeypatch):

@@ -51,6 +51,8 @@ from edgelite.kernels.registry import register
 from edgelite.kernels.rnn import (
     _LN_ROLES,
     BidirectionalSequenceRnn,
+    _hidden,
+    _input_forget_logistic,
     _lstm_options,
     _roles,
     _variable_state,
@@ -313,12 +315,7 @@ class _HybridLstmCell:
                     _mean_stddev_normalize(accv[:, k])
                     accv[:, k] *= self.ln[k]
                     accv[:, k] += self.bias[k]
-            if if_gates is not None:
-                _sigmoid(if_gates)
-            else:
-                if gi is not None:
-                    _sigmoid(accv[:, gi])
-                _sigmoid(accv[:, gf])
+            _input_forget_logistic(accv, gi, gf, if_gates, _sigmoid)
             apply_activation(accv[:, gc], act)
             c *= accv[:, gf]
             if gi is None:
@@ -337,18 +334,7 @@ class _HybridLstmCell:
                 accv[:, go] += self.bias[go]
             _sigmoid(accv[:, go])
             # (without a projection the product goes straight into h)
-            dst = tmp if self.proj is not None else h
-            if act == Act.NONE:
-                # "No activation" leaves LiteRT's scratch (the cell gate buffer) untouched:
-                # the hidden state is o * g, not o * c.
-                np.multiply(accv[:, go], accv[:, gc], out=dst)
-            else:
-                if act == Act.TANH:
-                    np.tanh(c, out=tmp)
-                else:
-                    np.copyto(tmp, c)
-                    apply_activation(tmp, act)
-                np.multiply(tmp, accv[:, go], out=dst)
+            _hidden(c, accv[:, go], accv[:, gc], act, tmp, tmp if self.proj is not None else h)
             if self.proj is not None:
                 h[...] = 0 if self.proj_bias is None else self.proj_bias
                 self.proj.accumulate(h, self.proj.quantize(tmp, self.asymmetric))
