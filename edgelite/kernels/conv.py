@@ -653,8 +653,7 @@ class _ImageToColumnsConv(Kernel):
         operands), while this node's copy out of its wide result costs the same (runs
         of OW * C values either way). Numpy tier, planar path, no clamp of its own left
         (the clamp moves first), an even output height; True when taken."""
-        if (self.planar is None or self.bounds != (None, None) or self.gemm_c is not None
-                or self.pack_c or len(self.out_spatial) != 2 or self.out_spatial[0] % 2):
+        if self.planar is None or self.bounds != (None, None) or self.out_spatial[0] % 2:
             return False
         self.row_parity = True
         return True

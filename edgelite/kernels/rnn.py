@@ -24,6 +24,7 @@ from edgelite.kernels.common import (
     apply_activation,
     check_activation,
     negative,
+    scalar0,
 )
 from edgelite.kernels.conv import compiled_tier
 from edgelite.kernels.registry import register
@@ -61,15 +62,11 @@ def _sigmoid(x: np.ndarray) -> None:
     _sigmoid_of_negated(x)
 
 
-_ONE = np.asarray(np.float32(1.0))
-_ONE.setflags(write=False)
-
-
 def _sigmoid_of_negated(x: np.ndarray) -> None:
     """Logistic in place of x = -z (float32): 1 / (1 + exp(-z)), _sigmoid less its
     negation."""
     np.exp(x, out=x)
-    np.add(x, _ONE, out=x)
+    np.add(x, scalar0(1.0, x.dtype), out=x)
     np.reciprocal(x, out=x)
 
 

@@ -27,7 +27,6 @@ from edgelite.kernels.common import (
     activation_code,
     apply_activation,
     check_activation,
-    negative,
 )
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.arith import rounding_divide_by_pot
@@ -55,6 +54,7 @@ from edgelite.kernels.rnn import (
     _input_forget_logistic,
     _lstm_options,
     _roles,
+    _sigmoid,
     _variable_state,
 )
 
@@ -141,13 +141,6 @@ class _HybridMatrix:
             dot -= offset[:, None].astype(F64) * self.row_sums
         scale = sf[:, None] * self.scale
         out += dot.astype(F32) * scale
-
-
-def _sigmoid(x: np.ndarray) -> None:
-    negative(x, x)                  # (a strided gate view: common.negative)
-    np.exp(x, out=x)
-    x += np.float32(1)
-    np.reciprocal(x, out=x)
 
 
 def _mean_stddev_normalize(x: np.ndarray) -> None:
