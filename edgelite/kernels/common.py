@@ -55,12 +55,11 @@ def scalar0(value, dtype) -> np.ndarray:
 
 def negative(x: np.ndarray, out: np.ndarray) -> None:
     """out = -x (float or signed integer x), also for strided arrays: numpy 2.4's
-    np.negative returns wrong values
-    when its operands' stride is 16 bytes (32-bit types) or 64 bytes (64-bit types)
-    (measured with numpy 2.4.6 on AVX-512: e.g. the column x[:, 1] of a [B, 4] float32
-    array read as if contiguous), so anything but contiguous arrays is negated as
-    x * -1, the same exact negation (signed zeros, infinities and integer wrap-around
-    included)."""
+    np.negative returns wrong values when its operands' stride is 16 bytes (32-bit
+    types) or 64 bytes (64-bit types) (measured with numpy 2.4.6 on AVX-512: e.g. the
+    column x[:, 1] of a [B, 4] float32 array read as if contiguous), so anything but
+    contiguous arrays is negated as x * -1, the same exact negation (signed zeros,
+    infinities and integer wrap-around included)."""
     if x.flags.c_contiguous and out.flags.c_contiguous:
         np.negative(x, out=out)
     else:
