@@ -629,6 +629,10 @@ class _ImageToColumnsConv(Kernel):
             self.out_dst = self._out.reshape(-1).reshape(2, n, oh // 2, ow, oc).transpose(
                 1, 2, 0, 3, 4)
             self.out_src = self.wide_valid.reshape(n, oh // 2, 2, ow, oc)
+        # the copy out's clamp operands, made once here (the clamp may have moved away)
+        lo, hi = self.bounds
+        self.out_bounds = (lo if lo is None else scalar0(lo, F32),
+                           hi if hi is None else scalar0(hi, F32))
 
     def _invoke_planar(self, ictx: InvokeContext) -> None:
         np.copyto(self.planar_dst, self.planar_src)
@@ -636,13 +640,12 @@ class _ImageToColumnsConv(Kernel):
         if self.fold_bias:
             self.ones_row.fill(1.0)
         np.matmul(self.col, self.wt, out=self.wide)
-        lo, hi = self.bounds
+        lo, hi = self.out_bounds
         if lo is None:
             np.copyto(self.out_dst, self.out_src)
         elif hi is None:
-            np.maximum(self.out_src, scalar0(lo, F32), out=self.out_dst)
+            np.maximum(self.out_src, lo, out=self.out_dst)
         else:
-            lo, hi = clip_bounds(self.bounds)
             _clip_ufunc(self.out_src, lo, hi, out=self.out_dst)
 
     def take_row_parity(self) -> bool:

@@ -134,7 +134,6 @@ class _Pool2D(Kernel):
         self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
                              and self._out.flags.c_contiguous)
         if self.blocked:
-            self.row_views = [x[:, ky::fh][:, :oh, :ow * fw, :] for ky in range(fh)]
             if self.row_parity:
                 # input row y at [y % 2, n, y // 2] (use_row_parity): the halves
                 if not x.flags.c_contiguous:
@@ -142,6 +141,8 @@ class _Pool2D(Kernel):
                 n, h, w, c = x.shape
                 halves = x.reshape(-1).reshape(2, n, h // 2, w, c)
                 self.row_views = [halves[0][:, :oh, :ow * fw], halves[1][:, :oh, :ow * fw]]
+            else:
+                self.row_views = [x[:, ky::fh][:, :oh, :ow * fw, :] for ky in range(fh)]
             rows = ictx.scratch[self.rows_idx] if fw > 1 else ictx.outputs[0]
             self.rows = rows
             self.col_views = [rows[:, :, kx::fw, :] for kx in range(fw)]
