@@ -15,6 +15,15 @@ measurement's pages out of the next.
 
     python benchmarks/bench_load.py [--mb 100] [--repeat 5]
 
+`--cold A.tflite B.tflite ...` measures a cold start instead: for each model, fresh
+processes (--repeat of them per runtime, alternating, after one unmeasured run each
+that fills the bytecode and numba caches) each time the runtime's import (numpy is
+imported first and not counted: both runtimes need it), construct + allocate_tensors,
+and the first invoke; medians, and the total's ratio to LiteRT's. This is what a script
+or command that loads a model once pays. The children run with
+PYTHONDONTWRITEBYTECODE unset, so imports read compiled bytecode as an installed
+package's do.
+
 `--models A.tflite B.tflite ...` measures real models instead, in this process: for
 LiteRT (XNNPACK, 1 thread) and each edgelite tier, the best of --repeat runs of
 construct + allocate_tensors ("load") and of the first invoke after it (LiteRT and
@@ -167,14 +176,77 @@ def measure_models(paths: list[str], repeat: int) -> None:
 
 
 
+_COLD_CHILD = """
+import json, sys, time
+import numpy as np
+path, runtime = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+if runtime == "LiteRT":
+    from ai_edge_litert.interpreter import Interpreter
+    t1 = time.perf_counter()
+    it = Interpreter(model_path=path, num_threads=1)
+else:
+    import edgelite
+    t1 = time.perf_counter()
+    it = edgelite.Interpreter(model_path=path)
+it.allocate_tensors()
+t2 = time.perf_counter()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()
+t3 = time.perf_counter()
+print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))
+"""
+
+
+def measure_cold(paths: list[str], repeat: int) -> None:
+    import statistics
+
+    try:
+        import numba  # noqa: F401
+        tiers = [("numpy", "0"), ("compiled", "1")]
+    except ImportError:
+        tiers = [("numpy", "0")]
+    runtimes = [("LiteRT", None)] + tiers
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def run(path, name, flag):
+        e = dict(env, EDGELITE_COMPILED=flag) if flag is not None else env
+        r = subprocess.run([sys.executable, "-c", _COLD_CHILD, path, name], env=e,
+                           capture_output=True, text=True, check=True)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"cold start, median of {repeat} fresh processes per runtime: import (after "
+          f"numpy) + construct and allocate_tensors + first invoke, ms; ratio of the total "
+          f"to LiteRT's")
+    for path in paths:
+        for name, flag in runtimes:
+            run(path, name, flag)                   # fills the bytecode / numba caches
+        times: dict[str, list] = {name: [] for name, _ in runtimes}
+        for _ in range(repeat):
+            for name, flag in runtimes:
+                times[name].append(run(path, name, flag))
+        row, base = [], None
+        for name, _ in runtimes:
+            parts = [statistics.median(t[i] for t in times[name]) * 1e3 for i in range(3)]
+            total = statistics.median(sum(t) for t in times[name]) * 1e3
+            base = base or total
+            row.append(f"{name} {parts[0]:.0f} + {parts[1]:.1f} + {parts[2]:.1f} = "
+                       f"{total:.0f} ms" + ("" if name == "LiteRT" else f" ({total / base:.1f}x)"))
+        print(f"{os.path.basename(path)}: " + "; ".join(row))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=100, help="weights of the big model in MB")
     ap.add_argument("--small-mb", type=float, default=1, help="weights of the small model in MB")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--models", nargs="+", help="measure these .tflite files instead")
+    ap.add_argument("--cold", nargs="+", help="measure a cold start of these .tflite files")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cold:
+        measure_cold(args.cold, args.repeat)
+        return
     if args.models:
         measure_models(args.models, args.repeat)
         return
