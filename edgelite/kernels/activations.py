@@ -16,6 +16,7 @@ measured differences are in tests/kernels/test_activations.py.
 from __future__ import annotations
 
 import abc
+import functools
 import math
 
 import numpy as np
@@ -73,16 +74,16 @@ def _erfc_scaled(z: float) -> float:
     return (1.0 - w * (1.0 - 3.0 * w * (1.0 - 5.0 * w * (1.0 - 7.0 * w)))) / (z * math.sqrt(math.pi))
 
 
+@functools.cache
 def _erfc_coefficients() -> np.ndarray:
+    """The fitted polynomial, made on first use (numpy.polynomial's import and the fit
+    were ~10 ms of every cold start, GELU or not)."""
     n = _ERFC_DEGREE + 1
     nodes = np.cos(np.pi * (np.arange(n) + 0.5) / n)
     z = _ERFC_MAP * (1.0 + nodes) / (1.0 - nodes)
     values = np.array([_erfc_scaled(float(v)) for v in z])
     cheb = np.polynomial.chebyshev.chebfit(nodes, values, _ERFC_DEGREE)
     return np.polynomial.chebyshev.cheb2poly(cheb)[::-1].copy()   # highest power first
-
-
-_ERFC_POLY = _erfc_coefficients()
 
 
 class ErfcWorkspace:
@@ -102,8 +103,9 @@ class ErfcWorkspace:
         np.add(a, _ERFC_MAP, out=t)
         np.divide(-2.0 * _ERFC_MAP, t, out=t)
         t += 1.0                                 # t = (|z| - 2) / (|z| + 2), 1 at infinity
-        out.fill(_ERFC_POLY[0])
-        for c in _ERFC_POLY[1:]:
+        poly = _erfc_coefficients()
+        out.fill(poly[0])
+        for c in poly[1:]:
             out *= t
             out += c
         np.square(a, out=a)

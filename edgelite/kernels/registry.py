@@ -12,14 +12,75 @@ from collections.abc import Callable
 
 from edgelite.format import ir
 
-# Kernel family modules, imported on first resolution.
-FAMILIES = [
-    "conv", "pool", "elementwise", "activations", "normalization", "reduce", "shape",
-    "resize", "rnn", "detection", "quantize", "control_flow", "variables", "misc",
-    "conv3d_transpose", "extra_numeric", "extra_lookup",
-    "quant.conv", "quant.pool", "quant.elementwise", "quant.activations", "quant.reduce",
-    "quant.misc", "quant.rnn", "quant.hybrid", "quant.layout", "quant.int4",
-]
+# Kernel family modules and the ops (and "custom:" ops) each registers, any variant.
+# A resolver imports only the families of the ops it is asked for (a model's ops):
+# importing all of them costs ~40 ms, most of a small model's cold start.
+# tests/kernels/test_registry.py checks this table against what importing every family
+# registers.
+_FAMILY_OPS: dict[str, tuple[str, ...]] = {
+    "conv": ("BATCH_MATMUL", "CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+             "TRANSPOSE_CONV"),
+    "pool": ("AVERAGE_POOL_2D", "L2_POOL_2D", "MAX_POOL_2D"),
+    "elementwise": ("ADD", "ADD_N", "ATAN2", "DIV", "EQUAL", "FLOOR_DIV", "FLOOR_MOD",
+                    "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "LOGICAL_AND",
+                    "LOGICAL_NOT", "LOGICAL_OR", "MAXIMUM", "MINIMUM", "MUL", "NOT_EQUAL",
+                    "POW", "SELECT", "SELECT_V2", "SQUARED_DIFFERENCE", "SUB"),
+    "activations": ("ABS", "CAST", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "HARD_SWISH",
+                    "LEAKY_RELU", "LOG", "LOGISTIC", "NEG", "PRELU", "RELU", "RELU6",
+                    "RELU_0_TO_1", "RELU_N1_TO_1", "ROUND", "RSQRT", "SIGN", "SIN", "SQRT",
+                    "SQUARE", "TANH", "ZEROS_LIKE"),
+    "normalization": ("L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "LOG_SOFTMAX",
+                      "SOFTMAX"),
+    "reduce": ("ARG_MAX", "ARG_MIN", "CUMSUM", "MEAN", "REDUCE_ALL", "REDUCE_ANY",
+               "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "SUM"),
+    "shape": ("BATCH_TO_SPACE_ND", "BROADCAST_ARGS", "BROADCAST_TO", "CONCATENATION",
+              "DEPTH_TO_SPACE", "EXPAND_DIMS", "FILL", "MIRROR_PAD", "PACK", "PAD", "PADV2",
+              "RANGE", "RANK", "RESHAPE", "REVERSE_V2", "SHAPE", "SLICE", "SPACE_TO_BATCH_ND",
+              "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE", "TILE",
+              "TRANSPOSE", "UNPACK"),
+    "resize": ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"),
+    "rnn": ("BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN", "LSTM", "RNN",
+            "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN"),
+    "detection": ("NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
+                  "custom:TFLite_Detection_PostProcess"),
+    "quantize": ("DEQUANTIZE", "QUANTIZE"),
+    "control_flow": ("CALL", "CALL_ONCE", "IF", "WHILE"),
+    "variables": ("ASSIGN_VARIABLE", "READ_VARIABLE", "VAR_HANDLE"),
+    "misc": ("DYNAMIC_UPDATE_SLICE", "EMBEDDING_LOOKUP", "GATHER", "GATHER_ND", "ONE_HOT",
+             "SCATTER_ND", "TOPK_V2", "UNIQUE", "WHERE"),
+    "conv3d_transpose": ("CONV_3D_TRANSPOSE",),
+    "extra_numeric": ("BITCAST", "BITWISE_XOR", "BUCKETIZE", "COMPLEX_ABS", "DENSIFY",
+                      "DILATE", "FAKE_QUANT", "IMAG", "MATRIX_DIAG", "MATRIX_SET_DIAG",
+                      "REAL", "REDUCE_WINDOW", "REVERSE_SEQUENCE", "RFFT2D", "RIGHT_SHIFT",
+                      "SEGMENT_SUM", "SPARSE_TO_DENSE", "UNSORTED_SEGMENT_MAX",
+                      "UNSORTED_SEGMENT_MIN", "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_SUM"),
+    "extra_lookup": ("EMBEDDING_LOOKUP_SPARSE", "HASHTABLE", "HASHTABLE_FIND",
+                     "HASHTABLE_IMPORT", "HASHTABLE_LOOKUP", "HASHTABLE_SIZE",
+                     "LSH_PROJECTION", "MULTINOMIAL", "RANDOM_STANDARD_NORMAL",
+                     "RANDOM_UNIFORM", "SKIP_GRAM"),
+    "quant.conv": ("BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                   "TRANSPOSE_CONV"),
+    "quant.pool": ("AVERAGE_POOL_2D", "MAX_POOL_2D"),
+    "quant.elementwise": ("ADD", "DIV", "EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
+                          "LESS_EQUAL", "MUL", "NOT_EQUAL", "PRELU", "SQUARED_DIFFERENCE",
+                          "SUB"),
+    "quant.activations": ("ABS", "ELU", "EXP", "GELU", "HARD_SWISH", "L2_NORMALIZATION",
+                          "LEAKY_RELU", "LOG", "LOGISTIC", "LOG_SOFTMAX", "RELU", "RELU6",
+                          "RELU_0_TO_1", "RELU_N1_TO_1", "RSQRT", "SOFTMAX", "SQRT", "TANH"),
+    "quant.reduce": ("MEAN", "REDUCE_PROD", "SUM"),
+    "quant.misc": ("RESIZE_BILINEAR",),
+    "quant.rnn": ("BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN", "LSTM", "RNN",
+                  "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN"),
+    "quant.hybrid": ("BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"),
+    "quant.layout": ("CONCATENATION",),
+    "quant.int4": ("EMBEDDING_LOOKUP",),
+}
+FAMILIES = list(_FAMILY_OPS)
+_OP_FAMILIES: dict[str, list[str]] = {}
+for _family, _ops in _FAMILY_OPS.items():
+    for _op in _ops:
+        _OP_FAMILIES.setdefault(_op, []).append(_family)
+del _family, _ops, _op
 
 # Which variant of an op a node gets is decided by its tensor types, known
 # from the file before any shape is: "quantized" when the first input is an
@@ -52,17 +113,38 @@ def register(op_name: str, versions: tuple[int, int] = (1, 1), *, custom: bool =
     return deco
 
 
+def _import_family(name: str) -> None:
+    try:
+        importlib.import_module(f"edgelite.kernels.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"edgelite.kernels.{name}":
+            raise
+
+
 def load_all() -> None:
+    """Import every kernel family (all registrations)."""
     global _loaded
     if _loaded:
         return
     for name in FAMILIES:
-        try:
-            importlib.import_module(f"edgelite.kernels.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"edgelite.kernels.{name}":
-                raise
+        _import_family(name)
     _loaded = True
+
+
+def load_op(name: str) -> None:
+    """Import the kernel families that register `name` (a builtin op name, or
+    "custom:" + a custom op's name); every family for a name the table does not know
+    (so that what is missing is missing for certain). A family registering an op
+    another one registers too subclasses that one's kernel (it imports it first), so
+    the kernel that wins does not depend on the order families were imported in."""
+    if _loaded:
+        return
+    families = _OP_FAMILIES.get(name)
+    if families is None:
+        load_all()
+        return
+    for family in families:
+        _import_family(family)
 
 
 # The input whose type decides the variant, where it is not input 0.
@@ -82,7 +164,6 @@ class OpResolver:
     `only` restricts builtins to a set of op names (selective registration)."""
 
     def __init__(self, custom: dict[str, type] | None = None, only: set[str] | None = None):
-        load_all()
         self.custom = dict(custom or {})
         self.only = only
 
@@ -94,6 +175,7 @@ class OpResolver:
             name = code.custom_code or ""
             if name in self.custom:
                 return self.custom[name], ""
+            load_op("custom:" + name)
             if name in CUSTOM:
                 cls, lo, hi = CUSTOM[name]
                 return cls, ""
@@ -101,6 +183,7 @@ class OpResolver:
         name = ir.op_name(code.builtin_code)
         if self.only is not None and name not in self.only:
             return None, f"{name} is not in this resolver's selection"
+        load_op(name)
         entry = BUILTINS.get(name)
         tensors = list(input_tensors or [])
         data = _DATA_INPUT.get(name, 0)

@@ -141,7 +141,7 @@ class _QuantizedPool2D(Kernel):
         a cyclic table indexed by the sum itself (np.take mode="wrap")."""
         info = np.iinfo(dtype)
         lo_v, hi_v = int(info.min), int(info.max)
-        distinct = np.unique(counts).tolist()
+        distinct = sorted(set(counts.ravel().tolist()))    # (np.unique imports numpy.ma)
         parts, offset_of, base = [], {}, 0
         for k in distinct:
             q = _rounded_quotients(k * lo_v, k * hi_v, k)
