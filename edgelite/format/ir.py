@@ -1,6 +1,6 @@
 """edgelite's intermediate representation of a .tflite model.
 
-Plain dataclasses: the reader and the builder produce them, the writer, the
+Plain data classes: the reader and the builder produce them, the writer, the
 interpreter and the tools consume them. Builtin options are the typed
 objects of the generated schema module (`Conv2DOptionsT` and friends); their
 fields carry the schema's names (`stride_w`, `fused_activation_function`...).
@@ -9,7 +9,6 @@ read-only views on the map, never copies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -97,16 +96,42 @@ def op_name(code: int) -> str:
     return OP_NAMES.get(code, f"UNKNOWN_OP_{code}")
 
 
-@dataclass
-class QuantParams:
+class _Record:
+    """Plain data: repr and equality over _FIELDS, as a dataclass's. Each class writes
+    its own __init__ (a @dataclass costs ~1 ms of code generation at import: these nine
+    were a sixth of a small model's cold start)."""
+    __slots__ = ()
+    _FIELDS: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"{type(self).__name__}({inner})"
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (tuple(getattr(self, f) for f in self._FIELDS)
+                == tuple(getattr(other, f) for f in self._FIELDS))
+
+    __hash__ = None     # mutable, as a dataclass with eq
+
+
+class QuantParams(_Record):
     """Affine quantization: real = scale * (q - zero_point), per tensor or per channel."""
-    scale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    zero_point: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    quantized_dimension: int = 0
-    min: np.ndarray | None = None
-    max: np.ndarray | None = None
-    details: Any = None          # CustomQuantization / Blockwise... object, or None
-    details_type: int = 0
+    _FIELDS = ("scale", "zero_point", "quantized_dimension", "min", "max", "details",
+               "details_type")
+
+    def __init__(self, scale: np.ndarray | None = None, zero_point: np.ndarray | None = None,
+                 quantized_dimension: int = 0, min: np.ndarray | None = None,
+                 max: np.ndarray | None = None, details: Any = None,
+                 details_type: int = 0):
+        self.scale = np.zeros(0, np.float32) if scale is None else scale
+        self.zero_point = np.zeros(0, np.int64) if zero_point is None else zero_point
+        self.quantized_dimension = quantized_dimension
+        self.min = min
+        self.max = max
+        self.details = details          # CustomQuantization / Blockwise... object, or None
+        self.details_type = details_type
 
     @property
     def is_quantized(self) -> bool:
@@ -117,19 +142,26 @@ class QuantParams:
         return self.scale.size > 1
 
 
-@dataclass
-class Tensor:
-    name: str
-    shape: tuple[int, ...]
-    type: int = TensorType.FLOAT32
-    buffer: int = 0
-    quantization: QuantParams | None = None
-    is_variable: bool = False
-    sparsity: Any = None             # SparsityParametersT, kept as read
-    shape_signature: tuple[int, ...] | None = None
-    has_rank: bool = False
-    variant_tensors: list | None = None
-    external_buffer: int = 0
+class Tensor(_Record):
+    _FIELDS = ("name", "shape", "type", "buffer", "quantization", "is_variable", "sparsity",
+               "shape_signature", "has_rank", "variant_tensors", "external_buffer")
+
+    def __init__(self, name: str, shape: tuple[int, ...], type: int = TensorType.FLOAT32,
+                 buffer: int = 0, quantization: QuantParams | None = None,
+                 is_variable: bool = False, sparsity: Any = None,
+                 shape_signature: tuple[int, ...] | None = None, has_rank: bool = False,
+                 variant_tensors: list | None = None, external_buffer: int = 0):
+        self.name = name
+        self.shape = shape
+        self.type = type
+        self.buffer = buffer
+        self.quantization = quantization
+        self.is_variable = is_variable
+        self.sparsity = sparsity                # SparsityParametersT, kept as read
+        self.shape_signature = shape_signature
+        self.has_rank = has_rank
+        self.variant_tensors = variant_tensors
+        self.external_buffer = external_buffer
 
     @property
     def dtype(self) -> np.dtype:
@@ -140,24 +172,29 @@ class Tensor:
         return TYPE_NAMES.get(self.type, str(self.type))
 
 
-@dataclass
-class Buffer:
+class Buffer(_Record):
     """Bytes of a constant. `data` is a uint8 array (a view on the file when mapped)."""
-    data: np.ndarray | None = None
-    offset: int = 0     # set only in files that store weights after the FlatBuffer
-    size: int = 0
+    _FIELDS = ("data", "offset", "size")
+
+    def __init__(self, data: np.ndarray | None = None, offset: int = 0, size: int = 0):
+        self.data = data
+        self.offset = offset    # set only in files that store weights after the FlatBuffer
+        self.size = size
 
     @property
     def nbytes(self) -> int:
         return 0 if self.data is None else int(self.data.size)
 
 
-@dataclass
-class OperatorCode:
-    builtin_code: int
-    version: int = 1
-    custom_code: str | None = None
-    deprecated_builtin_code: int = 0
+class OperatorCode(_Record):
+    _FIELDS = ("builtin_code", "version", "custom_code", "deprecated_builtin_code")
+
+    def __init__(self, builtin_code: int, version: int = 1, custom_code: str | None = None,
+                 deprecated_builtin_code: int = 0):
+        self.builtin_code = builtin_code
+        self.version = version
+        self.custom_code = custom_code
+        self.deprecated_builtin_code = deprecated_builtin_code
 
     @property
     def name(self) -> str:
@@ -166,63 +203,94 @@ class OperatorCode:
         return op_name(self.builtin_code)
 
 
-@dataclass
-class Operator:
-    opcode_index: int
-    inputs: list[int]
-    outputs: list[int]
-    options: Any = None               # typed builtin options object or None
-    options_type: int = 0             # BuiltinOptions union code
-    custom_options: bytes | None = None
-    custom_options_format: int = 0
-    mutating_variable_inputs: list[bool] | None = None
-    intermediates: list[int] = field(default_factory=list)
-    options2: Any = None
-    options2_type: int = 0
-    large_custom_options_offset: int = 0
-    large_custom_options_size: int = 0
-    debug_metadata_index: int = -1
+class Operator(_Record):
+    _FIELDS = ("opcode_index", "inputs", "outputs", "options", "options_type",
+               "custom_options", "custom_options_format", "mutating_variable_inputs",
+               "intermediates", "options2", "options2_type", "large_custom_options_offset",
+               "large_custom_options_size", "debug_metadata_index")
+
+    def __init__(self, opcode_index: int, inputs: list[int], outputs: list[int],
+                 options: Any = None, options_type: int = 0,
+                 custom_options: bytes | None = None, custom_options_format: int = 0,
+                 mutating_variable_inputs: list[bool] | None = None,
+                 intermediates: list[int] | None = None, options2: Any = None,
+                 options2_type: int = 0, large_custom_options_offset: int = 0,
+                 large_custom_options_size: int = 0, debug_metadata_index: int = -1):
+        self.opcode_index = opcode_index
+        self.inputs = inputs
+        self.outputs = outputs
+        self.options = options                  # typed builtin options object or None
+        self.options_type = options_type        # BuiltinOptions union code
+        self.custom_options = custom_options
+        self.custom_options_format = custom_options_format
+        self.mutating_variable_inputs = mutating_variable_inputs
+        self.intermediates = [] if intermediates is None else intermediates
+        self.options2 = options2
+        self.options2_type = options2_type
+        self.large_custom_options_offset = large_custom_options_offset
+        self.large_custom_options_size = large_custom_options_size
+        self.debug_metadata_index = debug_metadata_index
 
 
-@dataclass
-class Subgraph:
-    tensors: list[Tensor] = field(default_factory=list)
-    inputs: list[int] = field(default_factory=list)
-    outputs: list[int] = field(default_factory=list)
-    operators: list[Operator] = field(default_factory=list)
-    name: str = ""
-    debug_metadata_index: int = -1
+class Subgraph(_Record):
+    _FIELDS = ("tensors", "inputs", "outputs", "operators", "name", "debug_metadata_index")
+
+    def __init__(self, tensors: list[Tensor] | None = None, inputs: list[int] | None = None,
+                 outputs: list[int] | None = None, operators: list[Operator] | None = None,
+                 name: str = "", debug_metadata_index: int = -1):
+        self.tensors = [] if tensors is None else tensors
+        self.inputs = [] if inputs is None else inputs
+        self.outputs = [] if outputs is None else outputs
+        self.operators = [] if operators is None else operators
+        self.name = name
+        self.debug_metadata_index = debug_metadata_index
 
 
-@dataclass
-class SignatureDef:
-    key: str
-    inputs: dict[str, int]        # name -> tensor index, in file order
-    outputs: dict[str, int]
-    subgraph_index: int = 0
+class SignatureDef(_Record):
+    _FIELDS = ("key", "inputs", "outputs", "subgraph_index")
+
+    def __init__(self, key: str, inputs: dict[str, int], outputs: dict[str, int],
+                 subgraph_index: int = 0):
+        self.key = key
+        self.inputs = inputs            # name -> tensor index, in file order
+        self.outputs = outputs
+        self.subgraph_index = subgraph_index
 
 
-@dataclass
-class Metadata:
-    name: str
-    buffer: int
+class Metadata(_Record):
+    _FIELDS = ("name", "buffer")
+
+    def __init__(self, name: str, buffer: int):
+        self.name = name
+        self.buffer = buffer
 
 
-@dataclass
-class Model:
-    version: int = 3
-    operator_codes: list[OperatorCode] = field(default_factory=list)
-    subgraphs: list[Subgraph] = field(default_factory=list)
-    description: str = ""
-    buffers: list[Buffer] = field(default_factory=lambda: [Buffer()])
-    metadata_buffer: list[int] = field(default_factory=list)
-    metadata: list[Metadata] = field(default_factory=list)
-    signature_defs: list[SignatureDef] = field(default_factory=list)
-    external_buffer_groups: list = field(default_factory=list)
-    external_buffers: list = field(default_factory=list)
-    # What came after the FlatBuffer in the file (e.g. the zip of associated
-    # metadata files); the writer appends it again.
-    trailing_bytes: bytes = b""
+class Model(_Record):
+    _FIELDS = ("version", "operator_codes", "subgraphs", "description", "buffers",
+               "metadata_buffer", "metadata", "signature_defs", "external_buffer_groups",
+               "external_buffers", "trailing_bytes")
+
+    def __init__(self, version: int = 3, operator_codes: list[OperatorCode] | None = None,
+                 subgraphs: list[Subgraph] | None = None, description: str = "",
+                 buffers: list[Buffer] | None = None, metadata_buffer: list[int] | None = None,
+                 metadata: list[Metadata] | None = None,
+                 signature_defs: list[SignatureDef] | None = None,
+                 external_buffer_groups: list | None = None,
+                 external_buffers: list | None = None, trailing_bytes: bytes = b""):
+        self.version = version
+        self.operator_codes = [] if operator_codes is None else operator_codes
+        self.subgraphs = [] if subgraphs is None else subgraphs
+        self.description = description
+        self.buffers = [Buffer()] if buffers is None else buffers
+        self.metadata_buffer = [] if metadata_buffer is None else metadata_buffer
+        self.metadata = [] if metadata is None else metadata
+        self.signature_defs = [] if signature_defs is None else signature_defs
+        self.external_buffer_groups = [] if external_buffer_groups is None \
+            else external_buffer_groups
+        self.external_buffers = [] if external_buffers is None else external_buffers
+        # What came after the FlatBuffer in the file (e.g. the zip of associated
+        # metadata files); the writer appends it again.
+        self.trailing_bytes = trailing_bytes
 
     # ---- convenience used by every later layer
     def op_code(self, op: Operator) -> OperatorCode:

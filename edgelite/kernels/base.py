@@ -11,7 +11,6 @@ of them. `invoke(ictx)` does only arithmetic, writing into the preallocated
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,18 +19,26 @@ from edgelite.errors import OpError
 from edgelite.format import ir
 
 
-@dataclass
 class TensorSpec:
     """What prepare sees of one tensor."""
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    type: int                          # ir.TensorType code
-    quant: ir.QuantParams | None = None
-    data: np.ndarray | None = None     # constant value (read-only), or None
-    is_variable: bool = False
-    dynamic: bool = False              # shape known only after invoke
+
+    def __init__(self, index: int, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                 type: int, quant: ir.QuantParams | None = None,
+                 data: np.ndarray | None = None, is_variable: bool = False,
+                 dynamic: bool = False):
+        self.index = index
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.type = type                # ir.TensorType code
+        self.quant = quant
+        self.data = data                # constant value (read-only), or None
+        self.is_variable = is_variable
+        self.dynamic = dynamic          # shape known only after invoke
+
+    def __repr__(self) -> str:
+        return (f"TensorSpec(index={self.index}, name={self.name!r}, shape={self.shape}, "
+                f"dtype={self.dtype}, type={self.type})")
 
     @property
     def is_const(self) -> bool:

@@ -8,8 +8,6 @@ overlapping lifetime occupies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 ALIGN = 64
@@ -19,13 +17,15 @@ def align_up(n: int, a: int = ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
-@dataclass
 class _Req:
-    size: int
-    first: int
-    last: int
-    name: str
-    offset: int = -1
+    __slots__ = ("first", "last", "name", "offset", "size")
+
+    def __init__(self, size: int, first: int, last: int, name: str, offset: int = -1):
+        self.size, self.first, self.last, self.name, self.offset = size, first, last, name, offset
+
+    def __repr__(self) -> str:
+        return (f"_Req(size={self.size}, first={self.first}, last={self.last}, "
+                f"name={self.name!r}, offset={self.offset})")
 
 
 class GreedyPlanner:

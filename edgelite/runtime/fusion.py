@@ -33,7 +33,6 @@ then holds its values in that order, under the same switch and the same caveat.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,16 +45,23 @@ def fusion_enabled() -> bool:
     return os.environ.get("EDGELITE_FUSE", "1") not in ("0", "")
 
 
-@dataclass
 class FusedGroup:
     """One fused chain: `nodes` (operator indices) run as `kernel` at max(nodes)."""
-    name: str
-    nodes: list[int]
-    inputs: list[int]           # tensor indices the kernel reads (x first)
-    outputs: list[int]          # tensor indices it writes
-    interior: list[int]         # tensors that are no longer computed
-    kernel: Kernel | None = None
-    options: dict = field(default_factory=dict)
+
+    def __init__(self, name: str, nodes: list[int], inputs: list[int], outputs: list[int],
+                 interior: list[int], kernel: Kernel | None = None,
+                 options: dict | None = None):
+        self.name = name
+        self.nodes = nodes
+        self.inputs = inputs            # tensor indices the kernel reads (x first)
+        self.outputs = outputs          # tensor indices it writes
+        self.interior = interior        # tensors that are no longer computed
+        self.kernel = kernel
+        self.options = {} if options is None else options
+
+    def __repr__(self) -> str:
+        return (f"FusedGroup({self.name!r}, nodes={self.nodes}, inputs={self.inputs}, "
+                f"outputs={self.outputs}, interior={self.interior})")
 
     @property
     def run_at(self) -> int:

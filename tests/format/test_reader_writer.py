@@ -6,7 +6,6 @@ developer machine has them in /tmp/lrt_models (CI does not).
 """
 from __future__ import annotations
 
-import dataclasses
 import glob
 import mmap
 import pathlib
@@ -30,7 +29,7 @@ LITERT_MODELS = sorted(pathlib.Path(p) for p in glob.glob("/tmp/lrt_models/*.tfl
 # ---------------------------------------------------------------- structural comparison
 
 def assert_same(a, b, path: str = "model", *, ignore: frozenset = frozenset()) -> None:
-    """Recursively compare two IR objects: dataclasses field by field, generated
+    """Recursively compare two IR objects: IR records field by field, generated
     `XxxT` option objects by vars(), numpy arrays by value (NaN equal to NaN)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         aa, bb = np.asarray(a), np.asarray(b)
@@ -38,12 +37,12 @@ def assert_same(a, b, path: str = "model", *, ignore: frozenset = frozenset()) -
         nan_ok = aa.dtype.kind in "fc" and bb.dtype.kind in "fc"
         assert np.array_equal(aa, bb, equal_nan=nan_ok), f"{path}: {aa!r} != {bb!r}"
         return
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+    if isinstance(a, ir._Record):
         assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
-        for f in dataclasses.fields(a):
-            if f.name in ignore:
+        for name in a._FIELDS:
+            if name in ignore:
                 continue
-            assert_same(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}", ignore=ignore)
+            assert_same(getattr(a, name), getattr(b, name), f"{path}.{name}", ignore=ignore)
         return
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
