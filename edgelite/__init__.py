@@ -8,7 +8,6 @@ from edgelite.errors import (
     UnsupportedOpError,
 )
 from edgelite.format.reader import load_model
-from edgelite.format.writer import save_model, to_bytes
 
 __version__ = "0.1.0"
 
@@ -27,8 +26,13 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The runtime is imported lazily so format-only users pay nothing for it.
+    # The runtime and the writer are imported when first used: a user who only runs a
+    # model never imports the writer (flatbuffers and the generated schema module,
+    # ~17 ms), one who only reads a model pays nothing for the runtime.
     if name == "Interpreter":
         from edgelite.runtime.interpreter import Interpreter
         return Interpreter
+    if name in ("save_model", "to_bytes"):
+        from edgelite.format import writer
+        return getattr(writer, name)
     raise AttributeError(f"module 'edgelite' has no attribute {name!r}")

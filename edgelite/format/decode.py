@@ -1,8 +1,13 @@
 """One pass over a .tflite FlatBuffer that checks it and decodes it.
 
 The result is what the generated object API builds (`ModelT.InitFromObj`), field by
-field: the same `*T` classes, the same defaults, scalars as Python numbers, strings
-as bytes, scalar vectors as read-only numpy views on the buffer (zero-copy). The
+field: objects of classes with the same names (`ModelT`, `Conv2DOptionsT`...), the
+same defaults, scalars as Python numbers, strings as bytes, scalar vectors as
+read-only numpy views on the buffer (zero-copy). The classes are plain `Decoded`
+subclasses made on first use from schema/tflite_tables.py, not the generated ones:
+importing the generated module and flatbuffers cost ~17 ms, a third of a small
+model's cold start; the writer turns them into the generated classes to pack them
+(`to_generated`). The
 generated code reads every field through FlatBuffers' generic accessors, a dozen
 Python calls each; here each table's vtable is unpacked once and each field is one
 precompiled struct read, driven by the same parsed `tflite.fbs` that the verifier
@@ -19,11 +24,12 @@ fields, and that decode and verify accept and reject the same mutated files.
 from __future__ import annotations
 
 import struct
+import threading
 
 import numpy as np
 
 from edgelite.format.fbs import Schema, load_schema
-from edgelite.format.schema import tflite_generated as fb
+from edgelite.format.schema.tflite_tables import DEFAULTS
 
 _FMT = {"bool": "?", "byte": "b", "ubyte": "B", "int8": "b", "uint8": "B",
         "short": "h", "ushort": "H", "int16": "h", "uint16": "H",
@@ -51,27 +57,80 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+class Decoded:
+    """Base of the classes of decoded tables: `<Table>T`, attributes as the generated
+    object API's (no methods: `to_generated` makes the generated object)."""
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{type(self).__name__}({inner})"
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def decoded_class(table: str) -> type:
+    """The Decoded subclass `<table>T`, one per table name."""
+    cls = _CLASSES.get(table)
+    if cls is None:
+        cls = _CLASSES[table] = type(table + "T", (Decoded,), {"__module__": __name__})
+    return cls
+
+
+def to_generated(value):
+    """value with every Decoded object (also inside lists and other Decoded objects)
+    replaced by the generated module's object of the same class and fields, which can
+    Pack itself; anything else as is."""
+    if isinstance(value, Decoded):
+        from edgelite.format.schema import tflite_generated as fb
+        cls = getattr(fb, type(value).__name__)
+        obj = cls.__new__(cls)
+        obj.__dict__.update({k: to_generated(v) for k, v in value.__dict__.items()})
+        return obj
+    if isinstance(value, list) and any(isinstance(v, (Decoded, list)) for v in value):
+        return [to_generated(v) for v in value]
+    return value
+
+
 class _Table:
     __slots__ = ("cls", "defaults", "fields")
 
 
-def _plans(schema: Schema, module) -> dict[str, _Table]:
-    plans: dict[str, _Table] = {}
-    for name in schema.tables:
-        p = _Table()
-        p.cls = getattr(module, name + "T")
-        p.defaults = dict(p.cls().__dict__)
-        plans[name] = p
-    for name, fields in schema.tables.items():
-        p = plans[name]
+class _Plans(dict):
+    """table name -> _Table, each made on first use (a model reads a few of the ~170
+    tables: its option tables and the structure around them). A plan and the nested
+    tables' plans it needs are built aside and published together, under a lock: a
+    thread never sees a half-made one."""
+
+    def __init__(self, schema: Schema):
+        super().__init__()
+        self.schema = schema
+        self.lock = threading.Lock()
+
+    def __missing__(self, name: str) -> _Table:
+        with self.lock:
+            if name not in self:
+                built: dict[str, _Table] = {}
+                self._build(name, built)
+                self.update(built)
+            return dict.__getitem__(self, name)
+
+    def _build(self, name: str, built: dict) -> _Table:
+        found = dict.get(self, name) or built.get(name)
+        if found is not None:
+            return found
+        schema = self.schema
+        p = built[name] = _Table()            # (first: a table may nest itself)
+        p.cls = decoded_class(name)
+        p.defaults = DEFAULTS[name]
         out = []
         fid = 0
-        for f in fields:
+        for f in schema.tables[name]:
             attr = _camel(f.name)
             members = schema.unions.get(f.type) if not f.vector else None
             if members is not None:
-                out.append((fid, _UNION, attr + "Type", attr,
-                            (fid + 1, [plans[m] for m in members])))
+                # union members' plans looked up when one is met (_PLANS[member])
+                out.append((fid, _UNION, attr + "Type", attr, (fid + 1, members)))
                 fid += 2
                 continue
             scalar = _FMT.get(schema.enums.get(f.type, f.type))
@@ -79,16 +138,16 @@ def _plans(schema: Schema, module) -> dict[str, _Table]:
             kind = _KINDS[f.vector, cat]
             arg = (np.dtype("<" + scalar) if kind == _VEC
                    else struct.Struct("<" + scalar) if kind == _SCALAR
-                   else plans[f.type] if cat == "table" else None)
+                   else self._build(f.type, built) if cat == "table" else None)
             if attr not in p.defaults:         # a field the object API leaves out
                 attr = None
             out.append((fid, kind, attr, None, arg))
             fid += 1
         p.fields = tuple(out)
-    return plans
+        return p
 
 
-_PLANS: dict[str, _Table] | None = None
+_PLANS: _Plans | None = None
 
 
 class _Decoder:
@@ -136,7 +195,7 @@ class _Decoder:
                 if code and uval:
                     if code > len(members) or uval + 4 > tbl_size:
                         raise _Malformed
-                    value = self.table(members[code - 1], self._target(pos + uval))
+                    value = self.table(_PLANS[members[code - 1]], self._target(pos + uval))
                 d[attr2] = value
                 continue
             if not vo:
@@ -194,12 +253,12 @@ class _Decoder:
         return bytes(self.b[at + 4:at + 4 + length])
 
 
-def decode_model(buf, n: int) -> fb.ModelT:
+def decode_model(buf, n: int) -> Decoded:
     """The ModelT of a .tflite buffer of n bytes; raises _Malformed (or struct.error)
     where fbs.verify would reject it. The file identifier is the caller's check."""
     global _PLANS
     if _PLANS is None:
-        _PLANS = _plans(load_schema("tflite.fbs"), fb)
+        _PLANS = _Plans(load_schema("tflite.fbs"))
     if n < 8:
         raise _Malformed
     dec = _Decoder(buf, n)

@@ -2,8 +2,10 @@
 
 Plain data classes: the reader and the builder produce them, the writer, the
 interpreter and the tools consume them. Builtin options are the typed
-objects of the generated schema module (`Conv2DOptionsT` and friends); their
-fields carry the schema's names (`stride_w`, `fused_activation_function`...).
+objects of the object API (`Conv2DOptionsT` and friends: format/decode.py's classes
+for a model read from a file, the generated module's for one made with the builder);
+their fields carry the schema's names in camelCase (`strideW`,
+`fusedActivationFunction`...).
 Constant data are numpy arrays; for a file that was memory-mapped they are
 read-only views on the map, never copies.
 """
@@ -13,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelite.format.schema import tflite_generated as fb
+from edgelite.format.schema import tflite_tables as fb
 
 TensorType = fb.TensorType
 BuiltinOperator = fb.BuiltinOperator

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import TensorType
+from edgelite.format.schema.tflite_tables import TensorType
 
 _BITS = {TensorType.INT4: 4, TensorType.UINT4: 4, TensorType.INT2: 2}
 

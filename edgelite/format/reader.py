@@ -16,9 +16,8 @@ import numpy as np
 
 from edgelite.errors import ModelError
 from edgelite.format import ir
-from edgelite.format.decode import _Malformed, decode_model
+from edgelite.format.decode import Decoded, _Malformed, decode_model
 from edgelite.format.fbs import load_schema, verify
-from edgelite.format.schema import tflite_generated as fb
 
 MAX_DIM = 2**31 - 1
 MAX_RANK = 16
@@ -65,7 +64,7 @@ def _scales_ok(scale: np.ndarray) -> bool:
     return not scale.size or bool(scale.min() >= 0) and bool(scale.max() < math.inf)
 
 
-def _quant(q: fb.QuantizationParametersT | None, where, shape) -> ir.QuantParams | None:
+def _quant(q: Decoded | None, where, shape) -> ir.QuantParams | None:
     """where(): the tensor's place for an error message (made only on an error)."""
     if q is None:
         return None
@@ -123,7 +122,7 @@ def load_model(source) -> ir.Model:
     return model
 
 
-def _convert(mt: fb.ModelT, buf, n: int, what: str) -> ir.Model:
+def _convert(mt: Decoded, buf, n: int, what: str) -> ir.Model:
     model = ir.Model(version=int(mt.version), description=_str(mt.description))
     model.buffers = []
     flat_end = 0

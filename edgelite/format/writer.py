@@ -7,6 +7,7 @@ import flatbuffers
 import numpy as np
 
 from edgelite.format import ir
+from edgelite.format.decode import to_generated
 from edgelite.format.schema import tflite_generated as fb
 
 
@@ -45,7 +46,7 @@ def _quant_t(q: ir.QuantParams | None):
     t.min = None if q.min is None else [float(v) for v in q.min]
     t.max = None if q.max is None else [float(v) for v in q.max]
     t.quantizedDimension = int(q.quantized_dimension)
-    t.details, t.detailsType = q.details, int(q.details_type)
+    t.details, t.detailsType = to_generated(q.details), int(q.details_type)
     return t
 
 
@@ -91,10 +92,10 @@ def to_model_t(model: ir.Model, placements: list[tuple[int, int]] | None = None
             tt.name = tensor.name
             tt.quantization = _quant_t(tensor.quantization)
             tt.isVariable = bool(tensor.is_variable)
-            tt.sparsity = tensor.sparsity
+            tt.sparsity = to_generated(tensor.sparsity)
             tt.shapeSignature = _ivec(tensor.shape_signature)
             tt.hasRank = bool(tensor.has_rank)
-            tt.variantTensors = tensor.variant_tensors
+            tt.variantTensors = to_generated(tensor.variant_tensors)
             tt.externalBuffer = int(tensor.external_buffer)
             st.tensors.append(tt)
         st.operators = []
@@ -102,8 +103,10 @@ def to_model_t(model: ir.Model, placements: list[tuple[int, int]] | None = None
             ot = fb.OperatorT()
             ot.opcodeIndex = int(op.opcode_index)
             ot.inputs, ot.outputs = _ivec(op.inputs), _ivec(op.outputs)
-            ot.builtinOptionsType, ot.builtinOptions = int(op.options_type), op.options
-            ot.builtinOptions2Type, ot.builtinOptions2 = int(op.options2_type), op.options2
+            ot.builtinOptionsType = int(op.options_type)
+            ot.builtinOptions = to_generated(op.options)
+            ot.builtinOptions2Type = int(op.options2_type)
+            ot.builtinOptions2 = to_generated(op.options2)
             ot.customOptions = (np.frombuffer(op.custom_options, np.uint8)
                                 if op.custom_options is not None else None)
             ot.customOptionsFormat = int(op.custom_options_format)
@@ -130,8 +133,8 @@ def to_model_t(model: ir.Model, placements: list[tuple[int, int]] | None = None
                 m.name, m.tensorIndex = name, int(idx)
                 dst.append(m)
         mt.signatureDefs.append(t)
-    mt.externalBufferGroups = model.external_buffer_groups or None
-    mt.externalBuffers = model.external_buffers or None
+    mt.externalBufferGroups = to_generated(model.external_buffer_groups) or None
+    mt.externalBuffers = to_generated(model.external_buffers) or None
     return mt
 
 

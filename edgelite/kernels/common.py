@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 
 # (low, high) bounds of each fused activation in float.
 ACTIVATION_RANGE = {

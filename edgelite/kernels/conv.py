@@ -30,7 +30,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import (
     ACTIVATION_RANGE,

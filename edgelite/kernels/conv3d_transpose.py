@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import Padding
+from edgelite.format.schema.tflite_tables import Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import conv_output_size
 from edgelite.kernels.conv import (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
+from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
 from edgelite.kernels.base import Kernel
 from edgelite.kernels.common import MaximumInplace, activation_code, broadcast_shape
 from edgelite.kernels.registry import register

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import (
+from edgelite.format.schema.tflite_tables import (
     ActivationFunctionType,
     MirrorPadMode,
     TensorType,

@@ -27,7 +27,8 @@ def _same(a, b, path: str) -> None:
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), path     # NaN-safe
         return
     if hasattr(a, "__dict__") and hasattr(b, "__dict__"):
-        assert type(a) is type(b), path
+        # decode's classes (decode.Decoded) carry the generated classes' names
+        assert type(a).__name__ == type(b).__name__, path
         assert a.__dict__.keys() == b.__dict__.keys(), path
         for k in a.__dict__:
             _same(a.__dict__[k], b.__dict__[k], f"{path}.{k}")
@@ -137,3 +138,50 @@ def test_a_bad_file_is_still_explained_by_path():
     data[root:root + 4] = (0x7FFFFFF0).to_bytes(4, "little")     # the root's vtable offset
     with pytest.raises(ModelError, match="malformed FlatBuffer at Model"):
         load_model(bytes(data))
+
+
+def test_tables_module_is_what_gen_schema_writes():
+    """schema/tflite_tables.py (the enums and object-API defaults decode reads) is the
+    text scripts/gen_schema.py makes from the generated module, so the two agree."""
+    import importlib.util
+
+    from edgelite.format.schema import tflite_tables
+    spec = importlib.util.spec_from_file_location("gen_schema",
+                                                  ROOT.parent / "scripts" / "gen_schema.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert Path(tflite_tables.__file__).read_text() == gen.tables_source(fb)
+
+
+def test_decoded_objects_pack_as_the_generated_ones():
+    """decode's classes carry no Pack: the writer turns them into the generated
+    objects, fields and nested tables included."""
+    buf, _keep, _ = _bytes_view(MODELS[0])
+    mt = decode.decode_model(buf, len(buf))
+    gen = decode.to_generated(mt)
+    assert type(gen) is fb.ModelT
+    _same(gen, mt, "Model")
+    op = gen.subgraphs[0].operators[0]
+    assert op.builtinOptions is None or type(op.builtinOptions).__module__ == fb.__name__
+
+
+def test_running_a_model_imports_neither_flatbuffers_nor_the_generated_module():
+    import json
+    import subprocess
+    import sys
+    code = """
+import json, sys
+import numpy as np
+import edgelite
+it = edgelite.Interpreter(model_path=sys.argv[1])
+it.allocate_tensors()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.startswith("flatbuffers") or m.endswith("tflite_generated"))))
+"""
+    for path in MODELS[:3]:
+        r = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                           check=True)
+        assert json.loads(r.stdout.strip().splitlines()[-1]) == [], path

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from edgelite.format.schema.tflite_generated import Padding, TensorType
+from edgelite.format.schema.tflite_tables import Padding, TensorType
 from edgelite.kernels import conv as _conv_module
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size

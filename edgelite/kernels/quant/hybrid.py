@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.format import ir
-from edgelite.format.schema.tflite_generated import ActivationFunctionType, Padding
+from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
 from edgelite.kernels.conv import _FC_COPY_BATCH, clamp_inplace, compiled_tier

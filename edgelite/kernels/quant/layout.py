@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import ActivationFunctionType
+from edgelite.format.schema.tflite_tables import ActivationFunctionType
 from edgelite.kernels.quant.fixedpoint import round_half_away_f32
 from edgelite.kernels.registry import register
 from edgelite.kernels.shape import (

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from edgelite.format.schema.tflite_generated import Padding
+from edgelite.format.schema.tflite_tables import Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, conv_output_size
 from edgelite.kernels.quant.qutil import (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.format.schema.tflite_generated import ActivationFunctionType as Act
+from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import (
     activation_code,
