@@ -77,6 +77,13 @@ def decoded_class(table: str) -> type:
     return cls
 
 
+def __getattr__(name: str):
+    # `<Table>T` by name, made if need be: pickle finds decoded objects' classes here
+    if name.endswith("T") and name[:-1] in DEFAULTS:
+        return decoded_class(name[:-1])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def to_generated(value):
     """value with every Decoded object (also inside lists and other Decoded objects)
     replaced by the generated module's object of the same class and fields, which can

@@ -185,3 +185,13 @@ print(json.dumps(sorted(m for m in sys.modules
         r = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
                            check=True)
         assert json.loads(r.stdout.strip().splitlines()[-1]) == [], path
+
+
+def test_decoded_objects_pickle():
+    """A decoded options object pickles (its class is found by name, made if need be)."""
+    import pickle
+    buf, _keep, _ = _bytes_view(MODELS[0])
+    mt = decode.decode_model(buf, len(buf))
+    opts = [op.builtinOptions for op in mt.subgraphs[0].operators if op.builtinOptions]
+    back = pickle.loads(pickle.dumps(opts))
+    _same(back, opts, "options")
