@@ -124,3 +124,38 @@ print(json.dumps([lazy, full]))
 """
     lazy, full = _run(code)
     assert lazy == full
+
+
+def test_threads_resolving_at_once_in_a_fresh_process():
+    """Interpreters built at the same time in several threads, in a process that has
+    imported no kernel family yet (lazy imports, decode's lazily built table plans),
+    run and agree with one built alone."""
+    code = """
+import glob, json, threading
+import numpy as np
+import edgelite
+models = sorted(glob.glob(%r + "/*.tflite"))
+outs, errors = {}, []
+def run(key, path):
+    try:
+        it = edgelite.Interpreter(model_path=path)
+        it.allocate_tensors()
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], np.ones(d["shape"], d["dtype"]))
+        it.invoke()
+        outs[key] = it.get_tensor(it.get_output_details()[0]["index"]).tolist()
+    except Exception as e:
+        errors.append(f"{path}: {e!r}")
+threads = [threading.Thread(target=run, args=((p, i), p)) for i in range(2) for p in models]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+same = all(outs[(p, 0)] == outs[(p, 1)] for p in models if (p, 0) in outs and (p, 1) in outs)
+print(json.dumps([errors, len(outs), same]))
+"""
+    import pathlib
+    models = str(pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "models")
+    errors, count, same = _run(code % models)
+    assert errors == []
+    assert count >= 2 and same
