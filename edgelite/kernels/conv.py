@@ -24,6 +24,7 @@ compiled.py's kernels (compiled_gemm's vector kernel for 3x3, multiplier 1).
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import sys
 
@@ -60,6 +61,23 @@ COMPILED_MIN_OUTPUT = 3072
 # 4x4x32 outputs, ~7.7 -> ~2.5 us). Models of small nodes alone still never load numba.
 COMPILED_SMALL_OUTPUT = 256
 _COMPILED_WANTED = None
+
+
+@contextlib.contextmanager
+def numpy_tier_preferred():
+    """Within: nodes prepared here run on the numpy tier, unless the environment sets
+    EDGELITE_COMPILED (then it decides). For a command that invokes a model once, where
+    importing and starting numba (~0.45 s a process, docs/performance.md "Cold start")
+    is never paid back."""
+    global _COMPILED_WANTED
+    import os
+    before = _COMPILED_WANTED
+    if "EDGELITE_COMPILED" not in os.environ:
+        _COMPILED_WANTED = False
+    try:
+        yield
+    finally:
+        _COMPILED_WANTED = before
 
 
 def compiled_tier(output_size: int, small_ok: bool = False):

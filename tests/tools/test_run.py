@@ -262,3 +262,31 @@ def test_help_describes_inputs():
     for word in ("--input", "Pillow", "--mean", "--signature", "--top-k", "--json", "--output",
                  "--seed"):
         assert word in r.stdout
+
+
+def _numba_loaded_by_run(*flags, env_extra=None) -> bool:
+    """Whether `edgelite run` on the keyword-spotting fixture (nodes big enough for the
+    compiled tier) imports numba, in a fresh process."""
+    import os
+    code = ("import sys; from edgelite.tools import run; "
+            f"code = run.main([{str(FIXTURES / 'kws_int8.tflite')!r}, '--json', *{list(flags)!r}]); "
+            "print('NUMBA' if 'numba' in sys.modules else 'NO-NUMBA', code)")
+    env = {k: v for k, v in os.environ.items() if k != "EDGELITE_COMPILED"}
+    env.update(env_extra or {})
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       check=True, timeout=300)
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.endswith(" 0"), r.stdout + r.stderr
+    return last.startswith("NUMBA")
+
+
+def test_run_starts_on_the_numpy_tier_unless_asked():
+    """One invoke never pays numba's ~0.45 s start back: `run` prepares on the numpy
+    tier; --compiled or EDGELITE_COMPILED=1 asks for the compiled one."""
+    import importlib.util
+    have_numba = importlib.util.find_spec("numba") is not None
+    assert not _numba_loaded_by_run()
+    assert _numba_loaded_by_run("--compiled") == have_numba
+    assert _numba_loaded_by_run(env_extra={"EDGELITE_COMPILED": "1"}) == have_numba
