@@ -131,13 +131,16 @@ def load_all() -> None:
     _loaded = True
 
 
+_ops_loaded: set[str] = set()
+
+
 def load_op(name: str) -> None:
     """Import the kernel families that register `name` (a builtin op name, or
     "custom:" + a custom op's name); every family for a name the table does not know
     (so that what is missing is missing for certain). A family registering an op
     another one registers too subclasses that one's kernel (it imports it first), so
     the kernel that wins does not depend on the order families were imported in."""
-    if _loaded:
+    if _loaded or name in _ops_loaded:
         return
     families = _OP_FAMILIES.get(name)
     if families is None:
@@ -145,6 +148,7 @@ def load_op(name: str) -> None:
         return
     for family in families:
         _import_family(family)
+    _ops_loaded.add(name)
 
 
 # The input whose type decides the variant, where it is not input 0.
