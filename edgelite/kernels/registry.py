@@ -179,7 +179,8 @@ class OpResolver:
             name = code.custom_code or ""
             if name in self.custom:
                 return self.custom[name], ""
-            load_op("custom:" + name)
+            if name not in CUSTOM:      # (one registered from Python needs no import)
+                load_op("custom:" + name)
             if name in CUSTOM:
                 cls, lo, hi = CUSTOM[name]
                 return cls, ""
