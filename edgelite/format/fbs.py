@@ -81,6 +81,14 @@ def parse_schema(text: str) -> Schema:
 
 @functools.cache
 def load_schema(filename: str) -> Schema:
+    if filename == "tflite.fbs":
+        # parsed already, by scripts/gen_schema.py (tests/format/test_decode.py checks)
+        from edgelite.format.schema import tflite_tables as t
+        schema = Schema()
+        schema.root, schema.identifier = t.SCHEMA_ROOT, t.SCHEMA_IDENTIFIER
+        schema.enums, schema.unions = dict(t.SCHEMA_ENUMS), dict(t.SCHEMA_UNIONS)
+        schema.tables = {k: [Field(*f) for f in v] for k, v in t.SCHEMA_TABLES.items()}
+        return schema
     # (os.path, not pathlib: importing pathlib cost ~6 ms of every cold start)
     with open(os.path.join(os.path.dirname(__file__), "schema", filename),
               encoding="utf-8") as f:

@@ -195,3 +195,14 @@ def test_decoded_objects_pickle():
     opts = [op.builtinOptions for op in mt.subgraphs[0].operators if op.builtinOptions]
     back = pickle.loads(pickle.dumps(opts))
     _same(back, opts, "options")
+
+
+def test_stored_schema_is_the_parsed_text():
+    """fbs.load_schema("tflite.fbs") reads the parse stored in tflite_tables.py: the same
+    schema as parsing tflite.fbs now."""
+    from edgelite.format import fbs
+    stored = fbs.load_schema("tflite.fbs")
+    text = (Path(fbs.__file__).parent / "schema" / "tflite.fbs").read_text()
+    parsed = fbs.parse_schema(text)
+    for attr in ("root", "identifier", "enums", "unions", "tables"):
+        assert getattr(stored, attr) == getattr(parsed, attr), attr
