@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 from edgelite.format import ir
 
-# Kernel family modules and the ops (and "custom:" ops) each registers, any variant.
-# A resolver imports only the families of the ops it is asked for (a model's ops):
-# importing all of them costs ~40 ms, most of a small model's cold start.
+# Kernel family modules and what each registers: "OP" (the generic kernel),
+# "OP/quantized", "OP/hybrid", "custom:NAME". A resolver imports only the families of
+# the (op, variant) pairs it is asked for (a model's): importing all of them costs
+# ~40 ms, most of a small model's cold start, and an int8 model needs no float kernel
+# family (nor a float model the quantized ones) unless a variant falls back to it.
 # tests/kernels/test_registry.py checks this table against what importing every family
 # registers.
 _FAMILY_OPS: dict[str, tuple[str, ...]] = {
@@ -58,21 +60,31 @@ _FAMILY_OPS: dict[str, tuple[str, ...]] = {
                      "HASHTABLE_IMPORT", "HASHTABLE_LOOKUP", "HASHTABLE_SIZE",
                      "LSH_PROJECTION", "MULTINOMIAL", "RANDOM_STANDARD_NORMAL",
                      "RANDOM_UNIFORM", "SKIP_GRAM"),
-    "quant.conv": ("BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
-                   "TRANSPOSE_CONV"),
-    "quant.pool": ("AVERAGE_POOL_2D", "MAX_POOL_2D"),
-    "quant.elementwise": ("ADD", "DIV", "EQUAL", "GREATER", "GREATER_EQUAL", "LESS",
-                          "LESS_EQUAL", "MUL", "NOT_EQUAL", "PRELU", "SQUARED_DIFFERENCE",
-                          "SUB"),
-    "quant.activations": ("ABS", "ELU", "EXP", "GELU", "HARD_SWISH", "L2_NORMALIZATION",
-                          "LEAKY_RELU", "LOG", "LOGISTIC", "LOG_SOFTMAX", "RELU", "RELU6",
-                          "RELU_0_TO_1", "RELU_N1_TO_1", "RSQRT", "SOFTMAX", "SQRT", "TANH"),
-    "quant.reduce": ("MEAN", "REDUCE_PROD", "SUM"),
-    "quant.misc": ("RESIZE_BILINEAR",),
-    "quant.rnn": ("BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN", "LSTM", "RNN",
-                  "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN"),
-    "quant.hybrid": ("BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"),
-    "quant.layout": ("CONCATENATION",),
+    "quant.conv": ("BATCH_MATMUL/quantized", "CONV_2D/quantized",
+                   "DEPTHWISE_CONV_2D/quantized", "FULLY_CONNECTED/quantized",
+                   "TRANSPOSE_CONV/quantized"),
+    "quant.pool": ("AVERAGE_POOL_2D/quantized", "MAX_POOL_2D/quantized"),
+    "quant.elementwise": ("ADD/quantized", "DIV/quantized", "EQUAL/quantized",
+                          "GREATER/quantized", "GREATER_EQUAL/quantized", "LESS/quantized",
+                          "LESS_EQUAL/quantized", "MUL/quantized", "NOT_EQUAL/quantized",
+                          "PRELU/quantized", "SQUARED_DIFFERENCE/quantized", "SUB/quantized"),
+    "quant.activations": ("ABS/quantized", "ELU/quantized", "EXP/quantized", "GELU/quantized",
+                          "HARD_SWISH/quantized", "L2_NORMALIZATION/quantized",
+                          "LEAKY_RELU/quantized", "LOG/quantized", "LOGISTIC/quantized",
+                          "LOG_SOFTMAX/quantized", "RELU/quantized", "RELU6/quantized",
+                          "RELU_0_TO_1/quantized", "RELU_N1_TO_1/quantized",
+                          "RSQRT/quantized", "SOFTMAX/quantized", "SQRT/quantized",
+                          "TANH/quantized"),
+    "quant.reduce": ("MEAN/quantized", "REDUCE_PROD/quantized", "SUM/quantized"),
+    "quant.misc": ("RESIZE_BILINEAR/quantized",),
+    "quant.rnn": ("BIDIRECTIONAL_SEQUENCE_LSTM/hybrid", "BIDIRECTIONAL_SEQUENCE_RNN/hybrid",
+                  "LSTM/hybrid", "LSTM/quantized", "RNN/hybrid", "SVDF/hybrid",
+                  "SVDF/quantized", "UNIDIRECTIONAL_SEQUENCE_LSTM/hybrid",
+                  "UNIDIRECTIONAL_SEQUENCE_LSTM/quantized",
+                  "UNIDIRECTIONAL_SEQUENCE_RNN/hybrid"),
+    "quant.hybrid": ("BATCH_MATMUL/hybrid", "CONV_2D/hybrid", "DEPTHWISE_CONV_2D/hybrid",
+                     "FULLY_CONNECTED/hybrid"),
+    "quant.layout": ("CONCATENATION/quantized",),
     "quant.int4": ("EMBEDDING_LOOKUP",),
 }
 FAMILIES = list(_FAMILY_OPS)
@@ -135,16 +147,19 @@ _ops_loaded: set[str] = set()
 
 
 def load_op(name: str) -> None:
-    """Import the kernel families that register `name` (a builtin op name, or
-    "custom:" + a custom op's name); every family for a name the table does not know
-    (so that what is missing is missing for certain). A family registering an op
-    another one registers too subclasses that one's kernel (it imports it first), so
-    the kernel that wins does not depend on the order families were imported in."""
+    """Import the kernel families that register `name`: a builtin op name (its generic
+    kernel), "OP/quantized" or "OP/hybrid" (that variant), or "custom:" + a custom op's
+    name. A variant no family registers imports nothing; every family is imported for
+    an op or custom name the table does not know (so that what is missing is missing
+    for certain). A family registering an op another one registers too subclasses that
+    one's kernel (it imports it first), so the kernel that wins does not depend on the
+    order families were imported in."""
     if _loaded or name in _ops_loaded:
         return
     families = _OP_FAMILIES.get(name)
     if families is None:
-        load_all()
+        if "/" not in name:
+            load_all()
         return
     for family in families:
         _import_family(family)
@@ -188,19 +203,22 @@ class OpResolver:
         name = ir.op_name(code.builtin_code)
         if self.only is not None and name not in self.only:
             return None, f"{name} is not in this resolver's selection"
-        load_op(name)
-        entry = BUILTINS.get(name)
         tensors = list(input_tensors or [])
         data = _DATA_INPUT.get(name, 0)
         first = tensors[data] if len(tensors) > data else None
         w = _WEIGHT_INPUT.get(name, 1)
         weights = tensors[w] if len(tensors) > w else None
-        if first is not None and first.type in _QUANT_TYPES and _quantized(first) \
-                and name in QUANTIZED:
-            entry = QUANTIZED[name]
+        entry = None
+        if first is not None and first.type in _QUANT_TYPES and _quantized(first):
+            load_op(name + "/quantized")
+            entry = QUANTIZED.get(name)
         elif (first is not None and first.type == ir.TensorType.FLOAT32 and weights is not None
-              and weights.type in _WEIGHT_TYPES and name in HYBRID):
-            entry = HYBRID[name]
+              and weights.type in _WEIGHT_TYPES):
+            load_op(name + "/hybrid")
+            entry = HYBRID.get(name)
+        if entry is None:       # the generic kernel (also when the variant has none)
+            load_op(name)
+            entry = BUILTINS.get(name)
         if entry is None:
             return None, f"builtin op {name} has no edgelite kernel"
         cls, lo, hi = entry
