@@ -23,8 +23,8 @@ fields, and that decode and verify accept and reject the same mutated files.
 """
 from __future__ import annotations
 
+import _thread
 import struct
-import threading
 
 import numpy as np
 
@@ -112,7 +112,7 @@ class _Plans(dict):
     def __init__(self, schema: Schema):
         super().__init__()
         self.schema = schema
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
 
     def __missing__(self, name: str) -> _Table:
         with self.lock:

@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-import threading
+import _thread
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -97,7 +97,7 @@ def max_abs(dtype, zero_point: int = 0) -> int:
 
 
 # ------------------------------------------------------------------ requantization
-_POOL = threading.local()
+_POOL = _thread._local()          # (what threading.local is)
 # Bumped whenever any thread's pool regrows a buffer: views cached on a pool buffer
 # (Requantizer._wide_steps) are then rebuilt on the new one.
 _POOL_GEN = [0]
@@ -633,7 +633,7 @@ class Requantizer:
         with it), made again after any pool buffer regrows (_POOL_GEN): for argument
         tuples holding views of this thread's pool buffers."""
         per = self.__dict__.setdefault("_wsteps", {})
-        tid = threading.get_ident()
+        tid = _thread.get_ident()
         entry = per.get(tid)
         if entry is not None and entry[0] == _POOL_GEN[0]:
             found = entry[1].get(key)
