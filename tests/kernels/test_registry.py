@@ -49,7 +49,8 @@ def test_family_table_is_what_the_families_register():
         found.setdefault(module, set()).add(op)
     assert set(found) <= set(table), f"families missing from the table: {set(found) - set(table)}"
     for family, ops in table.items():
-        assert set(ops) == found.get(family, set()), family
+        assert set(ops) == found.get(family, set()), (
+            f"registry._FAMILY_OPS[{family!r}] should be {tuple(sorted(found.get(family, ())))}")
     for ops in table.values():
         for op in ops:
             assert op.startswith("custom:") or op.split("/")[0] in ir.OP_CODES, op
