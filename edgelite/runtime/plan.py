@@ -11,6 +11,7 @@ input shapes change.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -346,7 +347,7 @@ class SubgraphExecutor:
         scratch_reqs = []
         for oi in range(min(self._deferred_from, n_ops)):
             for k, (shape, dtype) in enumerate(self._node_scratch(oi)):
-                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                nbytes = math.prod(int(d) for d in shape) * dtype.itemsize
                 scratch_reqs.append((oi, k, planner.add_buffer(nbytes, oi + 1, oi + 1,
                                                                f"scratch {oi}.{k}")))
         size = planner.arena_size()
