@@ -64,14 +64,22 @@ def _scales_ok(scale: np.ndarray) -> bool:
     return not scale.size or bool(scale.min() >= 0) and bool(scale.max() < math.inf)
 
 
+# the (read-only, shared) arrays of a quantization table without scales / zero points:
+# TensorFlow writes one for every float tensor
+_NO_SCALE = np.zeros(0, np.float32)
+_NO_SCALE.flags.writeable = False
+_NO_ZERO_POINT = np.zeros(0, np.int64)
+_NO_ZERO_POINT.flags.writeable = False
+
+
 def _quant(q: Decoded | None, where, shape) -> ir.QuantParams | None:
     """where(): the tensor's place for an error message (made only on an error)."""
     if q is None:
         return None
-    scale = np.asarray(q.scale if q.scale is not None and not isinstance(q.scale, int) else [],
-                       dtype=np.float32)
-    zp = np.asarray(q.zeroPoint if q.zeroPoint is not None and not isinstance(q.zeroPoint, int)
-                    else [], dtype=np.int64)
+    scale = q.scale
+    scale = _NO_SCALE if scale is None or isinstance(scale, int) else np.asarray(scale, np.float32)
+    zp = q.zeroPoint
+    zp = _NO_ZERO_POINT if zp is None or isinstance(zp, int) else np.asarray(zp, np.int64)
     qmin = None if q.min is None or isinstance(q.min, int) else np.asarray(q.min, np.float32)
     qmax = None if q.max is None or isinstance(q.max, int) else np.asarray(q.max, np.float32)
     qp = ir.QuantParams(scale=scale, zero_point=zp, quantized_dimension=int(q.quantizedDimension),
@@ -125,19 +133,15 @@ def load_model(source) -> ir.Model:
 def _convert(mt: Decoded, buf, n: int, what: str) -> ir.Model:
     model = ir.Model(version=int(mt.version), description=_str(mt.description))
     model.buffers = []
-    flat_end = 0
-    base = np.frombuffer(buf, dtype=np.uint8, count=1).__array_interface__["data"][0]
     for bi, bt in enumerate(mt.buffers or []):
         b = ir.Buffer(offset=int(bt.offset), size=int(bt.size))
         if bt.data is not None and not isinstance(bt.data, int):
             b.data = bt.data  # np.frombuffer view, zero-copy
-            flat_end = max(flat_end, _array_end(b.data, base))
         elif b.offset > 1:
             if b.offset + b.size > n:
                 raise ModelError(f"{what}: buffer {bi} claims bytes [{b.offset}, "
                                  f"{b.offset + b.size}) of a {n}-byte file")
             b.data = np.frombuffer(buf, dtype=np.uint8, count=b.size, offset=b.offset)
-            flat_end = max(flat_end, b.offset + b.size)   # the model's bytes end here
         model.buffers.append(b)
     if not model.buffers:
         model.buffers = [ir.Buffer()]
@@ -203,9 +207,20 @@ def _convert(mt: Decoded, buf, n: int, what: str) -> ir.Model:
     # Trailing bytes (e.g. a zip of associated files) start after the last
     # byte the FlatBuffer uses; only the metadata zip convention needs them.
     start = _appended_zip_start(buf, n)
-    if start is not None and start >= flat_end:
+    if start is not None and start >= _flat_end(model.buffers, buf):
         model.trailing_bytes = bytes(buf[start:n])
     return model
+
+
+def _flat_end(buffers: list, buf) -> int:
+    """Where the model's bytes end: past the last buffer's data (inside the FlatBuffer
+    or at an offset past it). Asked only when an appended zip was found."""
+    base = np.frombuffer(buf, dtype=np.uint8, count=1).__array_interface__["data"][0]
+    end = 0
+    for b in buffers:
+        if b.data is not None:      # (a view of buf, inline or at the buffer's offset)
+            end = max(end, _array_end(b.data, base))
+    return end
 
 
 def _appended_zip_start(buf, n: int) -> int | None:

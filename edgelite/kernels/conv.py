@@ -41,6 +41,7 @@ from edgelite.kernels.common import (
     conv_output_size,
     maximum_inplace,
     scalar0,
+    transposed_copy,
 )
 from edgelite.kernels.registry import register
 
@@ -815,7 +816,7 @@ class Conv2D(_ImageToColumnsConv):
         oc = w.shape[0]
         if self.groups == 1:
             # [O, KH, KW, I] -> [KH*KW*I, O], the im2col column order.
-            return np.ascontiguousarray(w.reshape(oc, -1).T)
+            return transposed_copy(w.reshape(oc, -1))
         g = self.groups
         return np.ascontiguousarray(w.reshape(g, oc // g, -1).transpose(0, 2, 1))
 

@@ -490,3 +490,34 @@ def test_fully_connected_gemm_equals_numpy_tier(batch, k, units, act, has_bias, 
         assert got.shape == numpy_tier.shape
         assert_close(got.reshape(batch, units), want)
         assert_close(got, numpy_tier.astype(np.float64))
+
+
+@needs_numba
+@pytest.mark.parametrize("layout", ["view of [N, K] rows", "C-contiguous [K, N]"])
+def test_pack_panels_layout(layout):
+    """Panels hold w's columns 16 * nv at a time, [K, 16 nv] each, the last zero padded,
+    whether w is a convolution filter's transposed view or a contiguous matrix."""
+    from edgelite.kernels import compiled_gemm as cg
+    rng = np.random.default_rng(3)
+    for k, n in [(1, 1), (3, 16), (27, 32), (5, 100), (64, 17), (10, 48), (7, 0)]:
+        rows = rng.standard_normal((n, k)).astype(np.float32)
+        w = rows.T if layout.startswith("view") else np.ascontiguousarray(rows.T)
+        for nv in (1, 2, 3, 4):
+            nr = 16 * nv
+            panels = cg.pack_panels(w, nv)
+            assert panels.shape == (-(-n // nr), k, nr) and panels.flags.c_contiguous
+            for p in range(panels.shape[0]):
+                width = min(nr, n - p * nr)
+                np.testing.assert_array_equal(panels[p, :, :width], w[:, p * nr:p * nr + width])
+                assert not panels[p, :, width:].any()
+
+
+def test_transposed_copy():
+    from edgelite.kernels.common import transposed_copy
+    rng = np.random.default_rng(4)
+    for shape in [(1, 1), (63, 5), (64, 9), (65, 3), (200, 130), (0, 4), (4, 0)]:
+        w = rng.integers(-128, 128, shape).astype(np.int8)
+        for dtype in (None, np.float32):
+            t = transposed_copy(w, dtype)
+            assert t.flags.c_contiguous and t.dtype == (w.dtype if dtype is None else dtype)
+            np.testing.assert_array_equal(t, w.T.astype(t.dtype))
