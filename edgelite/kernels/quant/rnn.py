@@ -24,9 +24,11 @@ import numpy as np
 from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import (
+    _clip,
     activation_code,
     apply_activation,
     check_activation,
+    scalar0,
 )
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.arith import rounding_divide_by_pot
@@ -318,7 +320,7 @@ class _HybridLstmCell:
                 np.multiply(accv[:, gc], accv[:, gi], out=tmp)
             c += tmp
             if self.cell_clip > 0:
-                np.clip(c, -np.float32(self.cell_clip), np.float32(self.cell_clip), out=c)
+                _clip(c, scalar0(-self.cell_clip, np.float32), scalar0(self.cell_clip, np.float32), out=c)
             if self.use_peephole:
                 accv[:, go] += self.peep[2] * c
             if self.use_ln:
@@ -332,7 +334,7 @@ class _HybridLstmCell:
                 h[...] = 0 if self.proj_bias is None else self.proj_bias
                 self.proj.accumulate(h, self.proj.quantize(tmp, self.asymmetric))
                 if self.proj_clip > 0:
-                    np.clip(h, -np.float32(self.proj_clip), np.float32(self.proj_clip), out=h)
+                    _clip(h, scalar0(-self.proj_clip, np.float32), scalar0(self.proj_clip, np.float32), out=h)
             np.copyto(out_tb[t], h)
 
 
