@@ -233,7 +233,6 @@ class SubgraphExecutor:
         self._groups, self._fused_away, self._interior = {}, {}, {}
         if self.runtime._preserve_all or self.runtime._reference or not fusion_enabled():
             return
-        from edgelite.kernels.fused import make_kernel
         limit = min(self._deferred_from, len(self.sg.operators))
         view = fusion_graph(self, limit)
         for conv, pool, _t in clamp_moves(self, limit, view):
@@ -248,6 +247,8 @@ class SubgraphExecutor:
                     and hasattr(ck, "take_row_parity") and ck.take_row_parity()):
                 pk.use_row_parity()
         for g in find_groups(self, limit, view):
+            # (imported when a chain is found: ~1 ms of a cold start otherwise)
+            from edgelite.kernels.fused import make_kernel
             run = g.run_at
             nodes = ", ".join(str(n) for n in g.nodes)
             ctx = PrepareContext(
