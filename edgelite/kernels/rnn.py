@@ -401,12 +401,16 @@ class _LstmCell:
         sig_gates = accv[:, :n_sig] if self.sigmoid_first else None
         if_gates = (None if sig_gates is not None else
                     accv[:, gi:gf + 1] if gi is not None and gf == gi + 1 else None)
+        # The hidden state is written straight into the step's output row and read from
+        # there by the next step's recurrent product; the state tensor h gets the last
+        # one after the loop (a copy a step fewer)
+        hv = h
         for step in range(T):
             t = step if forward else T - 1 - step
             if self.diag:
-                np.multiply(h[:, None, :], self.w_rec.array.reshape(G, C), out=accv)
+                np.multiply(hv[:, None, :], self.w_rec.array.reshape(G, C), out=accv)
             else:
-                np.matmul(h, self.w_rec.array, out=acc)
+                np.matmul(hv, self.w_rec.array, out=acc)
             acc += xproj_tb[t]
             if self.use_peephole:
                 if gi is not None:
@@ -443,16 +447,18 @@ class _LstmCell:
                 _layer_norm(accv[:, go], self.ln.array[go], self.bias.array[go])
             if sig_gates is None:
                 sigmoid(accv[:, go])
-            # (without a projection the product goes straight into h)
+            # (without a projection the product goes straight into the output row)
+            hv = out_tb[t]
             _hidden(c, accv[:, go], accv[:, gc], act, tmp,
-                    tmp if self.proj is not None else h)
+                    tmp if self.proj is not None else hv)
             if self.proj is not None:
-                np.matmul(tmp, self.proj.array, out=h)
+                np.matmul(tmp, self.proj.array, out=hv)
                 if self.proj_bias is not None:
-                    h += self.proj_bias.array
+                    hv += self.proj_bias.array
                 if self.proj_clip > 0:
-                    _clip_ufunc(h, *self.proj_bounds, out=h)
-            np.copyto(out_tb[t], h)
+                    _clip_ufunc(hv, *self.proj_bounds, out=hv)
+        if hv is not h:
+            np.copyto(h, hv)
 
     def _stale_cell_gate(self, accv, xproj_t, zero_rows, aux_zero_rows) -> None:
         """Activation NONE: LiteRT's gate buffer ends up holding a partial sum when its
