@@ -36,8 +36,19 @@ import numpy as np
 from edgelite.format import ir
 from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
-from edgelite.kernels.conv import _FC_COPY_BATCH, clamp_inplace, compiled_tier
+from edgelite.kernels.common import (
+    MaximumInplace,
+    activation_code,
+    batch_matmul_shapes,
+    conv_output_size,
+)
+from edgelite.kernels.conv import (
+    _FC_COPY_BATCH,
+    _clip_ufunc,
+    clamp_inplace,
+    clip_bounds,
+    compiled_tier,
+)
 from edgelite.kernels.quant.dynamic import (
     OneRow,
     Scratch,
@@ -149,6 +160,24 @@ class _Quantizer:
 def _clamp(out: np.ndarray, code: int) -> None:
     """CalculateActivationRange (conv kernels): only the clipping activations act."""
     clamp_inplace(out, _CLAMPS.get(code, (None, None)))
+
+
+class _Clamp:
+    """_clamp(out, code) for one node: its operands looked up once (a RELU's maximum
+    with a shared 0-d bound, a RELU6's clip ufunc with 0-d bounds, nothing for NONE):
+    ~2 us a call less than the generic path on a few hundred values."""
+    __slots__ = ("bounds", "relu")
+
+    def __init__(self, code: int):
+        lo, hi = _CLAMPS.get(code, (None, None))
+        self.relu = MaximumInplace(lo) if lo is not None and hi is None else None
+        self.bounds = clip_bounds((lo, hi)) if lo is not None and hi is not None else None
+
+    def __call__(self, out: np.ndarray) -> None:
+        if self.relu is not None:
+            self.relu(out)
+        elif self.bounds is not None:
+            _clip_ufunc(out, *self.bounds, out=out)
 
 
 def _channel_scales(ctx: PrepareContext, w, channels: int, axis: int) -> np.ndarray:
@@ -285,7 +314,8 @@ class HybridFullyConnected(Kernel):
                 np.matmul(q, self.wt, out=dot)
                 dot *= self.scale
                 np.add(self.base, dot, out=out)
-            _fc_activation(out, self.code)
+            if self.code:
+                _fc_activation(out, self.code)
             return
         if self.bias is not None:
             np.copyto(out, self.bias)
@@ -353,6 +383,7 @@ class HybridConv2D(Kernel):
         padding = _opt(o, "padding", Padding.SAME)
         ctx.check(padding in (Padding.SAME, Padding.VALID), f"unknown padding {padding}")
         self.code = activation_code(o)
+        self.clamp = _Clamp(self.code)
         self.bias = _float_bias(ctx, bias, oc)
         s = scales_of(ctx, w, "weights")
         # LiteRT: distinct per-channel scales (or groups) take the per-channel kernel,
@@ -485,7 +516,7 @@ class HybridConv2D(Kernel):
             out *= (sf[0] * self.w_scale) if n == 1 else (sf * self.w_scale)[:, None, None]
         if self.bias is not None:
             out += self.bias
-        _clamp(out, self.code)
+        self.clamp(out)
 
 
 # ---------------------------------------------------------------- DEPTHWISE_CONV_2D
