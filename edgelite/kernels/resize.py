@@ -155,6 +155,13 @@ class ResizeBilinear(_Resize):
         self.scratch = None if self.dynamic else [ictx.scratch[i] for i in self.scratch_ids]
 
     def compute(self, x, out):
+        if not out.flags.c_contiguous:
+            # the [N, OH, OW * C] views below need a contiguous output (the runtime's
+            # always is)
+            tmp = np.empty(out.shape, out.dtype)
+            self.compute(x, tmp)
+            np.copyto(out, tmp)
+            return
         rows0, rows1, t = self.scratch
         np.take(x, self.y0, axis=1, out=rows0, mode="clip")
         np.take(x, self.y1, axis=1, out=rows1, mode="clip")
@@ -162,7 +169,7 @@ class ResizeBilinear(_Resize):
         terms = ((rows0, self.x0, self.wy0, self.wx0), (rows1, self.x0, self.wy1, self.wx0),
                  (rows0, self.x1, self.wy0, self.wx1), (rows1, self.x1, self.wy1, self.wx1))
         n, oh, ow, c = out.shape
-        out3 = out.reshape(n, oh, ow * c)           # (views: out and t are contiguous)
+        out3 = out.reshape(n, oh, ow * c)           # (views: both are contiguous)
         t3 = t.reshape(n, oh, ow * c)
         for k, (rows, cols, wy, wx) in enumerate(terms):
             dst, dst3 = (out, out3) if k == 0 else (t, t3)

@@ -131,3 +131,23 @@ def test_errors():
     m = resize_model(bl, (1, 4, 4, 1), None, const=False)
     _expect_op_error(m, bl, [np.zeros((1, 4, 4, 1), np.float32), np.array([-1, 3], np.int32)],
                      match="positive")
+
+
+def test_bilinear_into_a_strided_output():
+    """The kernel's row views need a contiguous output; given a strided one (the runtime
+    never does) it computes into a temporary and copies: the same values."""
+    shape, size = (2, 3, 5, 3), (7, 4)
+    m = resize_model("RESIZE_BILINEAR", shape, size, version=3)
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    x = _input(shape, np.float32)
+    it.set_tensor(0, x)
+    it.invoke()
+    want = it.get_tensor(it.get_output_details()[0]["index"])
+    k = it._main.kernels[0]
+    big = np.full((2, 7, 8, 3), np.nan, np.float32)
+    strided = big[:, :, ::2]
+    assert not strided.flags.c_contiguous
+    k.compute(x, strided)
+    np.testing.assert_array_equal(strided, want)
+    assert np.isnan(big[:, :, 1::2]).all()         # nothing written between

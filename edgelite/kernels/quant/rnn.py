@@ -320,7 +320,8 @@ class _HybridLstmCell:
                 np.multiply(accv[:, gc], accv[:, gi], out=tmp)
             c += tmp
             if self.cell_clip > 0:
-                _clip(c, scalar0(-self.cell_clip, np.float32), scalar0(self.cell_clip, np.float32), out=c)
+                _clip(c, scalar0(-self.cell_clip, np.float32),
+                      scalar0(self.cell_clip, np.float32), out=c)
             if self.use_peephole:
                 accv[:, go] += self.peep[2] * c
             if self.use_ln:
@@ -334,7 +335,8 @@ class _HybridLstmCell:
                 h[...] = 0 if self.proj_bias is None else self.proj_bias
                 self.proj.accumulate(h, self.proj.quantize(tmp, self.asymmetric))
                 if self.proj_clip > 0:
-                    _clip(h, scalar0(-self.proj_clip, np.float32), scalar0(self.proj_clip, np.float32), out=h)
+                    _clip(h, scalar0(-self.proj_clip, np.float32),
+                          scalar0(self.proj_clip, np.float32), out=h)
             np.copyto(out_tb[t], h)
 
 
