@@ -563,9 +563,8 @@ class UnidirectionalSequenceLstm(_SequenceLstmBase):
             x_tb, out_tb = x.transpose(1, 0, 2), out.transpose(1, 0, 2)
             xproj_tb = xproj2d.reshape(B, T, cell.GC).transpose(1, 0, 2)
         zr = _zero_rows_fn(x_tb, self.time_major) if cell.activation == Act.NONE else None
-        with np.errstate(over="ignore"):
-            cell.run(x.reshape(-1, x.shape[-1]), xproj_tb, xproj2d, h, c, out_tb, sc[1:],
-                     True, zr, (lambda t: None))
+        cell.run(x.reshape(-1, x.shape[-1]), xproj_tb, xproj2d, h, c, out_tb, sc[1:],
+                 True, zr, (lambda t: None))
 
 
 class _LstmFull(_SequenceLstmBase):
@@ -600,9 +599,8 @@ class _LstmFull(_SequenceLstmBase):
         sc = ictx.scratch[self.scratch0:self.scratch0 + 3]
         x_tb = x.reshape(1, B, -1)
         zr = _zero_rows_fn(x_tb, True) if cell.activation == Act.NONE else None
-        with np.errstate(over="ignore"):
-            cell.run(x, sc[0].reshape(1, B, cell.GC), sc[0], h, c,
-                     ictx.outputs[0].reshape(1, B, -1), sc[1:], True, zr, (lambda t: None))
+        cell.run(x, sc[0].reshape(1, B, cell.GC), sc[0], h, c,
+                 ictx.outputs[0].reshape(1, B, -1), sc[1:], True, zr, (lambda t: None))
 
 
 class _LstmBasic(Kernel):
@@ -657,11 +655,10 @@ class _LstmBasic(Kernel):
         a = ictx.scratch[self.act]
         np.copyto(a, gates)       # gates (output 3) keeps the pre-activation values
         i_g, g, f, o = a[:, :D], a[:, D:2 * D], a[:, 2 * D:3 * D], a[:, 3 * D:]
-        with np.errstate(over="ignore"):
-            _sigmoid(i_g)
-            np.tanh(g, out=g)
-            _sigmoid(f)
-            _sigmoid(o)
+        _sigmoid(i_g)
+        np.tanh(g, out=g)
+        _sigmoid(f)
+        _sigmoid(o)
         np.multiply(f, c_prev, out=new_c)
         i_g *= g
         new_c += i_g
@@ -797,19 +794,18 @@ class BidirectionalSequenceLstm(_SequenceLstmBase):
         else:
             fw_out, bw_out = tb(out0), tb(ictx.outputs[1])
         none_act = fw.activation == Act.NONE
-        with np.errstate(over="ignore"):
-            for cell, x2d, xtb, out_tb, s0, hi, ci, fwd in (
-                    (fw, fw_x2d, fw_xtb, fw_out, self.fw_scratch, 35, 36, True),
-                    (bw, bw_x2d, bw_xtb, bw_out, self.bw_scratch, 37, 38, False)):
-                sc = ictx.scratch[s0:s0 + 3]
-                xproj2d = sc[0]
-                xproj_tb = (xproj2d.reshape(T, B, cell.GC) if tm
-                            else xproj2d.reshape(B, T, cell.GC).transpose(1, 0, 2))
-                h = ins[hi].reshape(B, cell.n_output)
-                c = ins[ci].reshape(B, cell.n_cell)
-                zr = _zero_rows_fn(xtb, tm) if none_act else None
-                cell.run(x2d, xproj_tb, xproj2d, h, c, out_tb, sc[1:], fwd, zr,
-                         aux_zero if aux_zero is not None else (lambda t: None))
+        for cell, x2d, xtb, out_tb, s0, hi, ci, fwd in (
+                (fw, fw_x2d, fw_xtb, fw_out, self.fw_scratch, 35, 36, True),
+                (bw, bw_x2d, bw_xtb, bw_out, self.bw_scratch, 37, 38, False)):
+            sc = ictx.scratch[s0:s0 + 3]
+            xproj2d = sc[0]
+            xproj_tb = (xproj2d.reshape(T, B, cell.GC) if tm
+                        else xproj2d.reshape(B, T, cell.GC).transpose(1, 0, 2))
+            h = ins[hi].reshape(B, cell.n_output)
+            c = ins[ci].reshape(B, cell.n_cell)
+            zr = _zero_rows_fn(xtb, tm) if none_act else None
+            cell.run(x2d, xproj_tb, xproj2d, h, c, out_tb, sc[1:], fwd, zr,
+                     aux_zero if aux_zero is not None else (lambda t: None))
 
 
 # ---------------------------------------------------------------------------- RNN

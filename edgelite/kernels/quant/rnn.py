@@ -370,8 +370,7 @@ class HybridUnidirectionalSequenceLstm(Kernel):
         c = ictx.inputs[19].reshape(B, cell.n_cell)
         out = ictx.outputs[0]
         out_tb = out if self.time_major else out.transpose(1, 0, 2)
-        with np.errstate(over="ignore"):
-            cell.run(x.reshape(-1, x.shape[-1]), None, T, B, self.time_major, h, c, out_tb, True)
+        cell.run(x.reshape(-1, x.shape[-1]), None, T, B, self.time_major, h, c, out_tb, True)
 
 
 @register("LSTM", versions=(1, 4), variant="hybrid")
@@ -404,9 +403,8 @@ class HybridLstm(Kernel):
         cell, B = self.cell, self.B
         h = ictx.inputs[18].reshape(B, cell.n_output)
         c = ictx.inputs[19].reshape(B, cell.n_cell)
-        with np.errstate(over="ignore"):
-            cell.run(ictx.inputs[0], None, 1, B, True, h, c,
-                     ictx.outputs[0].reshape(1, B, -1), True)
+        cell.run(ictx.inputs[0], None, 1, B, True, h, c,
+                 ictx.outputs[0].reshape(1, B, -1), True)
 
 
 @register("BIDIRECTIONAL_SEQUENCE_LSTM", versions=(1, 3), variant="hybrid")
@@ -489,13 +487,12 @@ class HybridBidirectionalSequenceLstm(Kernel):
             fw_out, bw_out = tb(out0)[:, :, :nf], tb(out0)[:, :, nf:]
         else:
             fw_out, bw_out = tb(out0), tb(ictx.outputs[1])
-        with np.errstate(over="ignore"):
-            for cell, xin, xaux, out_tb, hi, ci, fwd in (
-                    (self.fw, fw_in, fw_aux, fw_out, 35, 36, True),
-                    (self.bw, bw_in, bw_aux, bw_out, 37, 38, False)):
-                h = ins[hi].reshape(B, cell.n_output)
-                c = ins[ci].reshape(B, cell.n_cell)
-                cell.run(xin, xaux, T, B, tm, h, c, out_tb, fwd)
+        for cell, xin, xaux, out_tb, hi, ci, fwd in (
+                (self.fw, fw_in, fw_aux, fw_out, 35, 36, True),
+                (self.bw, bw_in, bw_aux, bw_out, 37, 38, False)):
+            h = ins[hi].reshape(B, cell.n_output)
+            c = ins[ci].reshape(B, cell.n_cell)
+            cell.run(xin, xaux, T, B, tm, h, c, out_tb, fwd)
 
 
 # ------------------------------------------------------------------------- hybrid RNN
