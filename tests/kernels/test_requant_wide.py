@@ -40,8 +40,8 @@ def test_wide_plan_equals_integer_reference(dt, acc_dtype):
         bound = rng.integers(1, 1 << int(rng.integers(4, top)), c)
         corr = rng.integers(-(1 << 20), 1 << 20, c)
         rq = Requantizer(m, s, zp, lo, hi)
-        if not rq.enable_float(corr, bound) or rq.wplan is None:
-            continue
+        if not rq.enable_float(corr, bound) or rq.wplan is None or rq.fplan[6] is not None:
+            continue            # (a run-time limit: test_wide_plan_with_a_runtime_limit)
         used += 1
         corrected += rq.wplan[2] is not None
         kinds.add(np.dtype(rq.wplan[3]).name)
@@ -241,3 +241,35 @@ def test_threshold_plan_bounds_equal_a_full_search():
         assert got == [_full_search(int(m[i]), int(s[i]), zp, lo, hi) for i in range(c)]
         checked += 1
     assert checked >= 20, checked
+
+
+@pytest.mark.parametrize("dt", [I8, U8, I16])
+def test_wide_plan_with_a_runtime_limit(dt):
+    """Bounds too large to prove exactness from (MobileNetV2's K = 576 / 960
+    projections): the wide plan checks each block's max |accf| against the limit, and a
+    block beyond it goes the int64 way; every value equals the integer reference."""
+    rng = np.random.default_rng([11, dt.num])
+    used = beyond = 0
+    for trial in range(150):
+        c = int(rng.choice([1, 3, 16, 96, 200]))
+        _real, m, s, zp, lo, hi = _case(rng, trial, dt, c)
+        corr = rng.integers(-(1 << 20), 1 << 20, c)
+        rq = Requantizer(m, s, zp, lo, hi)
+        rq.BLOCK = 256
+        if not rq.enable_float(corr, np.full(c, 1 << 31)) or rq.wplan is None:
+            continue
+        limit = rq.fplan[6]
+        assert limit is not None
+        used += 1
+        rows = int(rng.choice([3, 40, 300]))
+        acc = rng.integers(-int(limit), int(limit) + 1, (rows, c))
+        if rows >= 40 and trial % 2:
+            # one block with values beyond the limit (still within int32 after corr)
+            acc[rows // 2] = np.where(rng.random(c) < 0.5, 1, -1) * (int(limit) + 1
+                                                                     + rng.integers(0, 1000, c))
+            beyond += 1
+        out = np.empty((rows, c), dt)
+        rq.from_float(acc.astype(np.float64), corr, out)
+        want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
+        np.testing.assert_array_equal(out.astype(np.int64), want, err_msg=f"trial {trial}")
+    assert used >= 20 and beyond >= 5, (used, beyond)

@@ -420,8 +420,15 @@ class Requantizer:
         limit = None
         if not (bound < two52).all():
             # not provable from the weights: check each block's max |accf| at run time
-            # (int64 path for a block beyond it)
-            limit = float(np.min(np.floor((two52 - abs_corr * m - c) / m)))
+            # (int64 path for a block beyond it). The limit leaves room for the largest
+            # offset that may sit inside u (|zp|, |zp - lo|, |zp - lo + lo mod 256|,
+            # below), so the wide plan applies under it too; without that room (a limit
+            # below 1), the largest limit, for the float64 plan alone.
+            xmax = max(abs(self.zp), abs(self.zp - self.lo),
+                       abs(self.zp - self.lo + self.lo % 256))
+            limit = float(np.min(np.floor((two52 - abs_corr * m - c - xmax * pow2S) / m))) - 1
+            if limit < 1:
+                limit = float(np.min(np.floor((two52 - abs_corr * m - c) / m)))
             if limit < 1:
                 return False
             bound = (limit + abs_corr) * m + c
@@ -464,17 +471,22 @@ class Requantizer:
         # to x. The negative-side correction is u' -= d * [u' < zp - lo + x + 1/2].
         # Two floor/clamp passes in float64 (~1.3 ns a value) become three integer ones
         # (~0.4 ns), and the per-channel scale and offset are tiled (_tiles). x is 0
-        # when the larger offset would break exactness.
+        # when the larger offset would break exactness. With a run-time limit (weights
+        # too large to prove the bound from), the checks above used the limit in
+        # place of acc_bound, and _from_float64_wide checks each block against it as
+        # the float64 plan does (a block beyond it goes the int64 way): MobileNetV2's
+        # wide projections (K = 576, 960) took the float64 plan's ~10 passes before.
         self.wplan = None
         self._wide = None
         self.wextra = self.lo % 256 if ok_wide else 0
         wshift = shift + self.wextra
-        if limit is None and (ok_wide if self.wextra else ok_shift):
+        if ok_wide if self.wextra else ok_shift:
             kw = base + wshift
             # int16 instead of int32 for the truncated values when no reachable u'
             # leaves int16 (|u'| <= acc_bound * ms + |k'|): ~15% less time in the
             # three integer passes
-            it = I16 if (reach0 + np.abs(kw) < (1 << 15) - 2).all() and self.wextra + \
+            reach = reach0 if limit is None else limit * ms
+            it = I16 if (reach + np.abs(kw) < (1 << 15) - 2).all() and self.wextra + \
                 self.hi - self.lo < (1 << 15) else I32
             self.wplan = (kw, float(wshift) + 0.5, self.fplan[3], it)
         return True
@@ -603,8 +615,9 @@ class Requantizer:
         each term (x * w * m, an integer, times 2^-S; and k') and every partial sum in
         any order is a multiple of 2^-S, and their magnitudes sum to less than 2^52 * 2^-S
         by enable_float's checks when its acc_bound bounds sum |x| * |w|. wq: int [K, C]
-        (zero-point-adjusted weights). None without the wide plan."""
-        if self.wplan is None:
+        (zero-point-adjusted weights). None without the wide plan, or when it needs
+        run-time checks (a GEMM's output is u' itself: nothing checks its blocks)."""
+        if self.wplan is None or self.fplan[6] is not None:
             return None
         w = np.empty((wq.shape[0] + 1, wq.shape[1]), F64)
         np.multiply(wq.astype(F64), self.fplan[1], out=w[:-1])
@@ -687,8 +700,14 @@ class Requantizer:
     def _from_float64_wide(self, accf: np.ndarray, out: np.ndarray) -> None:
         rows, c = accf.shape
         o_all = _unsigned(out)
+        limit = self.fplan[6]
         for r0, r1, uf, ms, k, (un, corr, iv, lo, hi, fix) in self._wide_steps(
                 rows, c, out.dtype.itemsize):
+            if limit is not None:
+                blk = accf[r0:r1]
+                if max(blk.max(), -blk.min()) > limit:
+                    self._from_float_int(blk, self.fplan[0], out[r0:r1])
+                    continue
             np.copyto(un, accf[r0:r1])
             np.multiply(uf, ms, out=uf)
             np.add(uf, k, out=uf)
