@@ -24,14 +24,11 @@ import numpy as np
 from edgelite.format import ir
 from edgelite.kernels.base import Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import bound_like, negative
+from edgelite.kernels.common import clip_ufunc as _clip
 from edgelite.kernels.registry import register
 
 QUANTIZED_TYPES = ("INT8", "UINT8", "INT16")
 
-try:  # the clip ufunc itself: np.clip's Python wrapper costs ~3 us per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
 _F32_ZERO = np.asarray(np.float32(0.0))
 _F32_SIX = np.asarray(np.float32(6.0))
 

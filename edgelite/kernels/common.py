@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# The clip ufunc itself, for every kernel: np.clip's Python wrapper costs ~3-9 us a call
 try:
-    from numpy._core.umath import clip as _clip
+    from numpy._core.umath import clip as clip_ufunc
 except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
+    from numpy.core.umath import clip as clip_ufunc
 
 from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 
@@ -119,7 +120,7 @@ def apply_activation(x: np.ndarray, code: int) -> None:
             maximum_inplace(x, lo)
         else:
             # the clip ufunc with 0-d bounds: np.clip's Python wrapper costs ~9 us a call
-            _clip(x, scalar0(lo, x.dtype), scalar0(hi, x.dtype), out=x)
+            clip_ufunc(x, scalar0(lo, x.dtype), scalar0(hi, x.dtype), out=x)
     elif code == ActivationFunctionType.TANH:
         np.tanh(x, out=x)
     elif code == ActivationFunctionType.SIGN_BIT:

@@ -43,6 +43,7 @@ from edgelite.kernels.common import (
     scalar0,
     transposed_copy,
 )
+from edgelite.kernels.common import clip_ufunc as _clip_ufunc
 from edgelite.kernels.registry import register
 
 F32 = np.dtype(np.float32)
@@ -100,10 +101,6 @@ def compiled_tier(output_size: int, small_ok: bool = False):
     return compiled if compiled.ENABLED else None
 
 
-try:
-    from numpy._core.umath import clip as _clip_ufunc
-except ImportError:     # numpy < 2
-    from numpy.core.umath import clip as _clip_ufunc
 # np.einsum without optimize= is this C function behind ~1 us of Python argument
 # handling; the depthwise einsum paths call it directly.
 try:

@@ -24,12 +24,8 @@ import numpy as np
 from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
 from edgelite.kernels.base import Kernel
 from edgelite.kernels.common import MaximumInplace, activation_code, broadcast_shape
+from edgelite.kernels.common import clip_ufunc as _clip
 from edgelite.kernels.registry import register
-
-try:  # the clip ufunc itself: np.clip's Python wrapper costs ~3 us per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
 
 F32, F16, F64 = np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64)
 I8, U8, I16, I32, I64 = (np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.int32, np.int64))

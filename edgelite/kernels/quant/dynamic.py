@@ -18,10 +18,7 @@ import struct
 
 import numpy as np
 
-try:
-    from numpy._core.umath import clip as _clip  # the ufunc: no wrapper
-except ImportError:  # pragma: no cover - numpy < 2
-    from numpy.core.umath import clip as _clip
+from edgelite.kernels.common import clip_ufunc as _clip
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)

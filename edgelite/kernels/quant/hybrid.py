@@ -551,6 +551,7 @@ class HybridDepthwiseConv2D(Kernel):
         padding = _opt(o, "padding", Padding.SAME)
         ctx.check(padding in (Padding.SAME, Padding.VALID), f"unknown padding {padding}")
         self.code = activation_code(o)
+        self.clamp = _Clamp(self.code)
         self.bias = _float_bias(ctx, bias, oc)
         # LiteRT reads one scale per output channel (a single scale is read past its end
         # there; we broadcast it).
@@ -610,7 +611,7 @@ class HybridDepthwiseConv2D(Kernel):
         out *= scale[:, None, None, :]
         if self.bias is not None:
             out += self.bias
-        _clamp(out, self.code)
+        self.clamp(out)
 
 
 # ---------------------------------------------------------------- BATCH_MATMUL

@@ -18,12 +18,8 @@ import _thread
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from edgelite.kernels.common import clip_ufunc as _clip
 from edgelite.kernels.quant import arith
-
-try:  # the clip ufunc itself: np.clip's Python wrapper costs ~1.5-3 us per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)

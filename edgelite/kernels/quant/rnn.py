@@ -24,12 +24,12 @@ import numpy as np
 from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import (
-    _clip,
     activation_code,
     apply_activation,
     check_activation,
     scalar0,
 )
+from edgelite.kernels.common import clip_ufunc as _clip
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant.arith import rounding_divide_by_pot
 from edgelite.kernels.quant.dynamic import OneRow, asymmetric_rows, symmetric_rows
