@@ -9,6 +9,8 @@ element instead of array by array).
   where the numpy tier makes a dozen.
 - `sum_lookup`: 8-bit MEAN/SUM (quant/reduce.py's table of the op over every sum):
   the sums over a block of reduced axes and the lookups in one pass.
+- `pool2x2_q8`: 8-bit MAX_POOL_2D / AVERAGE_POOL_2D over 2x2 windows of stride 2
+  without padding in one pass (the average through the numpy tier's sum table).
 - `lut1`: unary ops as table lookups (TableUnary: GELU, LOGISTIC, TANH, RSQRT, ...).
 - `table_grid`: the lookup table of an 8-bit ADD / SUB / MUL / SQUARED_DIFFERENCE,
   built at prepare (~10x the numpy passes' speed).
@@ -129,6 +131,40 @@ if numba is not None:
             oa = out[a]
             for c in range(inner):
                 oa[c] = table[np.uint64(acc[c] % size)]
+
+    @_jit
+    def pool2x2_q8(x, out, is_max, lo, hi, table):
+        """8-bit MAX_POOL_2D / AVERAGE_POOL_2D, 2x2 windows, stride 2, no padding: x [N,
+        H, W, C] -> out [N, OH, OW, C] in one pass. Max: the largest code, clamped to [lo,
+        hi]. Average: the window sum s looked up as table[s mod table.size] (the numpy
+        tier's one-count table of quant/pool.py: the rounded quotient, clamped)."""
+        n, c = x.shape[0], x.shape[3]
+        oh, ow = out.shape[1], out.shape[2]
+        size = table.size
+        for b in range(n):
+            for oy in range(oh):
+                r0 = x[b, 2 * oy]
+                r1 = x[b, 2 * oy + 1]
+                orow = out[b, oy]
+                for ox in range(ow):
+                    a0 = r0[2 * ox]
+                    a1 = r0[2 * ox + 1]
+                    b0 = r1[2 * ox]
+                    b1 = r1[2 * ox + 1]
+                    o = orow[ox]
+                    for ch in range(c):
+                        if is_max:
+                            v = max(max(np.int32(a0[ch]), np.int32(a1[ch])),
+                                    max(np.int32(b0[ch]), np.int32(b1[ch])))
+                            if v < lo:
+                                v = lo
+                            if v > hi:
+                                v = hi
+                            o[ch] = v
+                        else:
+                            s = (np.int64(a0[ch]) + np.int64(a1[ch]) + np.int64(b0[ch])
+                                 + np.int64(b1[ch]))
+                            o[ch] = table[np.uint64(s % size)]
 
     @_jit
     def lut1(codes, table, out):
@@ -419,6 +455,10 @@ def warm_up() -> float:
         for op in (0, 1, 2):
             table_grid(t8, t8, op, np.int64(1 << 30), np.int64(1), np.int64(0), np.int64(-128),
                        np.int64(127), np.zeros(4, dt))
+    for dt in (np.int8, np.uint8):
+        for is_max in (True, False):
+            pool2x2_q8(np.zeros((1, 2, 2, 1), dt), np.zeros((1, 1, 1, 1), dt), is_max,
+                       np.int32(-128), np.int32(127), np.zeros(65536, dt))
     u = np.zeros(4, np.uint8)
     for dt in (np.int8, np.uint8, np.int16):
         lut1(u, np.zeros(256, dt), np.zeros(4, dt))

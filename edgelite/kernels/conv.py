@@ -62,6 +62,10 @@ COMPILED_MIN_OUTPUT = 3072
 # where such a node makes several ~1 us numpy calls (cnn fixture: its last CONV_2D,
 # 4x4x32 outputs, ~7.7 -> ~2.5 us). Models of small nodes alone still never load numba.
 COMPILED_SMALL_OUTPUT = 256
+# Whether `small_ok` applies at all (the test suite turns it off by default, so which
+# tier a small node gets does not depend on what earlier tests imported; the tier tests
+# ask for the compiled tier at every size through COMPILED_MIN_OUTPUT instead).
+COMPILED_SMALL_NODES = True
 _COMPILED_WANTED = None
 
 
@@ -82,10 +86,17 @@ def numpy_tier_preferred():
         _COMPILED_WANTED = before
 
 
+def compiled_tier_if_loaded(output_size: int):
+    """compiled_tier for a node that takes the tier at any size once numba is loaded
+    anyway (one compiled call beats its few numpy calls): below COMPILED_SMALL_OUTPUT
+    too."""
+    return compiled_tier(max(output_size, COMPILED_SMALL_OUTPUT), small_ok=True)
+
+
 def compiled_tier(output_size: int, small_ok: bool = False):
     """The compiled-kernel module if that tier should run a node this big, else None."""
     global _COMPILED_WANTED
-    small = (small_ok and output_size >= COMPILED_SMALL_OUTPUT
+    small = (small_ok and COMPILED_SMALL_NODES and output_size >= COMPILED_SMALL_OUTPUT
              and "edgelite.kernels.compiled" in sys.modules)
     if output_size < COMPILED_MIN_OUTPUT and not small:
         return None

@@ -240,14 +240,17 @@ def test_small_nodes_use_the_tier_only_once_numba_is_loaded(monkeypatch):
 
     from edgelite.kernels import conv
     monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 3072)
+    monkeypatch.setattr(conv, "COMPILED_SMALL_NODES", True)     # (conftest turns it off)
     size = conv.COMPILED_SMALL_OUTPUT + 1
     assert conv.compiled_tier(size) is None
     assert conv.compiled_tier(conv.COMPILED_SMALL_OUTPUT - 1, small_ok=True) is None
     if compiled.ENABLED:
         assert "edgelite.kernels.compiled" in sys.modules
         assert conv.compiled_tier(size, small_ok=True) is compiled
+        assert conv.compiled_tier_if_loaded(1) is compiled
     monkeypatch.delitem(sys.modules, "edgelite.kernels.compiled")
     assert conv.compiled_tier(size, small_ok=True) is None
+    assert conv.compiled_tier_if_loaded(1) is None
 
 
 def test_model_of_small_nodes_does_not_load_numba():
@@ -278,12 +281,13 @@ print("numba" in sys.modules)
     assert out.stdout.strip() == "False"
 
 
-def test_small_nodes_after_numba_loaded_equal_numpy_tier():
+def test_small_nodes_after_numba_loaded_equal_numpy_tier(monkeypatch):
     """With the default thresholds and numba loaded: an 8x8x32 conv (implicit GEMM)
     and a 2x2 average pool of 512 outputs take the compiled tier; within the float
     tolerance of the numpy tier."""
     from edgelite.format.builder import ModelBuilder
     from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_SMALL_NODES", True)     # (conftest turns it off)
     assert conv.COMPILED_MIN_OUTPUT == 0    # the autouse fixture; restore the default
     rng = np.random.default_rng(3)
     b = ModelBuilder()

@@ -424,11 +424,13 @@ def test_fused_compiled_fully_connected(act, pc, asym):
 @pytest.mark.skipif(not compiled.ENABLED, reason="needs the compiled tier (numba)")
 @pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
 @pytest.mark.parametrize("scales", ["tensor", "channel"])
-def test_compiled_conv2d_epilogue(act, scales):
+def test_compiled_conv2d_epilogue(act, scales, monkeypatch):
     """The compiled tier's hybrid CONV_2D: the bound quantizer call and the one-pass
     scaling / bias / clamp (compiled_qops.hybrid_conv_epilogue) run, and agree with the
     reference kernels for every clamping activation, per-tensor and per-channel
     weights, on normal and tied inputs, one image and two."""
+    from edgelite.kernels import conv
+    monkeypatch.setattr(conv, "COMPILED_SMALL_NODES", True)     # (conftest turns it off)
     for n in (1, 2):
         for kind in ("normal", "ties"):
             case = {"n": n, "hw": (9, 8), "c": 4, "oc": 6, "k": (3, 3), "stride": 1,

@@ -616,3 +616,70 @@ def test_softmax8_few_rows_many_sums(shape, out_dtype):
         got = it.get_tensor(it.get_output_details()[0]["index"])
         np.testing.assert_array_equal(got, softmax8_reference(
             x, float(np.float32(0.07)), float(np.float32(1.3)), out_dtype))
+
+
+def _pool_model(op, dtype, shape, f, s, padding, act, zp):
+    b = ModelBuilder()
+    qi = {"scale": [0.05], "zero_point": [zp]}
+    xt = b.add_input("x", shape, dtype, quant=qi)
+    yt = b.add_tensor("y", (1,), dtype, quant=qi)
+    b.add_op(op, [xt], [yt], version={I8: 2, U8: 1}[dtype], padding=padding,
+             stride_h=s[0], stride_w=s[1], filter_height=f[0], filter_width=f[1],
+             fused_activation_function=act)
+    b.add_output(yt)
+    return b.to_bytes()
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("dtype", [I8, U8])
+@pytest.mark.parametrize("shape,f,s", [((2, 8, 6, 5), (2, 2), (2, 2)),
+                                       ((1, 7, 9, 16), (2, 2), (2, 2)),    # odd: edge dropped
+                                       ((1, 6, 4, 3), (6, 4), (1, 1)),     # global average
+                                       ((3, 5, 5, 17), (5, 5), (2, 2))])
+def test_pool_tiers(tier, op, dtype, shape, f, s, monkeypatch):
+    """The compiled 8-bit pools (2x2 / 2 windows, compiled_qops.pool2x2_q8; the global
+    average, sum_lookup) equal the reference, the sums' extremes and clamps included."""
+    info = np.iinfo(dtype)
+    rng = _seed("pool-tiers", op, dtype, shape)
+    x = rng.integers(info.min, int(info.max) + 1, size=shape)
+    x[0, :2] = info.max
+    x[-1, -2:] = info.min
+    x = x.astype(dtype)
+    zp = int(rng.integers(info.min, int(info.max) + 1))
+    for act in ("NONE", "RELU6", "RELU_N1_TO_1"):
+        m = _pool_model(op, dtype, shape, f, s, "VALID", act, zp)
+        bounds = (int(info.min), int(info.max)) if act == "NONE" else \
+            arith.quantized_activation_range({"RELU6": 3, "RELU_N1_TO_1": 2}[act],
+                                             float(np.float32(0.05)), zp, dtype)
+        got = run_tier(m, [x], tier, monkeypatch)
+        np.testing.assert_array_equal(got, pool_reference(x, op, f, s, "VALID", *bounds))
+    saved = _compiled.ENABLED
+    _compiled.ENABLED = tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_content=m)
+        it.allocate_tensors()
+    finally:
+        _compiled.ENABLED = saved
+    k = it._main.kernels[0]
+    compiled_now = k.compiled is not None or getattr(k, "g_kernel", None) is not None
+    expected = tier == "compiled" and (f == (2, 2) or (f == shape[1:3] and op[0] == "A"))
+    assert compiled_now == expected
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("shape", [(1, 10), (1, 12), (3, 7), (8, 100)])
+@pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (U8, U8)])
+def test_softmax8_few_rows_tiers(tier, shape, dtype, out_dtype, monkeypatch):
+    """A few rows (a classifier's output) take the compiled kernel once numba is loaded."""
+    info = np.iinfo(dtype)
+    for si, beta in SOFTMAX_PARAMS[::2]:
+        rng = _seed("few-rows", shape, dtype, si, beta)
+        x = rng.integers(info.min, int(info.max) + 1, size=shape)
+        x[0, :2] = info.max
+        x = x.astype(dtype)
+        m = _softmax8_model(shape, dtype, si, 0 if dtype == I8 else 128, out_dtype, beta)
+        got = run_tier(m, [x], tier, monkeypatch)
+        np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(si)),
+                                                              float(np.float32(beta)),
+                                                              out_dtype))

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from edgelite.kernels.base import Kernel
-from edgelite.kernels.conv import compiled_tier
+from edgelite.kernels.conv import compiled_tier, compiled_tier_if_loaded
 from edgelite.kernels.quant import arith
 from edgelite.kernels.quant import fixedpoint as fp
 from edgelite.kernels.quant import fixedpoint16 as fp16
@@ -581,7 +581,11 @@ class QuantSoftmax(Kernel):
             self.rows, self.n = rows, n
             self._bound = (None, None, None, None)
             self.kernel = None
-            if rows > self._FEW_ROWS and compiled_tier(rows * n) is not None:
+            # (a few rows, e.g. a classifier's output, once numba is loaded anyway: one
+            # compiled call instead of ~5 us of Python and numpy calls)
+            tier = compiled_tier(rows * n) if rows > self._FEW_ROWS else \
+                compiled_tier_if_loaded(rows * n)
+            if tier is not None:
                 from edgelite.kernels import compiled_qops
                 self.kernel = compiled_qops.softmax_q8
                 self.e0_64 = np.ascontiguousarray(self.e0_table, np.int64)

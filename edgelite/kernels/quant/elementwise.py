@@ -166,7 +166,7 @@ class QuantBinary(Kernel):
                 return
             self.table = self._full_table(vals, terms, build)
             geom = collapse_broadcast(shape, a.shape, b.shape) if size else None
-            if geom is not None and compiled_tier(size) is not None:
+            if geom is not None and compiled_tier(size, small_ok=True) is not None:
                 from edgelite.kernels import compiled_qops
                 self.kernel = compiled_qops.lut2
                 dims, sa, sb = geom

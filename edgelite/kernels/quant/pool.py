@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 from edgelite.format.schema.tflite_tables import Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.conv import compiled_tier, compiled_tier_if_loaded
 from edgelite.kernels.quant.qutil import (
     I8,
     I16,
@@ -127,12 +128,28 @@ class _QuantizedPool2D(Kernel):
         self.gemv = (self.mode != "max" and self.table is not None and self.offsets is None
                      and oh == ow == 1 and (fh, fw) == (h, w) and not self.pad.needed
                      and h * w * 256 < (1 << 24))
+        self.g_kernel = None
+        if self.gemv and compiled_tier_if_loaded(n * c):
+            # once numba is loaded anyway: the sums and lookups in one call
+            from edgelite.kernels import compiled_qops
+            self.g_kernel = compiled_qops.sum_lookup
+            self.g_acc = np.empty(c, np.int32)
         if self.gemv:
             self.g_ones = np.ones((n, 1, h * w), np.float32)
             self.g_xf = np.empty((n, h * w, c), np.float32)
             self.g_sum = np.empty((n, 1, c), np.float32)
             self.g_idx = np.empty((n, 1, 1, c), INTP)
             self.g_idx3 = self.g_idx.reshape(n, 1, c)
+        # Compiled tier (8-bit, 2x2 windows of stride 2, no padding): one pass, the
+        # clamp or the average's table lookup included (compiled_qops.pool2x2_q8)
+        self.compiled = None
+        if x.dtype in (I8, U8) and (fh, fw, sh, sw) == (2, 2, 2, 2) and not self.pad.needed \
+                and (self.mode == "max" or (self.table is not None and self.offsets is None)) \
+                and compiled_tier(n * oh * ow * c, small_ok=True) is not None:
+            from edgelite.kernels import compiled_qops
+            self.compiled = compiled_qops.pool2x2_q8
+            self.c_args = (self.mode == "max", np.int32(self.lo), np.int32(self.hi),
+                           self.table if self.table is not None else np.zeros(1, x.dtype))
         self._x = None
 
     def _prepare_table(self, counts: np.ndarray, dtype) -> None:
@@ -166,6 +183,10 @@ class _QuantizedPool2D(Kernel):
     def bind(self, ictx: InvokeContext) -> None:
         x = ictx.inputs[0]
         self._x, self._out = x, ictx.outputs[0]
+        if self.compiled is not None and x.flags.c_contiguous and self._out.flags.c_contiguous:
+            self.invoke = self._invoke_compiled
+            return
+        self.invoke = self._invoke_numpy
         oh, ow, fh, fw, sh, sw = self.geom
         if self.pad.needed:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -175,6 +196,9 @@ class _QuantizedPool2D(Kernel):
         acc = self._out if self.mode == "max" else ictx.scratch[self.acc_idx]
         if self.gemv:
             self.g_x = x.reshape(self.g_xf.shape)
+            out = self._out
+            self.g_out = out.reshape(out.shape[0], out.shape[3]) \
+                if out.flags.c_contiguous and x.flags.c_contiguous else None
             self.invoke = self._invoke_gemv
             return
         rows = ictx.scratch[self.rows_idx] if fh > 1 else None
@@ -227,14 +251,32 @@ class _QuantizedPool2D(Kernel):
     def _invoke_gemv(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+        if self.g_kernel is not None and self.g_out is not None:
+            self.g_kernel(self.g_x, self.table, self.g_out, self.g_acc)
+            return
         np.copyto(self.g_xf, self.g_x)
         np.matmul(self.g_ones, self.g_xf, out=self.g_sum)
         np.copyto(self.g_idx3, self.g_sum, casting="unsafe")
         self.table.take(self.g_idx, out=ictx.outputs[0], mode="wrap")
 
-    def invoke(self, ictx: InvokeContext) -> None:
+    def _invoke_compiled(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+            if self.invoke != self._invoke_compiled:
+                self.invoke(ictx)
+                return
+        self.compiled(self._x, self._out, *self.c_args)
+
+    def invoke(self, ictx: InvokeContext) -> None:
+        self.bind(ictx)
+        self.invoke(ictx)
+
+    def _invoke_numpy(self, ictx: InvokeContext) -> None:
+        if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
+            self.bind(ictx)
+            if self.invoke != self._invoke_numpy:
+                self.invoke(ictx)
+                return
             if self.gemv:
                 self._invoke_gemv(ictx)
                 return
