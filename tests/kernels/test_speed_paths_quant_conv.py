@@ -386,6 +386,9 @@ SMALL_CONV_CASES = [
     (I8, (1, 6, 6, 4), (6, 2, 2, 4), 1, "SAME", "NONE", "lo", 30.0),
     (I8, (1, 12, 9, 2), (6, 5, 3, 2), 1, "SAME", "RELU6", "hi", 1.0),        # two-copy im2col
     (U8, (1, 13, 6, 3), (4, 4, 2, 3), 3, "VALID", "NONE", "mid", 0.5),
+    (I8, (1, 32, 32, 3), (16, 3, 3, 3), 1, "SAME", "NONE", "mid", 1.0),     # cnn's stem
+    (I8, (1, 11, 10, 2), (8, 3, 2, 2), 2, "SAME", "RELU", "lo", 3.0),
+    (I8, (1, 16, 16, 16), (16, 1, 1, 16), 1, "VALID", "NONE", "hi", 1.0),   # cnn's 1x1
 ]
 
 
@@ -393,7 +396,8 @@ SMALL_CONV_CASES = [
 def test_small_conv_folded_gemm_against_litert(case):
     """The numpy tier's small CONV_2D (requantization scale and offset folded into a
     float64 GEMM of [im2col, 1], then clamp and floor; tall windows: im2col in two
-    copies, output written transposed) equals BUILTIN_REF."""
+    copies, output written transposed; short window rows: a channel-planar padded copy
+    and transposed columns) equals BUILTIN_REF."""
     import edgelite
     dtype, xs, ws, s, pad, act, zk, factor = case
     k = ws[1] * ws[2] * ws[3]
@@ -416,6 +420,8 @@ def test_small_conv_folded_gemm_against_litert(case):
     kern = it._main.kernels[0]
     assert kern.small is not None
     assert kern.rowcol == (ws[1] >= 4 and xs[0] == 1)
+    assert kern.small_t == (not kern.direct and xs[0] == 1 and ws[2] * ws[3] < 32
+                            and not kern.rowcol)
 
 
 TINY_FC_CASES = [(I8, (1, 32), 12, True, "NONE"), (I8, (1, 512), 10, False, "RELU"),

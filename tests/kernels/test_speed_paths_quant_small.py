@@ -137,3 +137,53 @@ def test_shifted_finish_matches_integer_requantization():
         want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
         np.testing.assert_array_equal(out.astype(np.int64), want)
     assert used >= 50, (used, skipped)
+
+
+def test_small_finish_every_plan_matches_integer_requantization():
+    """finish_u's three forms (the shifted plan; the wide plan's integer passes; the
+    float64 plan), the negative-side correction included (lo < zp), equal
+    clamp(MultiplyByQuantizedMultiplier(acc + corr) + zp, lo, hi) from arith."""
+    from edgelite.kernels.quant import arith
+    from edgelite.kernels.quant.qutil import Requantizer
+    rng = np.random.default_rng(2025)
+    kinds = {0: 0, 1: 0, 2: 0}
+    corrected = 0
+    for trial in range(500):
+        c = int(rng.integers(1, 9))
+        real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
+        m, s = arith.quantize_multiplier_array(real)
+        dt = [I8, U8][trial % 2]
+        info = np.iinfo(dt)
+        zp = int(rng.integers(info.min, int(info.max) + 1))
+        lo = int(info.min) if trial % 4 else int(rng.integers(info.min, zp + 1))
+        hi = int(rng.integers(max(lo, zp), int(info.max) + 1))
+        bound = rng.integers(1, 1 << int(rng.integers(4, 22)), c)
+        corr = rng.integers(-(1 << 20), 1 << 20, c)
+        rq = Requantizer(m, s, zp, lo, hi)
+        if not rq.enable_float(corr, bound):
+            continue
+        rows = 48
+        acc = rng.integers(-bound, bound + 1, (rows, c))
+        acc[0], acc[1] = bound, -bound
+        q = rng.integers(lo - 1, hi + 2, (rows - 2, c)).astype(np.float64)
+        near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows - 2, c))
+        pick = rng.random((rows - 2, c)) < 0.6
+        acc[2:] = np.where(pick, np.clip(near, -bound, bound), acc[2:])
+        want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
+        for drop_wide in (False, True):
+            if drop_wide:
+                if rq.splan is not None or rq.wplan is None:
+                    break
+                rq.wplan = None             # (the float64 plan's form)
+            bufs = rq.small_buffers((rows, c))
+            if bufs is None:
+                break
+            kinds[bufs[-1]] += 1
+            corrected += bufs[6] is not None
+            u = acc.astype(np.float64) * rq.fplan[1] + rq.offset()
+            out = np.empty((rows, c), dt)
+            rq.finish_u(u, out, bufs)
+            np.testing.assert_array_equal(out.astype(np.int64), want)
+    # (the shifted plan, kind 0, rarely applies here: it needs no correction; the test
+    # above covers it)
+    assert kinds[1] >= 30 and kinds[2] >= 30 and corrected >= 30, (kinds, corrected)

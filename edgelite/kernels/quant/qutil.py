@@ -487,25 +487,46 @@ class Requantizer:
             self.wplan = (kw, float(wshift) + 0.5, self.fplan[3], it)
         return True
 
+    def _small_wide(self) -> bool:
+        """Whether finish_u takes the wide plan's integer passes (no shifted plan, a wide
+        plan, no run-time limit)."""
+        return self.splan is None and self.wplan is not None and self.fplan[6] is None
+
     def offset(self) -> np.ndarray:
         """k of u = accf * ms + k for finish_u: the shifted plan's offset when it
-        applies, else the float64 plan's."""
-        return self.splan[0] if self.splan is not None else self.fplan[2]
+        applies, else the wide plan's (_small_wide), else the float64 plan's."""
+        if self.splan is not None:
+            return self.splan[0]
+        return self.wplan[0] if self._small_wide() else self.fplan[2]
 
     def small_buffers(self, shape) -> tuple | None:
-        """Scratch (u, mask, tmp, lo, hi, i16) for finish_u on accumulators of this shape
-        [..., C] (one block, the float64 plan with no run-time limit), or None when that
-        path does not apply. i16 is an int16 buffer with the shifted plan (then
-        [lo, hi] = [0, hi - lo]), else None."""
+        """Scratch (u, mask, tmp, lo, hi, iv, d, t, kind) for finish_u on accumulators of
+        this shape [..., C] (one block, the float64 plan with no run-time limit), or None
+        when that path does not apply. kind 0, the shifted plan: iv an int16 buffer,
+        [lo, hi] = [0, hi - lo]; kind 1, the wide plan's integer passes (_small_wide): iv
+        int16 / int32, [lo, hi] its clamp; kind 2, the float64 plan: float bounds, iv
+        None. d: the negative-side correction's per-channel step broadcast to the whole
+        shape (a [C] operand makes numpy loop per row: ~3.5 against ~1 us at 256 x 16),
+        or None; t its threshold."""
         plan = self.fplan
         if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
             return None
         if self.splan is not None:
             return (np.empty(shape, F64), None, None, 0, self.splan[1],
-                    np.empty(shape, I16))
-        zpo = 0 if plan[5] else self.zp
-        return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64),
-                float(self.lo - zpo), float(self.hi - zpo), None)
+                    np.empty(shape, I16), None, None, 0)
+        if self._small_wide():
+            _, t, d, it = self.wplan
+            x = self.wextra
+            lo, hi, iv, kind = x, x + self.hi - self.lo, np.empty(shape, it), 1
+        else:
+            t, d = plan[4], plan[3]
+            zpo = 0 if plan[5] else self.zp
+            lo, hi, iv, kind = float(self.lo - zpo), float(self.hi - zpo), None, 2
+        if d is None:
+            return (np.empty(shape, F64), None, None, lo, hi, iv, None, t, kind)
+        dt = np.ascontiguousarray(np.broadcast_to(d, shape), F64)
+        return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64), lo,
+                hi, iv, dt, t, kind)
 
     def fold_into_gemm(self, wq: np.ndarray, out_shape) -> tuple | None:
         """The float64 plan folded into a GEMM's weights, for small outputs: with the raw
@@ -529,18 +550,29 @@ class Requantizer:
     def finish_u(self, u: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
         """The steps of _from_float64 after u = accf * ms + offset(), in one block of any
         shape [..., C] (u is overwritten; out has u's shape)."""
-        _, mask, tmp, lo, hi, i16 = bufs
-        if i16 is not None:
+        _, mask, tmp, lo, hi, iv, dt, t, kind = bufs
+        if kind == 0:
             # the shifted plan: trunc into int16, clamp to [0, hi - lo], + lo
-            np.copyto(i16, u, casting="unsafe")
-            _clip(i16, 0, hi, out=i16)
-            np.add(i16, self.lo, out=out, casting="unsafe")
+            np.copyto(iv, u, casting="unsafe")
+            _clip(iv, 0, hi, out=iv)
+            np.add(iv, self.lo, out=out, casting="unsafe")
             return
-        _, _, _, d, t, zp_in, _ = self.fplan
-        if d is not None:
+        if dt is not None:
             np.less(u, t, out=mask)
-            np.multiply(mask, d, out=tmp)
+            np.copyto(tmp, mask)                  # (bool * float64 casts: ~4x slower)
+            tmp *= dt
             u -= tmp
+        if kind == 1:
+            # the wide plan's integer passes (as _finish): trunc, clamp, narrow
+            np.copyto(iv, u, casting="unsafe")
+            _clip(iv, lo, hi, out=iv)
+            o = _unsigned(out)
+            np.copyto(o, iv, casting="unsafe")
+            fix = (self.lo - lo) % (1 << (8 * out.dtype.itemsize))
+            if fix:
+                np.add(o, o.dtype.type(fix), out=o)
+            return
+        zp_in = self.fplan[5]
         _clip(u, lo, hi, out=u)
         if zp_in:
             np.floor(u, out=out, casting="unsafe")
