@@ -683,3 +683,37 @@ def test_softmax8_few_rows_tiers(tier, shape, dtype, out_dtype, monkeypatch):
         np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(si)),
                                                               float(np.float32(beta)),
                                                               out_dtype))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("f", [(2, 2), (6, 4)])
+def test_pool_tiers_on_strided_arrays(tier, op, f, monkeypatch):
+    """Pools handed non-contiguous arrays (as a caller outside the runtime might) take
+    the numpy path and still equal the reference, invoke after invoke (a reshape of a
+    strided input is a copy: nothing of it may be kept across calls)."""
+    from edgelite.kernels.base import InvokeContext
+    from edgelite.kernels import conv
+    shape = (1, 6, 4, 10)
+    m = _pool_model(op, I8, shape, f, f if f == (2, 2) else (1, 1), "VALID", "NONE", 3)
+    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
+    saved = _compiled.ENABLED
+    _compiled.ENABLED = tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_content=m)
+        it.allocate_tensors()
+    finally:
+        _compiled.ENABLED = saved
+    ex = it._executor(0)
+    base = ex._make_ictx(0)
+    k = ex.kernels[0]
+    oshape = (1, 3, 2, 10) if f == (2, 2) else (1, 1, 1, 10)
+    big = np.zeros((1, 4, 6, 10), I8)
+    x = big.transpose(0, 2, 1, 3)        # [1, 6, 4, 10], H and W not mergeable: strided
+    out = np.zeros(oshape[:3] + (20,), I8)[..., ::2]       # strided output
+    for seed in range(3):                # the same arrays, new contents
+        big[...] = _seed("strided-pool", op, f, seed).integers(-128, 128, big.shape)
+        k.invoke(InvokeContext([x], [out], base.scratch, base.prepare_ctx, None))
+        want = pool_reference(np.ascontiguousarray(x), op, f, f if f == (2, 2) else (1, 1),
+                              "VALID", -128, 127)
+        np.testing.assert_array_equal(out, want)

@@ -195,10 +195,12 @@ class _QuantizedPool2D(Kernel):
             src = x
         acc = self._out if self.mode == "max" else ictx.scratch[self.acc_idx]
         if self.gemv:
-            self.g_x = x.reshape(self.g_xf.shape)
+            # (a strided input, which the runtime's own arrays never are, is reshaped at
+            # every call: a reshape here could be a copy, stale at the next invoke)
+            self.g_x = x.reshape(self.g_xf.shape) if x.flags.c_contiguous else None
             out = self._out
             self.g_out = out.reshape(out.shape[0], out.shape[3]) \
-                if out.flags.c_contiguous and x.flags.c_contiguous else None
+                if out.flags.c_contiguous and self.g_x is not None else None
             self.invoke = self._invoke_gemv
             return
         rows = ictx.scratch[self.rows_idx] if fh > 1 else None
@@ -254,7 +256,8 @@ class _QuantizedPool2D(Kernel):
         if self.g_kernel is not None and self.g_out is not None:
             self.g_kernel(self.g_x, self.table, self.g_out, self.g_acc)
             return
-        np.copyto(self.g_xf, self.g_x)
+        gx = self.g_x if self.g_x is not None else ictx.inputs[0].reshape(self.g_xf.shape)
+        np.copyto(self.g_xf, gx)
         np.matmul(self.g_ones, self.g_xf, out=self.g_sum)
         np.copyto(self.g_idx3, self.g_sum, casting="unsafe")
         self.table.take(self.g_idx, out=ictx.outputs[0], mode="wrap")
@@ -274,11 +277,8 @@ class _QuantizedPool2D(Kernel):
     def _invoke_numpy(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
-            if self.invoke != self._invoke_numpy:
+            if self.invoke != self._invoke_numpy:       # (compiled, gemv)
                 self.invoke(ictx)
-                return
-            if self.gemv:
-                self._invoke_gemv(ictx)
                 return
         if self.pad.needed:
             self.pad.fill_border(self.fill)
