@@ -145,7 +145,10 @@ class PrepareContext:
 
 
 class InvokeContext:
-    """The arrays of one node, bound once after memory planning."""
+    """The arrays of one node, bound once after memory planning. The runtime binds
+    C-contiguous arrays only (tests/runtime/test_kernel_arrays.py): kernels keep
+    reshaped views of them from bind, which for a strided array would be copies. A
+    caller invoking a kernel on arrays of its own must pass contiguous ones too."""
 
     __slots__ = ("_resize", "inputs", "outputs", "prepare_ctx", "scratch")
 
