@@ -801,7 +801,9 @@ class QuantizedDepthwiseConv2D(Kernel):
         else:
             self.nb, self.bh = 1, max(1, block // max(ow * oc, 1))
         self.requant.BLOCK = max(self.requant.BLOCK, block)
-        self.accf_idx = ctx.request_scratch((self.nb, self.bh, ow, oc), ft)
+        # (int16 tap pairs sum into int32: exact, and its widening to float64 in the
+        # requantization costs ~13 against ~17 us per 64K values from float32)
+        self.accf_idx = ctx.request_scratch((self.nb, self.bh, ow, oc), I32 if self.i16 else ft)
         self.tmp_idx = ctx.request_scratch((2, self.nb, self.bh, ow, oc), I16) if self.i16 \
             else ctx.request_scratch((self.nb, self.bh, ow, oc), ft)
         self.geom = (n, oh, ow, kh, kw, sh, sw, dh, dw)
