@@ -146,9 +146,11 @@ class PrepareContext:
 
 class InvokeContext:
     """The arrays of one node, bound once after memory planning. The runtime binds
-    C-contiguous arrays only (tests/runtime/test_kernel_arrays.py): kernels keep
+    C-contiguous arrays only (tests/runtime/test_kernel_arrays.py): most kernels keep
     reshaped views of them from bind, which for a strided array would be copies. A
-    caller invoking a kernel on arrays of its own must pass contiguous ones too."""
+    caller invoking a kernel on arrays of its own must pass contiguous ones too (a few
+    kernels also take strided ones, under test: the float activations, the 8-bit
+    binary ops and pools)."""
 
     __slots__ = ("_resize", "inputs", "outputs", "prepare_ctx", "scratch")
 

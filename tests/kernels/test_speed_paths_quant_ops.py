@@ -291,8 +291,9 @@ def test_pool_separable_and_table(op, dtype, geom):
 TIERS = ["numpy"] + (["compiled"] if _compiled.ENABLED else [])
 
 
-def run_tier(model: bytes, inputs, tier: str, monkeypatch) -> np.ndarray:
-    """Prepare with the given tier (the compiled one for every node size), invoke twice."""
+def prepared_on(model: bytes, tier: str, monkeypatch) -> edgelite.Interpreter:
+    """An interpreter of `model` prepared on the given tier (the compiled one for every
+    node size)."""
     from edgelite.kernels import conv
     monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
     saved = _compiled.ENABLED
@@ -302,6 +303,12 @@ def run_tier(model: bytes, inputs, tier: str, monkeypatch) -> np.ndarray:
         it.allocate_tensors()
     finally:
         _compiled.ENABLED = saved
+    return it
+
+
+def run_tier(model: bytes, inputs, tier: str, monkeypatch) -> np.ndarray:
+    """Prepare with the given tier (the compiled one for every node size), invoke twice."""
+    it = prepared_on(model, tier, monkeypatch)
     for d, x in zip(it.get_input_details(), inputs):
         it.set_tensor(d["index"], x)
     it.invoke()
@@ -310,7 +317,9 @@ def run_tier(model: bytes, inputs, tier: str, monkeypatch) -> np.ndarray:
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("shape", [s for s in SOFTMAX_SHAPES if np.prod(s[:-1]) > 8])
+# (a few rows, a classifier's output, take the compiled kernel too once numba is loaded)
+@pytest.mark.parametrize("shape", [s for s in SOFTMAX_SHAPES if np.prod(s[:-1]) > 8]
+                         + [(1, 10), (1, 12), (3, 7), (8, 100)])
 @pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (I8, I16), (U8, U8)])
 def test_softmax8_tiers(tier, shape, dtype, out_dtype, monkeypatch):
     info = np.iinfo(dtype)
@@ -448,13 +457,7 @@ def test_binary8_non_contiguous_arrays(tier, monkeypatch):
     xb = rng.integers(-128, 128, 8).astype(I8)[::2]             # strided
     want = run_tier(m, [np.ascontiguousarray(xa), np.ascontiguousarray(xb)], "numpy",
                     monkeypatch)
-    saved = _compiled.ENABLED
-    _compiled.ENABLED = tier == "compiled"
-    try:
-        it = edgelite.Interpreter(model_content=m)
-        it.allocate_tensors()
-    finally:
-        _compiled.ENABLED = saved
+    it = prepared_on(m, tier, monkeypatch)
     ex = it._executor(0)
     ictx = ex._make_ictx(0)
     out = np.zeros((4, 3), I8).T
@@ -654,35 +657,11 @@ def test_pool_tiers(tier, op, dtype, shape, f, s, monkeypatch):
                                              float(np.float32(0.05)), zp, dtype)
         got = run_tier(m, [x], tier, monkeypatch)
         np.testing.assert_array_equal(got, pool_reference(x, op, f, s, "VALID", *bounds))
-    saved = _compiled.ENABLED
-    _compiled.ENABLED = tier == "compiled"
-    try:
-        it = edgelite.Interpreter(model_content=m)
-        it.allocate_tensors()
-    finally:
-        _compiled.ENABLED = saved
+    it = prepared_on(m, tier, monkeypatch)
     k = it._main.kernels[0]
     compiled_now = k.compiled is not None or getattr(k, "g_kernel", None) is not None
     expected = tier == "compiled" and (f == (2, 2) or (f == shape[1:3] and op[0] == "A"))
     assert compiled_now == expected
-
-
-@pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("shape", [(1, 10), (1, 12), (3, 7), (8, 100)])
-@pytest.mark.parametrize("dtype,out_dtype", [(I8, I8), (U8, U8)])
-def test_softmax8_few_rows_tiers(tier, shape, dtype, out_dtype, monkeypatch):
-    """A few rows (a classifier's output) take the compiled kernel once numba is loaded."""
-    info = np.iinfo(dtype)
-    for si, beta in SOFTMAX_PARAMS[::2]:
-        rng = _seed("few-rows", shape, dtype, si, beta)
-        x = rng.integers(info.min, int(info.max) + 1, size=shape)
-        x[0, :2] = info.max
-        x = x.astype(dtype)
-        m = _softmax8_model(shape, dtype, si, 0 if dtype == I8 else 128, out_dtype, beta)
-        got = run_tier(m, [x], tier, monkeypatch)
-        np.testing.assert_array_equal(got, softmax8_reference(x, float(np.float32(si)),
-                                                              float(np.float32(beta)),
-                                                              out_dtype))
 
 
 @pytest.mark.parametrize("tier", TIERS)
@@ -693,17 +672,9 @@ def test_pool_tiers_on_strided_arrays(tier, op, f, monkeypatch):
     the numpy path and still equal the reference, invoke after invoke (a reshape of a
     strided input is a copy: nothing of it may be kept across calls)."""
     from edgelite.kernels.base import InvokeContext
-    from edgelite.kernels import conv
     shape = (1, 6, 4, 10)
     m = _pool_model(op, I8, shape, f, f if f == (2, 2) else (1, 1), "VALID", "NONE", 3)
-    monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
-    saved = _compiled.ENABLED
-    _compiled.ENABLED = tier == "compiled"
-    try:
-        it = edgelite.Interpreter(model_content=m)
-        it.allocate_tensors()
-    finally:
-        _compiled.ENABLED = saved
+    it = prepared_on(m, tier, monkeypatch)
     ex = it._executor(0)
     base = ex._make_ictx(0)
     k = ex.kernels[0]

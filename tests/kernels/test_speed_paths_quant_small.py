@@ -105,12 +105,7 @@ def test_shifted_finish_matches_integer_requantization():
     rng = np.random.default_rng(2024)
     used = skipped = 0
     for trial in range(600):
-        c = int(rng.integers(1, 9))
-        real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
-        m, s = arith.quantize_multiplier_array(real)
-        dt = [I8, U8][trial % 2]
-        info = np.iinfo(dt)
-        zp = int(rng.integers(info.min, int(info.max) + 1))
+        c, real, m, s, dt, info, zp = _multiplier_case(rng, trial)
         lo = int(rng.choice([info.min, zp if trial % 3 else info.min,
                              int(rng.integers(info.min, int(info.max)))]))
         lo = min(max(lo, int(info.min)), int(info.max))
@@ -122,21 +117,42 @@ def test_shifted_finish_matches_integer_requantization():
             skipped += 1
             continue
         used += 1
-        rows = 64
-        acc = rng.integers(-bound, bound + 1, (rows, c))
-        acc[0], acc[1] = bound, -bound
-        # accumulators around the output steps: a - corr where a ~ (q - zp) / real
-        q = rng.integers(lo - 1, hi + 2, (rows - 2, c)).astype(np.float64)
-        near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows - 2, c))
-        pick = rng.random((rows - 2, c)) < 0.5
-        acc[2:] = np.where(pick, np.clip(near, -bound, bound), acc[2:])
-        bufs = rq.small_buffers((rows, c))
-        u = acc.astype(np.float64) * rq.fplan[1] + rq.offset()
-        out = np.empty((rows, c), dt)
-        rq.finish_u(u, out, bufs)
+        acc = _accumulators(rng, 64, bound, corr, real, zp, lo, hi, 0.5)
         want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
-        np.testing.assert_array_equal(out.astype(np.int64), want)
+        _check_finish(rq, acc, dt, rq.small_buffers(acc.shape), want)
     assert used >= 50, (used, skipped)
+
+
+def _multiplier_case(rng, trial):
+    """(C, real multipliers, m, s, 8-bit dtype, its iinfo, zero point) of one trial."""
+    from edgelite.kernels.quant import arith
+    c = int(rng.integers(1, 9))
+    real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
+    m, s = arith.quantize_multiplier_array(real)
+    dt = [I8, U8][trial % 2]
+    info = np.iinfo(dt)
+    return c, real, m, s, dt, info, int(rng.integers(info.min, int(info.max) + 1))
+
+
+def _accumulators(rng, rows, bound, corr, real, zp, lo, hi, near_share):
+    """[rows, C] accumulators: +-bound, then random ones and (a share near_share of
+    them) ones around the output steps, a - corr where a ~ (q - zp) / real."""
+    c = len(bound)
+    acc = rng.integers(-bound, bound + 1, (rows, c))
+    acc[0], acc[1] = bound, -bound
+    q = rng.integers(lo - 1, hi + 2, (rows - 2, c)).astype(np.float64)
+    near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows - 2, c))
+    pick = rng.random((rows - 2, c)) < near_share
+    acc[2:] = np.where(pick, np.clip(near, -bound, bound), acc[2:])
+    return acc
+
+
+def _check_finish(rq, acc, dt, bufs, want) -> None:
+    """finish_u on u = acc * ms + offset() equals want."""
+    u = acc.astype(np.float64) * rq.fplan[1] + rq.offset()
+    out = np.empty(acc.shape, dt)
+    rq.finish_u(u, out, bufs)
+    np.testing.assert_array_equal(out.astype(np.int64), want)
 
 
 def test_small_finish_every_plan_matches_integer_requantization():
@@ -149,12 +165,7 @@ def test_small_finish_every_plan_matches_integer_requantization():
     kinds = {0: 0, 1: 0, 2: 0}
     corrected = 0
     for trial in range(500):
-        c = int(rng.integers(1, 9))
-        real = np.exp(rng.uniform(np.log(1e-5), np.log(0.9), c))
-        m, s = arith.quantize_multiplier_array(real)
-        dt = [I8, U8][trial % 2]
-        info = np.iinfo(dt)
-        zp = int(rng.integers(info.min, int(info.max) + 1))
+        c, real, m, s, dt, info, zp = _multiplier_case(rng, trial)
         lo = int(info.min) if trial % 4 else int(rng.integers(info.min, zp + 1))
         hi = int(rng.integers(max(lo, zp), int(info.max) + 1))
         bound = rng.integers(1, 1 << int(rng.integers(4, 22)), c)
@@ -162,28 +173,19 @@ def test_small_finish_every_plan_matches_integer_requantization():
         rq = Requantizer(m, s, zp, lo, hi)
         if not rq.enable_float(corr, bound):
             continue
-        rows = 48
-        acc = rng.integers(-bound, bound + 1, (rows, c))
-        acc[0], acc[1] = bound, -bound
-        q = rng.integers(lo - 1, hi + 2, (rows - 2, c)).astype(np.float64)
-        near = np.round((q - zp) / real - corr) + rng.integers(-2, 3, (rows - 2, c))
-        pick = rng.random((rows - 2, c)) < 0.6
-        acc[2:] = np.where(pick, np.clip(near, -bound, bound), acc[2:])
+        acc = _accumulators(rng, 48, bound, corr, real, zp, lo, hi, 0.6)
         want = np.clip(arith.multiply_by_quantized_multiplier(acc + corr, m, s) + zp, lo, hi)
         for drop_wide in (False, True):
             if drop_wide:
                 if rq.splan is not None or rq.wplan is None:
                     break
                 rq.wplan = None             # (the float64 plan's form)
-            bufs = rq.small_buffers((rows, c))
+            bufs = rq.small_buffers(acc.shape)
             if bufs is None:
                 break
             kinds[bufs[-1]] += 1
             corrected += bufs[6] is not None
-            u = acc.astype(np.float64) * rq.fplan[1] + rq.offset()
-            out = np.empty((rows, c), dt)
-            rq.finish_u(u, out, bufs)
-            np.testing.assert_array_equal(out.astype(np.int64), want)
+            _check_finish(rq, acc, dt, bufs, want)
     # (the shifted plan, kind 0, rarely applies here: it needs no correction; the test
     # above covers it)
     assert kinds[1] >= 30 and kinds[2] >= 30 and corrected >= 30, (kinds, corrected)
