@@ -155,16 +155,21 @@ def _unsigned(out: np.ndarray) -> np.ndarray:
     return out.view(U8 if out.dtype.itemsize == 1 else np.dtype(np.uint16))
 
 
+def _correct(t, uf, mask, tmp, d) -> None:
+    """The negative-side correction uf -= d * [uf < t] (d the same shape as uf: a bool
+    times a broadcast operand runs numpy's casting loop, ~4x slower)."""
+    np.less(uf, t, out=mask)
+    np.copyto(tmp, mask)
+    np.multiply(tmp, d, out=tmp)
+    np.subtract(uf, tmp, out=uf)
+
+
 def _finish(un, corr, iv, lo, hi, o, fix) -> None:
     """The wide plan's passes after u' (Requantizer._finish_args): the negative-side
     correction u' -= d * [u' < t] (tiled), trunc into int16 / int32, clamp, narrow into
     the unsigned output view o (+ fix for 16-bit outputs)."""
     if corr is not None:
-        t, uf, mask, tmp, d = corr
-        np.less(uf, t, out=mask)
-        np.copyto(tmp, mask)
-        np.multiply(tmp, d, out=tmp)
-        np.subtract(uf, tmp, out=uf)
+        _correct(*corr)
     np.copyto(iv, un, casting="unsafe")
     _clip(iv, lo, hi, out=iv)
     np.copyto(o, iv, casting="unsafe")
@@ -557,21 +562,13 @@ class Requantizer:
             _clip(iv, 0, hi, out=iv)
             np.add(iv, self.lo, out=out, casting="unsafe")
             return
-        if dt is not None:
-            np.less(u, t, out=mask)
-            np.copyto(tmp, mask)                  # (bool * float64 casts: ~4x slower)
-            tmp *= dt
-            u -= tmp
         if kind == 1:
-            # the wide plan's integer passes (as _finish): trunc, clamp, narrow
-            np.copyto(iv, u, casting="unsafe")
-            _clip(iv, lo, hi, out=iv)
-            o = _unsigned(out)
-            np.copyto(o, iv, casting="unsafe")
-            fix = (self.lo - lo) % (1 << (8 * out.dtype.itemsize))
-            if fix:
-                np.add(o, o.dtype.type(fix), out=o)
+            # the wide plan's integer passes: correction, trunc, clamp, narrow
+            _finish(u, None if dt is None else (t, u, mask, tmp, dt), iv, lo, hi,
+                    _unsigned(out), (self.lo - lo) % (1 << (8 * out.dtype.itemsize)))
             return
+        if dt is not None:
+            _correct(t, u, mask, tmp, dt)
         zp_in = self.fplan[5]
         _clip(u, lo, hi, out=u)
         if zp_in:
