@@ -54,6 +54,29 @@ def test_fixture_matches_litert_reference(name):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("name", [n for n in SIMPLE if BY_NAME[n]["kind"] in QUANTIZED])
+def test_fixture_with_small_nodes_compiled(name, monkeypatch):
+    """As users get it with numba installed: once numba is loaded, the 8-bit models'
+    small nodes (pools, few-row SOFTMAX, FULLY_CONNECTED, convs from 256 outputs) take the
+    compiled tier too (the suite's default keeps them on the numpy tier); still equal to
+    LiteRT's reference kernels bit for bit."""
+    from edgelite.kernels import compiled, conv
+    if not compiled.ENABLED:
+        pytest.skip("numba is not installed (the test extra installs it)")
+    monkeypatch.setattr(conv, "COMPILED_SMALL_NODES", True)
+    it = edgelite.Interpreter(model_path=str(model_path(name)))
+    it.allocate_tensors()
+    ref = reference(name)
+    for i, got in enumerate(_run(it, inputs(name))):
+        _check(got, ref[f"ref_output_{i}"], BY_NAME[name]["kind"], f"{name} output {i}")
+    ex = it._executor(0)
+    small_compiled = [
+        type(k).__name__ for oi, k in enumerate(ex.kernels) if k is not None
+        and ex._make_ictx(oi).outputs[0].size < conv.COMPILED_MIN_OUTPUT
+        and any(getattr(k, a, None) is not None for a in ("fast", "compiled", "g_kernel"))]
+    assert small_compiled, f"{name}: no small node took the compiled tier"
+
+
 def test_multi_signature_runners():
     ref = reference("multi_signature")
     it = edgelite.Interpreter(model_path=str(model_path("multi_signature")))
