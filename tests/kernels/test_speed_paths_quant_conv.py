@@ -286,6 +286,43 @@ def test_depthwise_int16_taps_against_litert(extreme, stride, act):
         assert k.i16 == (not extreme) and not k.flat
 
 
+ESUM_CASES = [
+    # (dtype, x_shape, stride (h, w), dilation, padding, act): images too big for the
+    # flat path, so the einsum path over bands of rows takes them
+    (I8, (1, 40, 36, 32), (1, 1), 1, "SAME", "RELU6"),
+    (I8, (2, 30, 30, 16), (1, 1), 1, "VALID", "NONE"),
+    (I8, (1, 41, 33, 24), (2, 1), 2, "SAME", "NONE"),
+    (U8, (1, 36, 40, 20), (1, 1), 1, "SAME", "RELU"),
+    (I8, (1, 130, 20, 48), (1, 1), 1, "SAME", "RELU6"),         # several bands
+]
+
+
+@pytest.mark.parametrize("case", ESUM_CASES, ids=repr)
+def test_depthwise_einsum_against_litert(case):
+    """The numpy tier's width-stride-1 depthwise: every tap of a band in one float32
+    einsum over a strided view of the padded copy (exact integer sums below 2^24), then
+    the requantization; equals BUILTIN_REF on random and extreme inputs."""
+    import edgelite
+    dt, xs, stride, dil, pad, act = case
+    rng = _rng("dw-esum", case)
+    lo, hi = (-127, 128) if dt == I8 else (0, 256)
+    w = rng.integers(lo, hi, (1, 3, 3, xs[-1])).astype(dt)
+    zi = int(rng.integers(-20, 20)) if dt == I8 else 128
+    model = _dw_model(w, xs, rng, zi, pad, dil, act, dtype=dt, stride=stride)
+    info = np.iinfo(dt)
+    check(model, [rng.integers(info.min, int(info.max) + 1, xs).astype(dt)])
+    check(model, [rng.choice(np.array([info.min, info.max], dt), xs)])
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    k = it._main.kernels[0]
+    assert k.esum and not k.flat and not k.i16
+
+
 # ---------------------------------------------------------------- numpy depthwise, flat taps
 def _dw_model(w: np.ndarray, x_shape, rng, zi: int, padding: str, dil: int, act: str,
               dtype=I8, stride=(1, 1), dil_w=None) -> bytes:
