@@ -4,7 +4,7 @@ import sys
 # Make `tests.oracle` importable as `oracle` from every test module.
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,19 @@ def _rng(*key) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
+def numpy_tier_kernel(model: bytes):
+    """Node 0's kernel of `model` prepared on the numpy tier."""
+    import edgelite
+    saved = compiled.ENABLED
+    compiled.ENABLED = False
+    try:
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    return it._main.kernels[0]
+
+
 def _plan_numpy(a: np.ndarray, plan, lo: int, hi: int) -> np.ndarray:
     """The compiled kernels' _rqf, written with numpy float64 operations."""
     _, _, ms, k0, d, zp = plan
@@ -264,7 +277,6 @@ def test_depthwise_int16_taps_against_litert(extreme, stride, act):
     """The numpy tier's int16 tap pairs (weights in [-127, 127]) and its float32 fallback
     (a -128 weight pair could overflow int16) both equal BUILTIN_REF, with the input at
     its extremes (-128 * -128 products)."""
-    import edgelite
     rng = _rng("dw16", extreme, stride, act)
     w = rng.integers(-127, 128, (1, 3, 3, 6)).astype(I8)
     if extreme:
@@ -272,14 +284,7 @@ def test_depthwise_int16_taps_against_litert(extreme, stride, act):
     model = _dw_int8_model(w, rng, stride, act)
     x = rng.choice(np.array([-128, 127, -127, 0, 3], I8), (1, 9, 8, 6))
     check(model, [x])
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    k = it._main.kernels[0]
+    k = numpy_tier_kernel(model)
     if stride == 1:                               # the small-image flat path takes it
         assert k.flat and not k.i16
     else:
@@ -302,7 +307,6 @@ def test_depthwise_einsum_against_litert(case):
     """The numpy tier's width-stride-1 depthwise: every tap of a band in one float32
     einsum over a strided view of the padded copy (exact integer sums below 2^24), then
     the requantization; equals BUILTIN_REF on random and extreme inputs."""
-    import edgelite
     dt, xs, stride, dil, pad, act = case
     rng = _rng("dw-esum", case)
     lo, hi = (-127, 128) if dt == I8 else (0, 256)
@@ -312,14 +316,7 @@ def test_depthwise_einsum_against_litert(case):
     info = np.iinfo(dt)
     check(model, [rng.integers(info.min, int(info.max) + 1, xs).astype(dt)])
     check(model, [rng.choice(np.array([info.min, info.max], dt), xs)])
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    k = it._main.kernels[0]
+    k = numpy_tier_kernel(model)
     assert k.esum and not k.flat and not k.i16
 
 
@@ -367,7 +364,6 @@ def test_depthwise_flat_taps_against_litert(case):
     flattened padded image, stored transposed when that is shorter, float32 products,
     one float32 GEMV summing the taps, one-block requantization) equals BUILTIN_REF,
     inputs at their extremes included."""
-    import edgelite
     xs, (kh, kw), padding, dil, act, zi, kind = case
     rng = _rng("dwflat", case)
     c = xs[-1]
@@ -380,14 +376,7 @@ def test_depthwise_flat_taps_against_litert(case):
     check(model, [x])
     x2 = rng.integers(-128, 128, xs).astype(I8)
     check(model, [x2])
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    k = it._main.kernels[0]
+    k = numpy_tier_kernel(model)
     assert k.flat
     # both layouts are covered: the kws shape (tall) transposed, the wide ones not
     h, wd = xs[1:3]
@@ -398,19 +387,11 @@ def test_depthwise_flat_taps_against_litert(case):
 
 
 def test_depthwise_flat_not_for_uint8():
-    import edgelite
     rng = _rng("dwflat-u8")
     w = rng.integers(0, 256, (1, 3, 3, 4)).astype(U8)
     model = _dw_model(w, (1, 6, 6, 4), rng, 128, "SAME", 1, "NONE", dtype=U8)
     check(model, [rng.integers(0, 256, (1, 6, 6, 4)).astype(U8)])
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    assert not it._main.kernels[0].flat
+    assert not numpy_tier_kernel(model).flat
 
 
 # ---------------------------------------------------------------- numpy CONV_2D, folded GEMM
@@ -435,7 +416,6 @@ def test_small_conv_folded_gemm_against_litert(case):
     float64 GEMM of [im2col, 1], then clamp and floor; tall windows: im2col in two
     copies, output written transposed; short window rows: a channel-planar padded copy
     and transposed columns) equals BUILTIN_REF."""
-    import edgelite
     dtype, xs, ws, s, pad, act, zk, factor = case
     k = ws[1] * ws[2] * ws[3]
     model, x = conv_like("CONV_2D", dtype, 91, x_shape=xs, w_shape=ws, channels=ws[0], axis=0,
@@ -447,14 +427,7 @@ def test_small_conv_folded_gemm_against_litert(case):
     info = np.iinfo(dtype)
     check(model, [np.random.default_rng(5).choice(np.array([info.min, info.max, 0], dtype),
                                                   xs)])
-    saved = compiled.ENABLED
-    compiled.ENABLED = False
-    try:
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    kern = it._main.kernels[0]
+    kern = numpy_tier_kernel(model)
     assert kern.small is not None
     assert kern.rowcol == (ws[1] >= 4 and xs[0] == 1)
     assert kern.small_t == (not kern.direct and xs[0] == 1 and ws[2] * ws[3] < 32

@@ -973,7 +973,7 @@ class QuantizedDepthwiseConv2D(Kernel):
     def _bind_esum(self, ictx: InvokeContext, src: np.ndarray) -> None:
         """The einsum path's blocks: (taps [KH, KW, n, rows, OW * C] of the padded copy,
         the band's sums viewed [n, rows, OW * C], the sums [R, C], the output [R, C])."""
-        n, oh, ow, kh, kw, sh, sw, dh, dw = self.geom
+        n, oh, ow, kh, kw, sh, _, dh, dw = self.geom
         oc = self._out.shape[-1]
         s0, s1, s2, s3 = src.strides
         accf_all = ictx.scratch[self.accf_idx]
