@@ -68,8 +68,21 @@ class _Pool2D(Kernel):
                 _same_valid_pads(padding, w, fw, sw, 1, ow)]
         fill = float(np.finfo(np.float32).min) if self.mode == "max" else 0.0
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)], fill)
+        # A global pool (one output position whose window holds every input position:
+        # a classifier's AVERAGE_POOL_2D over the whole feature map) sees the input as
+        # [N, H * W, C]: an average is a GEMV of ones (BLAS: ~1 us at 125 x 32, where
+        # numpy's reduction over the middle axis takes ~3.5 and the one over a 6-D
+        # window view ~5) and the division by H * W; a max one maximum reduction.
+        # Padding cells never count (TFLite divides by the valid count, H * W here; a
+        # max ignores them). Float results: the sum's order is BLAS's.
+        # (A 2x2 input keeps the 2x2 paths: the compiled tier's one call.)
+        self.global_ = (self.mode in ("max", "avg") and oh == 1 and ow == 1 and h * w > 4
+                        and int(_valid_counts(h, 1, fh, sh, pads[0][0])[0]) == h
+                        and int(_valid_counts(w, 1, fw, sw, pads[1][0])[0]) == w)
+        self.hw_count = np.asarray(np.float32(h * w)) if self.global_ else None
+        self.hw_ones = np.ones((1, h * w), F32) if self.global_ and self.mode == "avg" else None
         # L2 squares the input, so it always works on a copy.
-        self.copy = self.pad.needed or self.mode == "l2"
+        self.copy = (self.pad.needed or self.mode == "l2") and not self.global_
         self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.copy else None
         self.geom = (oh, ow, fh, fw, sh, sw)
         # Non-overlapping windows without padding (stride == filter, e.g. 2x2/2):
@@ -77,7 +90,8 @@ class _Pool2D(Kernel):
         # [OW * fw * C] runs, then the fw columns; ~2 numpy calls for a 2x2 pool
         # instead of 4 calls over [N, OH, OW, C] planes of C-element runs.
         self.blocked = (self.mode in ("max", "avg") and (fh, fw) == (sh, sw) and fh * fw > 1
-                        and not self.pad.needed and fh * fw <= _MAX_TAP_LOOP)
+                        and not self.pad.needed and fh * fw <= _MAX_TAP_LOOP
+                        and not self.global_)
         self.row_parity = False         # (set by use_row_parity, after every prepare)
         if self.blocked:
             self.rows_idx = ctx.request_scratch((n, oh, ow * fw, c), F32) if fw > 1 else None
@@ -130,6 +144,12 @@ class _Pool2D(Kernel):
         self._x = x
         self._out = ictx.outputs[0]
         oh, ow, fh, fw, sh, sw = self.geom
+        if self.global_:
+            n, h, w, c = x.shape
+            self.g_in = x.reshape(n, h * w, c) if x.flags.c_contiguous else None
+            self.g_out = self._out.reshape(n, 1, c) if self._out.flags.c_contiguous else None
+            self.compiled_now = False
+            return
         # arrays the runtime did not bind may be strided: the numpy path then
         self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
                              and self._out.flags.c_contiguous)
@@ -171,6 +191,9 @@ class _Pool2D(Kernel):
         if self.blocked:
             self._invoke_blocked(out)
             return
+        if self.global_:
+            self._invoke_global(ictx.inputs[0], out)
+            return
         if self.copy:
             self.pad.fill(ictx.inputs[0])
             if self.mode == "l2":
@@ -187,6 +210,20 @@ class _Pool2D(Kernel):
             np.divide(out, self.counts, out=out)
             if self.mode == "l2":
                 np.sqrt(out, out=out)
+        clamp_inplace(out, self.bounds)
+
+    def _invoke_global(self, x, out) -> None:
+        xin, res = self.g_in, self.g_out
+        if xin is None or res is None:      # strided arrays (a direct caller)
+            n, h, w, c = x.shape
+            xin, res = x.reshape(n, h * w, c), np.empty((n, 1, c), F32)
+        if self.mode == "avg":
+            np.matmul(self.hw_ones, xin, out=res)
+            np.divide(res, self.hw_count, out=res)
+        else:
+            np.maximum.reduce(xin, axis=1, out=res[:, 0])
+        if res is not self.g_out:
+            np.copyto(out, res.reshape(out.shape))
         clamp_inplace(out, self.bounds)
 
     def _invoke_blocked(self, out) -> None:

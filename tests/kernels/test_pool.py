@@ -4,6 +4,7 @@ rest is `slow`."""
 from __future__ import annotations
 
 import random
+import types
 import zlib
 
 import numpy as np
@@ -70,6 +71,38 @@ def test_pool_large_windows(op, xs, f):
         model = pool_model(op, xs, padding=pad, filter_height=f[0], filter_width=f[1],
                            stride_h=1, stride_w=2)
         check_against_litert(model, [rng.standard_normal(xs).astype(np.float32)])
+
+
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("xs,f,s,pad,act", [
+    ((1, 25, 5, 32), (25, 5), (25, 5), "VALID", "NONE"),      # kws's classifier pool
+    ((2, 7, 7, 16), (7, 7), (2, 2), "VALID", "RELU6"),
+    ((1, 3, 4, 5), (5, 5), (5, 5), "SAME", "RELU"),           # padding: never counted
+    ((3, 2, 3, 4), (2, 3), (1, 1), "VALID", "NONE")])
+def test_global_pool(op, xs, f, s, pad, act):
+    """One output position whose window covers the whole input: the global path (an
+    average as a GEMV of ones and a division, a max as one reduction), with LiteRT's
+    values; the same result when the kernel is handed strided arrays directly."""
+    rng = np.random.default_rng(zlib.crc32(repr((op, xs, f)).encode()))
+    x = rng.standard_normal(xs).astype(np.float32)
+    model = pool_model(op, xs, padding=pad, filter_height=f[0], filter_width=f[1],
+                       stride_h=s[0], stride_w=s[1], fused_activation_function=act)
+    it = edgelite.Interpreter(model_content=model)
+    it.allocate_tensors()
+    (k,) = it._main.kernels
+    assert k.global_ and not k.blocked and not k.copy
+    check_against_litert(model, [x])
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    want = it.get_tensor(it.get_output_details()[0]["index"])
+    xs_strided = np.zeros(xs[:-1] + (2 * xs[-1],), np.float32)[..., ::2]
+    xs_strided[...] = x
+    out = np.zeros(want.shape[:-1] + (2 * want.shape[-1],), np.float32)[..., 1::2]
+    k.invoke(types.SimpleNamespace(inputs=[xs_strided], outputs=[out]))
+    if op == "MAX_POOL_2D":
+        np.testing.assert_array_equal(out, want)
+    else:       # (BLAS may round a sum differently in differently aligned memory)
+        np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("op", POOLS)

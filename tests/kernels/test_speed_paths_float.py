@@ -282,6 +282,43 @@ def test_softmax_compiled_runs_and_falls_back(monkeypatch):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+@pytest.mark.parametrize("shape", [(1, 12), (3, 10), (8, 5)])
+def test_softmax_few_rows_compiled_once_numba_is_loaded(shape, monkeypatch):
+    """A few rows of a small SOFTMAX (a classifier's output) take the compiled kernel,
+    through its bound entry point, once numba is loaded anyway (conv.COMPILED_SMALL_NODES,
+    which the conftest turns off), and the numpy tier otherwise; both agree with the
+    float64 definition and with LiteRT. An inf row still goes to the numpy tier."""
+    import edgelite
+    from edgelite.kernels import conv
+    x = np.random.default_rng(shape[0]).normal(0.0, 3.0, size=shape).astype(np.float32)
+    model = softmax_model(shape, 1.0)
+    results = {}
+    for small in (False, True):
+        monkeypatch.setattr(conv, "COMPILED_SMALL_NODES", small)
+        it = edgelite.Interpreter(model_content=model)
+        it.allocate_tensors()
+        (k,) = it._main.kernels
+        assert (k.compiled is not None) == small
+        it.set_tensor(0, x)
+        it.invoke()
+        results[small] = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+        if small:
+            assert k._cviews[5] is not k.compiled.softmax_rows_f32   # the bound entry
+            y = x.copy()
+            y[0, 1] = np.inf
+            it.set_tensor(0, y)
+            with np.errstate(all="ignore"):
+                it.invoke()
+                got_inf = it.get_tensor(it.get_output_details()[0]["index"])
+                want_inf = run_tier(model, [y], "numpy", monkeypatch)
+            np.testing.assert_array_equal(got_inf, want_inf)
+    exact = softmax_exact(x, 1.0)
+    for got in results.values():
+        assert np.abs(got.astype(np.float64) - exact).max() < 2e-7
+    check_against_litert(model, [x])
+
+
 def test_softmax_special_rows():
     x = np.array([[0.0, 1.0, 2.0], [-np.inf, 0.0, 1.0], [3e38, -3e38, 0.0],
                   [np.nan, 0.0, 1.0]], np.float32)
