@@ -94,10 +94,14 @@ class MaximumInplace:
         self.lo, self.x, self.bound = lo, None, lo
 
     def __call__(self, x: np.ndarray) -> None:
+        np.maximum(x, self.bound_for(x), out=x)
+
+    def bound_for(self, x: np.ndarray):
+        """The second operand of the maximum for x (looked up when x is new)."""
         if x is not self.x:
             b = bound_like(x, self.lo)
             self.x, self.bound = x, (_small_bound(x, self.lo) if b is None else b)
-        np.maximum(x, self.bound, out=x)
+        return self.bound
 
 
 def activation_code(options) -> int:

@@ -282,23 +282,33 @@ ONE_ROW_CASES = (
 def test_numpy_tier_one_row_quantizer(op, case, monkeypatch):
     """The numpy tier's batch-1 path (dynamic.OneRow: the quantized row written straight
     into the GEMM's input or the padded image, 0-d scale operands, the bias added as the
-    sum's first operand) gives the general path's bits and agrees with LiteRT's
-    reference kernels."""
+    sum's first operand), in its bound-closure form (fast_run, OneRow.runner) and called
+    step by step, gives the general path's bits and agrees with LiteRT's reference
+    kernels."""
     monkeypatch.setattr(compiled, "ENABLED", False)
     model, xs = (fc_model if op == "fc" else conv_model)(case, 31)
     outs = []
-    for one in (True, False):
+    for mode in ("closure", "call", "general"):
         it = edgelite.Interpreter(model_content=model)
         it.allocate_tensors()
         kernels = [k for k in it._main.kernels if hasattr(k, "one")]
         assert kernels and all(k.one is not None for k in kernels)
-        if not one:
+        if mode == "closure":
+            # the FC's closure always; the conv's with its own padded buffer and a
+            # float32 GEMM straight into the output (one group)
+            assert all(k.fast_run is not None for k in kernels
+                       if not hasattr(k, "own_pad")
+                       or (k.own_pad is not None and k.direct is not None))
+        else:
             for k in kernels:
-                k.one = None
+                k.fast_run = k.one_run = None
+                if mode == "general":
+                    k.one = None
         it.set_tensor(it.get_input_details()[0]["index"], xs[0])
         it.invoke()
         outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
-    assert np.array_equal(outs[0].view(np.int32), outs[1].view(np.int32))
+    for got in outs[1:]:
+        assert np.array_equal(outs[0].view(np.int32), got.view(np.int32))
     check(model, xs)
 
 
