@@ -35,6 +35,7 @@ from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
 from edgelite.kernels.common import (
     ACTIVATION_RANGE,
+    _small_bound,
     activation_code,
     batch_matmul_shapes,
     bound_like,
@@ -171,6 +172,22 @@ def clamp_inplace(x: np.ndarray, bounds: tuple[float | None, float | None]) -> N
         _clip_ufunc(x, lo, hi, out=x)
 
 
+def clamp_op(x: np.ndarray, bounds: tuple[float | None, float | None]):
+    """clamp_inplace(x, bounds) with its operands looked up once, for a kernel that
+    clamps the same array on every invoke: (ufunc, args), done by ufunc(*args) (the
+    output passed positionally), or None when there is no clamp. Saves the bounds'
+    lookups of every call (~0.3 us; a ReLU's same-shape bound array ~1 us)."""
+    lo, hi = bounds
+    if lo is None:
+        return None
+    if hi is None:
+        b = bound_like(x, lo)
+        return np.maximum, (x, _small_bound(x, lo) if b is None else b, x)
+    if x.dtype == F32:
+        lo, hi = clip_bounds(bounds)
+    return _clip_ufunc, (x, lo, hi, x)
+
+
 def _dtype_path(ctx: PrepareContext, x: TensorSpec, w: TensorSpec | None = None) -> str:
     """'float' for the implemented path; a clear error for quantized and hybrid ones."""
     if x.dtype == F32 and (w is None or w.dtype == F32):
@@ -223,6 +240,7 @@ class Epilogue:
 
     def __init__(self, bias: TensorSpec | None, bias_input: int, rows: int, n: int, bounds):
         self.rows, self.n, self.bounds = rows, n, bounds
+        self.clamp = None       # (bind: clamp_op of the output)
         self.bias_input = bias_input if bias is not None and bias.data is None else None
         r = 1
         if bias is not None and bias.data is not None:
@@ -249,10 +267,9 @@ class Epilogue:
     def bind(self, out: np.ndarray) -> None:
         self.rows_view = out.reshape(self.rows, self.n)
         self.tiled_view = out.reshape(self.rows // self.r, self.r * self.n)
-        lo, hi = self.bounds
-        # a ReLU's bound as a same-shape constant array, made once (common.bound_like)
-        self.lo_bound = (bound_like(self.tiled_view, lo) if lo is not None and hi is None
-                         else None)
+        # the clamp's operands, looked up once (a ReLU's bound: a same-shape constant
+        # array, common.bound_like)
+        self.clamp = clamp_op(self.tiled_view, self.bounds)
         self.flat_view = None
         if self.fast and self.bias_flat is not None and out.flags.c_contiguous:
             self.flat_view = out.reshape(-1)
@@ -273,10 +290,9 @@ class Epilogue:
         elif self.bias_input is not None:
             bias = ictx.inputs[self.bias_input].reshape(-1)
             np.add(self.rows_view, bias, out=self.rows_view)
-        if self.lo_bound is not None:
-            np.maximum(self.tiled_view, self.lo_bound, out=self.tiled_view)
-            return
-        clamp_inplace(self.tiled_view, self.bounds)
+        c = self.clamp
+        if c is not None:
+            c[0](*c[1])
 
 
 # A padded input of at most this many bytes lives in a private buffer of its node
@@ -701,7 +717,7 @@ class _ImageToColumnsConv(Kernel):
             return None
         bounds, self.bounds = self.bounds, (None, None)
         for e in epis:
-            e.bounds, e.lo_bound = (None, None), None
+            e.bounds, e.clamp = (None, None), None
         return bounds
 
     def _bind_blocks(self, col_rows) -> None:

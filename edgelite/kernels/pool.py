@@ -20,6 +20,7 @@ from edgelite.kernels.conv import (
     _opt,
     _same_valid_pads,
     clamp_inplace,
+    clamp_op,
     compiled_tier,
     float_activation,
     window_view,
@@ -144,11 +145,14 @@ class _Pool2D(Kernel):
         self._x = x
         self._out = ictx.outputs[0]
         oh, ow, fh, fw, sh, sw = self.geom
+        self.fast_run = None
         if self.global_:
             n, h, w, c = x.shape
             self.g_in = x.reshape(n, h * w, c) if x.flags.c_contiguous else None
             self.g_out = self._out.reshape(n, 1, c) if self._out.flags.c_contiguous else None
             self.compiled_now = False
+            if self.g_in is not None and self.g_out is not None:
+                self.fast_run = self._global_closure()
             return
         # arrays the runtime did not bind may be strided: the numpy path then
         self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
@@ -166,6 +170,8 @@ class _Pool2D(Kernel):
             rows = ictx.scratch[self.rows_idx] if fw > 1 else ictx.outputs[0]
             self.rows = rows
             self.col_views = [rows[:, :, kx::fw, :] for kx in range(fw)]
+            if not self.compiled_now:
+                self.fast_run = self._blocked_closure(self._out)
             return
         if self.copy:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -184,6 +190,9 @@ class _Pool2D(Kernel):
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
+        if self.fast_run is not None:
+            self.fast_run()
+            return
         out = ictx.outputs[0]
         if self.compiled_now:
             self.compiled(self._x, out, self.mode == "max", self.lo, self.hi)
@@ -211,6 +220,51 @@ class _Pool2D(Kernel):
             if self.mode == "l2":
                 np.sqrt(out, out=out)
         clamp_inplace(out, self.bounds)
+
+    def _global_closure(self):
+        """_invoke_global on this binding's arrays as a closure (operands as locals, the
+        clamp's looked up once)."""
+        xin, res, ones, count = self.g_in, self.g_out, self.hw_ones, self.hw_count
+        clamp = clamp_op(self._out, self.bounds)
+        avg, matmul, divide, reduce_max = (self.mode == "avg", np.matmul, np.divide,
+                                           np.maximum.reduce)
+        res2 = res[:, 0]
+
+        def fast() -> None:
+            if avg:
+                matmul(ones, xin, out=res)
+                divide(res, count, out=res)
+            else:
+                reduce_max(xin, axis=1, out=res2)
+            if clamp is not None:
+                clamp[0](*clamp[1])
+        return fast
+
+    def _blocked_closure(self, out):
+        """_invoke_blocked on this binding's arrays as a closure (operands as locals, the
+        clamp's looked up once: ~1 us a call less on a 16x16x16 pool)."""
+        combine = np.maximum if self.mode == "max" else np.add
+        rv, rows, cv = self.row_views, self.rows, self.col_views
+        copyto, divide = np.copyto, np.divide
+        ws = self.window_size if self.mode == "avg" else None
+        clamp = clamp_op(out, self.bounds)
+
+        def fast() -> None:
+            if len(rv) > 1:
+                combine(rv[0], rv[1], out=rows)
+                for v in rv[2:]:
+                    combine(rows, v, out=rows)
+            else:
+                copyto(rows, rv[0])
+            if len(cv) > 1:
+                combine(cv[0], cv[1], out=out)
+                for v in cv[2:]:
+                    combine(out, v, out=out)
+            if ws is not None:
+                divide(out, ws, out=out)    # every window is whole
+            if clamp is not None:
+                clamp[0](*clamp[1])
+        return fast
 
     def _invoke_global(self, x, out) -> None:
         xin, res = self.g_in, self.g_out
