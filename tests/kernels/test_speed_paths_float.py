@@ -558,3 +558,32 @@ def test_fast_paths_on_transposed_arrays(impl, monkeypatch):
     _invoke_directly(m, [x, np.array([1], np.int32)], out, impl, monkeypatch)
     np.testing.assert_allclose(out, x.astype(np.float64).mean(axis=1, keepdims=True),
                                rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- clamps looked up at bind
+@pytest.mark.parametrize("bounds", [(None, None), (0.0, None), (0.0, 6.0), (-1.0, 1.0),
+                                    (-3.5, None)])
+@pytest.mark.parametrize("shape", [(7,), (64, 64), (2, 3, 700)])
+def test_clamp_op_equals_clamp_inplace(bounds, shape):
+    """conv.clamp_op (the operands found once, then ufunc(*args) per invoke) clamps as
+    conv.clamp_inplace does, NaN, infinities and signed zeros included, on small arrays
+    and on ones big enough for a ReLU's same-shape bound array."""
+    from edgelite.kernels.conv import clamp_inplace, clamp_op
+    rng = np.random.default_rng(len(shape))
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    flat = x.reshape(-1)
+    flat[:5] = [np.nan, np.inf, -np.inf, -0.0, 0.0]
+    want = x.copy()
+    clamp_inplace(want, bounds)
+    op = clamp_op(x, bounds)
+    assert (op is None) == (bounds[0] is None)
+    for _ in range(2):                      # the same operands, invoke after invoke
+        if op is not None:
+            op[0](*op[1])
+        assert _bits_equal(x, want)
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    nan = np.isnan(a)
+    return bool(np.array_equal(nan, np.isnan(b))
+                and np.array_equal(a.view(np.int32)[~nan], b.view(np.int32)[~nan]))
