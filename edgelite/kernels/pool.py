@@ -141,6 +141,7 @@ class _Pool2D(Kernel):
             self.lo, self.hi = float_bounds(bounds)
 
     def bind(self, ictx: InvokeContext) -> None:
+        self.__dict__.pop("invoke", None)   # (a closure of the last binding: made anew)
         x = ictx.inputs[0]
         self._x = x
         self._out = ictx.outputs[0]
@@ -153,6 +154,7 @@ class _Pool2D(Kernel):
             self.compiled_now = False
             if self.g_in is not None and self.g_out is not None:
                 self.fast_run = self._global_closure()
+                self.invoke = self._as_invoke(self.fast_run)
             return
         # arrays the runtime did not bind may be strided: the numpy path then
         self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
@@ -172,6 +174,7 @@ class _Pool2D(Kernel):
             self.col_views = [rows[:, :, kx::fw, :] for kx in range(fw)]
             if not self.compiled_now:
                 self.fast_run = self._blocked_closure(self._out)
+                self.invoke = self._as_invoke(self.fast_run)
             return
         if self.copy:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -220,6 +223,18 @@ class _Pool2D(Kernel):
             if self.mode == "l2":
                 np.sqrt(out, out=out)
         clamp_inplace(out, self.bounds)
+
+    def _as_invoke(self, run):
+        """An invoke for this binding: run() when the arrays are the bound ones, else the
+        class's invoke (which binds again)."""
+        x0, out0, me = self._x, self._out, self
+
+        def fast(c: InvokeContext) -> None:
+            if c.inputs[0] is not x0 or c.outputs[0] is not out0:
+                _Pool2D.invoke(me, c)
+                return
+            run()
+        return fast
 
     def _global_closure(self):
         """_invoke_global on this binding's arrays as a closure (operands as locals, the

@@ -34,6 +34,7 @@ from oracle import check_against_litert, run_edgelite, run_litert
 import edgelite
 from edgelite.format.builder import ModelBuilder
 from edgelite.kernels import compiled
+from edgelite.kernels.quant.dynamic import OneRow
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -289,8 +290,11 @@ def test_numpy_tier_one_row_quantizer(op, case, monkeypatch):
     model, xs = (fc_model if op == "fc" else conv_model)(case, 31)
     outs = []
     for mode in ("closure", "call", "general"):
-        it = edgelite.Interpreter(model_content=model)
-        it.allocate_tensors()
+        with monkeypatch.context() as mp:
+            if mode == "call":          # OneRow called step by step: no bound closures
+                mp.setattr(OneRow, "runner", lambda self, *args: None)
+            it = edgelite.Interpreter(model_content=model)
+            it.allocate_tensors()
         kernels = [k for k in it._main.kernels if hasattr(k, "one")]
         assert kernels and all(k.one is not None for k in kernels)
         if mode == "closure":
@@ -299,11 +303,12 @@ def test_numpy_tier_one_row_quantizer(op, case, monkeypatch):
             assert all(k.fast_run is not None for k in kernels
                        if not hasattr(k, "own_pad")
                        or (k.own_pad is not None and k.direct is not None))
-        else:
+        elif mode == "call":
+            assert all(k.fast_run is None for k in kernels)
+        if mode == "general":
             for k in kernels:
-                k.fast_run = k.one_run = None
-                if mode == "general":
-                    k.one = None
+                k.one = None
+            it._main._bind()            # (the steps bind the kernels again, without OneRow)
         it.set_tensor(it.get_input_details()[0]["index"], xs[0])
         it.invoke()
         outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())

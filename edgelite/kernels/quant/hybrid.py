@@ -157,6 +157,19 @@ class _Quantizer:
         return q, sf, None
 
 
+def _as_invoke(kernel, cls_invoke, run):
+    """An invoke for the kernel's current binding: run() when the arrays are the bound
+    ones, else cls_invoke (the class's, which binds again)."""
+    x0, out0 = kernel._x, kernel._out
+
+    def fast(c: InvokeContext) -> None:
+        if c.inputs[0] is not x0 or c.outputs[0] is not out0:
+            cls_invoke(kernel, c)
+            return
+        run()
+    return fast
+
+
 def _clamp(out: np.ndarray, code: int) -> None:
     """CalculateActivationRange (conv kernels): only the clipping activations act."""
     clamp_inplace(out, _CLAMPS.get(code, (None, None)))
@@ -277,6 +290,7 @@ class HybridFullyConnected(Kernel):
     FUSED_MAX_MACS = 1 << 18
 
     def bind(self, ictx: InvokeContext) -> None:
+        self.__dict__.pop("invoke", None)   # (a closure of the last binding: made anew)
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         n = self.batch * self.k
         flat = self._x.reshape(-1)
@@ -286,6 +300,8 @@ class HybridFullyConnected(Kernel):
         self.one_run = (self.one.runner(self.x2d, self.centered)
                         if self.one is not None and self._x.flags.c_contiguous else None)
         self.fast_run = self._one_row_closure() if self.one_run is not None else None
+        if self.fast_run is not None:
+            self.invoke = _as_invoke(self, HybridFullyConnected.invoke, self.fast_run)
         self.fused_call = None
         if (self.fused is not None and self.x2d.flags.c_contiguous
                 and self.out2d.flags.c_contiguous):
@@ -467,6 +483,7 @@ class HybridConv2D(Kernel):
         self._x = None
 
     def bind(self, ictx: InvokeContext) -> None:
+        self.__dict__.pop("invoke", None)   # (a closure of the last binding: made anew)
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         self.pad.bind(self.own_pad if self.own_pad is not None else ictx.scratch[self.pad_idx])
         self.pad.fill_border(0)
@@ -497,6 +514,8 @@ class HybridConv2D(Kernel):
         self.fast_run = (self._one_image_closure()
                          if self.one_run is not None and self.own_pad is not None
                          and self.direct is not None else None)
+        if self.fast_run is not None:
+            self.invoke = _as_invoke(self, HybridConv2D.invoke, self.fast_run)
         self.epi_call = None
         if self.epi is not None and self.direct is not None and self.q_call is not None:
             from edgelite.kernels.compiled_igemm import entry
