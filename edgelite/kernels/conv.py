@@ -667,7 +667,11 @@ class _ImageToColumnsConv(Kernel):
                 return
             blocks.append((col, out_b, tuple(ops)))
         x0, out0, cls_invoke, wt = self._x, self._out, type(self).invoke, self.wt
-        fill = self.pad.fill if self.pad.needed else None
+        # the padded copy's parts of this binding (not self.pad's, which a later bind
+        # to other arrays rebinds)
+        pad = self.pad
+        borders, inner, fv = ((tuple(pad.borders), pad.inner, pad.fill_value)
+                              if pad.needed else ((), None, None))
         copy_win = None if self.direct else (self.col_win, self.win)
         ones, matmul, copyto = self.ones_row, np.matmul, np.copyto
         me = self
@@ -677,8 +681,10 @@ class _ImageToColumnsConv(Kernel):
             if x is not x0 or c.outputs[0] is not out0:
                 cls_invoke(me, c)
                 return
-            if fill is not None:
-                fill(x)
+            if inner is not None:
+                for b in borders:
+                    b.fill(fv)
+                copyto(inner, x)
             if copy_win is not None:
                 copyto(*copy_win)
                 if ones is not None:
@@ -1262,17 +1268,22 @@ class DepthwiseConv2D(Kernel):
         """_invoke_rowflat for this binding as a closure over its arrays (other arrays at
         invoke: _invoke_rowflat, which binds again)."""
         x0, out0, me = self._x, self._out, self
-        fill = self.pad.fill if self.copy_in else None
+        # the padded copy's parts of this binding (self.pad is rebound by a later bind)
+        pad = self.pad
+        borders, inner, fv = ((tuple(pad.borders), pad.inner, pad.fill_value)
+                              if self.copy_in else ((), None, None))
         win, w_rows, rows_out = self.rows_win, self.w_rows, self.rows_out
-        einsum = _c_einsum
+        einsum, copyto = _c_einsum, np.copyto
 
         def fast(c: InvokeContext) -> None:
             x = c.inputs[0]
             if x is not x0 or c.outputs[0] is not out0:
                 me._invoke_rowflat(c)       # (binds again)
                 return
-            if fill is not None:
-                fill(x)
+            if inner is not None:
+                for b in borders:
+                    b.fill(fv)
+                copyto(inner, x)
             einsum("nykxj,kxj->nyj", win, w_rows, out=rows_out)
             for f, a in ops:
                 f(*a)
