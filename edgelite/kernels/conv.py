@@ -174,18 +174,20 @@ def clamp_inplace(x: np.ndarray, bounds: tuple[float | None, float | None]) -> N
 
 def clamp_op(x: np.ndarray, bounds: tuple[float | None, float | None]):
     """clamp_inplace(x, bounds) with its operands looked up once, for a kernel that
-    clamps the same array on every invoke: (ufunc, args), done by ufunc(*args) (the
-    output passed positionally), or None when there is no clamp. Saves the bounds'
-    lookups of every call (~0.3 us; a ReLU's same-shape bound array ~1 us)."""
+    clamps the same array on every invoke: (ufunc, inputs, out), done by
+    ufunc(*inputs, out=out), or None when there is no clamp. Saves the bounds' lookups
+    of every call (~0.3 us; a ReLU's same-shape bound array ~1 us). (out goes by
+    keyword: numpy 2.4 deprecates a positional out for maximum, with a warning per
+    call.)"""
     lo, hi = bounds
     if lo is None:
         return None
     if hi is None:
         b = bound_like(x, lo)
-        return np.maximum, (x, _small_bound(x, lo) if b is None else b, x)
+        return np.maximum, (x, _small_bound(x, lo) if b is None else b), x
     if x.dtype == F32:
         lo, hi = clip_bounds(bounds)
-    return _clip_ufunc, (x, lo, hi, x)
+    return _clip_ufunc, (x, lo, hi), x
 
 
 def _dtype_path(ctx: PrepareContext, x: TensorSpec, w: TensorSpec | None = None) -> str:
@@ -275,14 +277,14 @@ class Epilogue:
             self.flat_view = out.reshape(-1)
 
     def ops(self):
-        """run() as a list of (ufunc, args) to call in order, for a kernel's bound
-        closure: None when run() needs the invoke's arrays (a bias input) or is the
-        compiled kernel's call."""
+        """run() as a list of (ufunc, inputs, out) to call in order, as
+        ufunc(*inputs, out=out), for a kernel's bound closure: None when run() needs the
+        invoke's arrays (a bias input) or is the compiled kernel's call."""
         if self.fast or self.bias_input is not None:
             return None
         ops = []
         if self.bias is not None:
-            ops.append((np.add, (self.tiled_view, self.bias, self.tiled_view)))
+            ops.append((np.add, (self.tiled_view, self.bias), self.tiled_view))
         if self.clamp is not None:
             ops.append(self.clamp)
         return ops
@@ -305,7 +307,7 @@ class Epilogue:
             np.add(self.rows_view, bias, out=self.rows_view)
         c = self.clamp
         if c is not None:
-            c[0](*c[1])
+            c[0](*c[1], out=c[2])
 
 
 # A padded input of at most this many bytes lives in a private buffer of its node
@@ -691,8 +693,8 @@ class _ImageToColumnsConv(Kernel):
                     ones.fill(1.0)
             for col, out_b, ops in blocks:
                 matmul(col, wt, out=out_b)
-                for f, a in ops:
-                    f(*a)
+                for f, a, o in ops:
+                    f(*a, out=o)
         self.invoke = fast
 
     def _bind_pad(self, ictx: InvokeContext) -> None:
@@ -1285,8 +1287,8 @@ class DepthwiseConv2D(Kernel):
                     b.fill(fv)
                 copyto(inner, x)
             einsum("nykxj,kxj->nyj", win, w_rows, out=rows_out)
-            for f, a in ops:
-                f(*a)
+            for f, a, o in ops:
+                f(*a, out=o)
         return fast
 
     def _invoke_rowflat(self, ictx: InvokeContext) -> None:

@@ -252,7 +252,7 @@ class _Pool2D(Kernel):
             else:
                 reduce_max(xin, axis=1, out=res2)
             if clamp is not None:
-                clamp[0](*clamp[1])
+                clamp[0](*clamp[1], out=clamp[2])
         return fast
 
     def _blocked_closure(self, out):
@@ -278,7 +278,7 @@ class _Pool2D(Kernel):
             if ws is not None:
                 divide(out, ws, out=out)    # every window is whole
             if clamp is not None:
-                clamp[0](*clamp[1])
+                clamp[0](*clamp[1], out=clamp[2])
         return fast
 
     def _invoke_global(self, x, out) -> None:

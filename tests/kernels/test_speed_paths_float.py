@@ -579,7 +579,7 @@ def test_clamp_op_equals_clamp_inplace(bounds, shape):
     assert (op is None) == (bounds[0] is None)
     for _ in range(2):                      # the same operands, invoke after invoke
         if op is not None:
-            op[0](*op[1])
+            op[0](*op[1], out=op[2])
         assert _bits_equal(x, want)
 
 
