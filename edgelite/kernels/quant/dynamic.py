@@ -256,6 +256,22 @@ _pack, _unpack = struct.Struct("f").pack, struct.Struct("f").unpack
 _SCALE_MIN, _SCALE_MAX = 2.0 ** -100, 2.0 ** 100
 
 
+def _int8_zero_point(zpd: float) -> int:
+    """_zero_point's last step for the int8 range: the double zpd clamped to
+    [-128, 127], else rounded as C's round() (half away from zero)."""
+    if zpd <= -128.0:
+        return -128
+    if zpd >= 127.0:
+        return 127
+    zp = int(zpd)
+    f = zpd - zp
+    if f >= 0.5:
+        return zp + 1
+    if f <= -0.5:
+        return zp - 1
+    return zp
+
+
 class OneRow:
     """Batch-1 quantization of a [1, K] float32 row (K >= 1) in five numpy calls (argmin,
     argmax, multiply, trunc, subtract; a clamp only when it can act): bit-identical to
@@ -338,18 +354,7 @@ class OneRow:
             scale = d / 255.0
             a = rmin / scale
             b = rmax / scale
-            zpd = -128.0 - a if 128.0 - a < 127.0 + b else 127.0 - b
-            if zpd <= -128.0:
-                zp = -128
-            elif zpd >= 127.0:
-                zp = 127
-            else:                               # C's round(): half away from zero
-                zp = int(zpd)
-                f = zpd - zp
-                if f >= 0.5:
-                    zp += 1
-                elif f <= -0.5:
-                    zp -= 1
+            zp = _int8_zero_point(-128.0 - a if 128.0 - a < 127.0 + b else 127.0 - b)
             self.sf[0] = s
             self.off[0] = zp
         else:
@@ -417,7 +422,7 @@ class OneRow:
         sfm, offm = memoryview(self.sf), memoryview(self.off)
         inv2m = memoryview(inv2.reshape(-1))
         asym, zpa, loa, hia, general = self.asym, self.zp, self.lo, self.hi, self._general
-        smin, smax = _SCALE_MIN, _SCALE_MAX
+        smin, smax, zero_point = _SCALE_MIN, _SCALE_MAX, _int8_zero_point
         me = self
 
         def run() -> None:
@@ -449,18 +454,7 @@ class OneRow:
                 scale = d / 255.0
                 a = rmin / scale
                 b = rmax / scale
-                zpd = -128.0 - a if 128.0 - a < 127.0 + b else 127.0 - b
-                if zpd <= -128.0:
-                    zp = -128
-                elif zpd >= 127.0:
-                    zp = 127
-                else:
-                    zp = int(zpd)
-                    f = zpd - zp
-                    if f >= 0.5:
-                        zp += 1
-                    elif f <= -0.5:
-                        zp -= 1
+                zp = zero_point(-128.0 - a if 128.0 - a < 127.0 + b else 127.0 - b)
                 sfm[0] = s
                 offm[0] = zp
             else:
