@@ -13,7 +13,7 @@ import numpy as np
 from edgelite.format.schema.tflite_tables import Padding
 from edgelite.kernels.activations import compiled_ops_for
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import conv_output_size
+from edgelite.kernels.common import conv_output_size, invoke_for_binding
 from edgelite.kernels.conv import (
     F32,
     PaddedInput,
@@ -154,7 +154,7 @@ class _Pool2D(Kernel):
             self.compiled_now = False
             if self.g_in is not None and self.g_out is not None:
                 self.fast_run = self._global_closure()
-                self.invoke = self._as_invoke(self.fast_run)
+                self.invoke = invoke_for_binding(self, _Pool2D.invoke, self.fast_run)
             return
         # arrays the runtime did not bind may be strided: the numpy path then
         self.compiled_now = (self.compiled is not None and x.flags.c_contiguous
@@ -174,7 +174,7 @@ class _Pool2D(Kernel):
             self.col_views = [rows[:, :, kx::fw, :] for kx in range(fw)]
             if not self.compiled_now:
                 self.fast_run = self._blocked_closure(self._out)
-                self.invoke = self._as_invoke(self.fast_run)
+                self.invoke = invoke_for_binding(self, _Pool2D.invoke, self.fast_run)
             return
         if self.copy:
             self.pad.bind(ictx.scratch[self.pad_idx])
@@ -200,9 +200,6 @@ class _Pool2D(Kernel):
         if self.compiled_now:
             self.compiled(self._x, out, self.mode == "max", self.lo, self.hi)
             return
-        if self.blocked:
-            self._invoke_blocked(out)
-            return
         if self.global_:
             self._invoke_global(ictx.inputs[0], out)
             return
@@ -224,18 +221,6 @@ class _Pool2D(Kernel):
                 np.sqrt(out, out=out)
         clamp_inplace(out, self.bounds)
 
-    def _as_invoke(self, run):
-        """An invoke for this binding: run() when the arrays are the bound ones, else the
-        class's invoke (which binds again)."""
-        x0, out0, me = self._x, self._out, self
-
-        def fast(c: InvokeContext) -> None:
-            if c.inputs[0] is not x0 or c.outputs[0] is not out0:
-                _Pool2D.invoke(me, c)
-                return
-            run()
-        return fast
-
     def _global_closure(self):
         """_invoke_global on this binding's arrays as a closure (operands as locals, the
         clamp's looked up once)."""
@@ -256,8 +241,11 @@ class _Pool2D(Kernel):
         return fast
 
     def _blocked_closure(self, out):
-        """_invoke_blocked on this binding's arrays as a closure (operands as locals, the
-        clamp's looked up once: ~1 us a call less on a 16x16x16 pool)."""
+        """The blocked path (stride == filter, no padding) on this binding's arrays: the fh
+        row views combined into rows, then the fw column views into out (divided by the
+        window size for an average), then the clamp, as a closure (operands as locals, the
+        clamp's looked up once: ~1 us a call less on a 16x16x16 pool). bind always makes
+        it for that path on the numpy tier."""
         combine = np.maximum if self.mode == "max" else np.add
         rv, rows, cv = self.row_views, self.rows, self.col_views
         copyto, divide = np.copyto, np.divide
@@ -293,24 +281,6 @@ class _Pool2D(Kernel):
             np.maximum.reduce(xin, axis=1, out=res[:, 0])
         if res is not self.g_out:
             np.copyto(out, res.reshape(out.shape))
-        clamp_inplace(out, self.bounds)
-
-    def _invoke_blocked(self, out) -> None:
-        combine = np.maximum if self.mode == "max" else np.add
-        rv, rows = self.row_views, self.rows
-        if len(rv) > 1:
-            combine(rv[0], rv[1], out=rows)
-            for v in rv[2:]:
-                combine(rows, v, out=rows)
-        else:
-            np.copyto(rows, rv[0])
-        cv = self.col_views
-        if len(cv) > 1:
-            combine(cv[0], cv[1], out=out)
-            for v in cv[2:]:
-                combine(out, v, out=out)
-        if self.mode == "avg":
-            np.divide(out, self.window_size, out=out)    # every window is whole
         clamp_inplace(out, self.bounds)
 
 

@@ -41,6 +41,7 @@ from edgelite.kernels.common import (
     activation_code,
     batch_matmul_shapes,
     conv_output_size,
+    invoke_for_binding,
 )
 from edgelite.kernels.conv import (
     _FC_COPY_BATCH,
@@ -155,19 +156,6 @@ class _Quantizer:
             return asymmetric_rows(x, self.scratch)
         q, sf = symmetric_rows(x, self.scratch)
         return q, sf, None
-
-
-def _as_invoke(kernel, cls_invoke, run):
-    """An invoke for the kernel's current binding: run() when the arrays are the bound
-    ones, else cls_invoke (the class's, which binds again)."""
-    x0, out0 = kernel._x, kernel._out
-
-    def fast(c: InvokeContext) -> None:
-        if c.inputs[0] is not x0 or c.outputs[0] is not out0:
-            cls_invoke(kernel, c)
-            return
-        run()
-    return fast
 
 
 def _clamp(out: np.ndarray, code: int) -> None:
@@ -301,7 +289,7 @@ class HybridFullyConnected(Kernel):
                         if self.one is not None and self._x.flags.c_contiguous else None)
         self.fast_run = self._one_row_closure() if self.one_run is not None else None
         if self.fast_run is not None:
-            self.invoke = _as_invoke(self, HybridFullyConnected.invoke, self.fast_run)
+            self.invoke = invoke_for_binding(self, HybridFullyConnected.invoke, self.fast_run)
         self.fused_call = None
         if (self.fused is not None and self.x2d.flags.c_contiguous
                 and self.out2d.flags.c_contiguous):
@@ -515,7 +503,7 @@ class HybridConv2D(Kernel):
                          if self.one_run is not None and self.own_pad is not None
                          and self.direct is not None else None)
         if self.fast_run is not None:
-            self.invoke = _as_invoke(self, HybridConv2D.invoke, self.fast_run)
+            self.invoke = invoke_for_binding(self, HybridConv2D.invoke, self.fast_run)
         self.epi_call = None
         if self.epi is not None and self.direct is not None and self.q_call is not None:
             from edgelite.kernels.compiled_igemm import entry
