@@ -408,6 +408,19 @@ class PaddedInput:
             border.fill(self.fill_value)
         np.copyto(self.inner, x)
 
+    def bound_fill(self):
+        """fill() on the buffer bound now, as a function of x: for a kernel's closure
+        over one binding, which must keep this buffer's views when a later bind (to
+        other arrays) rebinds this object."""
+        borders, inner, value, copyto = tuple(self.borders), self.inner, self.fill_value, \
+            np.copyto
+
+        def fill(x: np.ndarray) -> None:
+            for border in borders:
+                border.fill(value)
+            copyto(inner, x)
+        return fill
+
 
 def window_view(src: np.ndarray, out_sizes, kernel, strides, dilations) -> np.ndarray:
     """[N, *out_sizes, *kernel, C] view of sliding windows over src [N, *spatial, C]."""
@@ -703,9 +716,7 @@ class _ImageToColumnsConv(Kernel):
         res, cols, wt = self.rc_res, self.col_own, self.wt
         # the clamped copy into the output seen [OW, OH, O]
         put = clamped_copy(res.reshape(ow, oh, -1), out[0].transpose(1, 0, 2), self.bounds)
-        pad = self.pad
-        borders, inner, fv = ((tuple(pad.borders), pad.inner, pad.fill_value)
-                              if pad.needed else ((), None, None))
+        fill = self.pad.bound_fill() if self.pad.needed else None
         x0, out0, me = self._x, self._out, self
         copyto, matmul = np.copyto, np.matmul
 
@@ -714,10 +725,8 @@ class _ImageToColumnsConv(Kernel):
             if x is not x0 or c_.outputs[0] is not out0:
                 _ImageToColumnsConv.invoke(me, c_)
                 return
-            if inner is not None:
-                for b in borders:
-                    b.fill(fv)
-                copyto(inner, x)
+            if fill is not None:
+                fill(x)
             copyto(r_dst, r_src)
             copyto(s_dst, s_src)
             matmul(cols, wt, out=res)
@@ -741,11 +750,8 @@ class _ImageToColumnsConv(Kernel):
                 return
             blocks.append((col, out_b, tuple(ops)))
         x0, out0, cls_invoke, wt = self._x, self._out, type(self).invoke, self.wt
-        # the padded copy's parts of this binding (not self.pad's, which a later bind
-        # to other arrays rebinds)
-        pad = self.pad
-        borders, inner, fv = ((tuple(pad.borders), pad.inner, pad.fill_value)
-                              if pad.needed else ((), None, None))
+        # (the padded copy of this binding: self.pad is rebound by a later bind)
+        fill = self.pad.bound_fill() if self.pad.needed else None
         copy_win = None if self.direct else (self.col_win, self.win)
         ones, matmul, copyto = self.ones_row, np.matmul, np.copyto
         me = self
@@ -755,10 +761,8 @@ class _ImageToColumnsConv(Kernel):
             if x is not x0 or c.outputs[0] is not out0:
                 cls_invoke(me, c)
                 return
-            if inner is not None:
-                for b in borders:
-                    b.fill(fv)
-                copyto(inner, x)
+            if fill is not None:
+                fill(x)
             if copy_win is not None:
                 copyto(*copy_win)
                 if ones is not None:
@@ -1340,22 +1344,18 @@ class DepthwiseConv2D(Kernel):
         """_invoke_rowflat for this binding as a closure over its arrays (other arrays at
         invoke: _invoke_rowflat, which binds again)."""
         x0, out0, me = self._x, self._out, self
-        # the padded copy's parts of this binding (self.pad is rebound by a later bind)
-        pad = self.pad
-        borders, inner, fv = ((tuple(pad.borders), pad.inner, pad.fill_value)
-                              if self.copy_in else ((), None, None))
+        # (the padded copy of this binding: self.pad is rebound by a later bind)
+        fill = self.pad.bound_fill() if self.copy_in else None
         win, w_rows, rows_out = self.rows_win, self.w_rows, self.rows_out
-        einsum, copyto = _c_einsum, np.copyto
+        einsum = _c_einsum
 
         def fast(c: InvokeContext) -> None:
             x = c.inputs[0]
             if x is not x0 or c.outputs[0] is not out0:
                 me._invoke_rowflat(c)       # (binds again)
                 return
-            if inner is not None:
-                for b in borders:
-                    b.fill(fv)
-                copyto(inner, x)
+            if fill is not None:
+                fill(x)
             einsum("nykxj,kxj->nyj", win, w_rows, out=rows_out)
             for f, a, o in ops:
                 f(*a, out=o)
