@@ -199,6 +199,17 @@ class Quantize(Kernel):
         table = np.empty(values.size, out.dtype)
         table[values.astype(x.dtype).view(unsigned)] = results
         self.table = table
+        # 8-bit to 8-bit where the table is a constant step on the bytes (the same
+        # scale, zero points apart, no clamp reached: the uint8 <-> int8 QUANTIZE at a
+        # uint8-I/O model's ends, out = q + 128 as bytes): one uint8 add, wrapping,
+        # instead of a take (3K values: ~4.5 -> ~0.7 us). The same bits as the table.
+        self.byte_step = None
+        if x.dtype.itemsize == 1 and out.dtype.itemsize == 1:
+            tb = table.view(np.uint8)
+            step = int(tb[0])
+            if np.array_equal(tb, (np.arange(256) + step).astype(np.uint8)):
+                self.mode = "step"
+                self.byte_step = np.asarray(np.uint8(step))
 
     def _requantize(self, q: np.ndarray) -> np.ndarray:
         v = arith.multiply_by_quantized_multiplier(q - self.in_zp, self.multiplier, self.shift)
@@ -208,6 +219,8 @@ class Quantize(Kernel):
         x, out = ictx.inputs[0], ictx.outputs[0]
         if self.mode == "float":
             self._invoke_float(x, out)
+        elif self.mode == "step":
+            np.add(x.view(np.uint8), self.byte_step, out=out.view(np.uint8))
         elif self.mode == "table":
             np.take(self.table, x.view(self.unsigned), out=out, mode="wrap")
         else:

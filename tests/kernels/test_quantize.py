@@ -283,6 +283,25 @@ def test_requantize(src, dst, k):
     check("QUANTIZE", m, [x], int_tol=1)
 
 
+@pytest.mark.parametrize("src,dst,sq,dq,step", [
+    ("uint8", "int8", (0.038, 127), (0.038, -1), True),     # a uint8-I/O model's input
+    ("int8", "uint8", (2 ** -8, -128), (2 ** -8, 0), True),  # ... and its output
+    ("int8", "int8", (0.5, 3), (0.5, 3), True),               # the identity
+    ("uint8", "uint8", (0.1, 200), (0.1, 10), False),         # zero points apart: clamps
+    ("int8", "uint8", (0.1, 0), (0.2, 128), False)])          # another scale
+def test_requantize_byte_step(src, dst, sq, dq, step):
+    """8-bit -> 8-bit QUANTIZE whose table is a constant step on the bytes takes one
+    wrapping uint8 add ("step"), else the table; both equal LiteRT's reference kernels
+    on every input value."""
+    x = np.arange(256, dtype=np.uint8).view(np.dtype(src)).reshape(1, 16, 16)
+    m = one_op("QUANTIZE", x.shape, np.dtype(src), np.dtype(dst), x_quant=sq, y_quant=dq)
+    it = edgelite.Interpreter(model_content=m)
+    it.allocate_tensors()
+    (k,) = it._main.kernels
+    assert (k.mode == "step") == step
+    check_reference("QUANTIZE", m, [x])
+
+
 # ---------------------------------------------------------------- invalid use
 def test_quantize_output_without_quantization():
     m = one_op("QUANTIZE", (2, 3), np.float32, np.int8)
