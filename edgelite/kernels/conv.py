@@ -895,8 +895,8 @@ class _ImageToColumnsConv(Kernel):
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
             self.bind(ictx)
             bound = self.__dict__.get("invoke")
-            if bound is not None and getattr(self, "rowcol_bound", False):
-                bound(ictx)             # (the row-run path exists only as its closure)
+            if bound is not None:       # this binding's closure (the row-run path has
+                bound(ictx)             # no other form): the same steps
                 return
         if not self.weights_const:
             self.wt = self._relayout(ictx.inputs[1])
