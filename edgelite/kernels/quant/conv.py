@@ -24,6 +24,9 @@ Bit-exact with LiteRT's reference kernels (BUILTIN_REF):
 """
 from __future__ import annotations
 
+import math
+from array import array
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -1174,7 +1177,15 @@ class QuantizedFullyConnected(Kernel):
             # broadcast) is ~2x faster on a few values
             self.eff_full = np.ascontiguousarray(np.broadcast_to(self.eff, (batch, units)))
             self.bounds = (float(self.lo - self.zo), float(self.hi - self.zo), float(self.zo))
+            # one row of a few units (a classifier's head): the epilogue on Python floats
+            # (the same IEEE operations per value as the numpy passes below) and one
+            # write of the bytes: ~2 us against ~7 us of six numpy calls on 10 values
+            self.row_scales = (self.eff_full[0].tolist()
+                               if batch == 1 and units <= self._ROW_UNITS else None)
         self._x = None
+
+    # a one-row tiny product's epilogue in Python up to this many units
+    _ROW_UNITS = 32
 
     def _set_weights(self, wq: np.ndarray, with_wt: bool = True) -> None:
         """wq: the weights minus their zero point (QuantSetup.weights)."""
@@ -1203,6 +1214,33 @@ class QuantizedFullyConnected(Kernel):
         elif self.fast is None:
             self.acc = ictx.scratch[self.acc_idx]
             self.tmp = ictx.scratch[self.tmp_idx]
+            self.row_run = None
+            if self.tiny and self.row_scales is not None and self.out2d.flags.c_contiguous:
+                self.row_run = self._row_runner()
+
+    def _row_runner(self):
+        """The tiny one-row product as a closure over this binding's arrays: the float64
+        GEMM of [x, 1] against [wq; corr], then for each unit round(acc * scale) (halves
+        away from zero: trunc(y + copysign(0.5 - 2^-54, y)), as the numpy passes) + zo,
+        clamped to the output's bounds; the values written as the output's bytes."""
+        x1k, x2d, x1, w1, acc = self.x1k, self.x2d, self.x1, self.w1, self.acc
+        acc_row = acc.reshape(-1)
+        scales = self.row_scales
+        zo, lo, hi = int(self.zo), int(self.lo), int(self.hi)
+        out = memoryview(self.out2d.reshape(-1))
+        code = out.format
+        trunc, copysign, copyto, matmul = math.trunc, math.copysign, np.copyto, np.matmul
+
+        def run() -> None:
+            copyto(x1k, x2d)
+            matmul(x1, w1, out=acc)
+            vals = []
+            for a, e in zip(acc_row.tolist(), scales):
+                y = a * e
+                v = trunc(y + copysign(_HALF_BELOW, y)) + zo
+                vals.append(lo if v < lo else hi if v > hi else v)
+            out[:] = array(code, vals)
+        return run
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -1211,6 +1249,9 @@ class QuantizedFullyConnected(Kernel):
             self.out2d.fill(0)
             return
         if self.tiny:
+            if self.row_run is not None:
+                self.row_run()
+                return
             acc, tmp = self.acc, self.tmp
             lo, hi, zo = self.bounds
             np.copyto(self.x1k, self.x2d)
