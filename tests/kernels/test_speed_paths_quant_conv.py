@@ -407,6 +407,12 @@ SMALL_CONV_CASES = [
     (I8, (1, 32, 32, 3), (16, 3, 3, 3), 1, "SAME", "NONE", "mid", 1.0),     # cnn's stem
     (I8, (1, 11, 10, 2), (8, 3, 2, 2), 2, "SAME", "RELU", "lo", 3.0),
     (I8, (1, 16, 16, 16), (16, 1, 1, 16), 1, "VALID", "NONE", "hi", 1.0),   # cnn's 1x1
+    # stride 1, short window rows: the padded-width columns (small_w), with the
+    # negative-side correction, dilation, and even kernels (uneven SAME padding)
+    (I8, (1, 10, 9, 3), (8, 3, 3, 3), 1, "SAME", "NONE", "hi", 0.3),
+    (I8, (1, 11, 12, 2), (4, 3, 3, 2), 1, "SAME", "RELU", "mid", 1.0, 2),
+    (U8, (1, 9, 8, 3), (6, 2, 3, 3), 1, "VALID", "NONE", "hi", 2.0, 3),
+    (I8, (1, 7, 10, 5), (3, 2, 4, 5), 1, "SAME", "RELU6", "lo", 1.0),
 ]
 
 
@@ -416,12 +422,14 @@ def test_small_conv_folded_gemm_against_litert(case):
     float64 GEMM of [im2col, 1], then clamp and floor; tall windows: im2col in two
     copies, output written transposed; short window rows: a channel-planar padded copy
     and transposed columns) equals BUILTIN_REF."""
-    dtype, xs, ws, s, pad, act, zk, factor = case
+    dtype, xs, ws, s, pad, act, zk, factor = case[:8]
+    dil = case[8] if len(case) > 8 else 1
     k = ws[1] * ws[2] * ws[3]
     model, x = conv_like("CONV_2D", dtype, 91, x_shape=xs, w_shape=ws, channels=ws[0], axis=0,
                          k=k, per_channel=dtype == I8, zp_kind=zk, factor=factor,
                          bias_kind="i32", version=3 if dtype == I8 else 1,
                          w_zp=131 if dtype == U8 else 0, padding=pad, stride_h=s, stride_w=s,
+                         dilation_h_factor=dil, dilation_w_factor=dil,
                          fused_activation_function=act)
     check(model, x)
     info = np.iinfo(dtype)
@@ -432,6 +440,7 @@ def test_small_conv_folded_gemm_against_litert(case):
     assert kern.rowcol == (ws[1] >= 4 and xs[0] == 1)
     assert kern.small_t == (not kern.direct and xs[0] == 1 and ws[2] * ws[3] < 32
                             and not kern.rowcol)
+    assert kern.small_w == (kern.small_t and s == 1)
 
 
 TINY_FC_CASES = [(I8, (1, 32), 12, True, "NONE"), (I8, (1, 512), 10, False, "RELU"),
