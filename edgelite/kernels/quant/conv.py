@@ -1271,7 +1271,8 @@ class QuantizedFullyConnected(Kernel):
             for a, e in zip(acc_row.tolist(), scales):
                 y = a * e
                 v = trunc(y + copysign(_HALF_BELOW, y)) + zo
-                vals.append(lo if v < lo else hi if v > hi else v)
+                # (conditionals: ~2x faster than min / max calls)
+                vals.append(lo if v < lo else hi if v > hi else v)  # noqa: FURB136
             out[:] = array(code, vals)
         return run
 
