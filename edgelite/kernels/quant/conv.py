@@ -33,7 +33,12 @@ from numpy.lib.stride_tricks import as_strided
 from edgelite.format.schema.tflite_tables import Padding, TensorType
 from edgelite.kernels import conv as _conv_module
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import activation_code, batch_matmul_shapes, conv_output_size
+from edgelite.kernels.common import (
+    activation_code,
+    batch_matmul_shapes,
+    conv_output_size,
+    invoke_for_binding,
+)
 from edgelite.kernels.conv import _c_einsum, compiled_tier
 from edgelite.kernels.quant.qutil import (
     F64,
@@ -1228,6 +1233,7 @@ class QuantizedFullyConnected(Kernel):
         self.corr_f = self.corr.astype(F64)
 
     def bind(self, ictx: InvokeContext) -> None:
+        self.__dict__.pop("invoke", None)   # (a closure of the last binding: made anew)
         self._x, self._out = ictx.inputs[0], ictx.outputs[0]
         n = self.batch * self.k
         flat = self._x.reshape(-1)
@@ -1248,8 +1254,11 @@ class QuantizedFullyConnected(Kernel):
             self.acc = ictx.scratch[self.acc_idx]
             self.tmp = ictx.scratch[self.tmp_idx]
             self.row_run = None
-            if self.tiny and self.row_scales is not None and self.out2d.flags.c_contiguous:
+            if (self.tiny and self.k > 0 and self.row_scales is not None
+                    and self.out2d.flags.c_contiguous):
                 self.row_run = self._row_runner()
+                self.invoke = invoke_for_binding(self, QuantizedFullyConnected.invoke,
+                                                 self.row_run)
 
     def _row_runner(self):
         """The tiny one-row product as a closure over this binding's arrays: the float64
