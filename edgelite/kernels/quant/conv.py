@@ -239,6 +239,12 @@ def _plan_matrix(requant: Requantizer, channels: int, *rows, acc_bound=None):
             np.int64(requant.hi), need)
 
 
+def _bufs_shaped(bufs: tuple, shape) -> tuple:
+    """Requantizer.small_buffers' tuple with its arrays seen in another shape of the same
+    size (the output's layout of a small convolution's path); scalars and None as are."""
+    return tuple(a.reshape(shape) if isinstance(a, np.ndarray) else a for a in bufs)
+
+
 def _compiled_quant():
     """The integer compiled kernels (call only after conv.compiled_tier said yes)."""
     from edgelite.kernels import compiled_quant
@@ -567,10 +573,7 @@ class QuantizedConv2D(Kernel):
                 # the valid columns of the GEMM's rows, and the finish's buffers as [OH, OW, OC]
                 self.u_out = self.u.reshape(oh, wp, oc)[:, :ow]
                 self.out2d = self._out[0]
-
-                def tr(a):
-                    return a.reshape(oh, ow, oc) if isinstance(a, np.ndarray) else a
-                self.s_bufs = tuple(tr(a) for a in self.small[1])
+                self.s_bufs = _bufs_shaped(self.small[1], (oh, ow, oc))
                 self.invoke = self._invoke_small
                 return
             if self.small_t:
@@ -599,11 +602,7 @@ class QuantizedConv2D(Kernel):
                 self.s_dst = cols.reshape(ow, oh, self.k)
                 self.out2d = self._out[0].transpose(1, 0, 2)      # [OW, OH, OC]
                 self.u_out = self.u.reshape(ow, oh, oc)
-                u0, mask, tmp, lo, hi, iv, dt, t, kind = self.small[1]
-
-                def tr(a):
-                    return None if a is None else a.reshape(ow, oh, oc)
-                self.s_bufs = (u0, tr(mask), tr(tmp), lo, hi, tr(iv), tr(dt), t, kind)
+                self.s_bufs = _bufs_shaped(self.small[1], (ow, oh, oc))
             self.invoke = self._invoke_small
             return
         if self.fold is not None:
