@@ -142,7 +142,10 @@ class Softmax(Kernel):
         """The shifted paths ("shared" or "logsum"); None (out untouched) when
         neither applies."""
         g, e, sums = self.gmax, self.e, self.sums
-        np.maximum.reduce(x.reshape(-1), axis=0, out=g)
+        # x[argmax] and sums[argmin] for the max and min (a NaN when there is one, as
+        # the reductions give; ~0.35 us against ~1 us for a reduction of 512 values)
+        xf = x.reshape(-1)
+        g[()] = xf[xf.argmax()]
         if not math.isfinite(g):
             return None
         np.subtract(x, g, out=e)
@@ -150,7 +153,7 @@ class Softmax(Kernel):
             e *= self.beta0
         np.exp(e, out=e)
         np.matmul(e, self.ones, out=sums)
-        low = sums.min()
+        low = sums[sums.argmin(), 0]
         path = "shared"
         if not low >= self.min_sum:
             if not low >= self.tiny:
