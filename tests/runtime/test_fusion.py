@@ -91,6 +91,26 @@ def test_layer_norm_fused_matches_litert(tier, shape, swap, monkeypatch):
     np.testing.assert_allclose(got[0], plain[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(4, 1000), (70, 1000)])
+def test_layer_norm_numpy_layouts(shape, monkeypatch):
+    """The numpy tier tiles gamma and beta to [rows, C] up to LayerNorm.TILED values and
+    broadcasts them beyond: both within tolerance of LiteRT, both as the unfused chain."""
+    from edgelite.kernels.fused import LayerNorm
+    model = layer_norm_model(shape)
+    xs = inputs_for(shape, offset=2.0)
+    it, got = run(model, xs, "numpy", monkeypatch)
+    (group,) = it._main._groups.values()
+    kernel = group.kernel
+    assert isinstance(kernel, LayerNorm)
+    tiled = shape[0] * shape[1] <= LayerNorm.TILED
+    assert kernel.gamma.shape == (shape if tiled else shape[-1:])
+    want = run_litert(model, xs)
+    err = np.abs(got[0] - want[0]) / np.maximum(1.0, np.abs(want[0]))
+    assert err.max() <= FLOAT_TOL
+    _, plain = run(model, xs, "numpy", monkeypatch, experimental_preserve_all_tensors=True)
+    np.testing.assert_allclose(got[0], plain[0], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("tier", TIERS)
 def test_layer_norm_large_mean(tier, monkeypatch):
     """A mean far from zero (the unfused chain's x*g - mean*g cancels; the fused form
