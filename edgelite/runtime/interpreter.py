@@ -9,6 +9,7 @@ from __future__ import annotations
 import _thread  # (threading's import was ~1-2 ms of a cold start; its Lock is this)
 import enum
 import os
+import weakref
 
 import numpy as np
 
@@ -102,6 +103,13 @@ _QUIET = _quiet_state()
 quiet_floats = _quiet_floats()
 
 
+def _release(executors: dict) -> None:
+    """An interpreter's finalizer: break its executors' and kernels' reference cycles."""
+    for ex in list(executors.values()):
+        ex.release()
+    executors.clear()
+
+
 _BUSY = ("this Interpreter is already running in another thread: one Interpreter per "
          "thread (or serialize the calls)")
 
@@ -156,6 +164,13 @@ class Interpreter:
         self._lock = _thread.allocate_lock()
         self._profiler: Profiler | None = None
         self._executors: dict[int, SubgraphExecutor] = {}
+        # The executors reach this interpreter through a weak proxy, and its finalizer takes
+        # the executors and kernels apart (their bound invokes, closures and contexts refer
+        # back to them): so dropping the last reference to an interpreter frees its weights'
+        # copies and arena at once, as LiteRT's destructor does, not at the next run of the
+        # cycle collector (which may be many MB and many loads later).
+        self._weak = weakref.proxy(self)
+        weakref.finalize(self, _release, self._executors).atexit = False
         self._main = self._executor(0)
         self._delegates = list(experimental_delegates or [])
         for d in self._delegates:
@@ -166,7 +181,7 @@ class Interpreter:
     # ------------------------------------------------------------ structure
     def _executor(self, subgraph_index: int) -> SubgraphExecutor:
         if subgraph_index not in self._executors:
-            self._executors[subgraph_index] = SubgraphExecutor(self, subgraph_index)
+            self._executors[subgraph_index] = SubgraphExecutor(self._weak, subgraph_index)
         return self._executors[subgraph_index]
 
     @property

@@ -11,9 +11,11 @@ input shapes change.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
+import types
 
 import numpy as np
 
@@ -27,6 +29,8 @@ from edgelite.runtime.fusion import graph as fusion_graph
 _TRACE = os.environ.get("EDGELITE_TRACE", "") not in ("", "0")
 _STOP_AFTER = int(os.environ.get("EDGELITE_STOP_AFTER", "-1") or -1)
 _NOT_IN_ARENA = (ir.TensorType.STRING, ir.TensorType.RESOURCE, ir.TensorType.VARIANT)
+# what bind leaves on a kernel that refers back to it: bound methods, closures, partials
+_CALLABLES = (types.MethodType, types.FunctionType, functools.partial)
 
 
 def _folded_node(ictx) -> None:
@@ -97,6 +101,24 @@ class SubgraphExecutor:
             return densify(tuple(t.shape), dtype, t.sparsity, raw.view(dtype))
         except ValueError as e:
             raise ModelError(f"{where}: bad sparsity parameters: {e}") from None
+
+    def release(self) -> None:
+        """Break this executor's and its kernels' reference cycles (the interpreter is
+        gone): a kernel's invoke bound to itself or a closure over it (bind puts them on
+        the kernel), the contexts naming this executor, its steps. Else they wait for the
+        cycle collector, holding the prepared weights and the arena. A kernel keeps the
+        rest of its state (a custom op's free() still gets its data)."""
+        for child in list(self.children.values()):
+            child.release()
+        kernels = list(self.kernels or ())
+        kernels += [getattr(g, "kernel", None) for g in self._groups.values()]
+        for k in kernels:
+            d = getattr(k, "__dict__", None)
+            if d:
+                # (type(), not isinstance: a weak proxy of the dead interpreter raises)
+                for name in [n for n, v in d.items() if type(v) in _CALLABLES]:
+                    del d[name]
+        self.__dict__.clear()
 
     def where(self, op_index: int) -> str:
         op = self.sg.operators[op_index]
