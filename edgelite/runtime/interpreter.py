@@ -348,7 +348,9 @@ class Interpreter:
         idx = int(tensor_index)
         if not 0 <= idx < len(ex.specs):
             raise InterpreterError(f"tensor: tensor index {idx} is outside [0, {len(ex.specs)})")
-        return lambda: ex.arrays[idx]
+        # (the accessor holds the interpreter, as LiteRT's does: while it lives, so do the
+        # arrays it views)
+        return lambda: self._executor(subgraph_index).arrays[idx]
 
     # ------------------------------------------------------------ running
     def _guard(self) -> _Guard:

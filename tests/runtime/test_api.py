@@ -147,6 +147,25 @@ def test_tensor_view_and_get_tensor_copy():
     assert np.all(it.get_tensor(2) == 3)
 
 
+def test_tensor_accessor_keeps_its_interpreter():
+    """As LiteRT's: the function tensor() returns holds the interpreter, so it still
+    reads the live array after the caller's own reference is gone (the interpreter is
+    freed, and its executors taken apart, only when nothing holds it)."""
+    import weakref
+    it = edgelite.Interpreter(model_content=_add_model())
+    it.allocate_tensors()
+    it.set_tensor(0, np.ones((2, 3), np.float32))
+    it.set_tensor(1, np.ones((2, 3), np.float32))
+    it.invoke()
+    out = it.tensor(2)
+    gone = weakref.ref(it)
+    del it
+    assert gone() is not None
+    assert np.all(out() == 2)
+    del out
+    assert gone() is None
+
+
 def test_concurrent_invoke_on_one_interpreter_raises():
     it = edgelite.Interpreter(model_content=_add_model())
     it.allocate_tensors()
