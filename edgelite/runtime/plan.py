@@ -108,6 +108,8 @@ class SubgraphExecutor:
         the kernel), the contexts naming this executor, its steps. Else they wait for the
         cycle collector, holding the prepared weights and the arena. A kernel keeps the
         rest of its state (a custom op's free() still gets its data)."""
+        if "children" not in self.__dict__:         # (released already)
+            return
         for child in list(self.children.values()):
             child.release()
         kernels = list(self.kernels or ())
