@@ -664,3 +664,19 @@ def test_case_counts_are_large():
     # The grids above are not accidentally empty after filtering.
     assert len(CONV_CASES) > 1000 and len(DW_CASES) > 1000 and len(TCONV_CASES) > 300
     assert len(FC_CASES) > 500 and len(BMM_CASES) > 150 and len(CONV3D_CASES) > 300
+
+
+def test_epilogue_helpers_match_their_plain_forms():
+    """largest_divisor and tiled (the Epilogue's bias tiling at prepare) give what the
+    plain search and np.tile give."""
+    from edgelite.kernels.common import largest_divisor, tiled
+    for n in [0, 1, 2, 7, 12, 49, 97 * 89, 3136, 12544, 65536]:
+        for limit in [1, 2, 5, 8, 64, 512, 8192, 100000]:
+            want = next(k for k in range(limit, 0, -1) if n % k == 0)
+            assert largest_divisor(n, limit) == want, (n, limit)
+    v = np.arange(6, dtype=np.float64).reshape(2, 3)
+    for reps in [1, 4]:
+        got = tiled(v, reps, np.float32)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, np.tile(v.reshape(-1), reps).astype(np.float32))
+    np.testing.assert_array_equal(tiled(np.int8([1, -2]), 3), np.tile(np.int8([1, -2]), 3))

@@ -38,6 +38,7 @@ from edgelite.kernels.common import (
     batch_matmul_shapes,
     conv_output_size,
     invoke_for_binding,
+    tiled,
 )
 from edgelite.kernels.conv import _c_einsum, compiled_tier
 from edgelite.kernels.quant.qutil import (
@@ -829,8 +830,8 @@ class QuantizedDepthwiseConv2D(Kernel):
             # per-channel broadcast over rows of C, and a float32 x float64 product, cost
             # ~2x more)
             ms, k0 = self.requant.fplan[1], self.requant.offset()
-            self.tms = np.tile(ms, oh * ow).reshape(fshape)
-            self.tk = np.tile(k0, oh * ow).reshape(fshape)
+            self.tms = tiled(ms, oh * ow).reshape(fshape)
+            self.tk = tiled(k0, oh * ow).reshape(fshape)
             self.i16 = False
             # the node's own padded buffer (small, [N, Wp, Hp, C] when transposed): its
             # border is filled once, at bind
@@ -1143,7 +1144,7 @@ class QuantizedFullyConnected(Kernel):
         q = QuantSetup(ctx, x, w, bias, out, units, 0)
         keep = bool(_opt(o, "keepNumDims", False))
         if k == 0:
-            batch = int(np.prod(x.shape[:-1], dtype=np.int64))
+            batch = math.prod(x.shape[:-1])
         else:
             batch = x.size // k
         if keep:
@@ -1463,7 +1464,7 @@ class QuantizedBatchMatMul(Kernel):
             self.requant = Requantizer(m, s, zo, lo, hi, use_int64_path=a.dtype == I16)
         cols = out_shape[-1]
         self.plan = None
-        if not self.raw32 and a.dtype == I8 and compiled_tier(int(np.prod(out_shape))):
+        if not self.raw32 and a.dtype == I8 and compiled_tier(math.prod(out_shape)):
             bound = ka * max_abs(a.dtype, self.za) * max_abs(b.dtype, self.zb)
             self.plan = _plan_matrix(self.requant, cols, np.zeros(cols), acc_bound=bound)
             self.fast = _compiled_quant() if self.plan is not None else None
