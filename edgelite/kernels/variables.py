@@ -19,6 +19,7 @@ def _store(runtime) -> dict:
 @register("VAR_HANDLE", versions=(1, 1))
 class VarHandle(Kernel):
     def prepare(self, ctx):
+        ctx.check_arity(0, 1)
         o = ctx.options
         container = (o.container or b"") if o is not None else b""
         name = (o.sharedName or b"") if o is not None else b""
@@ -34,6 +35,8 @@ class VarHandle(Kernel):
 @register("READ_VARIABLE", versions=(1, 1))
 class ReadVariable(Kernel):
     def prepare(self, ctx):
+        ctx.check_arity(1, 1)
+        ctx.input(0)
         self.values = _store(ctx.runtime.runtime)["values"]
         out = ctx.outputs[0]
         if ctx.model.subgraphs[ctx.subgraph_index].tensors[out.index].shape_signature and \
@@ -62,6 +65,8 @@ class ReadVariable(Kernel):
 @register("ASSIGN_VARIABLE", versions=(1, 1))
 class AssignVariable(Kernel):
     def prepare(self, ctx):
+        ctx.check_arity(2, 0)
+        ctx.input(0)
         self.values = _store(ctx.runtime.runtime)["values"]
         # hash tables (extra_lookup.py) share the resource id space, as in LiteRT
         self.tables = ctx.runtime.runtime._resources.setdefault("__hashtables__", {})

@@ -37,6 +37,42 @@ def _folded_node(ictx) -> None:
     """The invoke of a node whose output was computed once at prepare."""
 
 
+_QUANTIZED_TYPES = {np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)}
+
+
+def _likely_cause(ctx: PrepareContext) -> str | None:
+    """What in a node's tensors or options most likely made its kernel fail with a bare
+    Python error at prepare (a damaged file): an 8/16-bit zero point outside its type,
+    a scale of 0 on a tensor the node writes (kernels divide by it), a NaN or infinite
+    float option. None when nothing stands out. Checked only after a failure, so a
+    model whose kernels never trip over such a value still runs, as in LiteRT."""
+    for what, specs in (("input", ctx.inputs), ("output", ctx.outputs)):
+        for k, s in enumerate(specs):
+            q = None if s is None else s.quant
+            if q is None or s.dtype not in _QUANTIZED_TYPES:
+                continue
+            info = np.iinfo(s.dtype)
+            zp = q.zero_point
+            if zp.size and (int(zp.min()) < info.min or int(zp.max()) > info.max):
+                bad = int(zp.min()) if int(zp.min()) < info.min else int(zp.max())
+                return (f"{what} {k} (tensor {s.index} {s.name!r}, {s.dtype}) has zero point "
+                        f"{bad}, outside [{info.min}, {info.max}]")
+            if what == "output" and q.scale.size and not bool((q.scale > 0).all()):
+                return (f"{what} {k} (tensor {s.index} {s.name!r}) has quantization scale "
+                        f"{float(q.scale.min())}; a quantized kernel needs scales above 0")
+    o = ctx.options
+    if o is not None:
+        from edgelite.format.builder import options_class_name
+        want = options_class_name(ctx.op_name)[0]
+        have = type(o).__name__.removesuffix("T")
+        if want is not None and have != want:
+            return f"its builtin options are {have}, not {ctx.op_name}'s {want}"
+    for name, v in (vars(o).items() if o is not None and hasattr(o, "__dict__") else ()):
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"option {name} is {v}"
+    return None
+
+
 def _wrap(e: Exception, where: str, phase: str) -> OpError:
     if isinstance(e, OpError):
         return e
@@ -193,15 +229,29 @@ class SubgraphExecutor:
         self._alias: dict[int, int] = {}     # tensor -> arena tensor it is a view of
         self._deferred_from = len(self.sg.operators)
         self._deferred_cache = {}
+        limit = self.runtime._max_arena_bytes
+        for t in (*self.sg.inputs, *(i for i, s in enumerate(self.specs) if s.is_variable)):
+            if 0 <= t < len(self.specs):
+                self._check_bytes(self.specs[t], limit, "a variable" if self.specs[t].is_variable
+                                  else "an input of the subgraph")
         for oi in range(len(self.sg.operators)):
             ctx = self._prepare_ctx(oi)
             if any(s is not None and s.dynamic for s in ctx.inputs):
                 self._deferred_from = oi
                 break
+            self._check_outputs_present(oi, ctx)
             try:
                 self.kernels[oi].prepare(ctx)
             except Exception as e:
+                if not isinstance(e, OpError):
+                    cause = _likely_cause(ctx)
+                    if cause is not None:
+                        raise OpError(f"{self.where(oi)}: failed to prepare: {cause} "
+                                      f"({type(e).__name__}: {e})") from e
                 raise _wrap(e, self.where(oi), "prepare") from e
+            for out in ctx.outputs:
+                if out is not None and not out.dynamic:
+                    self._check_bytes(out, limit, f"written by operator {oi} ({ctx.op_name})")
             self._ctxs[oi] = ctx
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
@@ -209,6 +259,31 @@ class SubgraphExecutor:
         self._plan_memory()
         self._bind()
         self.allocated = True
+
+    def _check_outputs_present(self, oi: int, ctx: PrepareContext) -> None:
+        """A builtin operator writes every output it lists: an output index of -1 (the
+        'omitted' marker, which only inputs may use) would reach the kernel as None and
+        fail later with an unreadable error. Custom ops decide for themselves."""
+        code = self.model.operator_codes[self.sg.operators[oi].opcode_index]
+        if code.builtin_code == ir.BuiltinOperator.CUSTOM:
+            return
+        for k, out in enumerate(ctx.outputs):
+            if out is None:
+                raise OpError(f"{self.where(oi)}: output {k} is the omitted-tensor marker "
+                              f"-1; a builtin operator needs a tensor for every output")
+
+    def _check_bytes(self, spec: TensorSpec, limit: int, source: str) -> None:
+        """Refuse a tensor over the arena limit before any kernel allocates for it (a
+        kernel's own padded or column buffers grow with its input), as _plan_memory
+        refuses the arena itself."""
+        if spec.data is not None or spec.type in _NOT_IN_ARENA:
+            return
+        nbytes = spec.size * spec.dtype.itemsize
+        if nbytes > limit:
+            raise ModelError(f"subgraph {self.index}: tensor {spec.index} {spec.name!r} "
+                             f"{list(spec.shape)} {spec.dtype}, {nbytes} bytes, {source}, is over "
+                             f"the {limit}-byte arena limit (set EDGELITE_MAX_ARENA_BYTES to "
+                             f"raise it)")
 
     def _fold_constant(self, oi: int, ctx: PrepareContext) -> None:
         """A node whose kernel computed its one output from constant inputs at
@@ -347,8 +422,10 @@ class SubgraphExecutor:
                 if t >= 0 and t in first:
                     last[t] = end
         for t in self.sg.outputs:
-            if t in first:
-                last[t] = end
+            # (an output that no operator writes and that is not an input still gets
+            # memory, as in LiteRT: it reads as zeros instead of None)
+            first.setdefault(t, 0)
+            last[t] = end
         # A view shares its root's bytes, so the root lives as long as any view of it.
         for t, root in self._alias.items():
             if t in last:

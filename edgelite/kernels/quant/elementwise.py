@@ -140,6 +140,10 @@ class QuantBinary(Kernel):
             raise ctx.error(f"input shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
         self.in_dtype = dtype
         self.out_dtype = BOOL if self.OUT_BOOL else out.dtype
+        if not self.OUT_BOOL and self.out_dtype not in self.TYPES:
+            names = ", ".join(str(t) for t in self.TYPES)
+            raise ctx.error(f"quantized {ctx.op_name} outputs {names}, the output tensor has "
+                            f"type {out.dtype}", out)
         ctx.set_output(0, shape, self.out_dtype)
         self.activation = activation_code(ctx.options) if self.ACTIVATION else 0
         if self.activation not in (0, 1, 2, 3):
