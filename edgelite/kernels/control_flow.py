@@ -34,6 +34,14 @@ def _prepare_child(ctx, child, specs, role: str):
                   f"got {s.dtype}", s)
         child.set_input_shape(t, s.shape)
     child.allocate()
+    # an output that nothing computes (not an input, a constant, a variable, or written
+    # by an operator) would hand back the same zeros every time: a WHILE over it never ends
+    written = {t for op in sg.operators for t in op.outputs} | set(sg.inputs)
+    for k, t in enumerate(sg.outputs):
+        s = child.specs[t]
+        ctx.check(t in written or s.data is not None or s.is_variable,
+                  f"{role} subgraph {child.index} output {k} (tensor {t} {s.name!r}) is not "
+                  f"computed by that subgraph: no operator writes it")
     return [child.specs[t] for t in sg.outputs]
 
 

@@ -85,21 +85,32 @@ def test_an_output_no_operator_writes_reads_as_zeros():
     np.testing.assert_array_equal(it.get_tensor(orphan), np.zeros(4, np.int32))
 
 
-def test_while_whose_cond_returns_an_unwritten_tensor_stops():
+@pytest.mark.parametrize("role", ["cond", "body"])
+def test_while_over_a_tensor_its_subgraph_never_writes_is_refused(role):
+    # (the cond's None output failed with AttributeError; read as zeros, a body that
+    # never writes its output would loop for ever)
     b = ModelBuilder()
     x = b.add_input("x", (), np.int32)
     y = b.add_tensor("y", (), np.int32)
     b.add_op("WHILE", [x], [y], cond_subgraph_index=1, body_subgraph_index=2)
     b.add_output(y)
     cond = b.add_subgraph("cond")
-    cond.add_input("i", (), np.int32)
-    cond.add_output(cond.add_tensor("never_written", (), np.bool_))
+    i = cond.add_input("i", (), np.int32)
+    if role == "cond":
+        cond.add_output(cond.add_tensor("never_written", (), np.bool_))
+    else:
+        flag = cond.add_tensor("flag", (), np.bool_)
+        cond.add_op("LESS", [i, cond.add_constant("ten", np.array(10, np.int32))], [flag])
+        cond.add_output(flag)
     body = b.add_subgraph("body")
-    body.add_output(body.add_input("i", (), np.int32))
-    it = _allocate(b.build())
-    it.set_tensor(x, np.int32(7))
-    it.invoke()
-    assert int(it.get_tensor(y)) == 7
+    j = body.add_input("i", (), np.int32)
+    if role == "body":
+        body.add_output(body.add_tensor("never_written", (), np.int32))
+    else:
+        body.add_output(j)
+    sub = 1 if role == "cond" else 2
+    assert (f"operator 0 (WHILE): {role} subgraph {sub} output 0 (tensor 1 'never_written') "
+            f"is not computed by that subgraph") in _error(b.build())
 
 
 @pytest.mark.parametrize("op, n_in, n_out, want", [
