@@ -11,6 +11,7 @@ of them. `invoke(ictx)` does only arithmetic, writing into the preallocated
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any
 
 import numpy as np
@@ -126,12 +127,26 @@ class PrepareContext:
         shape = tuple(int(d) for d in shape)
         if any(d < 0 for d in shape):
             raise self.error(f"computed a negative output shape {list(shape)}", out)
+        self.check_bytes(shape, out.dtype if dtype is None else np.dtype(dtype), out)
         out.shape = shape
         out.dynamic = False
         if dtype is not None:
             dt = np.dtype(dtype)
             if out.dtype != dt:
                 raise self.error(f"output has type {out.dtype}, the op produces {dt}", out)
+
+    def check_bytes(self, shape, dtype, tensor: TensorSpec | None = None) -> None:
+        """Refuse an output over the interpreter's arena limit (EDGELITE_MAX_ARENA_BYTES)
+        when its shape is set, before the kernel sizes anything else by it (a damaged
+        size operand asked a resize for a 3 GB coordinate table)."""
+        limit = getattr(getattr(self.runtime, "runtime", None), "_max_arena_bytes", None)
+        if limit is None:
+            return
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if nbytes > limit:
+            raise self.error(f"output shape {list(shape)} needs {nbytes} bytes, over the "
+                             f"{limit}-byte arena limit (set EDGELITE_MAX_ARENA_BYTES to "
+                             f"raise it)", tensor)
 
     def set_output_dynamic(self, i: int) -> None:
         """The output's shape depends on input values: set at invoke with resize_output."""

@@ -75,8 +75,7 @@ class _Resize(Kernel):
             ctx.set_output_dynamic(0)
         else:
             self.check_options(ctx)
-            self._plan(ctx, size.data)
-            ctx.set_output(0, self.out_shape, x.dtype)
+            self._plan(ctx, size.data, lambda shape: ctx.set_output(0, shape, x.dtype))
             self.request(ctx)
 
     def check_type(self, ctx, x):
@@ -88,20 +87,24 @@ class _Resize(Kernel):
     def request(self, ctx):
         pass
 
-    def _plan(self, where, size):
+    def _plan(self, where, size, shape_out=None):
+        """The output shape for `size`, given to shape_out (which checks it against the
+        arena limit, or allocates the output) before the tables sized by it are made."""
         oh, ow = (int(v) for v in np.asarray(size).reshape(-1)[:2])
         if oh <= 0 or ow <= 0:
             raise where.error(f"output size must be positive, got [{oh}, {ow}]")
         n, h, w, c = self.in_shape
         self.size = (oh, ow)
         self.out_shape = (n, oh, ow, c)
+        if shape_out is not None:
+            shape_out(self.out_shape)
         self.make_tables(h, w, oh, ow)
 
     def invoke(self, ictx):
         if self.dynamic:
             size = tuple(int(v) for v in ictx.inputs[1].reshape(-1)[:2])
             if size != self.size:
-                self._plan(ictx, size)
+                self._plan(ictx, size, lambda shape: ictx.resize_output(0, shape))
                 self.scratch = None
             out = ictx.resize_output(0, self.out_shape)
             if self.scratch is None:

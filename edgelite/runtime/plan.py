@@ -249,9 +249,6 @@ class SubgraphExecutor:
                         raise OpError(f"{self.where(oi)}: failed to prepare: {cause} "
                                       f"({type(e).__name__}: {e})") from e
                 raise _wrap(e, self.where(oi), "prepare") from e
-            for out in ctx.outputs:
-                if out is not None and not out.dynamic:
-                    self._check_bytes(out, limit, f"written by operator {oi} ({ctx.op_name})")
             self._ctxs[oi] = ctx
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
@@ -273,9 +270,9 @@ class SubgraphExecutor:
                               f"-1; a builtin operator needs a tensor for every output")
 
     def _check_bytes(self, spec: TensorSpec, limit: int, source: str) -> None:
-        """Refuse a tensor over the arena limit before any kernel allocates for it (a
-        kernel's own padded or column buffers grow with its input), as _plan_memory
-        refuses the arena itself."""
+        """Refuse an input or variable over the arena limit before any kernel allocates
+        for it (a kernel's own padded or column buffers grow with its input), as
+        PrepareContext.set_output refuses an output and _plan_memory the arena."""
         if spec.data is not None or spec.type in _NOT_IN_ARENA:
             return
         nbytes = spec.size * spec.dtype.itemsize
@@ -520,6 +517,12 @@ class SubgraphExecutor:
             s = self.specs[t]
             arr = self.arrays[t]
             if arr is None or arr.shape != shape:
+                limit = self.runtime._max_arena_bytes
+                if math.prod(shape) * s.dtype.itemsize > limit:
+                    raise OpError(f"{self.where(oi)}, tensor {t} {s.name!r}: output shape "
+                                  f"{list(shape)} needs {math.prod(shape) * s.dtype.itemsize} "
+                                  f"bytes, over the {limit}-byte arena limit (set "
+                                  f"EDGELITE_MAX_ARENA_BYTES to raise it)")
                 arr = np.empty(shape, dtype=s.dtype)
                 self.arrays[t] = arr
             s.shape = shape

@@ -70,13 +70,35 @@ def test_arena_over_limit_names_the_largest_tensor(monkeypatch):
     y = b.add_tensor("y", (1, 4096), np.float32)
     b.add_op("RELU", [big], [y])
     b.add_output(y)
-    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", "4096")
+    # (each tensor fits the limit; the two live at once at RELU do not)
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", "20000")
     it = edgelite.Interpreter(model_content=b.to_bytes())
     with pytest.raises(ModelError) as e:
         it.allocate_tensors()
     msg = str(e.value)
     assert "EDGELITE_MAX_ARENA_BYTES" in msg
     assert "'big_one' [1, 4096] float32, 16384 bytes, written by operator 0 (TILE)" in msg
+
+
+def test_an_output_over_the_limit_is_refused_when_its_shape_is_set(monkeypatch):
+    import pytest
+
+    import edgelite
+    from edgelite.errors import OpError
+    from edgelite.format.builder import ModelBuilder
+
+    b = ModelBuilder("tensor limit")
+    x = b.add_input("x", (1, 8), np.float32)
+    big = b.add_tensor("big_one", (1, 4096), np.float32)
+    b.add_op("TILE", [x, b.add_constant("reps", np.array([1, 512], np.int32))], [big])
+    b.add_output(big)
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", "4096")
+    it = edgelite.Interpreter(model_content=b.to_bytes())
+    with pytest.raises(OpError) as e:
+        it.allocate_tensors()
+    assert str(e.value) == (
+        "subgraph 0, operator 0 (TILE), tensor 1 'big_one': output shape [1, 4096] needs "
+        "16384 bytes, over the 4096-byte arena limit (set EDGELITE_MAX_ARENA_BYTES to raise it)")
 
 
 def test_lower_bound_sweep_equals_the_definition():

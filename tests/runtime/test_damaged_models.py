@@ -216,3 +216,31 @@ def test_a_zero_point_outside_its_type_is_named_by_the_compiled_tier(monkeypatch
     msg = _error(m)
     assert ("operator 0 (CONV_2D): failed to prepare: input 0 (tensor 0 'x', int8) has "
             "zero point -3712, outside [-128, 127]") in msg
+
+
+@pytest.mark.parametrize("constant_size", [True, False], ids=["prepare", "invoke"])
+def test_resize_to_a_huge_size_is_refused_before_its_tables(constant_size, monkeypatch):
+    # (a damaged size operand, [16, 436207632], made RESIZE_BILINEAR build a 3.25 GB
+    # coordinate table before it set its output shape: MemoryError, or seconds of work)
+    from edgelite.kernels import resize
+    tables = []
+    real = resize.bilinear_axis
+    monkeypatch.setattr(resize, "bilinear_axis", lambda *a: tables.append(a) or real(*a))
+    huge = np.array([16, 436207632], np.int32)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 8, 8, 4), np.float32)
+    size = b.add_constant("size", huge) if constant_size else b.add_input("size", (2,), np.int32)
+    y = b.add_tensor("y", (1, 16, 16, 4), np.float32)
+    b.add_op("RESIZE_BILINEAR", [x, size], [y])
+    b.add_output(y)
+    want = ("operator 0 (RESIZE_BILINEAR), tensor 2 'y': output shape [1, 16, 436207632, 4] "
+            "needs 111669153792 bytes, over the")
+    if constant_size:
+        assert want in _error(b.build())
+    else:
+        it = _allocate(b.build())
+        it.set_tensor(size, huge)
+        with pytest.raises(OpError) as info:
+            it.invoke()
+        assert want in str(info.value)
+    assert not tables
