@@ -199,6 +199,9 @@ def run_case(data: bytes) -> str:
         except EdgeliteError as e:
             cause = e.__cause__
             if cause is not None and not isinstance(cause, (EdgeliteError, CaseTimeout)):
+                if f": {type(cause).__name__}: " not in str(e):
+                    # the runtime named the likely cause (a zero point, a scale, ...)
+                    return f"{type(e).__name__} (explained {type(cause).__name__})"
                 # A kernel raised a bare exception that the runtime wrapped.
                 return f"{type(e).__name__} (wrapped {type(cause).__name__})"
             return type(e).__name__
@@ -213,6 +216,13 @@ def run_case(data: bytes) -> str:
     return "ran"
 
 
+# Wrapped errors that mean a kernel did not check what it used (an omitted tensor or
+# option: None, a missing input or output: an index): bugs, unlike a wrapped
+# MemoryError or ZeroDivisionError that a damaged value can cause.
+_UNCHECKED = tuple(f"(wrapped {t})" for t in ("AttributeError", "TypeError", "IndexError",
+                                              "KeyError"))
+
+
 def fuzz_source(name: str, cases: int, outcomes: collections.Counter | None = None) -> list:
     """Run `cases` mutants of one source; returns the failures (reproducers)."""
     data = SOURCES[name]
@@ -225,6 +235,9 @@ def fuzz_source(name: str, cases: int, outcomes: collections.Counter | None = No
         except (Exception, AssertionError, CaseTimeout) as e:  # noqa: BLE001 - the point
             failures.append(f"{name} case {k} ({what}): {type(e).__name__}: {e}")
             outcome = "BUG " + type(e).__name__
+        if outcome.endswith(_UNCHECKED):
+            # a kernel used a missing tensor or option it never checked for
+            failures.append(f"{name} case {k} ({what}): {outcome}")
         if outcomes is not None:
             outcomes[outcome] += 1
     return failures
