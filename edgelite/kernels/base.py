@@ -135,16 +135,18 @@ class PrepareContext:
             if out.dtype != dt:
                 raise self.error(f"output has type {out.dtype}, the op produces {dt}", out)
 
-    def check_bytes(self, shape, dtype, tensor: TensorSpec | None = None) -> None:
-        """Refuse an output over the interpreter's arena limit (EDGELITE_MAX_ARENA_BYTES)
-        when its shape is set, before the kernel sizes anything else by it (a damaged
-        size operand asked a resize for a 3 GB coordinate table)."""
+    def check_bytes(self, shape, dtype, tensor: TensorSpec | None = None,
+                    what: str = "output shape") -> None:
+        """Refuse an output (or a kernel's own buffer, `what`) over the interpreter's
+        arena limit (EDGELITE_MAX_ARENA_BYTES) when its shape is known, before anything
+        is sized by it (a damaged size operand asked a resize for a 3 GB coordinate
+        table; a damaged dilation, a depthwise convolution for a 2.7 GB padded input)."""
         limit = getattr(getattr(self.runtime, "runtime", None), "_max_arena_bytes", None)
         if limit is None:
             return
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         if nbytes > limit:
-            raise self.error(f"output shape {list(shape)} needs {nbytes} bytes, over the "
+            raise self.error(f"{what} {list(shape)} needs {nbytes} bytes, over the "
                              f"{limit}-byte arena limit (set EDGELITE_MAX_ARENA_BYTES to "
                              f"raise it)", tensor)
 

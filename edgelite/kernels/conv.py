@@ -494,6 +494,7 @@ class _ImageToColumnsConv(Kernel):
         self.block_ranges = [(r0, min(self.rows, r0 + self.block))
                              for r0 in range(0, self.rows, self.block)]
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         # A 1x1 (1x1x1) stride-1 convolution with no padding is a GEMM on the input itself.
         self.direct = (groups == 1 and all(kk == 1 for kk in kernel)
                        and all(s == 1 for s in strides) and not self.pad.needed)
@@ -1187,6 +1188,7 @@ class DepthwiseConv2D(Kernel):
                         and n * oh * ow * oc <= _DW_ROWFLAT_MAX_OUTPUT)
         if self.rowflat:
             self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
+            ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
             hp, wp = self.pad.shape[1:3]
             # the view must stay inside the padded buffer
             self.rowflat = (oh - 1) * sh + (kh - 1) * dh < hp and ow + (kw - 1) * dw <= wp
@@ -1206,6 +1208,7 @@ class DepthwiseConv2D(Kernel):
         # (each tap's multiply-add in one C loop) beats two numpy passes per tap there.
         if self.einsum:
             self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)])
+            ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
             self.pad_own = self.pad.own_buffer()
             self.pad_idx = (ctx.request_scratch(self.pad.shape, F32)
                             if self.pad.needed and self.pad_own is None else None)
@@ -1214,6 +1217,7 @@ class DepthwiseConv2D(Kernel):
             self.epilogue = Epilogue(bias, 2, n * oh * ow, oc, self.bounds)
             return
         self.pad = PhasedPaddedInput(x.shape, pads, (sh, sw))
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         self.copy = any(p for pair in pads for p in pair) or sh > 1 or sw > 1
         self.pad_idx = ctx.request_scratch(self.pad.shape, F32) if self.copy else None
         row_bytes = max(1, n * ow * oc * 4)

@@ -69,6 +69,7 @@ class _Pool2D(Kernel):
                 _same_valid_pads(padding, w, fw, sw, 1, ow)]
         fill = float(np.finfo(np.float32).min) if self.mode == "max" else 0.0
         self.pad = PaddedInput(x.shape, [(0, 0), *pads, (0, 0)], fill)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         # A global pool (one output position whose window holds every input position:
         # a classifier's AVERAGE_POOL_2D over the whole feature map) sees the input as
         # [N, H * W, C]: an average is a GEMV of ones (BLAS: ~1 us at 125 x 32, where

@@ -244,3 +244,25 @@ def test_resize_to_a_huge_size_is_refused_before_its_tables(constant_size, monke
             it.invoke()
         assert want in str(info.value)
     assert not tables
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+def test_a_huge_dilation_is_refused_before_its_padded_input_is_made(dtype, monkeypatch):
+    # (a damaged dilation of 2^24 on a 5x5 input made the depthwise kernels allocate a
+    # 2.7 GB padded input at prepare; LiteRT, which does not pad, runs it. Under the
+    # default 8 GB limit edgelite still does, slowly; under a set limit it says why)
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", str(16 << 20))
+    q = (lambda s, z: (s, z)) if dtype == np.int8 else (lambda s, z: None)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 5, 5, 4), dtype, quant=q(0.5, 0))
+    w = b.add_constant("w", np.ones((1, 3, 3, 4), dtype), quant=q(0.1, 0))
+    bias = b.add_constant("b", np.zeros(4, np.int32 if dtype == np.int8 else np.float32),
+                          quant=q(0.05, 0))
+    y = b.add_tensor("y", (1, 5, 5, 4), dtype, quant=q(0.2, 0))
+    b.add_op("DEPTHWISE_CONV_2D", [x, w, bias], [y], padding="SAME", stride_w=1, stride_h=1,
+             depth_multiplier=1, dilation_h_factor=1 << 24)
+    b.add_output(y)
+    msg = _error(b.build())
+    assert ("operator 0 (DEPTHWISE_CONV_2D), tensor 0 'x': its padded input "
+            "[1, 33554437, 7, 4] needs 3758096944 bytes, over the 16777216-byte arena "
+            "limit") in msg

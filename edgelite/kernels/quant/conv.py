@@ -313,6 +313,7 @@ class QuantizedConv2D(Kernel):
         self.requant = q.requantizer()
         self.zi = q.zi
         self.pad = Padded(x.shape, pads)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         self.geom = ((oh, ow), (kh, kw), (sh, sw), (dh, dw))
         self.direct = kh == kw == sh == sw == 1 and not self.pad.needed and groups == 1
         self.n, self.oh, self.ow, self.k = n, oh, ow, k
@@ -795,6 +796,7 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.taps_t = np.ascontiguousarray(np.broadcast_to(
                 t16[:, None, :], (t16.shape[0], ow, c)))
         self.pad = Padded(x.shape, pads)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         # Small int8 images, stride 1, multiplier 1 ("flat"): every tap of one image at
         # once. With the padded image flattened, output (y, x, c) at flat position
         # p = ((y * Wp) + x) * C + c reads tap (ky, kx) at p + (ky*dh*Wp + kx*dw) * C, so

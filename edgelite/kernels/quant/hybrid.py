@@ -442,6 +442,7 @@ class HybridConv2D(Kernel):
         wt = np.asarray(w.data, np.int64).reshape(groups, og, k).transpose(0, 2, 1)
         self.wt = np.ascontiguousarray(wt[0] if groups == 1 else wt, dtype=ft)
         self.pad = Padded(x.shape, pads)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         # a small padded copy is the node's own: its border (0) is filled once, at bind,
         # not on every invoke (four fills of an arena buffer other nodes overwrite)
         self.own_pad = np.zeros(self.pad.shape, ft) if x.size <= (1 << 16) else None
@@ -651,6 +652,7 @@ class HybridDepthwiseConv2D(Kernel):
         self.taps = taps[:, :, 0] if mult == 1 else taps
         self.mult, self.c, self.n = mult, c, n
         self.pad = Padded(x.shape, pads)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
         self.accf_idx = ctx.request_scratch((n, oh, ow, oc), ft)
         self.tmp_idx = ctx.request_scratch((n, oh, ow, oc), ft)

@@ -97,6 +97,7 @@ class _QuantizedPool2D(Kernel):
                 same_valid_pads(padding, w, fw, sw, 1, ow))
         self.geom = (oh, ow, fh, fw, sh, sw)
         self.pad = Padded(x.shape, pads)
+        ctx.check_bytes(self.pad.shape, np.float32, x, "its padded input")
         self.table = self.offsets = None
         if self.mode == "max":
             self.acc_dtype = x.dtype
