@@ -418,10 +418,17 @@ class SubgraphExecutor:
             for t in self.sg.operators[oi].inputs:
                 if t >= 0 and t in first:
                     last[t] = end
+        produced = None
         for t in self.sg.outputs:
-            # (an output that no operator writes and that is not an input still gets
-            # memory, as in LiteRT: it reads as zeros instead of None)
-            first.setdefault(t, 0)
+            if t not in first:
+                # an output that no operator writes and that is not an input still gets
+                # memory, as in LiteRT: it reads as zeros instead of None (a deferred
+                # node's output gets its array when that node runs)
+                if produced is None:
+                    produced = {u for op in self.sg.operators for u in op.outputs}
+                if t in produced:
+                    continue
+                first[t] = 0
             last[t] = end
         # A view shares its root's bytes, so the root lives as long as any view of it.
         for t, root in self._alias.items():
