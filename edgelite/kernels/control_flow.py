@@ -45,6 +45,15 @@ def _prepare_child(ctx, child, specs, role: str):
     return [child.specs[t] for t in sg.outputs]
 
 
+def _check_out_types(ctx, values, role: str) -> None:
+    """The node's outputs have the types of the values it copies into them (a mismatch
+    failed at invoke with numpy's casting error)."""
+    for i, (v, out) in enumerate(zip(values, ctx.outputs)):
+        ctx.check(out is None or out.dtype == v.dtype,
+                  f"output {i} has type {out.dtype if out is not None else None}, the {role} "
+                  f"subgraph returns {v.dtype}", out)
+
+
 def _copy_out(ictx, outs, values, dynamic):
     for i, v in enumerate(values):
         if i >= len(outs):
@@ -71,6 +80,7 @@ class While(Kernel):
                   "cond subgraph must produce one bool tensor")
         body_out = _prepare_child(ctx, self.body, ins, "body")
         ctx.check(len(body_out) == n, f"body subgraph returns {len(body_out)} values, needs {n}")
+        _check_out_types(ctx, ins, "body")
         self.dynamic = []
         for i, (a, b) in enumerate(zip(ins, body_out)):
             ctx.check(a.dtype == b.dtype, f"body output {i} has type {b.dtype}, input {a.dtype}")
@@ -131,6 +141,8 @@ class If(Kernel):
         n = len(ctx.outputs)
         ctx.check(len(t_out) == n and len(e_out) == n,
                   f"branches return {len(t_out)} and {len(e_out)} values for {n} outputs")
+        _check_out_types(ctx, t_out, "then")
+        _check_out_types(ctx, e_out, "else")
         self.dynamic = []
         for i, (a, b) in enumerate(zip(t_out, e_out)):
             dyn = a.shape != b.shape or a.dynamic or b.dynamic
@@ -154,6 +166,7 @@ class Call(Kernel):
         outs = _prepare_child(ctx, self.sub, [ctx.input(i) for i in range(len(ctx.inputs))], "called")
         ctx.check(len(outs) == len(ctx.outputs),
                   f"called subgraph returns {len(outs)} values for {len(ctx.outputs)} outputs")
+        _check_out_types(ctx, outs, "called")
         self.dynamic = []
         for i, o in enumerate(outs):
             self.dynamic.append(o.dynamic)

@@ -266,3 +266,22 @@ def test_a_huge_dilation_is_refused_before_its_padded_input_is_made(dtype, monke
     assert ("operator 0 (DEPTHWISE_CONV_2D), tensor 0 'x': its padded input "
             "[1, 33554437, 7, 4] needs 3758096944 bytes, over the 16777216-byte arena "
             "limit") in msg
+
+
+def test_while_output_of_another_type_is_named():
+    # (the loop's int32 state was copied into a uint8 output at invoke: numpy's
+    # "Cannot cast scalar from dtype('int32') to dtype('uint8')")
+    b = ModelBuilder()
+    x = b.add_input("x", (), np.int32)
+    y = b.add_tensor("y", (), np.uint8)
+    b.add_op("WHILE", [x], [y], cond_subgraph_index=1, body_subgraph_index=2)
+    b.add_output(y)
+    cond = b.add_subgraph("cond")
+    i = cond.add_input("i", (), np.int32)
+    flag = cond.add_tensor("flag", (), np.bool_)
+    cond.add_op("LESS", [i, cond.add_constant("ten", np.array(10, np.int32))], [flag])
+    cond.add_output(flag)
+    body = b.add_subgraph("body")
+    body.add_output(body.add_input("i", (), np.int32))
+    assert ("operator 0 (WHILE), tensor 1 'y': output 0 has type uint8, the body subgraph "
+            "returns int32") in _error(b.build())
