@@ -243,12 +243,7 @@ class SubgraphExecutor:
             try:
                 self.kernels[oi].prepare(ctx)
             except Exception as e:
-                if not isinstance(e, OpError):
-                    cause = _likely_cause(ctx)
-                    if cause is not None:
-                        raise OpError(f"{self.where(oi)}: failed to prepare: {cause} "
-                                      f"({type(e).__name__}: {e})") from e
-                raise _wrap(e, self.where(oi), "prepare") from e
+                raise self._failure(e, oi, "prepare", ctx) from e
             self._ctxs[oi] = ctx
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
@@ -256,6 +251,20 @@ class SubgraphExecutor:
         self._plan_memory()
         self._bind()
         self.allocated = True
+
+    def _failure(self, e: Exception, oi: int, phase: str, ctx=None) -> OpError:
+        """The error for node oi's failure: an OpError as raised, else the likely cause
+        in the node's tensors or options when one stands out, else the bare error
+        wrapped with the node's place."""
+        if not isinstance(e, OpError):
+            if ctx is None and 0 <= oi < len(self.sg.operators):
+                g = self._groups.get(oi)
+                ctx = g.ctx if g is not None else (self._ctxs[oi] if self._ctxs else None)
+            cause = _likely_cause(ctx) if ctx is not None else None
+            if cause is not None:
+                return OpError(f"{self.where(oi)}: failed to {phase}: {cause} "
+                               f"({type(e).__name__}: {e})")
+        return _wrap(e, self.where(oi), phase)
 
     def _check_outputs_present(self, oi: int, ctx: PrepareContext) -> None:
         """A builtin operator writes every output it lists: an output index of -1 (the
@@ -574,7 +583,7 @@ class SubgraphExecutor:
                 fn(c)
                 i += 1
         except Exception as e:
-            raise _wrap(e, self.where(i), "invoke") from e
+            raise self._failure(e, i, "invoke") from e
         if self._deferred_from < len(self.sg.operators):
             self._invoke_deferred(None)
 
@@ -592,7 +601,7 @@ class SubgraphExecutor:
             try:
                 fn(c)
             except Exception as e:
-                raise _wrap(e, self.where(i), "invoke") from e
+                raise self._failure(e, i, "invoke") from e
             dt = time.perf_counter() - t0
             if profiler is not None and i not in self._fused_away:
                 g = self._groups.get(i)
@@ -651,7 +660,7 @@ class SubgraphExecutor:
                     self._refresh_dynamic_inputs(ictx, oi)
                 self.kernels[oi].invoke(ictx)
             except Exception as e:
-                raise _wrap(e, self.where(oi), "invoke") from e
+                raise self._failure(e, oi, "invoke") from e
             if profiler is not None:
                 profiler.record(self.index, oi, self.model.op_name(op), time.perf_counter() - t0,
                                 self.nested)

@@ -285,3 +285,24 @@ def test_while_output_of_another_type_is_named():
     body.add_output(body.add_input("i", (), np.int32))
     assert ("operator 0 (WHILE), tensor 1 'y': output 0 has type uint8, the body subgraph "
             "returns int32") in _error(b.build())
+
+
+def test_a_zero_output_scale_is_named_when_a_kernel_trips_on_it_at_invoke():
+    # (the int8 FULLY_CONNECTED meets its output scale at its first invoke: "cannot
+    # convert float infinity to integer")
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 8), np.int8, quant=(0.5, 0))
+    w = b.add_constant("w", np.ones((3, 8), np.int8), quant=(0.1, 0))
+    bias = b.add_constant("b", np.zeros(3, np.int32), quant=(0.05, 0))
+    y = b.add_tensor("y", (1, 3), np.int8, quant=(0.2, 0))
+    b.add_op("FULLY_CONNECTED", [x, w, bias], [y])
+    b.add_output(y)
+    m = b.build()
+    m.subgraphs[0].tensors[y].quantization.scale = np.zeros(1, np.float32)
+    with np.errstate(divide="ignore"):          # (its multipliers at prepare: inf)
+        it = _allocate(m)
+    it.set_tensor(x, np.ones((1, 8), np.int8))
+    with pytest.raises(OpError) as info:
+        it.invoke()
+    assert ("operator 0 (FULLY_CONNECTED): failed to invoke: output 0 (tensor 3 'y') has "
+            "quantization scale 0.0") in str(info.value)
