@@ -760,6 +760,11 @@ class StridedSlice(_Dynamic):
                             f"{self.spec.ellipsis_mask}, new_axis={self.spec.new_axis_mask}), "
                             f"which do not fit an input of rank {len(x.shape)}")
         self.eff_shape = self.spec.eff_shape(x.shape)
+        # LiteRT reads the input as if it had the effective shape: when new_axis_mask bits
+        # past the begin entries leave input dimensions out of it, that is a prefix of
+        # the flat input (its first element when every axis is new), not an error
+        size = math.prod(self.eff_shape)
+        self.eff_size = size if size != x.size else None
         self.offset = self.spec.offset
         shape_known = strides.is_const and (self.offset or (begin.is_const and end.is_const))
         self.dynamic = not shape_known
@@ -802,7 +807,9 @@ class StridedSlice(_Dynamic):
             out = ictx.resize_output(0, self.shape)
         else:
             out = ictx.outputs[0]
-        np.copyto(out.reshape(self.view_shape), x.reshape(self.eff_shape)[self.slices])
+        src = (x.reshape(self.eff_shape) if self.eff_size is None
+               else x.reshape(-1)[:self.eff_size].reshape(self.eff_shape))
+        np.copyto(out.reshape(self.view_shape), src[self.slices])
 
 
 # ---------------------------------------------------------------- TILE / BROADCAST

@@ -1252,3 +1252,27 @@ def test_padding_of_unquantized_integers_is_zero(op, dt):
         ins = [("x", x), idx_item("c", [2, 2]), idx_item("c", [[1, 0], [0, 2]])]
         out = (4, 2, 2, 2)
     M(op, ins, [(out, dt)]).check("int32")
+
+
+@pytest.mark.parametrize("shape,begin,end,new_axis_mask", [
+    ((1, 8, 16), [0, 0, 0], [1, 8, 16], -1),           # every effective axis new
+    ((1, 8, 16), [0, 3, 4], [1, 8, 16], 0b111111),
+    ((2, 3, 4), [1, 0], [2, 1], 0b1110),
+    ((2, 3, 4), [1, 1], [2, 3], 0b1100),
+    ((2, 3, 4), [1, 1, 1], [2, 3, 3], 0b11100),
+])
+def test_strided_slice_new_axis_bits_past_the_begin_entries(shape, begin, end, new_axis_mask):
+    """new_axis_mask bits past the begin entries (a damaged mask; fuzzing found -1 failing
+    at invoke with numpy's reshape error) leave input dimensions out of the effective
+    shape: LiteRT then reads a prefix of the flat input as that shape, and so does
+    edgelite."""
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) + 100
+    b = ModelBuilder()
+    xi = b.add_input("x", shape, np.float32)
+    y = b.add_tensor("y", (1,), np.float32)
+    b.add_op("STRIDED_SLICE", [xi, b.add_constant("b", np.array(begin, np.int32)),
+                               b.add_constant("e", np.array(end, np.int32)),
+                               b.add_constant("s", np.ones(len(begin), np.int32))], [y],
+             new_axis_mask=new_axis_mask)
+    b.add_output(y)
+    check_against_litert(b.to_bytes(), [x], tol=0.0)
