@@ -245,6 +245,10 @@ def fuzz_source(name: str, cases: int, outcomes: collections.Counter | None = No
 
 @pytest.fixture(scope="module", autouse=True)
 def _compiled_kernels_warm():
+    warm_compiled()
+
+
+def warm_compiled():
     """Load the optional compiled tier before the 5 s per-case guard starts.
 
     A mutant can make a node big enough for the numba kernels; their one-time
