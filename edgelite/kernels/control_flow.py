@@ -80,7 +80,7 @@ class While(Kernel):
                   "cond subgraph must produce one bool tensor")
         body_out = _prepare_child(ctx, self.body, ins, "body")
         ctx.check(len(body_out) == n, f"body subgraph returns {len(body_out)} values, needs {n}")
-        _check_out_types(ctx, ins, "body")
+        _check_out_types(ctx, body_out, "body")
         self.dynamic = []
         for i, (a, b) in enumerate(zip(ins, body_out)):
             ctx.check(a.dtype == b.dtype, f"body output {i} has type {b.dtype}, input {a.dtype}")
