@@ -947,8 +947,11 @@ class QuantizedDepthwiseConv2D(Kernel):
                         self.tmp_v, self.geom_c)
                 self.v_call = (self.dw_v.entry(self.dw_v.depthwise3, args), args)
             if self.three:
-                self.x2 = self._x.reshape(self._x.shape[0] * self._x.shape[1], -1)
-                self.out2 = self._out.reshape(self._out.shape[0] * self._out.shape[1], -1)
+                # (explicit widths: reshape(-1) cannot infer one for an empty batch)
+                n, h, w, c = self._x.shape
+                self.x2 = self._x.reshape(n * h, w * c)
+                n, h, w, c = self._out.shape
+                self.out2 = self._out.reshape(n * h, w * c)
             self.invoke = self._invoke_compiled
             return
         if self.flat:
