@@ -13,7 +13,8 @@ its field's type) are skipped.
 Campaigns of 8,000 mutants on each tier (the compiled one forced onto every node) found,
 before their fixes: a WHILE output of another type than the loop's state, an int8
 FULLY_CONNECTED meeting a zero output scale at invoke, STRIDED_SLICE new-axis bits past
-the begin entries; after them, 8,000 more per tier found nothing. The default run has
+the begin entries, and (compiled tier) an int8 depthwise bind failing on an empty
+batch; after them, 8,000 more per tier found nothing. The default run has
 600 cases over the sources without WHILE (a mutated WHILE loop can legitimately run for
 ever, and each such case costs test_fuzz's 5 s guard); `-m slow` runs 6,000 over all.
 """
