@@ -677,7 +677,7 @@ class _ImageToColumnsConv(Kernel):
             self._bind_rowcol(src, out)
             return
         if self.direct:
-            self.col = x.reshape(self.rows, -1)
+            self.col = x.reshape(self.rows, self.k)       # (explicit: an empty batch)
         else:
             win = window_view(src, self.out_spatial, self.kernel, self.strides, self.dilations)
             col = self.col_own if self.col_own is not None else ictx.scratch[self.col_idx]

@@ -302,10 +302,11 @@ def test_a_zero_output_scale_is_named_when_a_kernel_trips_on_it_at_invoke():
 
 @pytest.mark.parametrize("tier", ["numpy"] + (["compiled"] if compiled.ENABLED else []))
 @pytest.mark.parametrize("dtype", [np.int8, np.float32])
-@pytest.mark.parametrize("op", ["DEPTHWISE_CONV_2D", "CONV_2D"])
-def test_an_empty_batch_runs_on_every_kernel(op, dtype, tier, monkeypatch):
+@pytest.mark.parametrize("op,k", [("DEPTHWISE_CONV_2D", 3), ("CONV_2D", 3), ("CONV_2D", 1)])
+def test_an_empty_batch_runs_on_every_kernel(op, k, dtype, tier, monkeypatch):
     # (fuzzing with the compiled tier forced onto every node: the int8 depthwise kernel's
-    # bind reshaped its empty input with a -1 width, "cannot reshape array of size 0")
+    # bind, and the float 1x1 convolution's, reshaped an empty input with a -1 width,
+    # "cannot reshape array of size 0")
     from edgelite.kernels import conv
     if tier == "compiled":
         monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)
@@ -314,7 +315,7 @@ def test_an_empty_batch_runs_on_every_kernel(op, dtype, tier, monkeypatch):
     q = (lambda s, z: (s, z)) if dtype == np.int8 else (lambda s, z: None)
     b = ModelBuilder()
     x = b.add_input("x", (0, 5, 5, 4), dtype, quant=q(0.5, 0))
-    w = b.add_constant("w", np.ones((1 if op == "DEPTHWISE_CONV_2D" else 4, 3, 3, 4), dtype),
+    w = b.add_constant("w", np.ones((1 if op == "DEPTHWISE_CONV_2D" else 4, k, k, 4), dtype),
                        quant=q(0.1, 0))
     bias = b.add_constant("b", np.zeros(4, np.int32 if dtype == np.int8 else np.float32),
                           quant=q(0.05, 0))
