@@ -533,12 +533,7 @@ class SubgraphExecutor:
             s = self.specs[t]
             arr = self.arrays[t]
             if arr is None or arr.shape != shape:
-                limit = self.runtime._max_arena_bytes
-                if math.prod(shape) * s.dtype.itemsize > limit:
-                    raise OpError(f"{self.where(oi)}, tensor {t} {s.name!r}: output shape "
-                                  f"{list(shape)} needs {math.prod(shape) * s.dtype.itemsize} "
-                                  f"bytes, over the {limit}-byte arena limit (set "
-                                  f"EDGELITE_MAX_ARENA_BYTES to raise it)")
+                self._ctxs[oi].check_bytes(shape, s.dtype, s)    # (as set_output does)
                 arr = np.empty(shape, dtype=s.dtype)
                 self.arrays[t] = arr
             s.shape = shape
