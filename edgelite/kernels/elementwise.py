@@ -162,7 +162,8 @@ def _ufunc_kernel(op: str, versions, fn, dtypes, quant=(), activation=False, out
     cls = type(op.title().replace("_", ""), (Binary,),
                {"DTYPES": dtypes, "QUANT_DTYPES": quant, "ACTIVATION": activation,
                 "OUT_BOOL": out_bool, "fn": staticmethod(fn),
-                "__doc__": f"{op}: numpy {fn.__name__} with broadcasting."})
+                "__doc__": f"{op}: numpy {fn.__name__} with broadcasting.",
+                "__module__": __name__})     # (named where it is bound: it pickles)
     return register(op, versions)(cls)
 
 

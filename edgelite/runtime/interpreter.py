@@ -17,6 +17,7 @@ from edgelite.errors import InterpreterError, InvokeError
 from edgelite.format import ir
 from edgelite.format.reader import load_model
 from edgelite.kernels.registry import OpResolver
+from edgelite.runtime import cache as _cache
 from edgelite.runtime.plan import SubgraphExecutor
 from edgelite.runtime.profiler import Profiler
 
@@ -137,16 +138,10 @@ class Interpreter:
                  experimental_preserve_all_tensors=False,
                  experimental_disable_delegate_clustering=False,
                  experimental_default_delegate_latest_features=False,
-                 custom_op_registerers=None, *, custom_ops=None, model=None):
+                 custom_op_registerers=None, *, custom_ops=None, model=None, cache_dir=None):
         if model_path is not None and model_content is not None:
             raise InterpreterError("give model_path or model_content, not both")
-        if model is not None:
-            self._model = model
-        elif model_path is not None:
-            self._model = load_model(model_path)
-        elif model_content is not None:
-            self._model = load_model(bytes(model_content))
-        else:
+        if model is None and model_path is None and model_content is None:
             raise InterpreterError("give model_path or model_content")
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads < -1):
             raise InterpreterError(f"num_threads must be an int >= -1, got {num_threads!r}")
@@ -160,6 +155,33 @@ class Interpreter:
             if callable(reg) and not isinstance(reg, str):
                 custom.update(reg())
         self._resolver = OpResolver(custom=custom)
+        # A cache directory: a prepared model is read back instead of decoded and prepared
+        # (runtime/cache.py); only for a model file, without custom ops or delegates.
+        self._cache = None
+        self._cache_off = None
+        directory = _cache.cache_dir(cache_dir)
+        if directory is not None:
+            if model is not None or model_path is None:
+                self._cache_off = "the model was not given as a file path"
+            elif custom or experimental_delegates:
+                self._cache_off = "custom ops or delegates"
+            else:
+                try:
+                    self._cache = _cache.Entry(directory, model_path, self)
+                except OSError as e:
+                    self._cache_off = f"cannot read the model file: {e}"
+        self._weak = weakref.proxy(self)
+        restored = self._cache.load(self._weak) if self._cache is not None else None
+        self._cache_entry = self._cache
+        if restored is not None:
+            self._model, main = restored
+            self._cache = None
+        elif model is not None:
+            self._model, main = model, None
+        elif model_path is not None:
+            self._model, main = load_model(model_path), None
+        else:
+            self._model, main = load_model(bytes(model_content)), None
         self._resources: dict = {}
         self._lock = _thread.allocate_lock()
         self._profiler: Profiler | None = None
@@ -169,8 +191,9 @@ class Interpreter:
         # back to them): so dropping the last reference to an interpreter frees its weights'
         # copies and arena at once, as LiteRT's destructor does, not at the next run of the
         # cycle collector (which may be many MB and many loads later).
-        self._weak = weakref.proxy(self)
         weakref.finalize(self, _release, self._executors).atexit = False
+        if main is not None:
+            self._executors[0] = main
         self._main = self._executor(0)
         self._delegates = list(experimental_delegates or [])
         for d in self._delegates:
@@ -423,6 +446,16 @@ class Interpreter:
                                f"(the model has: {known})")
 
     # ------------------------------------------------------------ edgelite extras
+    @property
+    def cache_status(self) -> str:
+        """What the prepared-model cache (cache_dir / EDGELITE_CACHE_DIR) did for this
+        interpreter: loaded it, wrote it, or why not."""
+        e = self._cache_entry
+        if e is not None:
+            return e.status()
+        return ("off: no cache_dir given and EDGELITE_CACHE_DIR not set"
+                if self._cache_off is None else f"off: {self._cache_off}")
+
     def memory_report(self, subgraph_index: int = 0) -> dict:
         """Arena bytes, lower bound (largest sum of simultaneously live tensors),
         naive sum, persistent bytes (variables)."""

@@ -99,6 +99,34 @@ class SubgraphExecutor:
         self._groups: dict = {}           # node that runs a fused chain -> fusion.FusedGroup
         self._fused_away: dict[int, int] = {}   # other nodes of a chain -> the node running it
         self._interior: dict = {}         # tensors a fused chain no longer computes -> its group
+        self._restored = False            # prepared state read from a cache (runtime/cache.py)
+
+    # what prepare (and fusion) leave on an executor: a cache file holds exactly this
+    _PREPARED = ("specs", "kernels", "_ctxs", "_folded", "_alias", "_deferred_from", "_groups",
+                 "_fused_away", "_interior")
+
+    def prepared_state(self) -> dict:
+        return {name: getattr(self, name) for name in self._PREPARED}
+
+    def restore(self, runtime, model: ir.Model, state: dict, layout: dict) -> None:
+        """Become subgraph 0's executor as prepared (the state of prepared_state()), so
+        allocate() only plans and binds; an input resized first prepares as usual."""
+        self.runtime = runtime
+        self.model = model
+        self.index = 0
+        self.sg = model.subgraphs[0]
+        self.arrays = [None] * len(state["specs"])
+        self.allocated = False
+        self.nested = False
+        self.memory = {}
+        self._steps = []
+        self._deferred_cache = {}
+        self._variables = {}
+        self.children = {}
+        for name in self._PREPARED:
+            setattr(self, name, state[name])
+        self.layout = layout
+        self._restored = True
 
     # ------------------------------------------------------------ tensors
     def _make_spec(self, i: int, t: ir.Tensor) -> TensorSpec:
@@ -209,8 +237,16 @@ class SubgraphExecutor:
     def set_input_shape(self, tensor_index: int, shape) -> None:
         self.specs[tensor_index].shape = tuple(int(d) for d in shape)
         self.allocated = False
+        self._restored = False
 
     def allocate(self) -> None:
+        if self._restored:
+            # prepared from a cache file: plan and bind
+            self._restored = False
+            self._place(self.layout)
+            self._bind()
+            self.allocated = True
+            return
         if self.kernels is None:
             problems = self.resolve()
             if problems:
@@ -248,9 +284,31 @@ class SubgraphExecutor:
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
         self._fuse()
+        cache = None if self.nested or self.index else getattr(self.runtime, "_cache", None)
+        if cache is not None:
+            self.runtime._cache = None          # (the first allocation only)
+            reason = self._not_cacheable()
+            if reason is None:
+                cache.snapshot(self)
+            else:
+                cache.skipped = reason
         self._plan_memory()
         self._bind()
         self.allocated = True
+        if cache is not None:
+            cache.write(self.layout)
+
+    def _not_cacheable(self) -> str | None:
+        """Why this first allocation's prepared state is not all a cache file would need:
+        it must be at the file's input shapes, with no other subgraph or shared resource
+        made at prepare (control flow, variables, hash tables: the runtime holds those)."""
+        if self.children:
+            return "the model calls other subgraphs (control flow)"
+        if self.runtime._resources:
+            return "the model's kernels share resources (variables, hash tables)"
+        if any(self.specs[i].shape != tuple(self.sg.tensors[i].shape) for i in self.sg.inputs):
+            return "an input was resized before the first allocate_tensors()"
+        return None
 
     def _failure(self, e: Exception, oi: int, phase: str, ctx=None) -> OpError:
         """The error for node oi's failure: an OpError as raised, else the likely cause
@@ -445,17 +503,13 @@ class SubgraphExecutor:
                 last[root] = max(last.get(root, 0), last[t])
         planner = GreedyPlanner()
         placed: list[tuple[int, int]] = []   # (tensor, request)
-        persistent = 0
+        variables = []
         for t, f in first.items():
             s = self.specs[t]
             if s.data is not None or s.dynamic or s.type in _NOT_IN_ARENA or t in self._alias:
                 continue
             if s.is_variable:
-                arr = self._variables.get(t)
-                if arr is None or arr.shape != s.shape or arr.dtype != s.dtype:
-                    arr = self._initial_variable(t)
-                    self._variables[t] = arr
-                persistent += arr.nbytes
+                variables.append(t)
                 continue
             nbytes = s.size * s.dtype.itemsize
             placed.append((t, planner.add_buffer(nbytes, f, last[t], s.name)))
@@ -471,30 +525,51 @@ class SubgraphExecutor:
             raise ModelError(f"subgraph {self.index}: the tensors need a {size}-byte arena, over "
                              f"the {limit}-byte limit (set EDGELITE_MAX_ARENA_BYTES to raise it)"
                              f"; largest: {self._largest_tensor(placed)}")
+        self.layout = {
+            "arena_bytes": size, "lower_bound_bytes": planner.lower_bound(),
+            "naive_bytes": planner.naive_size(), "variables": variables,
+            "tensors": [(t, planner.offset(req)) for t, req in placed],
+            "scratch": [(oi, k, planner.offset(req)) for oi, k, req in scratch_reqs],
+            "planner": planner}
+        self._place(self.layout)
+
+    def _place(self, layout: dict) -> None:
+        """Make the arena and every tensor's and scratch buffer's view of it, at the
+        offsets planned (by _plan_memory, or read from a cache file with the prepared
+        state they were planned for)."""
+        persistent = 0
+        for t in layout["variables"]:
+            s = self.specs[t]
+            arr = self._variables.get(t)
+            if arr is None or arr.shape != s.shape or arr.dtype != s.dtype:
+                arr = self._initial_variable(t)
+                self._variables[t] = arr
+            persistent += arr.nbytes
+        size = layout["arena_bytes"]
         self.arena = Arena(size)
-        self.planner = planner
+        self.planner = layout["planner"]
         self.arrays = [None] * len(self.specs)
         for i, s in enumerate(self.specs):
             if s.data is not None:
                 self.arrays[i] = s.data
         for t, arr in self._variables.items():
             self.arrays[t] = arr
-        for t, req in placed:
+        for t, offset in layout["tensors"]:
             s = self.specs[t]
-            self.arrays[t] = self.arena.view(planner.offset(req), s.shape, s.dtype)
+            self.arrays[t] = self.arena.view(offset, s.shape, s.dtype)
         for t, root in self._alias.items():
             self.arrays[t] = self.arrays[root].reshape(self.specs[t].shape)
         for i, s in enumerate(self.specs):
             if self.arrays[i] is None and s.type in _NOT_IN_ARENA and not s.dynamic:
                 self.arrays[i] = np.zeros(s.shape, dtype=s.dtype)
         self._scratch = {}
-        for oi, k, req in scratch_reqs:
+        for oi, k, offset in layout["scratch"]:
             shape, dtype = self._node_scratch(oi)[k]
-            self._scratch.setdefault(oi, []).append(self.arena.view(planner.offset(req), shape, dtype))
+            self._scratch.setdefault(oi, []).append(self.arena.view(offset, shape, dtype))
         self.memory = {
             "arena_bytes": size,
-            "lower_bound_bytes": planner.lower_bound(),
-            "naive_bytes": planner.naive_size(),
+            "lower_bound_bytes": layout["lower_bound_bytes"],
+            "naive_bytes": layout["naive_bytes"],
             "persistent_bytes": persistent,
         }
 

@@ -572,7 +572,7 @@ class _Compare(QuantBinary):
 def _compare(op, versions, fn):
     cls = type("Quant" + op.title().replace("_", ""), (_Compare,),
                {"fn": staticmethod(fn), "INT16_RESCALES": op in ("EQUAL", "NOT_EQUAL"),
-                "__doc__": f"Quantized {op} (rescaled comparison)."})
+                "__doc__": f"Quantized {op} (rescaled comparison).", "__module__": __name__})
     return register(op, versions, variant="quantized")(cls)
 
 

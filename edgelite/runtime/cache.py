@@ -1,0 +1,402 @@
+"""An on-disk cache of prepared models: load in a few ms what took tens to prepare.
+
+Loading a model is decode (reading the FlatBuffer into the IR), prepare (every kernel
+re-lays its weights, computes its per-channel multipliers, row sums, lookup tables...),
+plan and bind. The first two are most of it and give the same result every time for the
+same file, options and code. With a cache directory (`Interpreter(..., cache_dir=d)` or
+`EDGELITE_CACHE_DIR=d`), the first load writes what they produced to one file there, and
+later loads, in this process or another, read it back instead of decoding and preparing:
+the IR and the kernels' prepared state, pickled, with every array's bytes out of band in
+the file, which is memory-mapped (copy-on-write), so a load reads the graph, not the
+weights. Constants stay views of the model file itself. Planning and binding still run.
+This is what XNNPACK's weight cache file does for its packed weights in LiteRT.
+
+A cache file is used only when its header matches: the model file (path, size, mtime,
+inode), the interpreter's options, the edgelite sources (their sizes and mtimes), the
+numpy / numba / Python versions, the CPU's flags, and the EDGELITE_* environment. Anything
+else (a stale, damaged, foreign or unreadable file) is ignored and rewritten: a cache
+never makes a load fail. Arrays are written with their aliasing (views of one buffer stay
+views of one buffer), so a kernel that writes through one view still sees it in another.
+
+Not cached (loaded as usual): models given as bytes, interpreters with custom ops or
+delegates, models whose kernels make other subgraphs or shared resources at prepare
+(control flow, variables, hash tables), a first allocation after a resize, and any
+prepared state that does not pickle. Unpickling runs code named in the file: a cache
+directory must be as trusted as the Python files you import (as numba's cache is).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import mmap
+import os
+import pickle
+import struct
+import sys
+import types
+import zlib
+
+import numpy as np
+
+MAGIC = b"EDGELITE-PREPARED-MODEL-1\n"
+_ALIGN = 64
+# top-level packages whose classes and functions a cache file may name
+_ALLOWED = frozenset({"edgelite", "numpy", "builtins", "collections", "copyreg", "functools",
+                      "_codecs", "numba", "enum", "math"})
+# environment variables that do not change what prepare makes
+_ENV_IGNORED = frozenset({"EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER"})
+
+_process_key: dict | None = None
+
+
+class NotCacheable(Exception):
+    """This interpreter's prepared state cannot be written (the reason says why)."""
+
+
+def cache_dir(arg) -> str | None:
+    """The cache directory an Interpreter uses: its cache_dir argument (False: none),
+    else $EDGELITE_CACHE_DIR, else none."""
+    if arg is False:
+        return None
+    if arg is None:
+        arg = os.environ.get("EDGELITE_CACHE_DIR") or None
+    return None if arg is None else os.fspath(arg)
+
+
+def _sources_fingerprint() -> str:
+    """Sizes and mtimes of edgelite's own files: an edited kernel invalidates caches."""
+    import edgelite
+    root = os.path.dirname(os.path.abspath(edgelite.__file__))
+    h = hashlib.sha256()
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if f.endswith((".py", ".fbs", ".json")):
+                st = os.stat(os.path.join(d, f))
+                h.update(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_size}:"
+                         f"{st.st_mtime_ns};".encode())
+    return h.hexdigest()
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    except OSError:
+        pass
+    import platform
+    return platform.machine() + platform.processor()
+
+
+def _versions() -> dict:
+    global _process_key
+    if _process_key is None:
+        import edgelite
+        try:
+            from importlib.metadata import version
+            numba = version("numba")
+        except Exception:     # noqa: BLE001 - not installed, or no metadata
+            numba = None
+        _process_key = {"edgelite": edgelite.__version__, "sources": _sources_fingerprint(),
+                        "numpy": np.__version__, "numba": numba, "python": sys.version,
+                        "cpu": _cpu_flags(), "byteorder": sys.byteorder}
+    return _process_key
+
+
+def _tier_state() -> list:
+    """What decides, at prepare, which tier a node runs on: whether the compiled tier is
+    wanted (the environment, numba's presence, `edgelite run`'s numpy preference) and
+    enabled. Not whether numba is loaded yet: a node small enough to run on either tier
+    (which give the same numbers) keeps the tier it was prepared with, so that the first
+    and later interpreters of a process read the same cache file."""
+    import importlib.util
+
+    from edgelite.kernels import conv
+    wanted = conv._COMPILED_WANTED
+    if wanted is None:
+        off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
+                                                                          "off")
+        wanted = not off and importlib.util.find_spec("numba") is not None
+    compiled = sys.modules.get("edgelite.kernels.compiled")
+    # (and the size thresholds that pick a tier or a buffer's place, which tests change)
+    tunables = sorted((k, v) for k, v in vars(conv).items()
+                      if (k.isupper() or k.startswith("_PRIVATE_")) and type(v) in (int, bool))
+    return [bool(wanted), True if compiled is None else bool(compiled.ENABLED), tunables]
+
+
+class Entry:
+    """One model's cache file, for one interpreter."""
+
+    def __init__(self, directory: str, model_path: str, interp):
+        self.model_path = os.path.abspath(model_path)
+        st = os.stat(self.model_path)
+        options = {"num_threads": interp._num_threads, "reference": interp._reference,
+                   "preserve_all": interp._preserve_all,
+                   "max_arena": interp._max_arena_bytes}
+        name = hashlib.sha256(json.dumps([self.model_path, options], sort_keys=True)
+                              .encode()).hexdigest()[:32]
+        self.path = os.path.join(directory, name + ".edgelite-cache")
+        self.directory = directory
+        self.key = {"model": [self.model_path, st.st_size, st.st_mtime_ns, st.st_ino,
+                              st.st_dev],
+                    "options": options, "versions": _versions(), "tier": _tier_state(),
+                    "env": sorted((k, v) for k, v in os.environ.items()
+                                  if k.startswith("EDGELITE_") and k not in _ENV_IGNORED)}
+        self.key_bytes = json.dumps(self.key, sort_keys=True).encode()
+        self.pending: tuple | None = None   # (pickle, buffers) made at prepare, written at bind
+        self.hit = False
+        self.written = False
+        self.skipped: str | None = None     # why the prepared state was not written
+
+    def status(self) -> str:
+        if self.hit:
+            return f"loaded from {self.path}"
+        if self.written:
+            return f"prepared and written to {self.path}"
+        if self.skipped is not None:
+            return f"prepared; not written: {self.skipped}"
+        return f"not in the cache ({self.path}); written at allocate_tensors()"
+
+    # ------------------------------------------------------------ read
+    # A file: MAGIC, u32 n, the key (n bytes of JSON), u64 state pickle length, u64 layout
+    # pickle length, u64 data offset, u32 CRC-32 of the two pickles, the two pickles, then
+    # at the data offset every array's bytes (each 64-byte aligned, at offsets the state
+    # pickle names). The CRC guards what says where and how big things are; the arrays'
+    # bytes are not checked at load (that would cost as much as preparing them).
+    def load(self, runtime):
+        """(model, main executor restored) from the cache file, or None."""
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError:
+            return None
+        try:
+            with f:
+                head = f.read(len(MAGIC) + 4)
+                if len(head) < len(MAGIC) + 4 or head[:len(MAGIC)] != MAGIC:
+                    return None
+                (n,) = struct.unpack("<I", head[len(MAGIC):])
+                if n != len(self.key_bytes) or f.read(n) != self.key_bytes:
+                    return None
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            return self._restore(mm, len(MAGIC) + 4 + n, runtime)
+        except Exception:     # noqa: BLE001 - a damaged cache is ignored (and rewritten)
+            return None
+
+    def _restore(self, mm, pos: int, runtime):
+        from edgelite.format.reader import _bytes_view
+        from edgelite.runtime.plan import SubgraphExecutor
+        state_len, layout_len, data_at, crc = struct.unpack_from("<QQQI", mm, pos)
+        pos += 28
+        if pos + state_len + layout_len > data_at or data_at > len(mm):
+            return None
+        if zlib.crc32(memoryview(mm)[pos:pos + state_len + layout_len]) != crc:
+            return None
+        data = np.frombuffer(mm, np.uint8)[data_at:]
+        file_buf, keepalive, _ = _bytes_view(self.model_path)
+        model_bytes = np.frombuffer(file_buf, np.uint8)
+        ex = SubgraphExecutor.__new__(SubgraphExecutor)
+        view = memoryview(mm)
+        u = _Unpickler(io.BytesIO(view[pos:pos + state_len]), data, model_bytes, ex, runtime)
+        model, state = u.load()
+        layout = pickle.loads(view[pos + state_len:pos + state_len + layout_len])
+        model._keepalive = keepalive
+        model.source_path = self.model_path
+        ex.restore(runtime, model, state, layout)
+        self.hit = True
+        return model, ex
+
+    # ------------------------------------------------------------ write
+    def snapshot(self, ex) -> None:
+        """Pickle the main executor's prepared state (before planning and binding)."""
+        self.pending = None
+        try:
+            model = ex.model
+            keep = getattr(model, "_keepalive", None)
+            lo = hi = 0
+            if keep is not None:
+                fb = np.frombuffer(keep, np.uint8)
+                lo, hi = fb.ctypes.data, fb.ctypes.data + fb.size
+            f = io.BytesIO()
+            p = _Pickler(f, ex, (lo, hi), keep)
+            p.dump((model, ex.prepared_state()))
+            self.pending = (f.getvalue(), p.buffers)
+        except Exception as e:     # noqa: BLE001 - something in the state does not pickle
+            self.skipped = f"{type(e).__name__}: {e}"
+
+    def write(self, layout) -> None:
+        """Write the snapshot and the memory layout planned from it: a temporary file
+        renamed into place (atomic)."""
+        if self.pending is None:
+            return
+        state, buffers = self.pending
+        self.pending = None
+        try:
+            layout = pickle.dumps(layout, protocol=5)
+        except Exception as e:     # noqa: BLE001
+            self.skipped = f"{type(e).__name__}: {e}"
+            return
+        head = MAGIC + struct.pack("<I", len(self.key_bytes)) + self.key_bytes
+        pos = len(head) + 28 + len(state) + len(layout)
+        data_at = pos + (-pos) % _ALIGN
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(head)
+                f.write(struct.pack("<QQQI", len(state), len(layout), data_at,
+                                    zlib.crc32(layout, zlib.crc32(state))))
+                f.write(state)
+                f.write(layout)
+                f.write(b"\0" * (data_at - f.tell()))
+                for off, b in buffers:
+                    f.write(b"\0" * (data_at + off - f.tell()))
+                    f.write(b.data)
+            os.replace(tmp, self.path)
+            self.written = True
+        except OSError as e:
+            self.skipped = f"cannot write {self.path}: {e}"
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+# ------------------------------------------------------------ pickling
+class _Root:
+    """Stands for a region while pickling: the model file, or the cache's data section."""
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+
+_FILE, _DATA = _Root("file"), _Root("data")
+
+
+def _view(root, offset, shape, dtype, strides, writeable):
+    a = np.ndarray(shape, dtype, buffer=root, offset=offset, strides=strides)
+    if not writeable:
+        a.flags.writeable = False
+    return a
+
+
+def _empty(shape, dtype, writeable):
+    a = np.empty(shape, dtype)
+    if not writeable:
+        a.flags.writeable = False
+    return a
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the IR and an executor's prepared state; every array becomes a view of the
+    model file (a constant) or of the data section, where its root array's bytes go
+    once: views of one array stay views of one array."""
+
+    def __init__(self, f, ex, file_range, keepalive):
+        super().__init__(f, protocol=5)
+        self.ex, self.runtime = ex, ex.runtime
+        self.file_lo, self.file_hi = file_range
+        self.keepalive = keepalive
+        self.roots: dict[int, tuple[int, int]] = {}     # id(root) -> (data offset, address)
+        self.buffers: list[tuple[int, np.ndarray]] = []  # (data offset, bytes)
+        self.size = 0
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _Root):
+            return obj.key
+        if obj is self.ex:
+            return "executor"
+        if obj is self.runtime:
+            return "runtime"
+        if obj is self.keepalive and obj is not None:
+            return "keepalive"
+        t = type(obj)
+        if t is types.ModuleType:
+            return ("module", obj.__name__)
+        if t.__module__.startswith("numba"):
+            # a compiled kernel: named by where it is defined, as pickle names a function
+            py = getattr(obj, "py_func", None)
+            mod, name = getattr(py, "__module__", None), getattr(py, "__qualname__", None)
+            if mod and name and _lookup(mod, name) is obj:
+                return ("global", mod, name)
+            raise NotCacheable(f"a {t.__name__} that is not a module-level function")
+        if t is mmap.mmap or t is memoryview:
+            raise NotCacheable(f"a {t.__name__}")
+        return None
+
+    def reducer_override(self, obj):
+        if type(obj) is not np.ndarray or obj.dtype.hasobject:
+            return NotImplemented
+        writeable = bool(obj.flags.writeable)
+        if obj.size == 0:
+            return _empty, (obj.shape, obj.dtype, writeable)
+        root = obj
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        addr = obj.__array_interface__["data"][0]
+        if self.file_lo <= addr < self.file_hi:
+            # (np.ndarray called directly: no Python frame; the model file is read-only)
+            if not writeable:
+                return np.ndarray, (obj.shape, obj.dtype, _FILE, addr - self.file_lo,
+                                    obj.strides)
+            return _view, (_FILE, addr - self.file_lo, obj.shape, obj.dtype, obj.strides,
+                           writeable)
+        entry = self.roots.get(id(root))
+        if entry is None:
+            if root.flags.c_contiguous:
+                raw = root.reshape(-1).view(np.uint8)
+            elif root.flags.f_contiguous:
+                raw = root.T.reshape(-1).view(np.uint8)
+            else:
+                # a strided view of memory numpy does not own (rare): its views cannot
+                # keep their aliasing, which matters only where someone writes
+                if writeable:
+                    raise NotCacheable("a writable view of foreign memory")
+                return NotImplemented          # (numpy's own pickling: a copy)
+            off = self.size + (-self.size) % _ALIGN
+            self.size = off + raw.nbytes
+            # (buffers keep raw, a view of root: root's id stays its own while pickling)
+            self.buffers.append((off, raw))
+            entry = self.roots[id(root)] = (off, raw.__array_interface__["data"][0])
+        off, base = entry
+        if writeable:     # (the data section is mapped copy-on-write: writable)
+            return np.ndarray, (obj.shape, obj.dtype, _DATA, off + addr - base, obj.strides)
+        return _view, (_DATA, off + addr - base, obj.shape, obj.dtype, obj.strides, writeable)
+
+
+def _lookup(module: str, qualname: str):
+    try:
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    except (ImportError, AttributeError):
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, f, data, model_bytes, ex, runtime):
+        super().__init__(f)
+        self.ids = {"data": data, "file": model_bytes, "executor": ex, "runtime": runtime,
+                    "keepalive": None}
+
+    def persistent_load(self, pid):
+        if type(pid) is str:
+            return self.ids[pid]
+        kind = pid[0]
+        if kind in ("module", "global") and pid[1].partition(".")[0] in _ALLOWED:
+            if kind == "module":
+                return importlib.import_module(pid[1])
+            obj = _lookup(pid[1], pid[2])
+            if obj is not None:
+                return obj
+        raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+
+    def find_class(self, module, name):
+        if module.partition(".")[0] not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not edgelite's")
+        return super().find_class(module, name)

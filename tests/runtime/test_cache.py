@@ -1,0 +1,294 @@
+"""The prepared-model cache (runtime/cache.py): a model read back from its cache file
+runs exactly as one decoded and prepared, and a cache never makes a load fail.
+
+Every fixture, on both tiers: an interpreter prepared as usual, one that writes the cache
+file, and one that reads it back must give the same outputs, bit for bit, invoke by invoke
+(the stateful fixtures carry state), and again after an input is resized (which prepares
+the read-back kernels anew). Then: what invalidates a file, damaged files, the switches,
+and the array aliasing the pickling keeps."""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+from fixture_util import NAMES, inputs, model_path
+
+import edgelite
+from edgelite.kernels import compiled
+from edgelite.runtime import cache
+from edgelite.runtime.interpreter import OpResolverType
+from tests.runtime.test_memory_flat import TIERS
+
+# fixtures whose prepared state is not cached, and why (what cache_status says)
+NOT_CACHED = {
+    "while_loop": "control flow",
+    "stateful_var": "control flow",        # (CALL_ONCE of its initializer)
+}
+
+
+def _make(path, tier, monkeypatch, **kw):
+    from edgelite.kernels import conv
+    if tier == "compiled":
+        monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)   # every node that can
+    saved = compiled.ENABLED
+    compiled.ENABLED = saved and tier == "compiled"
+    try:
+        it = edgelite.Interpreter(model_path=str(path), **kw)
+        it.allocate_tensors()
+    finally:
+        compiled.ENABLED = saved
+    return it
+
+
+def _inputs_for(name, it):
+    xs = inputs(name)
+    details = it.get_input_details()
+    if len(xs) != len(details):          # (references per signature)
+        rng = np.random.default_rng(0)
+        xs = [rng.standard_normal(d["shape"]).astype(d["dtype"]) for d in details]
+    return xs
+
+
+def _run(it, xs, times=2):
+    outs = []
+    for _ in range(times):
+        for d, x in zip(it.get_input_details(), xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        outs.append([it.get_tensor(d["index"]).copy() for d in it.get_output_details()])
+    return outs
+
+
+def _same(a, b, what):
+    for step, (x, y) in enumerate(zip(a, b)):
+        for k, (u, v) in enumerate(zip(x, y)):
+            np.testing.assert_array_equal(u, v, err_msg=f"{what}: invoke {step}, output {k}")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("name", NAMES)
+def test_read_back_model_runs_the_same(name, tier, monkeypatch, tmp_path):
+    path = model_path(name)
+    plain = _make(path, tier, monkeypatch)
+    xs = _inputs_for(name, plain)
+    want = _run(plain, xs)
+    writer = _make(path, tier, monkeypatch, cache_dir=tmp_path)
+    reader = _make(path, tier, monkeypatch, cache_dir=tmp_path)
+    if name in NOT_CACHED:
+        assert NOT_CACHED[name] in writer.cache_status, writer.cache_status
+        assert "not written" in reader.cache_status
+        assert not os.listdir(tmp_path)
+        _same(want, _run(reader, xs), f"{name}/{tier} (not cached)")
+        return
+    assert writer.cache_status.startswith("prepared and written"), writer.cache_status
+    assert reader.cache_status.startswith("loaded from"), reader.cache_status
+    _same(want, _run(writer, xs), f"{name}/{tier} writer")
+    _same(want, _run(reader, xs), f"{name}/{tier} reader")
+    assert reader.memory_report() == plain.memory_report()
+    assert reader.get_tensor_details() is not None
+    for a, b in zip(reader.get_tensor_details(), plain.get_tensor_details()):
+        assert a["name"] == b["name"] and list(a["shape"]) == list(b["shape"])
+    # a second reader of the same file shares nothing writable with the first (the
+    # stateful fixtures carry their state on: the first reader goes on as `plain` does)
+    again = _make(path, tier, monkeypatch, cache_dir=tmp_path)
+    _same(want, _run(again, xs), f"{name}/{tier} second reader")
+    _same(_run(plain, xs), _run(reader, xs), f"{name}/{tier} first reader after the second ran")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("name", ["cnn_int8", "cnn_float32", "cnn_uint8io", "kws_int8"])
+def test_read_back_model_resizes(name, tier, monkeypatch, tmp_path):
+    """An input resized after a read-back prepares the read-back kernels again."""
+    path = model_path(name)
+    _make(path, tier, monkeypatch, cache_dir=tmp_path)
+    reader = _make(path, tier, monkeypatch, cache_dir=tmp_path)
+    plain = _make(path, tier, monkeypatch)
+    assert reader.cache_status.startswith("loaded from")
+    d = reader.get_input_details()[0]
+    shape = [3] + list(d["shape"][1:])
+    rng = np.random.default_rng(1)
+    if np.issubdtype(d["dtype"], np.integer):
+        x = rng.integers(-128, 128, shape).astype(d["dtype"])
+    else:
+        x = rng.standard_normal(shape).astype(d["dtype"])
+    for it in (reader, plain):
+        it.resize_tensor_input(d["index"], shape)
+        it.allocate_tensors()
+    xs = [x] + [np.zeros(e["shape"], e["dtype"]) for e in plain.get_input_details()[1:]]
+    _same(_run(plain, xs), _run(reader, xs), f"{name}/{tier} resized")
+
+
+def test_a_resize_before_the_first_allocation_is_not_written(tmp_path):
+    it = edgelite.Interpreter(model_path=str(model_path("cnn_float32")), cache_dir=tmp_path)
+    d = it.get_input_details()[0]
+    it.resize_tensor_input(d["index"], [2] + list(d["shape"][1:]))
+    it.allocate_tensors()
+    assert "resized" in it.cache_status
+    assert not os.listdir(tmp_path)
+
+
+def _files(d):
+    return sorted(os.listdir(d))
+
+
+def test_what_invalidates_a_cache_file(tmp_path, monkeypatch):
+    src = model_path("cnn_int8")
+    path = tmp_path / "m.tflite"
+    path.write_bytes(src.read_bytes())
+    d = tmp_path / "cache"
+    xs = inputs("cnn_int8")
+    want = _run(_make(path, "numpy", monkeypatch), xs)
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
+    # the model file changes (same size, new contents and mtime): prepared again
+    other = model_path("cnn_uint8io").read_bytes()
+    path.write_bytes(other)
+    os.utime(path, ns=(1, 1))
+    it = _make(path, "numpy", monkeypatch, cache_dir=d)
+    assert it.cache_status.startswith("prepared"), it.cache_status
+    xs2 = inputs("cnn_uint8io")
+    _same(_run(_make(path, "numpy", monkeypatch), xs2), _run(it, xs2), "rewritten model")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
+    # other options: another file
+    path.write_bytes(src.read_bytes())
+    _make(path, "numpy", monkeypatch, cache_dir=d)
+    n = len(_files(d))
+    it = _make(path, "numpy", monkeypatch, cache_dir=d, num_threads=2)
+    assert it.cache_status.startswith("prepared")
+    assert len(_files(d)) == n + 1
+    it = _make(path, "numpy", monkeypatch, cache_dir=d,
+               experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    assert it.cache_status.startswith("prepared")
+    # the environment that changes prepare: the same file, prepared again
+    monkeypatch.setenv("EDGELITE_FUSE", "0")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    monkeypatch.delenv("EDGELITE_FUSE")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    # edgelite's own sources
+    monkeypatch.setattr(cache, "_process_key", dict(cache._versions(), sources="edited"))
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    it = _make(path, "numpy", monkeypatch, cache_dir=d)
+    _same(want, _run(it, xs), "after the invalidations")
+
+
+def test_switches(tmp_path, monkeypatch):
+    path = str(model_path("cnn_float32"))
+    assert edgelite.Interpreter(model_path=path).cache_status.startswith("off")
+    monkeypatch.setenv("EDGELITE_CACHE_DIR", str(tmp_path))
+    it = edgelite.Interpreter(model_path=path)
+    it.allocate_tensors()
+    assert it.cache_status.startswith("prepared and written")
+    assert edgelite.Interpreter(model_path=path).cache_status.startswith("loaded")
+    assert edgelite.Interpreter(model_path=path, cache_dir=False).cache_status.startswith("off")
+    it = edgelite.Interpreter(model_content=model_path("cnn_float32").read_bytes())
+    assert "file path" in it.cache_status
+    it = edgelite.Interpreter(model_path=path, custom_ops={"X": object})
+    assert "custom ops" in it.cache_status
+    with pytest.raises(edgelite.ModelError, match="cannot open"):
+        edgelite.Interpreter(model_path=str(tmp_path / "missing.tflite"))
+
+
+def test_an_unwritable_cache_directory_does_not_fail_a_load(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    it = edgelite.Interpreter(model_path=str(model_path("cnn_float32")),
+                              cache_dir=blocker / "sub")
+    it.allocate_tensors()
+    assert "not written: cannot write" in it.cache_status
+    it.set_tensor(it.get_input_details()[0]["index"], inputs("cnn_float32")[0])
+    it.invoke()
+
+
+@pytest.mark.parametrize("name", ["cnn_int8", "transformer_float32"])
+def test_damaged_cache_files_are_ignored_and_rewritten(name, tmp_path, monkeypatch):
+    """Truncations, garbage and flipped bytes anywhere before the arrays' bytes (the
+    header, the key, the lengths, the pickles, which a CRC guards): the load prepares
+    anew, runs right and writes the file again."""
+    path = model_path(name)
+    xs = _inputs_for(name, _make(path, "numpy", monkeypatch))
+    want = _run(_make(path, "numpy", monkeypatch), xs)
+    _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+    (f,) = _files(tmp_path)
+    good = (tmp_path / f).read_bytes()
+    head = len(cache.MAGIC) + 4
+    key_len = int.from_bytes(good[len(cache.MAGIC):head], "little")
+    state_len, layout_len, data_at = (int.from_bytes(good[head + key_len + 8 * k:
+                                                          head + key_len + 8 * k + 8], "little")
+                                      for k in range(3))
+    end = head + key_len + 28 + state_len + layout_len     # (then padding to data_at)
+    rng = np.random.default_rng(0)
+    damaged = [b"", good[:10], good[:head + key_len + 5], good[:data_at // 2],
+               good[:data_at + 100], bytes(rng.integers(0, 256, 4096, dtype=np.uint8)),
+               b"x" + good[1:]]
+    for pos in rng.integers(0, end, 40).tolist() + [head, head + key_len, head + key_len + 8,
+                                                     head + key_len + 24, end - 1]:
+        b = bytearray(good)
+        b[pos] ^= 0xFF
+        damaged.append(bytes(b))
+    for k, bad in enumerate(damaged):
+        (tmp_path / f).write_bytes(bad)
+        it = _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+        assert it.cache_status.startswith("prepared and written"), (k, it.cache_status)
+        _same(want, _run(it, xs), f"{name}: damaged file {k}")
+        assert (tmp_path / f).read_bytes()[:data_at] == good[:data_at]
+    assert state_len and layout_len
+
+
+def test_the_pickling_keeps_views_of_one_array_views_of_one_array():
+    """A kernel may keep a buffer and views of it (a padded input and its interior):
+    written through one, seen in the other, after a read-back too. Read-only arrays
+    stay read-only; empty and object arrays come back as they were."""
+    base = np.zeros((4, 6), np.float32)
+    inner = base[1:3, 1:5]
+    flipped = base[::-1, ::2]
+    fortran = np.asfortranarray(np.arange(12, dtype=np.int16).reshape(3, 4))
+    column = fortran[:, 1]
+    frozen = np.arange(5, dtype=np.int64)
+    frozen.flags.writeable = False
+    state = {"base": base, "inner": inner, "flipped": flipped, "fortran": fortran,
+             "column": column, "frozen": frozen, "empty": np.zeros((0, 3), np.int8),
+             "objects": np.array(["a", None], dtype=object), "scalar": np.float32(2.5)}
+
+    class Ex:
+        runtime = None
+    f = io.BytesIO()
+    p = cache._Pickler(f, Ex(), (0, 0), None)
+    p.dump(state)
+    data = np.zeros(p.size + 64, np.uint8)
+    for off, raw in p.buffers:
+        data[off:off + raw.nbytes] = raw
+    got = cache._Unpickler(io.BytesIO(f.getvalue()), data, None, None, None).load()
+    for k, v in state.items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)
+        assert got[k].dtype == v.dtype
+    assert len(p.buffers) == 3            # base, fortran, frozen: one copy each
+    got["inner"][0, 1] = 7
+    assert got["base"][1, 2] == 7
+    assert got["flipped"][2, 1] == 7      # (row 1 counted from the end, column 2 of 0, 2, 4)
+    got["column"][2] = -5
+    assert got["fortran"][2, 1] == -5
+    assert not got["frozen"].flags.writeable and got["base"].flags.writeable
+    assert got["fortran"].flags.f_contiguous
+
+
+def test_a_foreign_cache_file_is_not_unpickled(tmp_path, monkeypatch):
+    """A file whose header does not match is never unpickled; one whose pickle names
+    something outside edgelite and numpy is refused."""
+    path = model_path("cnn_float32")
+    _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+    (f,) = _files(tmp_path)
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+    evil = pickle.dumps(Boom())
+    with pytest.raises(pickle.UnpicklingError):
+        cache._Unpickler(io.BytesIO(evil), None, None, None, None).load()
+    good = (tmp_path / f).read_bytes()
+    (tmp_path / f).write_bytes(good[:len(cache.MAGIC) + 4] + evil)
+    it = _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+    assert it.cache_status.startswith("prepared and written")
+    assert not (tmp_path / "pwned").exists()
