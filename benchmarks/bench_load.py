@@ -29,6 +29,10 @@ LiteRT (XNNPACK, 1 thread) and each edgelite tier, the best of --repeat runs of
 construct + allocate_tensors ("load") and of the first invoke after it (LiteRT and
 edgelite both leave some preparation to the first invoke), and the ratio of
 load + first invoke to LiteRT's.
+
+Both modes also measure each tier with the prepared-model cache ("+cache": cache_dir /
+EDGELITE_CACHE_DIR, a temporary directory the first, unmeasured load fills): the load
+then reads the prepared model back instead of decoding and preparing it.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ import argparse
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,7 +144,12 @@ def measure_models(paths: list[str], repeat: int) -> None:
     except ImportError:
         sys.exit("--models needs ai_edge_litert (the comparison runtime)")
     enabled = compiled.ENABLED
-    runtimes = [("LiteRT", None), ("numpy", False)] + ([("compiled", True)] if enabled else [])
+    tiers = [("numpy", False)] + ([("compiled", True)] if enabled else [])
+    cache_dir = tempfile.mkdtemp(prefix="edgelite-bench-cache-")
+    # each tier as usual, then with the prepared-model cache read back (written by an
+    # unmeasured load first)
+    runtimes = ([("LiteRT", None, None)] + [(n, t, None) for n, t in tiers]
+                + [(n + "+cache", t, cache_dir) for n, t in tiers])
     print(f"best of {repeat}; load = construct + allocate_tensors; ratios: load / LiteRT's "
           f"load (the issue-7 target is <= 2x), then (load + first invoke) / LiteRT's; "
           f"decode = edgelite.load_model alone (reading the graph, part of every tier's load)")
@@ -147,16 +157,25 @@ def measure_models(paths: list[str], repeat: int) -> None:
         row = []
         base = base_load = None
         decode = _timed(functools.partial(edgelite.load_model, path), repeat)[0]
-        for name, tier in runtimes:
+        for name, tier, cdir in runtimes:
             loads, firsts = [], []
+            label = name
+            if cdir is not None:
+                compiled.ENABLED = tier
+                edgelite.Interpreter(model_path=path, cache_dir=cdir).allocate_tensors()
+            it = None
             for _ in range(repeat):
+                it = None     # (the last one's teardown is not part of this load)
                 t0 = time.perf_counter()
                 if tier is None:
                     it = Interpreter(model_path=path, num_threads=1)
                 else:
                     compiled.ENABLED = tier
-                    it = edgelite.Interpreter(model_path=path)
+                    it = edgelite.Interpreter(model_path=path, cache_dir=cdir or False)
                 it.allocate_tensors()
+                if cdir is not None and not it.cache_status.startswith("loaded"):
+                    label = f"{name} ({it.cache_status})"
+
                 t1 = time.perf_counter()
                 for d in it.get_input_details():
                     it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
@@ -167,12 +186,13 @@ def measure_models(paths: list[str], repeat: int) -> None:
             total = load + first
             if base is None:
                 base, base_load = total, load
-            row.append(f"{name} {load * 1e3:.1f} + {first * 1e3:.1f} ms"
+            row.append(f"{label} {load * 1e3:.1f} + {first * 1e3:.1f} ms"
                        + ("" if tier is None else
                           f" ({load / base_load:.1f}x, {total / base:.1f}x)"))
         compiled.ENABLED = enabled
         print(f"{os.path.basename(path)}: " + "; ".join(row)
               + f"; decode {decode * 1e3:.1f} ms ({decode / base_load:.1f}x LiteRT's load)")
+    shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 
@@ -207,11 +227,15 @@ def measure_cold(paths: list[str], repeat: int) -> None:
         tiers = [("numpy", "0"), ("compiled", "1")]
     except ImportError:
         tiers = [("numpy", "0")]
-    runtimes = [("LiteRT", None)] + tiers
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    runtimes = [("LiteRT", None)] + tiers + [(name + "+cache", flag) for name, flag in tiers]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "EDGELITE_CACHE_DIR")}
+    cache_dir = tempfile.mkdtemp(prefix="edgelite-bench-cache-")
 
     def run(path, name, flag):
         e = dict(env, EDGELITE_COMPILED=flag) if flag is not None else env
+        if name.endswith("+cache"):
+            e = dict(e, EDGELITE_CACHE_DIR=cache_dir)
         r = subprocess.run([sys.executable, "-c", _COLD_CHILD, path, name], env=e,
                            capture_output=True, text=True, check=True)
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -233,6 +257,7 @@ def measure_cold(paths: list[str], repeat: int) -> None:
             row.append(f"{name} {parts[0]:.0f} + {parts[1]:.1f} + {parts[2]:.1f} = "
                        f"{total:.0f} ms" + ("" if name == "LiteRT" else f" ({total / base:.1f}x)"))
         print(f"{os.path.basename(path)}: " + "; ".join(row))
+    shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 def main() -> None:

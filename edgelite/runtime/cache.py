@@ -26,10 +26,9 @@ directory must be as trusted as the Python files you import (as numba's cache is
 """
 from __future__ import annotations
 
-import hashlib
+import gc
 import importlib
 import io
-import json
 import mmap
 import os
 import pickle
@@ -45,10 +44,12 @@ _ALIGN = 64
 # top-level packages whose classes and functions a cache file may name
 _ALLOWED = frozenset({"edgelite", "numpy", "builtins", "collections", "copyreg", "functools",
                       "_codecs", "numba", "enum", "math"})
-# environment variables that do not change what prepare makes
-_ENV_IGNORED = frozenset({"EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER"})
+# the environment variables that change what prepare makes (part of the key), and those
+# that do not (a test checks that every EDGELITE_ variable edgelite reads is in one)
+ENV_KEYED = ("EDGELITE_COMPILED", "EDGELITE_FUSE", "EDGELITE_MAX_ARENA_BYTES")
+ENV_IGNORED = ("EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER")
 
-_process_key: dict | None = None
+_process_json: str | None = None
 
 
 class NotCacheable(Exception):
@@ -65,19 +66,25 @@ def cache_dir(arg) -> str | None:
     return None if arg is None else os.fspath(arg)
 
 
+def _digest(text: str) -> str:
+    """64 bits of CRC-32s (hashlib's import is ~2 ms of a cold start; this names files)."""
+    b = text.encode()
+    return f"{zlib.crc32(b):08x}{zlib.crc32(b, 0x5bd1e995):08x}"
+
+
 def _sources_fingerprint() -> str:
     """Sizes and mtimes of edgelite's own files: an edited kernel invalidates caches."""
     import edgelite
     root = os.path.dirname(os.path.abspath(edgelite.__file__))
-    h = hashlib.sha256()
+    parts = []
     for d, dirs, files in os.walk(root):
         dirs[:] = sorted(x for x in dirs if x != "__pycache__")
         for f in sorted(files):
             if f.endswith((".py", ".fbs", ".json")):
                 st = os.stat(os.path.join(d, f))
-                h.update(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_size}:"
-                         f"{st.st_mtime_ns};".encode())
-    return h.hexdigest()
+                parts.append(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_size}:"
+                             f"{st.st_mtime_ns}")
+    return _digest(";".join(parts))
 
 
 def _cpu_flags() -> str:
@@ -85,26 +92,26 @@ def _cpu_flags() -> str:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith(("flags", "Features")):
-                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+                    return _digest(line)
     except OSError:
         pass
     import platform
     return platform.machine() + platform.processor()
 
 
-def _versions() -> dict:
-    global _process_key
-    if _process_key is None:
+def _versions() -> str:
+    """The process's part of every key, made once: edgelite's version and sources, numpy,
+    Python, the CPU. (Not numba's: the prepared state names compiled kernels, which
+    numba loads from its own cache; whether the compiled tier is there is in the key.)"""
+    global _process_json
+    if _process_json is None:
         import edgelite
-        try:
-            from importlib.metadata import version
-            numba = version("numba")
-        except Exception:     # noqa: BLE001 - not installed, or no metadata
-            numba = None
-        _process_key = {"edgelite": edgelite.__version__, "sources": _sources_fingerprint(),
-                        "numpy": np.__version__, "numba": numba, "python": sys.version,
-                        "cpu": _cpu_flags(), "byteorder": sys.byteorder}
-    return _process_key
+        _process_json = repr([edgelite.__version__, _sources_fingerprint(), np.__version__,
+                              sys.version, _cpu_flags(), sys.byteorder])
+    return _process_json
+
+
+_tunable_names: list[str] | None = None
 
 
 def _tier_state() -> list:
@@ -113,19 +120,22 @@ def _tier_state() -> list:
     enabled. Not whether numba is loaded yet: a node small enough to run on either tier
     (which give the same numbers) keeps the tier it was prepared with, so that the first
     and later interpreters of a process read the same cache file."""
-    import importlib.util
-
+    global _tunable_names
     from edgelite.kernels import conv
     wanted = conv._COMPILED_WANTED
     if wanted is None:
+        import importlib.util
         off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
                                                                           "off")
         wanted = not off and importlib.util.find_spec("numba") is not None
     compiled = sys.modules.get("edgelite.kernels.compiled")
     # (and the size thresholds that pick a tier or a buffer's place, which tests change)
-    tunables = sorted((k, v) for k, v in vars(conv).items()
-                      if (k.isupper() or k.startswith("_PRIVATE_")) and type(v) in (int, bool))
-    return [bool(wanted), True if compiled is None else bool(compiled.ENABLED), tunables]
+    if _tunable_names is None:
+        _tunable_names = sorted(k for k, v in vars(conv).items()
+                                if (k.isupper() or k.startswith("_PRIVATE_"))
+                                and type(v) in (int, bool))
+    return [bool(wanted), True if compiled is None else bool(compiled.ENABLED),
+            [getattr(conv, k) for k in _tunable_names]]
 
 
 class Entry:
@@ -134,19 +144,17 @@ class Entry:
     def __init__(self, directory: str, model_path: str, interp):
         self.model_path = os.path.abspath(model_path)
         st = os.stat(self.model_path)
-        options = {"num_threads": interp._num_threads, "reference": interp._reference,
-                   "preserve_all": interp._preserve_all,
-                   "max_arena": interp._max_arena_bytes}
-        name = hashlib.sha256(json.dumps([self.model_path, options], sort_keys=True)
-                              .encode()).hexdigest()[:32]
-        self.path = os.path.join(directory, name + ".edgelite-cache")
+        options = [interp._num_threads, interp._reference, interp._preserve_all,
+                   interp._max_arena_bytes]
+        # One file per model and configuration (options, tier, environment: two processes
+        # that differ there do not overwrite each other's file); a new version of the model
+        # file or of edgelite overwrites it.
+        config = repr([self.model_path, options, _tier_state(),
+                       [os.environ.get(k) for k in ENV_KEYED]])
+        self.path = os.path.join(directory, _digest(config) + ".edgelite-cache")
         self.directory = directory
-        self.key = {"model": [self.model_path, st.st_size, st.st_mtime_ns, st.st_ino,
-                              st.st_dev],
-                    "options": options, "versions": _versions(), "tier": _tier_state(),
-                    "env": sorted((k, v) for k, v in os.environ.items()
-                                  if k.startswith("EDGELITE_") and k not in _ENV_IGNORED)}
-        self.key_bytes = json.dumps(self.key, sort_keys=True).encode()
+        key = [config, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+        self.key_bytes = (repr(key) + _versions()).encode()
         self.pending: tuple | None = None   # (pickle, buffers) made at prepare, written at bind
         self.hit = False
         self.written = False
@@ -162,7 +170,7 @@ class Entry:
         return f"not in the cache ({self.path}); written at allocate_tensors()"
 
     # ------------------------------------------------------------ read
-    # A file: MAGIC, u32 n, the key (n bytes of JSON), u64 state pickle length, u64 layout
+    # A file: MAGIC, u32 n, the key (n bytes: a repr), u64 state pickle length, u64 layout
     # pickle length, u64 data offset, u32 CRC-32 of the two pickles, the two pickles, then
     # at the data offset every array's bytes (each 64-byte aligned, at offsets the state
     # pickle names). The CRC guards what says where and how big things are; the arrays'
@@ -182,7 +190,15 @@ class Entry:
                 if n != len(self.key_bytes) or f.read(n) != self.key_bytes:
                     return None
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-            return self._restore(mm, len(MAGIC) + 4 + n, runtime)
+            # (the thousands of objects unpickled would run the cycle collector many times
+            # over the whole heap; they make no garbage)
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                return self._restore(mm, len(MAGIC) + 4 + n, runtime)
+            finally:
+                if enabled:
+                    gc.enable()
         except Exception:     # noqa: BLE001 - a damaged cache is ignored (and rewritten)
             return None
 
@@ -235,7 +251,9 @@ class Entry:
         state, buffers = self.pending
         self.pending = None
         try:
-            layout = pickle.dumps(layout, protocol=5)
+            # (the planner, for arena_buffers() / arena_plan() only, is unpickled on use)
+            layout = pickle.dumps(dict(layout, planner=pickle.dumps(layout["planner"])),
+                                  protocol=5)
         except Exception as e:     # noqa: BLE001
             self.skipped = f"{type(e).__name__}: {e}"
             return
@@ -267,11 +285,17 @@ class Entry:
 
 # ------------------------------------------------------------ pickling
 class _Root:
-    """Stands for a region while pickling: the model file, or the cache's data section."""
+    """Stands for a region while pickling: the model file, or the cache's data section.
+    Pickled once (then memoized) as np.asarray of its persistent id's object."""
     __slots__ = ("key",)
 
     def __init__(self, key: str):
         self.key = key
+
+
+class _Pid(_Root):
+    """The persistent id of a region (the unpickler supplies the array)."""
+    __slots__ = ()
 
 
 _FILE, _DATA = _Root("file"), _Root("data")
@@ -306,7 +330,7 @@ class _Pickler(pickle.Pickler):
         self.size = 0
 
     def persistent_id(self, obj):
-        if isinstance(obj, _Root):
+        if type(obj) is _Pid:
             return obj.key
         if obj is self.ex:
             return "executor"
@@ -329,6 +353,8 @@ class _Pickler(pickle.Pickler):
         return None
 
     def reducer_override(self, obj):
+        if type(obj) is _Root:
+            return np.asarray, (_Pid(obj.key),)
         if type(obj) is not np.ndarray or obj.dtype.hasobject:
             return NotImplemented
         writeable = bool(obj.flags.writeable)

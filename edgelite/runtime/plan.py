@@ -533,6 +533,14 @@ class SubgraphExecutor:
             "planner": planner}
         self._place(self.layout)
 
+    @property
+    def planner(self) -> GreedyPlanner:
+        """The memory plan's planner (read from a cache file: unpickled when first asked)."""
+        if isinstance(self._planner, bytes):
+            import pickle
+            self._planner = pickle.loads(self._planner)
+        return self._planner
+
     def _place(self, layout: dict) -> None:
         """Make the arena and every tensor's and scratch buffer's view of it, at the
         offsets planned (by _plan_memory, or read from a cache file with the prepared
@@ -547,7 +555,7 @@ class SubgraphExecutor:
             persistent += arr.nbytes
         size = layout["arena_bytes"]
         self.arena = Arena(size)
-        self.planner = layout["planner"]
+        self._planner = layout["planner"]
         self.arrays = [None] * len(self.specs)
         for i, s in enumerate(self.specs):
             if s.data is not None:

@@ -88,6 +88,7 @@ def test_read_back_model_runs_the_same(name, tier, monkeypatch, tmp_path):
     _same(want, _run(writer, xs), f"{name}/{tier} writer")
     _same(want, _run(reader, xs), f"{name}/{tier} reader")
     assert reader.memory_report() == plain.memory_report()
+    assert reader.arena_buffers() == plain.arena_buffers()
     assert reader.get_tensor_details() is not None
     for a, b in zip(reader.get_tensor_details(), plain.get_tensor_details()):
         assert a["name"] == b["name"] and list(a["shape"]) == list(b["shape"])
@@ -162,13 +163,17 @@ def test_what_invalidates_a_cache_file(tmp_path, monkeypatch):
     it = _make(path, "numpy", monkeypatch, cache_dir=d,
                experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     assert it.cache_status.startswith("prepared")
-    # the environment that changes prepare: the same file, prepared again
+    # the environment that changes prepare: another file (each read back after)
     monkeypatch.setenv("EDGELITE_FUSE", "0")
     assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    assert len(_files(d)) == n + 3
     monkeypatch.delenv("EDGELITE_FUSE")
-    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
+    monkeypatch.setenv("EDGELITE_FUSE", "0")
+    assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
+    monkeypatch.delenv("EDGELITE_FUSE")
     # edgelite's own sources
-    monkeypatch.setattr(cache, "_process_key", dict(cache._versions(), sources="edited"))
+    monkeypatch.setattr(cache, "_process_json", cache._versions() + "edited")
     assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
     it = _make(path, "numpy", monkeypatch, cache_dir=d)
     _same(want, _run(it, xs), "after the invalidations")
@@ -292,3 +297,15 @@ def test_a_foreign_cache_file_is_not_unpickled(tmp_path, monkeypatch):
     it = _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
     assert it.cache_status.startswith("prepared and written")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_every_environment_variable_is_keyed_or_ignored():
+    """An EDGELITE_ variable that changes what prepare makes must be part of the key."""
+    import pathlib
+    import re
+    root = pathlib.Path(edgelite.__file__).parent
+    names = set()
+    for f in root.rglob("*.py"):
+        names |= set(re.findall(r"EDGELITE_[A-Z_]+[A-Z]", f.read_text()))
+    assert names, "no variables found"
+    assert names <= set(cache.ENV_KEYED) | set(cache.ENV_IGNORED), names
