@@ -128,7 +128,11 @@ def _tier_state() -> list:
         off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
                                                                           "off")
         wanted = not off and importlib.util.find_spec("numba") is not None
-    compiled = sys.modules.get("edgelite.kernels.compiled")
+    compiled = None
+    if "edgelite.kernels.compiled" in sys.modules:
+        # (imported, not read from sys.modules: another thread may be importing it, and
+        # the import waits until that is done)
+        from edgelite.kernels import compiled
     # (and the size thresholds that pick a tier or a buffer's place, which tests change)
     if _tunable_names is None:
         _tunable_names = sorted(k for k, v in vars(conv).items()

@@ -126,11 +126,9 @@ print(json.dumps([lazy, full]))
     assert lazy == full
 
 
-def test_threads_resolving_at_once_in_a_fresh_process():
-    """Interpreters built at the same time in several threads, in a process that has
-    imported no kernel family yet (lazy imports, decode's lazily built table plans),
-    run and agree with one built alone."""
-    code = """
+# Interpreters of every fixture built at once, twice each, in threads of a fresh process:
+# prints [errors, how many ran, whether the two of each agree, [((model, k), output)]]
+THREADS_CODE = """
 import glob, json, threading
 import numpy as np
 import edgelite
@@ -152,10 +150,16 @@ for t in threads:
 for t in threads:
     t.join()
 same = all(outs[(p, 0)] == outs[(p, 1)] for p in models if (p, 0) in outs and (p, 1) in outs)
-print(json.dumps([errors, len(outs), same]))
+print(json.dumps([errors, len(outs), same, sorted(outs.items())]))
 """
+
+
+def test_threads_resolving_at_once_in_a_fresh_process():
+    """Interpreters built at the same time in several threads, in a process that has
+    imported no kernel family yet (lazy imports, decode's lazily built table plans),
+    run and agree with one built alone."""
     import pathlib
     models = str(pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "models")
-    errors, count, same = _run(code % models)
+    errors, count, same, _ = _run(THREADS_CODE % models)
     assert errors == []
     assert count >= 2 and same

@@ -180,6 +180,7 @@ def test_what_invalidates_a_cache_file(tmp_path, monkeypatch):
 
 
 def test_switches(tmp_path, monkeypatch):
+    monkeypatch.delenv("EDGELITE_CACHE_DIR", raising=False)
     path = str(model_path("cnn_float32"))
     assert edgelite.Interpreter(model_path=path).cache_status.startswith("off")
     monkeypatch.setenv("EDGELITE_CACHE_DIR", str(tmp_path))
@@ -309,3 +310,29 @@ def test_every_environment_variable_is_keyed_or_ignored():
         names |= set(re.findall(r"EDGELITE_[A-Z_]+[A-Z]", f.read_text()))
     assert names, "no variables found"
     assert names <= set(cache.ENV_KEYED) | set(cache.ENV_IGNORED), names
+
+
+def test_threads_reading_back_at_once_in_fresh_processes(tmp_path):
+    """Interpreters built at once in several threads of a fresh process (no kernel module
+    imported yet), first writing every fixture's cache file, then, in another process,
+    reading them back: no errors, and the outputs of a process without the cache."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.kernels.test_registry import THREADS_CODE
+    models = str(model_path("cnn_int8").parent)
+
+    def run(cache_dir):
+        env = {k: v for k, v in os.environ.items() if k != "EDGELITE_CACHE_DIR"}
+        if cache_dir is not None:
+            env["EDGELITE_CACHE_DIR"] = str(cache_dir)
+        r = subprocess.run([sys.executable, "-c", THREADS_CODE % models], capture_output=True,
+                           text=True, check=True, env=env)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    want = run(None)
+    for _ in range(2):            # writes, then reads back
+        errors, _, same, outs = run(tmp_path)
+        assert errors == [] and same
+        assert outs == want[3]
+    assert len(_files(tmp_path)) == len(NAMES) - len(NOT_CACHED)
