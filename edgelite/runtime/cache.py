@@ -12,7 +12,7 @@ weights. Constants stay views of the model file itself. Planning and binding sti
 This is what XNNPACK's weight cache file does for its packed weights in LiteRT.
 
 A cache file is used only when its header matches: the model file (path, size, mtime,
-inode), the interpreter's options, the edgelite sources (their sizes and mtimes), the
+change time, inode), the interpreter's options, the edgelite sources (their sizes and mtimes), the
 numpy / numba / Python versions, the CPU's flags, and the EDGELITE_* environment. Anything
 else (a stale, damaged, foreign or unreadable file) is ignored and rewritten: a cache
 never makes a load fail. Arrays are written with their aliasing (views of one buffer stay
@@ -157,7 +157,9 @@ class Entry:
                        [os.environ.get(k) for k in ENV_KEYED]])
         self.path = os.path.join(directory, _digest(config) + ".edgelite-cache")
         self.directory = directory
-        key = [config, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+        # (the change time too: a file rewritten in place with its old size and mtime, as
+        # `cp -p` or a restore can, still gets a new one)
+        key = [config, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
         self.key_bytes = (repr(key) + _versions()).encode()
         self.pending: tuple | None = None   # (pickle, buffers) made at prepare, written at bind
         self.hit = False

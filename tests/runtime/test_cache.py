@@ -153,6 +153,15 @@ def test_what_invalidates_a_cache_file(tmp_path, monkeypatch):
     xs2 = inputs("cnn_uint8io")
     _same(_run(_make(path, "numpy", monkeypatch), xs2), _run(it, xs2), "rewritten model")
     assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
+    # rewritten in place with the old size and times (as `cp -p` can): its change time
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.seek(st.st_size // 2)
+        f.write(b"\x01")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    it = _make(path, "numpy", monkeypatch, cache_dir=d)
+    assert it.cache_status.startswith("prepared"), it.cache_status
     # other options: another file
     path.write_bytes(src.read_bytes())
     _make(path, "numpy", monkeypatch, cache_dir=d)
