@@ -134,11 +134,12 @@ class GreedyPlanner:
 
 
 class Arena:
-    """A 64-byte-aligned uint8 block the planned tensors are views into."""
+    """A 64-byte-aligned uint8 block the planned tensors are views into (zeroed, or
+    with zero=False as it comes: the caller zeroes what a user may read unwritten)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, zero: bool = True):
         self.size = int(size)
-        raw = np.zeros(self.size + ALIGN, dtype=np.uint8)
+        raw = (np.zeros if zero else np.empty)(self.size + ALIGN, dtype=np.uint8)
         start = (-raw.ctypes.data) % ALIGN
         self._raw = raw
         self.buffer = raw[start:start + self.size]

@@ -1,8 +1,9 @@
 """No kernel reads arena memory that nothing wrote.
 
-The arena starts zeroed, which would hide a kernel that reads scratch or an output
-before writing it (a zero border, a zero accumulator) until another node's data sat
-there. Here every fixture runs on both tiers with its arena filled with a poison
+The arena is not zeroed as a whole (only the subgraph's inputs and outputs are, which a
+user may read before anything writes them); memory a kernel reads before writing would
+give outputs that depend on what the allocator handed out. A zeroed arena would hide
+such a kernel (a zero border, a zero accumulator) until another node's data sat there. Here every fixture runs on both tiers with its arena filled with a poison
 pattern first (0xFF bytes: NaN floats, -1 integers; 0x7F: huge finite floats), and
 its outputs must equal those of a run on the zeroed arena, invoke by invoke (the
 stateful fixtures carry state from one invoke to the next). The "shared" cases move
@@ -42,11 +43,11 @@ def test_outputs_do_not_depend_on_the_arena_contents(name, tier, fill, private, 
         clean.invoke()
         want.append([clean.get_tensor(d["index"]).copy() for d in clean.get_output_details()])
 
-    zeroed = arena.Arena.__init__
+    made_as = arena.Arena.__init__
     made = []
 
-    def poisoned(self, size):
-        zeroed(self, size)
+    def poisoned(self, size, zero=True):
+        made_as(self, size, zero)
         self._raw.fill(fill)
         made.append(size)
     monkeypatch.setattr(arena.Arena, "__init__", poisoned)
@@ -57,3 +58,22 @@ def test_outputs_do_not_depend_on_the_arena_contents(name, tier, fill, private, 
         for d, w in zip(it.get_output_details(), want[step]):
             np.testing.assert_array_equal(it.get_tensor(d["index"]), w,
                                           err_msg=f"{name}/{tier}: invoke {step}, {d['name']}")
+
+
+@pytest.mark.parametrize("name", ["cnn_int8", "transformer_float32", "multi_signature"])
+def test_inputs_and_outputs_read_as_zeros_before_anything_writes_them(name, monkeypatch):
+    """An input never set and an output before the first invoke read as zeros, however
+    dirty the memory the arena got."""
+    from fixture_util import model_path
+
+    import edgelite
+    made_as = arena.Arena.__init__
+
+    def poisoned(self, size, zero=True):
+        made_as(self, size, zero)
+        self._raw.fill(0xFF)
+    monkeypatch.setattr(arena.Arena, "__init__", poisoned)
+    it = edgelite.Interpreter(model_path=str(model_path(name)))
+    it.allocate_tensors()
+    for d in it.get_input_details() + it.get_output_details():
+        assert not it.get_tensor(d["index"]).any(), d["name"]
