@@ -7,16 +7,18 @@ same file, options and code. With a cache directory (`Interpreter(..., cache_dir
 `EDGELITE_CACHE_DIR=d`), the first load writes what they produced to one file there, and
 later loads, in this process or another, read it back instead of decoding and preparing:
 the IR and the kernels' prepared state, pickled, with every array's bytes out of band in
-the file, which is memory-mapped (copy-on-write), so a load reads the graph, not the
-weights. Constants stay views of the model file itself. Planning and binding still run.
-This is what XNNPACK's weight cache file does for its packed weights in LiteRT.
+the file, which is memory-mapped copy-on-write (read whole when small), so a load reads
+the graph, not the weights. Constants stay views of the model file itself; all-zero
+arrays (scratch) are made anew. Planning is read back too; binding still runs. This is
+what XNNPACK's weight cache file does for its packed weights in LiteRT.
 
 A cache file is used only when its header matches: the model file (path, size, mtime,
-change time, inode), the interpreter's options, the edgelite sources (their sizes and mtimes), the
-numpy / numba / Python versions, the CPU's flags, and the EDGELITE_* environment. Anything
-else (a stale, damaged, foreign or unreadable file) is ignored and rewritten: a cache
-never makes a load fail. Arrays are written with their aliasing (views of one buffer stay
-views of one buffer), so a kernel that writes through one view still sees it in another.
+change time, inode), the interpreter's options, the tier and the EDGELITE_* environment
+that change what prepare makes, the edgelite sources (their sizes and mtimes), the numpy
+and Python versions and the CPU's flags. Anything else (a stale, damaged, foreign or
+unreadable file) is ignored and rewritten: a cache never makes a load fail. Arrays are
+written with their aliasing (views of one buffer stay views of one buffer), so a kernel
+that writes through one view still sees it in another.
 
 Not cached (loaded as usual): models given as bytes, interpreters with custom ops or
 delegates, models whose kernels make other subgraphs or shared resources at prepare
@@ -50,6 +52,8 @@ ENV_KEYED = ("EDGELITE_COMPILED", "EDGELITE_FUSE", "EDGELITE_MAX_ARENA_BYTES")
 ENV_IGNORED = ("EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER")
 
 _process_json: str | None = None
+# cache files up to this size are read into memory, larger ones memory-mapped
+READ_BELOW = 1 << 20
 
 
 class NotCacheable(Exception):
@@ -195,7 +199,16 @@ class Entry:
                 (n,) = struct.unpack("<I", head[len(MAGIC):])
                 if n != len(self.key_bytes) or f.read(n) != self.key_bytes:
                     return None
-                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+                size = os.fstat(f.fileno()).st_size
+                if size <= READ_BELOW:
+                    # a small file is read whole: its few hundred KB copy in ~20 us,
+                    # where mapped, the first invoke took a page fault per page (~3 us)
+                    f.seek(0)
+                    mm = bytearray(size)
+                    if f.readinto(mm) != size:
+                        return None
+                else:
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
             # (the thousands of objects unpickled would run the cycle collector many times
             # over the whole heap; they make no garbage)
             enabled = gc.isenabled()
@@ -307,6 +320,15 @@ class _Pid(_Root):
 _FILE, _DATA = _Root("file"), _Root("data")
 
 
+class _Zeros:
+    """Stands for an all-zero root array while pickling: np.zeros(nbytes) at load, made
+    once (pickle memoizes it) for all its views."""
+    __slots__ = ("nbytes",)
+
+    def __init__(self, nbytes: int):
+        self.nbytes = nbytes
+
+
 def _view(root, offset, shape, dtype, strides, writeable):
     a = np.ndarray(shape, dtype, buffer=root, offset=offset, strides=strides)
     if not writeable:
@@ -331,7 +353,9 @@ class _Pickler(pickle.Pickler):
         self.ex, self.runtime = ex, ex.runtime
         self.file_lo, self.file_hi = file_range
         self.keepalive = keepalive
-        self.roots: dict[int, tuple[int, int]] = {}     # id(root) -> (data offset, address)
+        # id(root) -> (where: _DATA or a _Zeros, offset there, root's address)
+        self.roots: dict[int, tuple] = {}
+        self.keep: list[np.ndarray] = []
         self.buffers: list[tuple[int, np.ndarray]] = []  # (data offset, bytes)
         self.size = 0
 
@@ -361,6 +385,8 @@ class _Pickler(pickle.Pickler):
     def reducer_override(self, obj):
         if type(obj) is _Root:
             return np.asarray, (_Pid(obj.key),)
+        if type(obj) is _Zeros:
+            return np.zeros, (obj.nbytes, np.uint8)
         if type(obj) is not np.ndarray or obj.dtype.hasobject:
             return NotImplemented
         writeable = bool(obj.flags.writeable)
@@ -389,15 +415,22 @@ class _Pickler(pickle.Pickler):
                 if writeable:
                     raise NotCacheable("a writable view of foreign memory")
                 return NotImplemented          # (numpy's own pickling: a copy)
-            off = self.size + (-self.size) % _ALIGN
-            self.size = off + raw.nbytes
-            # (buffers keep raw, a view of root: root's id stays its own while pickling)
-            self.buffers.append((off, raw))
-            entry = self.roots[id(root)] = (off, raw.__array_interface__["data"][0])
-        off, base = entry
+            if not raw.any():
+                # all zeros (a kernel's scratch or accumulator buffer, most often): made
+                # anew at load, not written to the file (nor page-faulted in from it)
+                entry = (_Zeros(raw.nbytes), 0, raw.__array_interface__["data"][0])
+            else:
+                off = self.size + (-self.size) % _ALIGN
+                self.size = off + raw.nbytes
+                # (buffers keep raw, a view of root: root's id stays its own while pickling)
+                self.buffers.append((off, raw))
+                entry = (_DATA, off, raw.__array_interface__["data"][0])
+            self.keep.append(root)      # (and root's id stays its own while pickling)
+            self.roots[id(root)] = entry
+        where, off, base = entry
         if writeable:     # (the data section is mapped copy-on-write: writable)
-            return np.ndarray, (obj.shape, obj.dtype, _DATA, off + addr - base, obj.strides)
-        return _view, (_DATA, off + addr - base, obj.shape, obj.dtype, obj.strides, writeable)
+            return np.ndarray, (obj.shape, obj.dtype, where, off + addr - base, obj.strides)
+        return _view, (where, off + addr - base, obj.shape, obj.dtype, obj.strides, writeable)
 
 
 def _lookup(module: str, qualname: str):

@@ -256,8 +256,10 @@ def test_the_pickling_keeps_views_of_one_array_views_of_one_array():
     """A kernel may keep a buffer and views of it (a padded input and its interior):
     written through one, seen in the other, after a read-back too. Read-only arrays
     stay read-only; empty and object arrays come back as they were."""
-    base = np.zeros((4, 6), np.float32)
+    base = np.arange(24, dtype=np.float32).reshape(4, 6)
     inner = base[1:3, 1:5]
+    zeros = np.zeros((3, 5), np.int32)      # (made anew at load, not written)
+    zeros_row = zeros[1]
     flipped = base[::-1, ::2]
     fortran = np.asfortranarray(np.arange(12, dtype=np.int16).reshape(3, 4))
     column = fortran[:, 1]
@@ -265,7 +267,8 @@ def test_the_pickling_keeps_views_of_one_array_views_of_one_array():
     frozen.flags.writeable = False
     state = {"base": base, "inner": inner, "flipped": flipped, "fortran": fortran,
              "column": column, "frozen": frozen, "empty": np.zeros((0, 3), np.int8),
-             "objects": np.array(["a", None], dtype=object), "scalar": np.float32(2.5)}
+             "objects": np.array(["a", None], dtype=object), "scalar": np.float32(2.5),
+             "zeros": zeros, "zeros_row": zeros_row}
 
     class Ex:
         runtime = None
@@ -285,6 +288,8 @@ def test_the_pickling_keeps_views_of_one_array_views_of_one_array():
     assert got["flipped"][2, 1] == 7      # (row 1 counted from the end, column 2 of 0, 2, 4)
     got["column"][2] = -5
     assert got["fortran"][2, 1] == -5
+    got["zeros_row"][4] = 9
+    assert got["zeros"][1, 4] == 9
     assert not got["frozen"].flags.writeable and got["base"].flags.writeable
     assert got["fortran"].flags.f_contiguous
 
