@@ -23,7 +23,6 @@ from edgelite.format.metadata import (
     label_list,
     read_associated_files,
 )
-from edgelite.format.reader import load_model
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm")
@@ -91,9 +90,9 @@ def load(path: str, num_threads: int | None = None):
         raise ToolError(f"model file not found: {path}")
     if os.path.isdir(path):
         raise ToolError(f"{path} is a directory, not a .tflite file")
-    model = load_model(path)
-    interp = Interpreter(model=model, num_threads=num_threads)
-    return model, interp
+    # (from the path, so that EDGELITE_CACHE_DIR's prepared-model cache applies)
+    interp = Interpreter(model_path=path, num_threads=num_threads)
+    return interp.model, interp
 
 
 def model_metadata(model: ir.Model) -> tuple[ModelMetadataInfo | None, dict[str, bytes]]:
