@@ -46,6 +46,10 @@ _ALIGN = 64
 # top-level packages whose classes and functions a cache file may name
 _ALLOWED = frozenset({"edgelite", "numpy", "builtins", "collections", "copyreg", "functools",
                       "_codecs", "numba", "enum", "math"})
+# the builtins a prepared state pickles with (not eval, exec, open, __import__...)
+_BUILTINS = frozenset({"getattr", "slice", "Ellipsis", "NotImplemented", "complex", "set",
+                       "frozenset", "bytearray", "range", "object", "list", "dict", "tuple",
+                       "int", "float", "bool", "str", "bytes"})
 # the environment variables that change what prepare makes (part of the key), and those
 # that do not (a test checks that every EDGELITE_ variable edgelite reads is in one)
 ENV_KEYED = ("EDGELITE_COMPILED", "EDGELITE_FUSE", "EDGELITE_MAX_ARENA_BYTES")
@@ -462,6 +466,7 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
 
     def find_class(self, module, name):
-        if module.partition(".")[0] not in _ALLOWED:
+        top = module.partition(".")[0]
+        if top not in _ALLOWED or top == "builtins" and name not in _BUILTINS:
             raise pickle.UnpicklingError(f"{module}.{name} is not edgelite's")
         return super().find_class(module, name)

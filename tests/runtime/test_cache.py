@@ -307,6 +307,12 @@ def test_a_foreign_cache_file_is_not_unpickled(tmp_path, monkeypatch):
     evil = pickle.dumps(Boom())
     with pytest.raises(pickle.UnpicklingError):
         cache._Unpickler(io.BytesIO(evil), None, None, None, None).load()
+
+    class Eval:
+        def __reduce__(self):
+            return (eval, ("1 + 1",))
+    with pytest.raises(pickle.UnpicklingError):
+        cache._Unpickler(io.BytesIO(pickle.dumps(Eval())), None, None, None, None).load()
     good = (tmp_path / f).read_bytes()
     (tmp_path / f).write_bytes(good[:len(cache.MAGIC) + 4] + evil)
     it = _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
