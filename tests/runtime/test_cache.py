@@ -356,3 +356,16 @@ def test_threads_reading_back_at_once_in_fresh_processes(tmp_path):
         assert errors == [] and same
         assert outs == want[3]
     assert len(_files(tmp_path)) == len(NAMES) - len(NOT_CACHED)
+
+
+def test_the_commands_use_the_cache_directory_of_the_environment(tmp_path, monkeypatch):
+    from edgelite.tools import common
+    monkeypatch.setenv("EDGELITE_CACHE_DIR", str(tmp_path))
+    path = str(model_path("kws_int8"))
+    model, it = common.load(path)
+    it.allocate_tensors()
+    assert it.cache_status.startswith("prepared and written")
+    model2, it2 = common.load(path)
+    assert it2.cache_status.startswith("loaded from")
+    assert [t.name for t in model2.subgraphs[0].tensors] == \
+        [t.name for t in model.subgraphs[0].tensors]
