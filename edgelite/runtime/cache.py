@@ -171,8 +171,17 @@ class Entry:
         self.key_bytes = (repr(key) + _versions()).encode()
         self.pending: tuple | None = None   # (pickle, buffers) made at prepare, written at bind
         self.hit = False
+        self.tried = False
         self.written = False
         self.skipped: str | None = None     # why the prepared state was not written
+
+    def unwritten(self) -> bool:
+        """True until this interpreter's first allocation has tried to write the file (or
+        the file was read back): only that allocation is written, at the file's shapes."""
+        if self.hit or self.tried:
+            return False
+        self.tried = True
+        return True
 
     def status(self) -> str:
         if self.hit:

@@ -172,10 +172,8 @@ class Interpreter:
                     self._cache_off = f"cannot read the model file: {e}"
         self._weak = weakref.proxy(self)
         restored = self._cache.load(self._weak) if self._cache is not None else None
-        self._cache_entry = self._cache
         if restored is not None:
             self._model, main = restored
-            self._cache = None
         elif model is not None:
             self._model, main = model, None
         elif model_path is not None:
@@ -450,9 +448,8 @@ class Interpreter:
     def cache_status(self) -> str:
         """What the prepared-model cache (cache_dir / EDGELITE_CACHE_DIR) did for this
         interpreter: loaded it, wrote it, or why not."""
-        e = self._cache_entry
-        if e is not None:
-            return e.status()
+        if self._cache is not None:
+            return self._cache.status()
         return ("off: no cache_dir given and EDGELITE_CACHE_DIR not set"
                 if self._cache_off is None else f"off: {self._cache_off}")
 

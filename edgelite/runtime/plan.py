@@ -285,15 +285,22 @@ class SubgraphExecutor:
             self._alias_output(oi, ctx)
         self._fuse()
         cache = None if self.nested or self.index else getattr(self.runtime, "_cache", None)
-        if cache is not None:
-            self.runtime._cache = None          # (the first allocation only)
+        if cache is not None and cache.unwritten():
             reason = self._not_cacheable()
             if reason is None:
-                cache.snapshot(self)
+                cache.snapshot(self)        # (written with the layout once bound)
             else:
                 cache.skipped = reason
-        self._plan_memory()
-        self._bind()
+        else:
+            cache = None
+        try:
+            self._plan_memory()
+            self._bind()
+        except BaseException:
+            if cache is not None:
+                cache.pending = None
+                cache.skipped = "the first allocate_tensors() failed"
+            raise
         self.allocated = True
         if cache is not None:
             cache.write(self.layout)

@@ -369,3 +369,29 @@ def test_the_commands_use_the_cache_directory_of_the_environment(tmp_path, monke
     assert it2.cache_status.startswith("loaded from")
     assert [t.name for t in model2.subgraphs[0].tensors] == \
         [t.name for t in model.subgraphs[0].tensors]
+
+
+def test_a_first_allocation_that_fails_writes_nothing(tmp_path, monkeypatch):
+    """A first allocation that fails after its prepared state was taken (here in bind)
+    writes no file, and a later one that succeeds does not write the failed one's state
+    with its own layout."""
+    from edgelite.runtime import plan
+    path = str(model_path("cnn_float32"))
+    bind = plan.SubgraphExecutor._bind
+    calls = []
+
+    def failing_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("no memory, this once")
+        bind(self)
+    monkeypatch.setattr(plan.SubgraphExecutor, "_bind", failing_once)
+    it = edgelite.Interpreter(model_path=path, cache_dir=tmp_path)
+    with pytest.raises(MemoryError):
+        it.allocate_tensors()
+    assert it.cache_status.endswith("not written: the first allocate_tensors() failed")
+    it.allocate_tensors()
+    assert not os.listdir(tmp_path)
+    assert it.cache_status.endswith("not written: the first allocate_tensors() failed")
+    it.set_tensor(it.get_input_details()[0]["index"], inputs("cnn_float32")[0])
+    it.invoke()
