@@ -57,7 +57,7 @@ ENV_IGNORED = ("EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER")
 
 _process_json: str | None = None
 # cache files up to this size are read into memory, larger ones memory-mapped
-READ_BELOW = 1 << 20
+READ_BELOW = 2 << 20
 
 
 class NotCacheable(Exception):
@@ -214,8 +214,11 @@ class Entry:
                     return None
                 size = os.fstat(f.fileno()).st_size
                 if size <= READ_BELOW:
-                    # a small file is read whole: its few hundred KB copy in ~20 us,
-                    # where mapped, the first invoke took a page fault per page (~3 us)
+                    # a small file is read whole (~0.1 ms a MB): mapped, the first invoke
+                    # took a fault per page its kernels write (scratch, padded buffers:
+                    # ~3 us each, 0.3 ms of kws_int8's); a big one's weights (read-only
+                    # in practice, faulted in 16 pages at a time) cost less mapped
+                    # than a copy at every load
                     f.seek(0)
                     mm = bytearray(size)
                     if f.readinto(mm) != size:
