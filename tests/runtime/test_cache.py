@@ -68,9 +68,12 @@ def _same(a, b, what):
             np.testing.assert_array_equal(u, v, err_msg=f"{what}: invoke {step}, output {k}")
 
 
+@pytest.mark.parametrize("read", ["whole", "mapped"])
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("name", NAMES)
-def test_read_back_model_runs_the_same(name, tier, monkeypatch, tmp_path):
+def test_read_back_model_runs_the_same(name, tier, read, monkeypatch, tmp_path):
+    # (the fixtures' files are small, read whole unless the threshold says otherwise)
+    monkeypatch.setattr(cache, "READ_BELOW", 0 if read == "mapped" else 1 << 40)
     path = model_path(name)
     plain = _make(path, tier, monkeypatch)
     xs = _inputs_for(name, plain)
