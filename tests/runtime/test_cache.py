@@ -398,3 +398,29 @@ def test_a_first_allocation_that_fails_writes_nothing(tmp_path, monkeypatch):
     assert it.cache_status.endswith("not written: the first allocate_tensors() failed")
     it.set_tensor(it.get_input_details()[0]["index"], inputs("cnn_float32")[0])
     it.invoke()
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in NOT_CACHED])
+def test_read_back_signature_runners_run_the_same(name, monkeypatch, tmp_path):
+    """Every signature of a read-back model (other subgraphs are set up from the read-back
+    IR on first use) gives what the plain model's does."""
+    path = model_path(name)
+    plain = _make(path, "numpy", monkeypatch)
+    _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+    reader = _make(path, "numpy", monkeypatch, cache_dir=tmp_path)
+    assert reader.cache_status.startswith("loaded from")
+    sigs = plain.get_signature_list()
+    assert reader.get_signature_list() == sigs
+    rng = np.random.default_rng(2)
+    for key in sigs:
+        a, b = plain.get_signature_runner(key), reader.get_signature_runner(key)
+        feeds = {}
+        for k, d in a.get_input_details().items():
+            if np.issubdtype(d["dtype"], np.integer):
+                feeds[k] = rng.integers(-5, 5, d["shape"]).astype(d["dtype"])
+            else:
+                feeds[k] = rng.standard_normal(d["shape"]).astype(d["dtype"])
+        want, got = a(**feeds), b(**feeds)
+        assert want.keys() == got.keys()
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k], err_msg=f"{name}: {key}/{k}")
