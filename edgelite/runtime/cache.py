@@ -55,7 +55,7 @@ _BUILTINS = frozenset({"getattr", "slice", "Ellipsis", "NotImplemented", "comple
 ENV_KEYED = ("EDGELITE_COMPILED", "EDGELITE_FUSE", "EDGELITE_MAX_ARENA_BYTES")
 ENV_IGNORED = ("EDGELITE_CACHE_DIR", "EDGELITE_TRACE", "EDGELITE_STOP_AFTER")
 
-_process_json: str | None = None
+_process_key: str | None = None
 # cache files up to this size are read into memory, larger ones memory-mapped
 READ_BELOW = 2 << 20
 
@@ -111,12 +111,12 @@ def _versions() -> str:
     """The process's part of every key, made once: edgelite's version and sources, numpy,
     Python, the CPU. (Not numba's: the prepared state names compiled kernels, which
     numba loads from its own cache; whether the compiled tier is there is in the key.)"""
-    global _process_json
-    if _process_json is None:
+    global _process_key
+    if _process_key is None:
         import edgelite
-        _process_json = repr([edgelite.__version__, _sources_fingerprint(), np.__version__,
+        _process_key = repr([edgelite.__version__, _sources_fingerprint(), np.__version__,
                               sys.version, _cpu_flags(), sys.byteorder])
-    return _process_json
+    return _process_key
 
 
 _tunable_names: list[str] | None = None
@@ -175,9 +175,9 @@ class Entry:
         self.written = False
         self.skipped: str | None = None     # why the prepared state was not written
 
-    def unwritten(self) -> bool:
-        """True until this interpreter's first allocation has tried to write the file (or
-        the file was read back): only that allocation is written, at the file's shapes."""
+    def claim_write(self) -> bool:
+        """True once, for this interpreter's first allocation, unless the file was read
+        back: only that allocation's prepared state is written (at the file's shapes)."""
         if self.hit or self.tried:
             return False
         self.tried = True

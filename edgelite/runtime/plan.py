@@ -285,7 +285,7 @@ class SubgraphExecutor:
             self._alias_output(oi, ctx)
         self._fuse()
         cache = None if self.nested or self.index else getattr(self.runtime, "_cache", None)
-        if cache is not None and cache.unwritten():
+        if cache is not None and cache.claim_write():
             reason = self._not_cacheable()
             if reason is None:
                 cache.snapshot(self)        # (written with the layout once bound)

@@ -185,7 +185,7 @@ def test_what_invalidates_a_cache_file(tmp_path, monkeypatch):
     assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("loaded")
     monkeypatch.delenv("EDGELITE_FUSE")
     # edgelite's own sources
-    monkeypatch.setattr(cache, "_process_json", cache._versions() + "edited")
+    monkeypatch.setattr(cache, "_process_key", cache._versions() + "edited")
     assert _make(path, "numpy", monkeypatch, cache_dir=d).cache_status.startswith("prepared")
     it = _make(path, "numpy", monkeypatch, cache_dir=d)
     _same(want, _run(it, xs), "after the invalidations")
