@@ -169,7 +169,6 @@ class Entry:
         # `cp -p` or a restore can, still gets a new one)
         key = [config, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
         self.key_bytes = (repr(key) + _versions()).encode()
-        self.pending: tuple | None = None   # (pickle, buffers) made at prepare, written at bind
         self.hit = False
         self.tried = False
         self.written = False
@@ -261,9 +260,9 @@ class Entry:
         return model, ex
 
     # ------------------------------------------------------------ write
-    def snapshot(self, ex) -> None:
-        """Pickle the main executor's prepared state (before planning and binding)."""
-        self.pending = None
+    def save(self, ex) -> None:
+        """Write the main executor's prepared state and memory layout (planned, not yet
+        bound): pickled, then a temporary file renamed into place (atomic)."""
         try:
             model = ex.model
             keep = getattr(model, "_keepalive", None)
@@ -274,22 +273,11 @@ class Entry:
             f = io.BytesIO()
             p = _Pickler(f, ex, (lo, hi), keep)
             p.dump((model, ex.prepared_state()))
-            self.pending = (f.getvalue(), p.buffers)
-        except Exception as e:     # noqa: BLE001 - something in the state does not pickle
-            self.skipped = f"{type(e).__name__}: {e}"
-
-    def write(self, layout) -> None:
-        """Write the snapshot and the memory layout planned from it: a temporary file
-        renamed into place (atomic)."""
-        if self.pending is None:
-            return
-        state, buffers = self.pending
-        self.pending = None
-        try:
+            state, buffers = f.getvalue(), p.buffers
             # (the planner, for arena_buffers() / arena_plan() only, is unpickled on use)
-            layout = pickle.dumps(dict(layout, planner=pickle.dumps(layout["planner"])),
+            layout = pickle.dumps(dict(ex.layout, planner=pickle.dumps(ex.layout["planner"])),
                                   protocol=5)
-        except Exception as e:     # noqa: BLE001
+        except Exception as e:     # noqa: BLE001 - something in the state does not pickle
             self.skipped = f"{type(e).__name__}: {e}"
             return
         head = MAGIC + struct.pack("<I", len(self.key_bytes)) + self.key_bytes
@@ -316,6 +304,16 @@ class Entry:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+    def discard(self, why: str) -> None:
+        """Take back the file written for an allocation that then failed."""
+        if self.written:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            self.written = False
+        self.skipped = why
 
 
 # ------------------------------------------------------------ pickling

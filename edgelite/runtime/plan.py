@@ -284,26 +284,25 @@ class SubgraphExecutor:
             self._fold_constant(oi, ctx)
             self._alias_output(oi, ctx)
         self._fuse()
+        self._plan_memory()
         cache = None if self.nested or self.index else getattr(self.runtime, "_cache", None)
         if cache is not None and cache.claim_write():
+            # written before bind (the kernels' state is as prepare left it; planning
+            # made the arena's views, not theirs), and taken back if bind fails
             reason = self._not_cacheable()
             if reason is None:
-                cache.snapshot(self)        # (written with the layout once bound)
+                cache.save(self)
             else:
                 cache.skipped = reason
         else:
             cache = None
         try:
-            self._plan_memory()
             self._bind()
         except BaseException:
             if cache is not None:
-                cache.pending = None
-                cache.skipped = "the first allocate_tensors() failed"
+                cache.discard("the first allocate_tensors() failed")
             raise
         self.allocated = True
-        if cache is not None:
-            cache.write(self.layout)
 
     def _not_cacheable(self) -> str | None:
         """Why this first allocation's prepared state is not all a cache file would need:
