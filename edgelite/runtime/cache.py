@@ -28,6 +28,7 @@ directory must be as trusted as the Python files you import (as numba's cache is
 """
 from __future__ import annotations
 
+import _thread
 import gc
 import importlib
 import io
@@ -283,10 +284,13 @@ class Entry:
         head = MAGIC + struct.pack("<I", len(self.key_bytes)) + self.key_bytes
         pos = len(head) + 28 + len(state) + len(layout)
         data_at = pos + (-pos) % _ALIGN
-        tmp = f"{self.path}.{os.getpid()}.tmp"
+        # (a name of this writer's own: two threads of a process loading the same model at
+        # once both write the file, and one temporary file shared would mix the two)
+        tmp = f"{self.path}.{os.getpid()}.{_thread.get_ident()}.{id(self)}.tmp"
         try:
             os.makedirs(self.directory, exist_ok=True)
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with open(fd, "wb") as f:
                 f.write(head)
                 f.write(struct.pack("<QQQI", len(state), len(layout), data_at,
                                     zlib.crc32(layout, zlib.crc32(state))))

@@ -424,3 +424,48 @@ def test_read_back_signature_runners_run_the_same(name, monkeypatch, tmp_path):
         assert want.keys() == got.keys()
         for k in want:
             np.testing.assert_array_equal(got[k], want[k], err_msg=f"{name}: {key}/{k}")
+
+
+def test_two_threads_writing_one_file_use_their_own_temporary_files(tmp_path, monkeypatch):
+    """Two interpreters of one model loaded at once in two threads both write its file;
+    each writes through a temporary file of its own (a shared one, truncated and written
+    by both at once, gave read-back models wrong outputs), and the file reads back right."""
+    import threading
+    path = model_path("kws_int8")
+    barrier = threading.Barrier(2, timeout=30)
+    save = cache.Entry.save
+    temps, replace = [], os.replace
+
+    def save_together(self, ex):
+        barrier.wait()               # both have prepared: write at the same time
+        save(self, ex)
+
+    def recording_replace(src, dst):
+        temps.append(str(src))
+        replace(src, dst)
+    monkeypatch.setattr(cache.Entry, "save", save_together)
+    monkeypatch.setattr(cache.os, "replace", recording_replace)
+    errors = []
+
+    def load():
+        try:
+            edgelite.Interpreter(model_path=str(path), cache_dir=tmp_path).allocate_tensors()
+        except Exception as e:       # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(temps) == 2 and temps[0] != temps[1]
+    # (undo() would also undo the conftest's settings)
+    monkeypatch.setattr(cache.Entry, "save", save)
+    monkeypatch.setattr(cache.os, "replace", replace)
+    xs = inputs("kws_int8")
+    reader = edgelite.Interpreter(model_path=str(path), cache_dir=tmp_path)
+    reader.allocate_tensors()
+    assert reader.cache_status.startswith("loaded from")
+    plain = edgelite.Interpreter(model_path=str(path))
+    plain.allocate_tensors()
+    _same(_run(plain, xs), _run(reader, xs), "written by two threads")
