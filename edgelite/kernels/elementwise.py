@@ -19,6 +19,8 @@ Semantics follow LiteRT's kernels (tflite/kernels/*.cc):
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from edgelite.format.schema.tflite_tables import ActivationFunctionType as Act
@@ -64,13 +66,27 @@ def _clamp_fn(ctx, code: int, dtype: np.dtype):
         hi = np.asarray(hi).astype(dtype)
     if lo is None and hi is None:
         return None
+    # (partials of module-level functions, not lambdas: a prepared kernel pickles into
+    # the prepared-model cache)
     if hi is None:
         if dtype.kind == "f":
             return MaximumInplace(lo)
-        return lambda x: np.maximum(x, lo, out=x)
+        return functools.partial(_max_into, lo)
     if lo is None:
-        return lambda x: np.minimum(x, hi, out=x)
-    return lambda x: _clip(x, lo, hi, out=x)
+        return functools.partial(_min_into, hi)
+    return functools.partial(_clip_into, lo, hi)
+
+
+def _max_into(lo, x):
+    np.maximum(x, lo, out=x)
+
+
+def _min_into(hi, x):
+    np.minimum(x, hi, out=x)
+
+
+def _clip_into(lo, hi, x):
+    _clip(x, lo, hi, out=x)
 
 
 class Binary(Kernel):

@@ -797,19 +797,34 @@ class Imag(_ComplexToReal):
 _RW_NAMES = {1: "ADD", 2: "MUL", 3: "MINIMUM", 4: "MAXIMUM", 5: "ALL", 6: "ANY"}
 
 
+def _rw_add(acc, v):
+    np.add(acc, v, out=acc)
+
+
+def _rw_mul(acc, v):
+    np.multiply(acc, v, out=acc)
+
+
+# LiteRT's Min / Max: `a <= b ? a : b` / `a >= b ? a : b` with the accumulator as a.
+def _rw_min(acc, v):
+    np.copyto(acc, v, where=~(acc <= v))
+
+
+def _rw_max(acc, v):
+    np.copyto(acc, v, where=~(acc >= v))
+
+
+def _rw_all(acc, v):
+    np.copyto(acc, (acc != 0) & (v != 0), casting="unsafe")
+
+
+def _rw_any(acc, v):
+    np.copyto(acc, (acc != 0) | (v != 0), casting="unsafe")
+
+
 def _rw_step(fn: int):
-    if fn == 1:
-        return lambda acc, v: np.add(acc, v, out=acc)
-    if fn == 2:
-        return lambda acc, v: np.multiply(acc, v, out=acc)
-    # LiteRT's Min / Max: `a <= b ? a : b` / `a >= b ? a : b` with the accumulator as a.
-    if fn == 3:
-        return lambda acc, v: np.copyto(acc, v, where=~(acc <= v))
-    if fn == 4:
-        return lambda acc, v: np.copyto(acc, v, where=~(acc >= v))
-    if fn == 5:
-        return lambda acc, v: np.copyto(acc, (acc != 0) & (v != 0), casting="unsafe")
-    return lambda acc, v: np.copyto(acc, (acc != 0) | (v != 0), casting="unsafe")
+    """The accumulate step (module-level functions: a prepared kernel pickles)."""
+    return {1: _rw_add, 2: _rw_mul, 3: _rw_min, 4: _rw_max, 5: _rw_all}.get(fn, _rw_any)
 
 
 @register("REDUCE_WINDOW")

@@ -469,3 +469,35 @@ def test_two_threads_writing_one_file_use_their_own_temporary_files(tmp_path, mo
     plain = edgelite.Interpreter(model_path=str(path))
     plain.allocate_tensors()
     _same(_run(plain, xs), _run(reader, xs), "written by two threads")
+
+
+def test_fused_activations_of_binary_ops_are_cached(tmp_path):
+    """A float ADD with RELU6 and integer ADD / SUB with a clamp keep their clamp as a
+    partial of a module-level function (they were lambdas, which do not pickle: such a
+    model was prepared at every load; found by fuzzing the cache)."""
+    from edgelite.format.builder import ModelBuilder
+    b = ModelBuilder("clamped binary ops")
+    x = b.add_input("x", (2, 8), np.float32)
+    i = b.add_input("i", (2, 8), np.int32)
+    y = b.add_tensor("y", (2, 8), np.float32)
+    b.add_op("ADD", [x, x], [y], fused_activation_function="RELU6")
+    j = b.add_tensor("j", (2, 8), np.int32)
+    b.add_op("ADD", [i, i], [j], fused_activation_function="RELU")
+    k = b.add_tensor("k", (2, 8), np.int32)
+    b.add_op("SUB", [j, i], [k], fused_activation_function="RELU_N1_TO_1")
+    b.add_output(y)
+    b.add_output(k)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b.to_bytes())
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, 8)).astype(np.float32) * 8,
+          rng.integers(-9, 9, (2, 8)).astype(np.int32)]
+    runs = []
+    for cache_dir in (False, tmp_path / "c", tmp_path / "c"):
+        it = edgelite.Interpreter(model_path=str(path), cache_dir=cache_dir)
+        it.allocate_tensors()
+        runs.append((it.cache_status, _run(it, xs)))
+    assert runs[1][0].startswith("prepared and written"), runs[1][0]
+    assert runs[2][0].startswith("loaded from"), runs[2][0]
+    _same(runs[0][1], runs[2][1], "clamped binary ops")
+    assert runs[0][1][0][0].max() == 6 and set(np.unique(runs[0][1][0][1])) <= {-1, 0, 1}
