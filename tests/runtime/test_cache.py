@@ -501,3 +501,82 @@ def test_fused_activations_of_binary_ops_are_cached(tmp_path):
     assert runs[2][0].startswith("loaded from"), runs[2][0]
     _same(runs[0][1], runs[2][1], "clamped binary ops")
     assert runs[0][1][0][0].max() == 6 and set(np.unique(runs[0][1][0][1])) <= {-1, 0, 1}
+
+
+def _outcome(path, cache_dir, seed):
+    """(what happened, outputs of two invokes or the error) for a model loaded with
+    this cache directory (False: none), and its cache_status."""
+    try:
+        it = edgelite.Interpreter(model_path=str(path), cache_dir=cache_dir)
+        it.allocate_tensors()
+        rng = np.random.default_rng(seed)
+        for d in it.get_input_details():
+            dt = np.dtype(d["dtype"]) if d["dtype"] not in (np.bytes_, np.object_) else None
+            if dt is not None and dt.kind in "fiub":
+                x = (rng.standard_normal(d["shape"]) if dt.kind == "f"
+                     else rng.integers(0, 3, d["shape"]))
+                it.set_tensor(d["index"], x.astype(dt))
+        outs = []
+        for _ in range(2):
+            it.invoke()
+            outs.append([it.get_tensor(o["index"]).copy() for o in it.get_output_details()])
+        return ("ok", outs), it.cache_status
+    except edgelite.EdgeliteError as e:
+        return ("error", f"{type(e).__name__}: {e}"), None
+
+
+def _fuzz_cache(cases: int, seed: int, tmp_path) -> list:
+    import warnings
+
+    from edgelite.format.writer import to_bytes
+    from tests.format import test_fuzz as F
+    from tests.format.test_fuzz_ir import WITHOUT_WHILE, mutate
+    rng = np.random.default_rng(seed)
+    problems = []
+    for k in range(cases):
+        name = WITHOUT_WHILE[rng.integers(len(WITHOUT_WHILE))]
+        m = edgelite.load_model(F.SOURCES[name])
+        whats = [w for w in (mutate(rng, m) for _ in range(int(rng.integers(0, 3)))) if w]
+        try:
+            data = to_bytes(m)
+        except (TypeError, ValueError, OverflowError):     # (outside the field's type)
+            continue
+        path = tmp_path / f"m{k}.tflite"
+        path.write_bytes(data)
+        d = tmp_path / f"c{k}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plain, _ = _outcome(path, False, k)
+            written, _ = _outcome(path, d, k)
+            read, status = _outcome(path, d, k)
+        for what, got in (("writer", written), ("reader", read)):
+            if got[0] != plain[0] or (got[0] == "error" and got[1] != plain[1]):
+                problems.append(f"{name} {k} {whats} {what}: {got[0]} {got[1]!s:.200} "
+                                f"where the plain load gave {plain[0]} {plain[1]!s:.200}")
+            elif got[0] == "ok":
+                for a, b in zip(got[1], plain[1]):
+                    for u, v in zip(a, b):
+                        if u.dtype != v.dtype or not np.array_equal(
+                                u, v, equal_nan=u.dtype.kind in "fc"):
+                            problems.append(f"{name} {k} {whats} {what}: other outputs")
+        if read[0] == "ok" and not (status.startswith("loaded") or "control flow" in status):
+            problems.append(f"{name} {k} {whats}: not read back: {status}")
+    return problems
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_mutated_models_read_back_run_as_prepared(tmp_path, monkeypatch):
+    """Models from the structure-aware fuzzer's mutations (tests/format/test_fuzz_ir.py),
+    each loaded plain, writing its cache file and reading it back: the same outputs, bit
+    for bit, or the same error; every model that runs (but control flow) read back.
+    This found the binary ops' lambdas that kept such models out of the cache."""
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", str(64 << 20))
+    assert _fuzz_cache(300, 19, tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_models_read_back_run_as_prepared_exhaustive(seed, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", str(64 << 20))
+    assert _fuzz_cache(1500, 100 + seed, tmp_path) == []
