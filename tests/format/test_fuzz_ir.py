@@ -114,21 +114,30 @@ def _has_while(data: bytes) -> bool:
     return F._has_while(edgelite.load_model(data))
 
 
-def fuzz_ir(names, cases: int, seed: int, outcomes: collections.Counter | None = None) -> list:
+def mutants(names, cases: int, seed: int, least: int = 1,
+            outcomes: collections.Counter | None = None):
+    """(k, source name, what changed, the mutant's bytes) for `cases` draws of a random
+    source with `least` to two changes; a draw left unchanged (least >= 1) or that the
+    writer refuses (a value outside its field's type) is skipped."""
     rng = np.random.default_rng(seed)
-    failures = []
     for k in range(cases):
         name = names[rng.integers(len(names))]
         m = edgelite.load_model(F.SOURCES[name])
-        whats = [w for w in (mutate(rng, m) for _ in range(int(rng.integers(1, 3)))) if w]
-        if not whats:
+        whats = [w for w in (mutate(rng, m) for _ in range(int(rng.integers(least, 3)))) if w]
+        if least and not whats:
             continue
         try:
             data = to_bytes(m)
-        except (TypeError, ValueError, OverflowError):     # (outside the field's type)
+        except (TypeError, ValueError, OverflowError):
             if outcomes is not None:
                 outcomes["not writable"] += 1
             continue
+        yield k, name, whats, data
+
+
+def fuzz_ir(names, cases: int, seed: int, outcomes: collections.Counter | None = None) -> list:
+    failures = []
+    for k, name, whats, data in mutants(names, cases, seed, outcomes=outcomes):
         try:
             outcome = F.run_case(data)
         except (Exception, AssertionError, F.CaseTimeout) as e:  # noqa: BLE001 - the point

@@ -528,19 +528,9 @@ def _outcome(path, cache_dir, seed):
 def _fuzz_cache(cases: int, seed: int, tmp_path) -> list:
     import warnings
 
-    from edgelite.format.writer import to_bytes
-    from tests.format import test_fuzz as F
-    from tests.format.test_fuzz_ir import WITHOUT_WHILE, mutate
-    rng = np.random.default_rng(seed)
+    from tests.format.test_fuzz_ir import WITHOUT_WHILE, mutants
     problems = []
-    for k in range(cases):
-        name = WITHOUT_WHILE[rng.integers(len(WITHOUT_WHILE))]
-        m = edgelite.load_model(F.SOURCES[name])
-        whats = [w for w in (mutate(rng, m) for _ in range(int(rng.integers(0, 3)))) if w]
-        try:
-            data = to_bytes(m)
-        except (TypeError, ValueError, OverflowError):     # (outside the field's type)
-            continue
+    for k, name, whats, data in mutants(WITHOUT_WHILE, cases, seed, least=0):
         path = tmp_path / f"m{k}.tflite"
         path.write_bytes(data)
         d = tmp_path / f"c{k}"
