@@ -155,6 +155,7 @@ class Entry:
     """One model's cache file, for one interpreter."""
 
     def __init__(self, directory: str, model_path: str, interp):
+        self.given_path = os.fspath(model_path)
         self.model_path = os.path.abspath(model_path)
         st = os.stat(self.model_path)
         options = [interp._num_threads, interp._reference, interp._preserve_all,
@@ -168,7 +169,8 @@ class Entry:
         self.directory = directory
         # (the change time too: a file rewritten in place with its old size and mtime, as
         # `cp -p` or a restore can, still gets a new one)
-        key = [config, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+        self.stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        key = [config, *self.stat]
         self.key_bytes = (repr(key) + _versions()).encode()
         self.hit = False
         self.tried = False
@@ -238,7 +240,6 @@ class Entry:
             return None
 
     def _restore(self, mm, pos: int, runtime):
-        from edgelite.format.reader import _bytes_view
         from edgelite.runtime.plan import SubgraphExecutor
         state_len, layout_len, data_at, crc = struct.unpack_from("<QQQI", mm, pos)
         pos += 28
@@ -247,15 +248,21 @@ class Entry:
         if zlib.crc32(memoryview(mm)[pos:pos + state_len + layout_len]) != crc:
             return None
         data = np.frombuffer(mm, np.uint8)[data_at:]
-        file_buf, keepalive, _ = _bytes_view(self.model_path)
-        model_bytes = np.frombuffer(file_buf, np.uint8)
+        with open(self.model_path, "rb") as mf:
+            # (the file mapped must be the one the key was made from: it may have been
+            # replaced since)
+            st = os.fstat(mf.fileno())
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev) != self.stat:
+                return None
+            keepalive = mmap.mmap(mf.fileno(), 0, access=mmap.ACCESS_READ)
+        model_bytes = np.frombuffer(keepalive, np.uint8)
         ex = SubgraphExecutor.__new__(SubgraphExecutor)
         view = memoryview(mm)
         u = _Unpickler(io.BytesIO(view[pos:pos + state_len]), data, model_bytes, ex, runtime)
         model, state = u.load()
         layout = pickle.loads(view[pos + state_len:pos + state_len + layout_len])
         model._keepalive = keepalive
-        model.source_path = self.model_path
+        model.source_path = self.given_path     # (as load_model sets it)
         ex.restore(runtime, model, state, layout)
         self.hit = True
         return model, ex

@@ -570,3 +570,23 @@ def test_mutated_models_read_back_run_as_prepared(tmp_path, monkeypatch):
 def test_mutated_models_read_back_run_as_prepared_exhaustive(seed, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGELITE_MAX_ARENA_BYTES", str(64 << 20))
     assert _fuzz_cache(1500, 100 + seed, tmp_path) == []
+
+
+def test_a_model_file_replaced_after_the_key_is_not_read_with_the_old_state(tmp_path, monkeypatch):
+    """The model file is mapped after its cache file's key was made from its stat; one
+    replaced in between (another process writing it) is not read back with the old file's
+    prepared state."""
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model_path("cnn_int8").read_bytes())
+    d = tmp_path / "c"
+    _make(path, "numpy", monkeypatch, cache_dir=d)
+    restore = cache.Entry._restore
+
+    def replaced_first(self, mm, pos, runtime):
+        path.write_bytes(model_path("cnn_uint8io").read_bytes())
+        return restore(self, mm, pos, runtime)
+    monkeypatch.setattr(cache.Entry, "_restore", replaced_first)
+    it = _make(path, "numpy", monkeypatch, cache_dir=d)
+    assert not it.cache_status.startswith("loaded"), it.cache_status
+    assert it.get_input_details()[0]["dtype"] == np.uint8       # (cnn_uint8io's input)
+    assert it.model.source_path == str(path)
