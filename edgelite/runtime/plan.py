@@ -86,8 +86,12 @@ class SubgraphExecutor:
         self.index = index
         self.sg = self.model.subgraphs[index]
         self.specs = [self._make_spec(i, t) for i, t in enumerate(self.sg.tensors)]
-        self.arrays: list[np.ndarray | None] = [None] * len(self.specs)
         self.kernels = None
+        self._unallocated()
+
+    def _unallocated(self) -> None:
+        """The state of an executor whose kernels (if any) are not yet planned or bound."""
+        self.arrays: list[np.ndarray | None] = [None] * len(self.specs)
         self.allocated = False
         self.nested = False               # run by a control-flow node of another subgraph
         self.memory = {}
@@ -115,14 +119,8 @@ class SubgraphExecutor:
         self.model = model
         self.index = 0
         self.sg = model.subgraphs[0]
-        self.arrays = [None] * len(state["specs"])
-        self.allocated = False
-        self.nested = False
-        self.memory = {}
-        self._steps = []
-        self._deferred_cache = {}
-        self._variables = {}
-        self.children = {}
+        self.specs = state["specs"]
+        self._unallocated()
         for name in self._PREPARED:
             setattr(self, name, state[name])
         self.layout = layout
