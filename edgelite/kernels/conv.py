@@ -97,6 +97,18 @@ def compiled_tier_if_loaded(output_size: int):
     return compiled_tier(max(output_size, COMPILED_SMALL_OUTPUT), small_ok=True)
 
 
+def compiled_wanted() -> bool:
+    """Whether nodes prepared now may take the compiled tier: numba is there and the
+    environment does not say no (EDGELITE_COMPILED), unless numpy_tier_preferred says so."""
+    if _COMPILED_WANTED is not None:
+        return _COMPILED_WANTED
+    import importlib.util
+    import os
+    off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
+                                                                      "off")
+    return not off and importlib.util.find_spec("numba") is not None
+
+
 def compiled_tier(output_size: int, small_ok: bool = False):
     """The compiled-kernel module if that tier should run a node this big, else None."""
     global _COMPILED_WANTED
@@ -105,11 +117,7 @@ def compiled_tier(output_size: int, small_ok: bool = False):
     if output_size < COMPILED_MIN_OUTPUT and not small:
         return None
     if _COMPILED_WANTED is None:
-        import importlib.util
-        import os
-        off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
-                                                                          "off")
-        _COMPILED_WANTED = not off and importlib.util.find_spec("numba") is not None
+        _COMPILED_WANTED = compiled_wanted()
     if not _COMPILED_WANTED:
         return None
     from edgelite.kernels import compiled  # imports numba: first use only

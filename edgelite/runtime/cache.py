@@ -131,12 +131,7 @@ def _tier_state() -> list:
     and later interpreters of a process read the same cache file."""
     global _tunable_names
     from edgelite.kernels import conv
-    wanted = conv._COMPILED_WANTED
-    if wanted is None:
-        import importlib.util
-        off = os.environ.get("EDGELITE_COMPILED", "1").strip().lower() in ("0", "false", "no",
-                                                                          "off")
-        wanted = not off and importlib.util.find_spec("numba") is not None
+    wanted = conv.compiled_wanted()
     compiled = None
     if "edgelite.kernels.compiled" in sys.modules:
         # (imported, not read from sys.modules: another thread may be importing it, and
