@@ -17,30 +17,16 @@ import pytest
 from fixture_util import NAMES, inputs, model_path
 
 import edgelite
-from edgelite.kernels import compiled
 from edgelite.runtime import cache
 from edgelite.runtime.interpreter import OpResolverType
 from tests.runtime.test_memory_flat import TIERS
+from tests.runtime.test_memory_flat import allocated_on as _make
 
 # fixtures whose prepared state is not cached, and why (what cache_status says)
 NOT_CACHED = {
     "while_loop": "control flow",
     "stateful_var": "control flow",        # (CALL_ONCE of its initializer)
 }
-
-
-def _make(path, tier, monkeypatch, **kw):
-    from edgelite.kernels import conv
-    if tier == "compiled":
-        monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)   # every node that can
-    saved = compiled.ENABLED
-    compiled.ENABLED = saved and tier == "compiled"
-    try:
-        it = edgelite.Interpreter(model_path=str(path), **kw)
-        it.allocate_tensors()
-    finally:
-        compiled.ENABLED = saved
-    return it
 
 
 def _inputs_for(name, it):

@@ -19,17 +19,24 @@ from edgelite.kernels import compiled
 TIERS = ["numpy"] + (["compiled"] if compiled.ENABLED else [])
 
 
-def _interpreter(name: str, tier: str, monkeypatch, xs=None) -> edgelite.Interpreter:
+def allocated_on(path, tier: str, monkeypatch, **kw) -> edgelite.Interpreter:
+    """An Interpreter of the model file at path (keyword arguments its own), allocated
+    on this tier (compiled: on every node that can take it)."""
     from edgelite.kernels import conv
     if tier == "compiled":
         monkeypatch.setattr(conv, "COMPILED_MIN_OUTPUT", 0)   # every node that can
     saved = compiled.ENABLED
     compiled.ENABLED = saved and tier == "compiled"
     try:
-        it = edgelite.Interpreter(model_path=str(model_path(name)))
+        it = edgelite.Interpreter(model_path=str(path), **kw)
         it.allocate_tensors()
     finally:
         compiled.ENABLED = saved
+    return it
+
+
+def _interpreter(name: str, tier: str, monkeypatch, xs=None) -> edgelite.Interpreter:
+    it = allocated_on(model_path(name), tier, monkeypatch)
     for d, x in zip(it.get_input_details(), inputs(name) if xs is None else xs):
         it.set_tensor(d["index"], x)
     return it
