@@ -351,6 +351,18 @@ class _Zeros:
         self.nbytes = nbytes
 
 
+def _strides(a: np.ndarray):
+    """a's strides, or None (numpy's C-order strides at load) when they are exactly those:
+    one tuple less to unpickle for most arrays."""
+    st = a.strides
+    step = a.itemsize
+    for d, s in zip(reversed(a.shape), reversed(st)):
+        if s != step:
+            return st
+        step *= d
+    return None
+
+
 def _view(root, offset, shape, dtype, strides, writeable):
     a = np.ndarray(shape, dtype, buffer=root, offset=offset, strides=strides)
     if not writeable:
@@ -440,8 +452,8 @@ class _Pickler(pickle.Pickler):
             # (np.ndarray called directly: no Python frame; the model file is read-only)
             if not writeable:
                 return np.ndarray, (obj.shape, obj.dtype, _FILE, addr - self.file_lo,
-                                    obj.strides)
-            return _view, (_FILE, addr - self.file_lo, obj.shape, obj.dtype, obj.strides,
+                                    _strides(obj))
+            return _view, (_FILE, addr - self.file_lo, obj.shape, obj.dtype, _strides(obj),
                            writeable)
         entry = self.roots.get(id(root))
         if entry is None:
@@ -469,8 +481,9 @@ class _Pickler(pickle.Pickler):
             self.roots[id(root)] = entry
         where, off, base = entry
         if writeable:     # (the data section is mapped copy-on-write: writable)
-            return np.ndarray, (obj.shape, obj.dtype, where, off + addr - base, obj.strides)
-        return _view, (where, off + addr - base, obj.shape, obj.dtype, obj.strides, writeable)
+            return np.ndarray, (obj.shape, obj.dtype, where, off + addr - base, _strides(obj))
+        return _view, (where, off + addr - base, obj.shape, obj.dtype, _strides(obj),
+                       writeable)
 
 
 # ------------------------------------------------------------ plain objects
