@@ -29,6 +29,7 @@ directory must be as trusted as the Python files you import (as numba's cache is
 from __future__ import annotations
 
 import _thread
+import abc
 import copyreg
 import gc
 import importlib
@@ -502,12 +503,12 @@ _SETTER_KEYS: dict = {}        # generated setter -> attribute names
 def _plain_class(cls) -> bool:
     """Whether cls's instances pickle as default objects (NEWOBJ + a __dict__ state), so
     that the setter form gives the same object: an edgelite class of plain Python
-    classes only (no builtin base but object, no __slots__ with members), with object's
-    own __new__ and pickling methods."""
+    classes only (no base but object and abc.ABC from outside edgelite, no __slots__ with
+    members), with object's own __new__ and pickling methods."""
     if not isinstance(cls, type) or cls.__new__ is not object.__new__:
         return False
     for k in cls.__mro__:
-        if k is object:
+        if k is object or k is abc.ABC:
             continue
         if not k.__module__.startswith("edgelite") or k.__dict__.get("__slots__"):
             return False
@@ -520,7 +521,7 @@ def _plain_class(cls) -> bool:
 def _setter(keys: tuple):
     """The function f(o, v) doing o.<keys[0]>, o.<keys[1]>, ... = v (made once per process
     for each tuple of names; names must be identifiers)."""
-    f = _SETTERS.get(keys)
+    f = _SETTERS.get(keys) if type(keys) is tuple else None
     if f is None:
         if (type(keys) is not tuple or not keys
                 or not all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)

@@ -283,6 +283,76 @@ def test_the_pickling_keeps_views_of_one_array_views_of_one_array():
     assert got["fortran"].flags.f_contiguous
 
 
+def _round_trip(state):
+    class Ex:
+        runtime = None
+    f = io.BytesIO()
+    p = cache._Pickler(f, Ex(), (0, 0), None)
+    p.dump(state)
+    data = np.zeros(p.size + 64, np.uint8)
+    for off, raw in p.buffers:
+        data[off:off + raw.nbytes] = raw
+    return f.getvalue(), cache._Unpickler(io.BytesIO(f.getvalue()), data, None, None,
+                                          None).load()
+
+
+def test_plain_objects_come_back_by_their_setter_with_their_cycles():
+    """Kernels, specs, contexts and IR records pickle as a values tuple plus a generated
+    setter (runtime/cache.py, "plain objects"): they come back with the same attributes
+    in the same order, objects that refer to themselves (a kernel's invoke is its own
+    bound method) or to each other still do, and no state dict is in the pickle."""
+    from edgelite.format import ir
+    from edgelite.kernels.base import TensorSpec
+    from edgelite.kernels.elementwise import Add
+    t = ir.Tensor("x", (1, 4), quantization=ir.QuantParams(np.ones(1, np.float32),
+                                                          np.zeros(1, np.int64)))
+    k = Add()
+    k.invoke = k.invoke                     # (a bound method of itself)
+    k.peer = k
+    k.spec = TensorSpec(index=3, name="x", shape=(1, 4), dtype=np.dtype(np.float32), type=0,
+                        quant=t.quantization, data=None, is_variable=False)
+    k.tensor = t
+    raw, got = _round_trip({"t": t, "k": k})
+    assert cache._plain_class(ir.Tensor) and cache._plain_class(Add)
+    assert b"__setstate__" not in raw
+    assert list(vars(got["t"])) == list(vars(t)) and got["t"] == t
+    g = got["k"]
+    assert type(g) is Add and list(vars(g)) == list(vars(k))
+    assert g.peer is g and g.invoke.__self__ is g
+    assert g.tensor is got["t"] and g.spec.quant is got["t"].quantization
+    assert vars(g.spec) == {**vars(k.spec), "quant": g.spec.quant}
+
+
+def test_objects_that_pickle_their_own_way_keep_it():
+    """Only edgelite's plain classes take the setter form: classes with __slots__, their
+    own pickling methods, or a base outside edgelite pickle as before."""
+    from edgelite.errors import OpError
+    from edgelite.runtime.arena import _Req
+
+    class Slotted:
+        __slots__ = ("a",)
+
+    class OwnState:
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+    for cls in (OpError, _Req, Slotted, OwnState, dict, np.ndarray):
+        assert not cache._plain_class(cls), cls
+    err = OpError("subgraph 0, operator 1 (ADD): bad")
+    assert str(_round_trip([err])[1][0]) == str(err)
+
+
+def test_a_setter_takes_identifiers_only():
+    """A cache file naming attributes that are not identifiers (code, if the setter's
+    source took them as they come) is refused, and the load prepares as usual."""
+    for keys in (("a; import os",), ("a", "b=1"), ("class",), (), ("x", 3), ["a"]):
+        with pytest.raises(pickle.UnpicklingError):
+            cache._setter(keys)
+    assert cache._setter(("a", "b")) is cache._setter(("a", "b"))
+    o = type("O", (), {})()
+    cache._setter(("a", "b"))(o, (1, 2))
+    assert (o.a, o.b) == (1, 2)
+
+
 def test_a_foreign_cache_file_is_not_unpickled(tmp_path, monkeypatch):
     """A file whose header does not match is never unpickled; one whose pickle names
     something outside edgelite and numpy is refused."""
