@@ -396,3 +396,32 @@ def test_float16_weights_dequantized_in_compiled_code(monkeypatch):
     assert calls and len(consts[0]) == len(consts[1]) > 0
     for a, b in zip(*consts):
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.skipif(not compiled.ENABLED, reason="numba not installed")
+def test_entry_points_are_looked_up_by_what_types_the_arguments():
+    """compiled_igemm.entry finds a dispatcher's compiled entry by the arguments' type
+    keys: the same types give the same entry, and a layout, dtype, writeability or scalar
+    type that numba types differently gives that signature's entry, not a cached one."""
+    import numba
+
+    from edgelite.kernels.compiled_igemm import entry
+
+    @numba.njit
+    def total(a, k):
+        s = 0.0
+        for v in a.ravel():
+            s += v
+        return s * k
+
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    frozen = base.copy()
+    frozen.flags.writeable = False
+    cases = [(base, 2.0), (base.copy(), 3.0), (base[:, ::2], 2.0), (base.T, 2.0),
+             (base.astype(np.float64), 2.0), (frozen, 2.0), (base, 2), (base, np.float32(2))]
+    found = [entry(total, args) for args in cases]
+    assert found[0] is found[1]
+    for f, args in zip(found, cases):
+        assert f is total.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+        assert f(*args) == pytest.approx(float(np.sum(args[0])) * args[1])
+    assert len({id(f) for f in found}) == len(cases) - 1

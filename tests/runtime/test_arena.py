@@ -56,6 +56,21 @@ def test_arena_views_are_aligned():
     assert v.ctypes.data % ALIGN == 0 and v.shape == (4, 8)
 
 
+def test_arena_views_share_the_arena_and_stay_inside_it():
+    import pytest
+    arena = Arena(256)
+    a = arena.view(64, (2, 3), np.float32)
+    b = arena.view(64, (24,), np.uint8)
+    a[0, 1] = 1.0
+    assert b[4:8].view(np.float32)[0] == 1.0 and np.shares_memory(a, arena.buffer)
+    assert a.flags.c_contiguous and a.flags.writeable
+    assert arena.view(256, (0,), np.float32).size == 0
+    assert arena.view(0, (), np.int32).shape == ()
+    for offset, shape in ((200, (16,)), (-4, (1,)), (0, (65,))):
+        with pytest.raises(ValueError, match="outside the arena"):
+            arena.view(offset, shape, np.float32)
+
+
 def test_arena_over_limit_names_the_largest_tensor(monkeypatch):
     import pytest
 
