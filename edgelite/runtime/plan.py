@@ -110,7 +110,17 @@ class SubgraphExecutor:
                  "_fused_away", "_interior")
 
     def prepared_state(self) -> dict:
-        return {name: getattr(self, name) for name in self._PREPARED}
+        state = {name: getattr(self, name) for name in self._PREPARED}
+        # The nodes of a fused chain (whose fused kernel runs them) bind and invoke nothing
+        # of their own: their kernels are written unprepared (a resize prepares them
+        # anew, as it does every node), the interior nodes' contexts not at all. (The
+        # transformer encoder: 40 of its 82 kernels, ~0.1 ms of a cached load.)
+        if self._groups:
+            state["kernels"] = [type(k)() if (i in self._fused_away or i in self._groups)
+                                and k is not None else k for i, k in enumerate(self.kernels)]
+            state["_ctxs"] = [None if i in self._fused_away else c
+                              for i, c in enumerate(self._ctxs)]
+        return state
 
     def restore(self, runtime, model: ir.Model, state: dict, layout: dict) -> None:
         """Become subgraph 0's executor as prepared (the state of prepared_state()), so
