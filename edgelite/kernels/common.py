@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 # The clip ufunc itself, for every kernel: np.clip's Python wrapper costs ~3-9 us a call
 try:
@@ -28,6 +29,25 @@ ACTIVATION_RANGE = {
 # (numpy 2.4, measured: 64K values 21 -> 9.5 us).
 _BOUNDS: dict = {}
 BOUND_MIN_SIZE = 4096
+
+
+def as_strided(x: np.ndarray, shape=None, strides=None, subok: bool = False,
+               writeable: bool = True) -> np.ndarray:
+    """numpy.lib.stride_tricks.as_strided, ~8x cheaper (~0.5 us against ~4) for a
+    C-contiguous x whose view stays inside it: made by the ndarray constructor over x's
+    own bytes (numpy checks the extent). Kernels make dozens of these views at every bind
+    (~70 for MobileNetV2 int8's depthwise bands). Anything else goes to numpy's."""
+    if (type(x) is np.ndarray and x.flags.c_contiguous and shape is not None
+            and strides is not None and not subok):
+        try:
+            v = np.ndarray(shape, x.dtype, x, 0, strides)
+        except (TypeError, ValueError, BufferError):
+            pass
+        else:
+            if not writeable and v.flags.writeable:
+                v.flags.writeable = False
+            return v
+    return _np_as_strided(x, shape, strides, subok, writeable)
 
 
 def bound_like(x: np.ndarray, value) -> np.ndarray | None:

@@ -30,7 +30,6 @@ import math
 import sys
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_tables import ActivationFunctionType, Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext, TensorSpec
@@ -38,6 +37,7 @@ from edgelite.kernels.common import (
     ACTIVATION_RANGE,
     _small_bound,
     activation_code,
+    as_strided,
     batch_matmul_shapes,
     bound_like,
     conv_output_size,

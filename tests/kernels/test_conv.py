@@ -680,3 +680,36 @@ def test_epilogue_helpers_match_their_plain_forms():
         assert got.dtype == np.float32 and got.flags.c_contiguous
         np.testing.assert_array_equal(got, np.tile(v.reshape(-1), reps).astype(np.float32))
     np.testing.assert_array_equal(tiled(np.int8([1, -2]), 3), np.tile(np.int8([1, -2]), 3))
+
+
+def test_as_strided_is_numpys():
+    """kernels.common.as_strided (the ndarray constructor over a C-contiguous array's own
+    bytes) makes the same views as numpy's as_strided: same values, shape, strides, memory
+    and writeability; what it does not take (a strided or read-only source, a view past
+    the source's end) goes to numpy's."""
+    from numpy.lib.stride_tricks import as_strided as np_as_strided
+
+    from edgelite.kernels.common import as_strided
+    x = np.arange(2 * 7 * 5 * 3, dtype=np.float32).reshape(2, 7, 5, 3)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    s = x.strides
+    cases = [
+        (x, (2, 5, 3, 3, 15), (s[0], s[1], s[1], s[2], s[3]), True),
+        (x, (2, 5, 3, 3, 15), (s[0], s[1], s[1], s[2], s[3]), False),
+        (x[:, 1:], (2, 3, 3, 9), (s[0], s[1], s[1], s[3]), True),
+        (x[:, :, ::2], (2, 7, 3), (s[0], s[1], s[2] * 2), True),       # (strided source)
+        (frozen, (4, 3), (12, 4), True),
+        (x, (3, 5), (0, 4), True),                                      # (a zero stride)
+        (x.reshape(-1)[:10], (6,), (8,), True),                         # (past the end)
+    ]
+    for src, shape, strides, writeable in cases:
+        got = as_strided(src, shape=shape, strides=strides, writeable=writeable)
+        want = np_as_strided(src, shape=shape, strides=strides, writeable=writeable)
+        assert got.shape == want.shape and got.strides == want.strides
+        assert got.ctypes.data == want.ctypes.data
+        assert got.flags.writeable == want.flags.writeable
+        np.testing.assert_array_equal(got, want)
+    v = as_strided(x, shape=(7, 5), strides=(s[1], s[2]))
+    v[2, 3] = -1.0
+    assert x[0, 2, 3, 0] == -1.0

@@ -28,13 +28,13 @@ import math
 from array import array
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_tables import Padding, TensorType
 from edgelite.kernels import conv as _conv_module
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
 from edgelite.kernels.common import (
     activation_code,
+    as_strided,
     batch_matmul_shapes,
     conv_output_size,
     invoke_for_binding,

@@ -18,11 +18,10 @@ are tabulated over every possible (count, sum).
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from edgelite.format.schema.tflite_tables import Padding
 from edgelite.kernels.base import InvokeContext, Kernel, PrepareContext
-from edgelite.kernels.common import activation_code, conv_output_size
+from edgelite.kernels.common import activation_code, as_strided, conv_output_size
 from edgelite.kernels.conv import compiled_tier, compiled_tier_if_loaded
 from edgelite.kernels.quant.qutil import (
     I8,

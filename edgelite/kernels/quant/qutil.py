@@ -16,8 +16,8 @@ from __future__ import annotations
 import _thread
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from edgelite.kernels.common import as_strided
 from edgelite.kernels.common import clip_ufunc as _clip
 from edgelite.kernels.quant import arith
 
