@@ -637,20 +637,21 @@ class SubgraphExecutor:
             child.reset_variables()
 
     # ------------------------------------------------------------ bind
-    def _resize_fn(self, oi: int):
-        op = self.sg.operators[oi]
+    def _resize_output(self, oi: int, i: int, shape):
+        """Output i of node oi gets `shape` at invoke (a dynamic output): its array,
+        made anew when the shape changed (InvokeContext.resize_output)."""
+        t = self.sg.operators[oi].outputs[i]
+        s = self.specs[t]
+        arr = self.arrays[t]
+        if arr is None or arr.shape != shape:
+            self._ctxs[oi].check_bytes(shape, s.dtype, s)    # (as set_output does)
+            arr = np.empty(shape, dtype=s.dtype)
+            self.arrays[t] = arr
+        s.shape = shape
+        return arr
 
-        def resize(i: int, shape):
-            t = op.outputs[i]
-            s = self.specs[t]
-            arr = self.arrays[t]
-            if arr is None or arr.shape != shape:
-                self._ctxs[oi].check_bytes(shape, s.dtype, s)    # (as set_output does)
-                arr = np.empty(shape, dtype=s.dtype)
-                self.arrays[t] = arr
-            s.shape = shape
-            return arr
-        return resize
+    def _resize_fn(self, oi: int):
+        return functools.partial(self._resize_output, oi)
 
     def _make_ictx(self, oi: int) -> InvokeContext:
         g = self._groups.get(oi)
@@ -661,19 +662,31 @@ class SubgraphExecutor:
                              g.ctx if g is not None else self._ctxs[oi], self._resize_fn(oi))
 
     def _bind(self) -> None:
+        # (_make_ictx inlined, with the lookups hoisted: ~1.5 -> ~0.7 us a node, at every
+        # load)
         steps = []
-        for oi in range(min(self._deferred_from, len(self.sg.operators))):
-            if oi in self._fused_away:
+        arrays, ops, kernels, ctxs = self.arrays, self.sg.operators, self.kernels, self._ctxs
+        groups, fused_away, folded, scratch = (self._groups, self._fused_away, self._folded,
+                                               self._scratch)
+        resize, partial = self._resize_output, functools.partial
+        for oi in range(min(self._deferred_from, len(ops))):
+            if oi in fused_away:
                 steps.append((_folded_node, None))
                 continue
-            g = self._groups.get(oi)
-            kernel = g.kernel if g is not None else self.kernels[oi]
-            ictx = self._make_ictx(oi)
+            g = groups.get(oi)
+            if g is not None:
+                kernel, ins_t, outs_t, ctx = g.kernel, g.inputs, g.outputs, g.ctx
+            else:
+                op = ops[oi]
+                kernel, ins_t, outs_t, ctx = kernels[oi], op.inputs, op.outputs, ctxs[oi]
+            ictx = InvokeContext([arrays[i] if i >= 0 else None for i in ins_t],
+                                 [arrays[i] if i >= 0 else None for i in outs_t],
+                                 scratch.get(oi, []), ctx, partial(resize, oi))
             try:
                 kernel.bind(ictx)
             except Exception as e:
                 raise _wrap(e, self.where(oi), "bind") from e
-            fn = _folded_node if oi in self._folded else kernel.invoke
+            fn = _folded_node if oi in folded else kernel.invoke
             steps.append((fn, ictx))
         self._steps = steps
 
