@@ -392,6 +392,7 @@ class _Pickler(pickle.Pickler):
         self.roots: dict[int, tuple] = {}
         self.keep: list[np.ndarray] = []
         self.buffers: list[tuple[int, np.ndarray]] = []  # (data offset, bytes)
+        self.setter_uses: dict[tuple, int] = {}         # attribute names -> objects so far
         self.size = 0
 
     def persistent_id(self, obj):
@@ -434,8 +435,11 @@ class _Pickler(pickle.Pickler):
                 d = obj.__dict__
                 if d:
                     keys = tuple(d)
-                    if all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
-                           for k in keys):
+                    seen = self.setter_uses.get(keys, 0) + 1
+                    self.setter_uses[keys] = seen
+                    if seen >= SETTER_MIN_USES and all(
+                            type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
+                            for k in keys):
                         # the state as a tuple that one generated function assigns
                         return copyreg.__newobj__, (t,), tuple(d.values()), None, None, \
                             _setter(keys)
@@ -495,6 +499,12 @@ class _Pickler(pickle.Pickler):
 # generated for its attribute names (`o.a, o.b, = v`), it takes ~0.45 us, and its
 # attributes are stored as __init__ stores them (CPython's inline values: faster reads).
 _OBJECT_GETSTATE = getattr(object, "__getstate__", None)
+# A setter is compiled once per process for each tuple of names (~50 us in a fresh
+# process, ~0.8 us saved per object): objects take the setter form from the
+# SETTER_MIN_USES-th with the same names in one file on, so that a rare kind of object
+# does not cost a fresh process more than it saves. (MobileNetV2 int8: the IR records,
+# specs, contexts and the common kernels, 9 setters; kws_int8: none.)
+SETTER_MIN_USES = 32
 _PLAIN: dict = {}              # class -> whether its instances take the fast form
 _SETTERS: dict = {}            # attribute names -> generated setter
 _SETTER_KEYS: dict = {}        # generated setter -> attribute names

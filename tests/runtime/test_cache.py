@@ -296,7 +296,8 @@ def _round_trip(state):
                                           None).load()
 
 
-def test_plain_objects_come_back_by_their_setter_with_their_cycles():
+@pytest.mark.parametrize("min_uses", [1, 3])
+def test_plain_objects_come_back_by_their_setter_with_their_cycles(min_uses, monkeypatch):
     """Kernels, specs, contexts and IR records pickle as a values tuple plus a generated
     setter (runtime/cache.py, "plain objects"): they come back with the same attributes
     in the same order, objects that refer to themselves (a kernel's invoke is its own
@@ -312,9 +313,14 @@ def test_plain_objects_come_back_by_their_setter_with_their_cycles():
     k.spec = TensorSpec(index=3, name="x", shape=(1, 4), dtype=np.dtype(np.float32), type=0,
                         quant=t.quantization, data=None, is_variable=False)
     k.tensor = t
-    raw, got = _round_trip({"t": t, "k": k})
+    # (min_uses 3: the first two objects with one set of names pickle as usual, later
+    # ones by the setter: both forms in one file)
+    monkeypatch.setattr(cache, "SETTER_MIN_USES", min_uses)
+    more = [ir.Tensor(f"x{i}", (i,)) for i in range(4)]
+    raw, got = _round_trip({"t": t, "k": k, "more": more})
     assert cache._plain_class(ir.Tensor) and cache._plain_class(Add)
-    assert b"__setstate__" not in raw
+    assert b"_setter" in raw
+    assert [vars(a) for a in got["more"]] == [vars(a) for a in more]
     assert list(vars(got["t"])) == list(vars(t)) and got["t"] == t
     g = got["k"]
     assert type(g) is Add and list(vars(g)) == list(vars(k))
