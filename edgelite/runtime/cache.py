@@ -31,6 +31,7 @@ from __future__ import annotations
 import _thread
 import abc
 import copyreg
+import functools
 import gc
 import importlib
 import io
@@ -392,7 +393,7 @@ class _Pickler(pickle.Pickler):
         self.roots: dict[int, tuple] = {}
         self.keep: list[np.ndarray] = []
         self.buffers: list[tuple[int, np.ndarray]] = []  # (data offset, bytes)
-        self.setter_uses: dict[tuple, int] = {}         # attribute names -> objects so far
+        self.setters: dict[tuple, _SetterRef] = {}       # (one per set of names: memoized)
         self.size = 0
 
     def persistent_id(self, obj):
@@ -424,9 +425,8 @@ class _Pickler(pickle.Pickler):
             return np.asarray, (_Pid(obj.key),)
         if t is _Zeros:
             return np.zeros, (obj.nbytes, np.uint8)
-        if t is types.FunctionType:
-            keys = _SETTER_KEYS.get(obj)
-            return NotImplemented if keys is None else (_setter, (keys,))
+        if t is _SetterRef:
+            return _setter, (obj.keys,)
         if t is not np.ndarray:
             plain = _PLAIN.get(t)
             if plain is None:
@@ -435,14 +435,13 @@ class _Pickler(pickle.Pickler):
                 d = obj.__dict__
                 if d:
                     keys = tuple(d)
-                    seen = self.setter_uses.get(keys, 0) + 1
-                    self.setter_uses[keys] = seen
-                    if seen >= SETTER_MIN_USES and all(
-                            type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
-                            for k in keys):
-                        # the state as a tuple that one generated function assigns
-                        return copyreg.__newobj__, (t,), tuple(d.values()), None, None, \
-                            _setter(keys)
+                    if all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
+                           for k in keys):
+                        # the state as a tuple that the setter for these names assigns
+                        ref = self.setters.get(keys)
+                        if ref is None:
+                            ref = self.setters[keys] = _SetterRef(keys)
+                        return copyreg.__newobj__, (t,), tuple(d.values()), None, None, ref
             return NotImplemented
         if obj.dtype.hasobject:
             return NotImplemented
@@ -495,19 +494,34 @@ class _Pickler(pickle.Pickler):
 # An instance pickled the default way comes back by NEWOBJ and then BUILD with its state
 # dict: ~1.2 us for an object of 11 attributes, most of a cached load's unpickling (1,000+
 # kernels, tensors, specs, contexts... in MobileNetV2 int8), and its attributes then live
-# in a dict of its own. Pickled with its attribute values as a tuple and a state_setter
-# generated for its attribute names (`o.a, o.b, = v`), it takes ~0.45 us, and its
-# attributes are stored as __init__ stores them (CPython's inline values: faster reads).
+# in a dict of its own (slower to read, at bind too). Pickled with its attribute values as
+# a tuple and a state_setter for its attribute names, generated (`o.a, o.b, = v`), it
+# takes ~0.45 us, and its attributes are stored as __init__ stores them (CPython's inline
+# values). Generating a setter costs ~40-60 us in a fresh process, though (~1 ms for the
+# 25-30 sets of names of a model), more than a single load of a small model gains: so a
+# process's first load that asks for a set of names gets the plain dict update (as fast
+# as BUILD), and the setter is generated at the second (the next load of that model, or
+# of another with the same kinds of objects).
 _OBJECT_GETSTATE = getattr(object, "__getstate__", None)
-# A setter is compiled once per process for each tuple of names (~50 us in a fresh
-# process, ~0.8 us saved per object): objects take the setter form from the
-# SETTER_MIN_USES-th with the same names in one file on, so that a rare kind of object
-# does not cost a fresh process more than it saves. (MobileNetV2 int8: the IR records,
-# specs, contexts and the common kernels, 9 setters; kws_int8: none.)
-SETTER_MIN_USES = 32
 _PLAIN: dict = {}              # class -> whether its instances take the fast form
 _SETTERS: dict = {}            # attribute names -> generated setter
-_SETTER_KEYS: dict = {}        # generated setter -> attribute names
+_ASKED: set = set()            # attribute names asked for once in this process
+
+
+class _SetterRef:
+    """Stands for the setter of one set of attribute names while pickling (callable, as
+    pickle wants a state_setter to be; pickled as _setter(keys))."""
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: tuple):
+        self.keys = keys
+
+    def __call__(self, o, v) -> None:
+        _set_dict(self.keys, o, v)
+
+
+def _set_dict(keys: tuple, o, v) -> None:
+    o.__dict__.update(zip(keys, v))
 
 
 def _plain_class(cls) -> bool:
@@ -529,20 +543,55 @@ def _plain_class(cls) -> bool:
 
 
 def _setter(keys: tuple):
-    """The function f(o, v) doing o.<keys[0]>, o.<keys[1]>, ... = v (made once per process
-    for each tuple of names; names must be identifiers)."""
+    """The function f(o, v) doing o.<keys[0]>, o.<keys[1]>, ... = v: a dict update the first
+    time a process asks for these names, a generated function from the second on (names
+    must be identifiers)."""
     f = _SETTERS.get(keys) if type(keys) is tuple else None
     if f is None:
         if (type(keys) is not tuple or not keys
                 or not all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
                            for k in keys)):
             raise pickle.UnpicklingError("bad attribute names in a cache file")
-        ns: dict = {}
-        exec(f"def _set(o, v):\n    {', '.join('o.' + k for k in keys)}, = v\n", ns)  # noqa: S102 - identifiers only
-        f = ns["_set"]
-        _SETTER_KEYS[f] = keys
+        if keys not in _ASKED:
+            _ASKED.add(keys)
+            return functools.partial(_set_dict, keys)
+        f = _from_template(keys)
+        if f is None:
+            ns: dict = {}
+            exec(setter_source("_set", keys), ns)  # noqa: S102 - identifiers only
+            f = ns["_set"]
         _SETTERS[keys] = f
     return f
+
+
+# Compiling a setter's source costs ~40-50 us in a fresh process (~4 us per attribute),
+# ~1.4 ms for kws_int8's 26 sets of names. So one template is compiled per length,
+# o.a0, o.a1, ... = v, and a setter is a copy of its template's code with the attribute
+# names replaced (co_names: the bytecode stores attributes by index into it): ~3 us. The
+# names' lengths repeat (kws_int8: 17 lengths for 26 sets of names), and a process that
+# loads several models shares them.
+_TEMPLATES: dict = {}          # length -> template function, or None (compile each)
+
+
+def setter_source(name: str, keys) -> str:
+    """def <name>(o, v): o.<keys[0]>, ... = v."""
+    return f"def {name}(o, v):\n    {', '.join('o.' + k for k in keys)}, = v\n"
+
+
+def _from_template(keys: tuple):
+    n = len(keys)
+    t = _TEMPLATES.get(n, False)
+    if t is False:
+        names = tuple(f"a{i}" for i in range(n))
+        ns: dict = {}
+        exec(setter_source("_set", names), ns)  # noqa: S102 - no input in it
+        t = ns["_set"]
+        if t.__code__.co_names != names:
+            t = None            # (a Python whose bytecode names more: compile each setter)
+        _TEMPLATES[n] = t
+    if t is None:
+        return None
+    return types.FunctionType(t.__code__.replace(co_names=keys), {}, "_set")
 
 
 def _lookup(module: str, qualname: str):

@@ -296,15 +296,18 @@ def _round_trip(state):
                                           None).load()
 
 
-@pytest.mark.parametrize("min_uses", [1, 3])
-def test_plain_objects_come_back_by_their_setter_with_their_cycles(min_uses, monkeypatch):
-    """Kernels, specs, contexts and IR records pickle as a values tuple plus a generated
-    setter (runtime/cache.py, "plain objects"): they come back with the same attributes
-    in the same order, objects that refer to themselves (a kernel's invoke is its own
-    bound method) or to each other still do, and no state dict is in the pickle."""
+@pytest.mark.parametrize("generated", [False, True])
+def test_plain_objects_come_back_by_their_setter_with_their_cycles(generated, monkeypatch):
+    """Kernels, specs, contexts and IR records pickle as a values tuple plus a setter for
+    their attribute names (runtime/cache.py, "plain objects"): they come back with the same
+    attributes in the same order, objects that refer to themselves (a kernel's invoke is
+    its own bound method) or to each other still do. Both setters: the dict update a
+    process's first load gets, and the generated function of later loads."""
     from edgelite.format import ir
     from edgelite.kernels.base import TensorSpec
     from edgelite.kernels.elementwise import Add
+    monkeypatch.setattr(cache, "_SETTERS", {})
+    monkeypatch.setattr(cache, "_ASKED", set())
     t = ir.Tensor("x", (1, 4), quantization=ir.QuantParams(np.ones(1, np.float32),
                                                           np.zeros(1, np.int64)))
     k = Add()
@@ -313,15 +316,19 @@ def test_plain_objects_come_back_by_their_setter_with_their_cycles(min_uses, mon
     k.spec = TensorSpec(index=3, name="x", shape=(1, 4), dtype=np.dtype(np.float32), type=0,
                         quant=t.quantization, data=None, is_variable=False)
     k.tensor = t
-    # (min_uses 3: the first two objects with one set of names pickle as usual, later
-    # ones by the setter: both forms in one file)
-    monkeypatch.setattr(cache, "SETTER_MIN_USES", min_uses)
     more = [ir.Tensor(f"x{i}", (i,)) for i in range(4)]
-    raw, got = _round_trip({"t": t, "k": k, "more": more})
+    state = {"t": t, "k": k, "more": more}
+    raw, got = _round_trip(state)
+    if generated:           # (the second load of these names in the process)
+        raw, got = _round_trip(state)
+        assert cache._SETTERS and all(type(f) is type(_round_trip)
+                                      for f in cache._SETTERS.values())
+    else:
+        assert not cache._SETTERS
     assert cache._plain_class(ir.Tensor) and cache._plain_class(Add)
-    assert b"_setter" in raw
-    assert [vars(a) for a in got["more"]] == [vars(a) for a in more]
+    assert b"_setter" in raw and b"__dict__" not in raw
     assert list(vars(got["t"])) == list(vars(t)) and got["t"] == t
+    assert [vars(a) for a in got["more"]] == [vars(a) for a in more]
     g = got["k"]
     assert type(g) is Add and list(vars(g)) == list(vars(k))
     assert g.peer is g and g.invoke.__self__ is g
@@ -347,16 +354,25 @@ def test_objects_that_pickle_their_own_way_keep_it():
     assert str(_round_trip([err])[1][0]) == str(err)
 
 
-def test_a_setter_takes_identifiers_only():
-    """A cache file naming attributes that are not identifiers (code, if the setter's
-    source took them as they come) is refused, and the load prepares as usual."""
+def test_a_setter_takes_identifiers_only(monkeypatch):
+    """A cache file naming attributes that are not identifiers (code, if the generated
+    setter's source took them as they come) is refused, and the load prepares as usual.
+    A process's first request for a set of names gets a dict update, later ones one
+    generated function (from a template per length), each setting the names in order."""
+    monkeypatch.setattr(cache, "_SETTERS", {})
+    monkeypatch.setattr(cache, "_ASKED", set())
     for keys in (("a; import os",), ("a", "b=1"), ("class",), (), ("x", 3), ["a"]):
-        with pytest.raises(pickle.UnpicklingError):
-            cache._setter(keys)
-    assert cache._setter(("a", "b")) is cache._setter(("a", "b"))
-    o = type("O", (), {})()
-    cache._setter(("a", "b"))(o, (1, 2))
-    assert (o.a, o.b) == (1, 2)
+        for _ in range(2):
+            with pytest.raises(pickle.UnpicklingError):
+                cache._setter(keys)
+    for n in (1, 2, 7, 40, 300):
+        keys = tuple(f"k{i}" for i in range(n))
+        first, second = cache._setter(keys), cache._setter(keys)
+        assert second is cache._setter(keys) and second is not first
+        for f in (first, second):
+            o = type("O", (), {})()
+            f(o, tuple(range(n)))
+            assert list(vars(o).items()) == [(k, i) for i, k in enumerate(keys)]
 
 
 def test_a_foreign_cache_file_is_not_unpickled(tmp_path, monkeypatch):
