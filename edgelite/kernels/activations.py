@@ -88,9 +88,9 @@ class ErfcWorkspace:
     preallocated buffers (masked numpy operations are slow, so none are used)."""
 
     def __init__(self, size: int):
-        self.a = np.empty(size, np.float64)
-        self.t = np.empty(size, np.float64)
-        self.sign = np.empty(size, np.float64)
+        self.a = np.zeros(size, np.float64)
+        self.t = np.zeros(size, np.float64)
+        self.sign = np.zeros(size, np.float64)
 
     def erfc(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = erfc(z) for 1-D float64 z of at most `size` elements."""
@@ -175,7 +175,7 @@ class UfuncUnary(Unary):
     ufunc = None
 
     def setup(self, ctx, x):
-        self.buf = np.empty(x.shape, np.float32) if x.dtype == np.float16 else None
+        self.buf = np.zeros(x.shape, np.float32) if x.dtype == np.float16 else None
 
     def compute(self, x, out):
         if self.buf is None:
@@ -288,11 +288,11 @@ class Logistic(Unary):
     _ONE0 = np.asarray(np.float32(1.0))
 
     def setup(self, ctx, x):
-        self.x32 = np.empty(x.shape, np.float32) if x.dtype != np.float32 else None
-        self.buf = np.empty(x.shape, np.float32) if x.dtype != np.float32 else None
-        self.e = np.empty(x.shape, np.float32)
-        self.low = np.empty(x.shape, np.bool_)
-        self.high = np.empty(x.shape, np.bool_)
+        self.x32 = np.zeros(x.shape, np.float32) if x.dtype != np.float32 else None
+        self.buf = np.zeros(x.shape, np.float32) if x.dtype != np.float32 else None
+        self.e = np.zeros(x.shape, np.float32)
+        self.low = np.zeros(x.shape, np.bool_)
+        self.high = np.zeros(x.shape, np.bool_)
 
     def compute(self, x, out):
         # Masked ufuncs / copyto(where=) cost ~7 us each even on small arrays;
@@ -377,7 +377,7 @@ class LeakyRelu(Unary):
             self.select = np.minimum
         else:
             self.select = None
-            self.positive = np.empty(x.shape, np.bool_)
+            self.positive = np.zeros(x.shape, np.bool_)
 
     def compute(self, x, out):
         np.multiply(x, self.alpha, out=out)
@@ -394,7 +394,7 @@ class Elu(Unary):
     quantized = ("INT8",)
 
     def setup(self, ctx, x):
-        self.buf = np.empty(x.shape, x.dtype)
+        self.buf = np.zeros(x.shape, x.dtype)
 
     def compute(self, x, out):
         # expm1(min(x, 0)) + max(x, 0): each side adds an exact zero.
@@ -410,7 +410,7 @@ class HardSwish(Unary):
     quantized = ("INT8", "UINT8")
 
     def setup(self, ctx, x):
-        self.buf = np.empty(x.shape, np.float32)
+        self.buf = np.zeros(x.shape, np.float32)
 
     def compute(self, x, out):
         b = self.buf
@@ -471,7 +471,7 @@ class Gelu(Unary):
             if ctx.options is not None else False
         self.ft = x.dtype.type
         if self.approximate:
-            self.buf = np.empty(x.shape, x.dtype)
+            self.buf = np.zeros(x.shape, x.dtype)
             return
         block = max(1, min(self.BLOCK, x.size))
         self.compiled = None
@@ -479,14 +479,14 @@ class Gelu(Unary):
             compiled_ops = compiled_ops_for(x.size)
             if compiled_ops is not None:
                 self.compiled = compiled_ops.gelu_f32
-                self.bits = np.empty(compiled_ops.CHUNK, np.int32)
+                self.bits = np.zeros(compiled_ops.CHUNK, np.int32)
                 return
-            self.s = np.empty(block, np.float32)
-            self.h = np.empty(block, np.float32)
+            self.s = np.zeros(block, np.float32)
+            self.h = np.zeros(block, np.float32)
         else:
-            self.buf = np.empty(block, x.dtype)
-            self.z = np.empty(block, np.float64)
-            self.e = np.empty(block, np.float64)
+            self.buf = np.zeros(block, x.dtype)
+            self.z = np.zeros(block, np.float64)
+            self.e = np.zeros(block, np.float64)
             self.work = ErfcWorkspace(block)
 
     def compute(self, x, out):
@@ -556,7 +556,7 @@ class Prelu(Kernel):
                   f"alpha shape {list(alpha.shape)} broadcasts the input {list(x.shape)} to "
                   f"{list(shape)}; the output must keep the input's shape", alpha)
         ctx.set_output(0, x.shape, np.float32)
-        self.nonnegative = np.empty(x.shape, np.bool_)
+        self.nonnegative = np.zeros(x.shape, np.bool_)
 
     @np.errstate(all="ignore")
     def invoke(self, ictx):
@@ -605,7 +605,7 @@ class Cast(Kernel):
         self.via_f32 = out.dtype in (np.float16, np.complex64) and x.dtype.kind in "iufc" \
             and x.dtype not in (np.float32, np.float16, np.complex64)
         if self.via_f32:
-            self.f32 = np.empty(x.shape, np.float32)
+            self.f32 = np.zeros(x.shape, np.float32)
         if self.saturate:
             info = np.iinfo(out.dtype)
             self.int_min = info.min
@@ -613,9 +613,9 @@ class Cast(Kernel):
             # Smallest float64 >= max + 1 (a power of two), and the float64 below it.
             self.max_exclusive = float(info.max // 2 + 1) * 2.0
             self.clip_high = np.nextafter(self.max_exclusive, 0.0)
-            self.buf = np.empty(x.shape, np.float64)
-            self.nan = np.empty(x.shape, np.bool_)
-            self.high = np.empty(x.shape, np.bool_)
+            self.buf = np.zeros(x.shape, np.float64)
+            self.nan = np.zeros(x.shape, np.bool_)
+            self.high = np.zeros(x.shape, np.bool_)
 
     @np.errstate(all="ignore")
     def invoke(self, ictx):

@@ -393,7 +393,7 @@ class PaddedInput:
         (the caller requests scratch)."""
         if not self.needed or math.prod(self.shape) * 4 > _PRIVATE_PAD_BYTES:
             return None
-        return np.empty(self.shape, F32)
+        return np.zeros(self.shape, F32)
 
     def _bind_seams(self, buf: np.ndarray) -> bool:
         """[N, H, W, C] padded along H and W only, contiguous: the borders as three
@@ -547,8 +547,8 @@ class _ImageToColumnsConv(Kernel):
                        and kernel[1] * cg < _SHORT_RUN)
         if self.rowcol:
             hp = x.shape[1] + pads[0][0] + pads[0][1]
-            self.rc_buf = np.empty((out_spatial[1], hp, kernel[1] * c), F32)
-            self.rc_res = np.empty((self.rows, out_ch), F32)
+            self.rc_buf = np.zeros((out_spatial[1], hp, kernel[1] * c), F32)
+            self.rc_res = np.zeros((self.rows, out_ch), F32)
         epi_bias = None if self.fold_bias else bias
         if use_gemm_c:
             # the compiled GEMM fuses bias and clamp: no epilogue runs (building them was

@@ -56,8 +56,8 @@ class Softmax(Kernel):
         x = _prepare_float(ctx, types=("FLOAT32", "FLOAT16"))
         self.beta = np.float32(ctx.options.beta if ctx.options is not None else 1.0)
         self.empty = x.size == 0
-        self.rows = np.empty(_row_shape(x.shape), np.float32)
-        self.buf = np.empty(x.shape, np.float32) if x.dtype != np.float32 else None
+        self.rows = np.zeros(_row_shape(x.shape), np.float32)
+        self.buf = np.zeros(x.shape, np.float32) if x.dtype != np.float32 else None
         n = x.shape[-1] if x.shape else 1
         rows = x.size // n if n else 0
         # a few rows: the per-row max path is as few numpy calls
@@ -79,16 +79,16 @@ class Softmax(Kernel):
                 # one numba kernel (compiled_ops.softmax_rows_f32) for finite inputs
                 self.compiled = compiled_ops
                 self.shape2 = (rows, n)
-                self.bits = np.empty(n, np.int32)
-        self.g0 = np.empty((), np.float32)
+                self.bits = np.zeros(n, np.int32)
+        self.g0 = np.zeros((), np.float32)
         self.beta0 = np.asarray(self.beta)
         self._views = (None, None, None, None)
         if self.fast:
             self.shape2 = (x.size // n, n)
-            self.e = np.empty(self.shape2, np.float32)
-            self.sums = np.empty((self.shape2[0], 1), np.float32)
+            self.e = np.zeros(self.shape2, np.float32)
+            self.sums = np.zeros((self.shape2[0], 1), np.float32)
             self.ones = np.ones((n, 1), np.float32)
-            self.gmax = np.empty((), np.float32)
+            self.gmax = np.zeros((), np.float32)
             self.inv_beta = np.asarray(np.float32(1.0) / self.beta)
             self.min_sum = np.float32(n * np.exp(-self.T))
             self.tiny = np.float32(1e-30)     # far above the subnormals: log(sum) accurate
@@ -200,8 +200,8 @@ class LogSoftmax(Kernel):
     def prepare(self, ctx):
         x = _prepare_float(ctx)
         self.empty = x.size == 0
-        self.rows = np.empty(_row_shape(x.shape), np.float32)
-        self.buf = np.empty(x.shape, np.float32)
+        self.rows = np.zeros(_row_shape(x.shape), np.float32)
+        self.buf = np.zeros(x.shape, np.float32)
 
     def invoke(self, ictx):
         if self.empty:
@@ -225,8 +225,8 @@ class L2Normalization(Kernel):
         act = getattr(ctx.options, "fusedActivationFunction", 0) if ctx.options else 0
         ctx.check(not act, f"fused activation {act} is not supported (LiteRT requires NONE)")
         self.empty = x.size == 0
-        self.rows = np.empty(_row_shape(x.shape), np.float32)
-        self.buf = np.empty(x.shape, np.float32)
+        self.rows = np.zeros(_row_shape(x.shape), np.float32)
+        self.buf = np.zeros(x.shape, np.float32)
 
     def invoke(self, ictx):
         if self.empty:
@@ -268,7 +268,7 @@ class LocalResponseNormalization(Kernel):
         last = r if not self.reference else r - 1
         self.offsets = range(-r, last + 1)
         self.squares = np.zeros(tuple(x.shape[:-1]) + (depth + 2 * r,), np.float32)
-        self.acc = np.empty(x.shape, np.float32)
+        self.acc = np.zeros(x.shape, np.float32)
 
     def invoke(self, ictx):
         if self.empty:

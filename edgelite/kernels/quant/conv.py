@@ -398,9 +398,9 @@ class QuantizedConv2D(Kernel):
             self.small = self.requant.fold_into_gemm(wq.reshape(oc, k).T, (self.rows, oc))
         if self.small is not None:
             # the node's own padded buffer (small): its border is filled once, at bind
-            self.pad_own = np.empty(self.pad.shape, F64)
+            self.pad_own = np.zeros(self.pad.shape, F64)
             self.col1 = np.ones((self.rows, k + 1), F64)      # the last column stays 1
-            self.u = np.empty((self.rows, oc), F64)
+            self.u = np.zeros((self.rows, oc), F64)
             # Windows whose rows are short runs (KW * C < 32: a 3x3 over 3 channels), one
             # image: the padded buffer channel-planar, [C, Hp, Wp], and the columns
             # transposed, [K + 1, rows], so the im2col copy runs along output rows in both
@@ -422,10 +422,10 @@ class QuantizedConv2D(Kernel):
                     plane = ic * hp * wp
                     self.pad_flat = np.zeros(plane + (kw - 1) * dw, F64)
                     self.pad_own = self.pad_flat[:plane].reshape(ic, hp, wp)
-                    self.u = np.empty((oh * wp, oc), F64)
+                    self.u = np.zeros((oh * wp, oc), F64)
                     self.col1 = np.ones((k + 1, oh * wp), F64)
                 else:
-                    self.pad_own = np.empty((ic, hp, wp), F64)
+                    self.pad_own = np.zeros((ic, hp, wp), F64)
                     self.col1 = np.ones((k + 1, self.rows), F64)  # the last row stays 1
             # Tall windows over few channels (kws: 10x4x1): im2col in two copies with
             # long runs. R[ox, r] = the padded row r's window at column ox (kw * C values),
@@ -433,7 +433,7 @@ class QuantizedConv2D(Kernel):
             # output, dilation_h 1), so the GEMM rows run (ox, oy) and the output is
             # written transposed. (One copy of the 6-D window view has runs of KW * C.)
             if self.rowcol:
-                self.rbuf = np.empty((ow, self.pad.shape[1], kw * ic), F64)
+                self.rbuf = np.zeros((ow, self.pad.shape[1], kw * ic), F64)
             self._x = None
             return
         self.pad_idx = ctx.request_scratch(self.pad.shape, ft)
@@ -837,7 +837,7 @@ class QuantizedDepthwiseConv2D(Kernel):
             self.i16 = False
             # the node's own padded buffer (small, [N, Wp, Hp, C] when transposed): its
             # border is filled once, at bind
-            self.pad_own = np.empty((n, wp, hp, c) if self.flat_t else self.pad.shape,
+            self.pad_own = np.zeros((n, wp, hp, c) if self.flat_t else self.pad.shape,
                                     np.float32)
         else:
             pshape = self.pad.shape

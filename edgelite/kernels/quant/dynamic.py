@@ -41,9 +41,9 @@ class Scratch:
     """Buffers for quantizing [B, K] rows without allocating at invoke (made at prepare)."""
 
     def __init__(self, b: int, k: int):
-        self.v = np.empty((b, k), F32)        # x * (1 / scale)
-        self.w = np.empty((b, k), F64)        # v nudged off its ties, in float64
-        self.q = np.empty((b, k), F32)        # the result
+        self.v = np.zeros((b, k), F32)        # x * (1 / scale)
+        self.w = np.zeros((b, k), F64)        # v nudged off its ties, in float64
+        self.q = np.zeros((b, k), F32)        # the result
 
 
 def _round_rows(v: np.ndarray, offset: np.ndarray | None, lo, hi,
@@ -297,13 +297,13 @@ class OneRow:
 
     def __init__(self, k: int, asym: bool):
         self.asym = asym
-        self.vt = np.empty((2, k), F32)           # x / s and 2x / s, then truncated
-        self.q = np.empty((1, k), F32)
-        self.inv2 = np.empty((2, 1), F32)
-        self.lo = np.empty((), F32)               # the centered clamp's bounds
-        self.hi = np.empty((), F32)
-        self.zp = np.empty((), F32)
-        self.sf = np.empty(1, F32)
+        self.vt = np.zeros((2, k), F32)           # x / s and 2x / s, then truncated
+        self.q = np.zeros((1, k), F32)
+        self.inv2 = np.zeros((2, 1), F32)
+        self.lo = np.zeros((), F32)               # the centered clamp's bounds
+        self.hi = np.zeros((), F32)
+        self.zp = np.zeros((), F32)
+        self.sf = np.zeros(1, F32)
         self.sf0 = self.sf.reshape(())           # a 0-d view: the cheapest ufunc operand
         self.off = np.zeros(1, np.int64)
         self.scratch = Scratch(1, k)

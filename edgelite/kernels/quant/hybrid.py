@@ -120,8 +120,8 @@ class _Quantizer:
         if tier is not None:
             from edgelite.kernels import compiled_qops
             self.cq = compiled_qops
-            self.q = np.empty((b, k), F32)
-            self.sf = np.empty(b, F32)
+            self.q = np.zeros((b, k), F32)
+            self.sf = np.zeros(b, F32)
             self.off = np.zeros(b, np.int64)
 
     def bound_call(self, x: np.ndarray, centered: bool = False):
@@ -250,7 +250,7 @@ class HybridFullyConnected(Kernel):
                    else np.ascontiguousarray(wq.T, dtype=self.ft))
         self.row_sums = wq.sum(axis=1).astype(np.float64)
         self.quantize = _Quantizer(batch, k, self.asym, batch * k)
-        self.dot = np.empty((batch, units), F32)
+        self.dot = np.zeros((batch, units), F32)
         # numpy tier, one row, exact float32 GEMM (the usual hybrid FC): OneRow's few
         # calls, the bias added as the sum's first operand (= copy, then +=)
         self.one = None
@@ -258,7 +258,7 @@ class HybridFullyConnected(Kernel):
                 and (self.centered or (not self.asym and self.ft == F32))):
             self.one = self.quantize.one
             self.base = self.bias if self.bias is not None else np.zeros(units, F32)
-            self.scale = np.empty(units, F32) if self.pcs is not None else np.empty((), F32)
+            self.scale = np.zeros(units, F32) if self.pcs is not None else np.zeros((), F32)
         self._x = None
         # Compiled tier, small products, a clamping activation (or none): the whole node
         # in one compiled call (compiled_qops.hybrid_fc) instead of ~10 numpy calls.
@@ -455,7 +455,7 @@ class HybridConv2D(Kernel):
         # numpy tier, one image: OneRow's few calls, q written straight into the padded
         # buffer
         self.one = self.quantize.one
-        self.scale0 = np.empty((), F32)
+        self.scale0 = np.zeros((), F32)
         gshape = (self.rows, oc) if groups == 1 else (groups, self.rows, og)
         self.gemm_idx = ctx.request_scratch(gshape, ft)
         # compiled tier: the scaling, bias and clamp after a float32 GEMM in one call

@@ -136,12 +136,12 @@ class _QuantizedPool2D(Kernel):
             # once numba is loaded anyway: the sums and lookups in one call
             from edgelite.kernels import compiled_qops
             self.g_kernel = compiled_qops.sum_lookup
-            self.g_acc = np.empty(c, np.int32)
+            self.g_acc = np.zeros(c, np.int32)
         if self.gemv:
             self.g_ones = np.ones((n, 1, h * w), np.float32)
-            self.g_xf = np.empty((n, h * w, c), np.float32)
-            self.g_sum = np.empty((n, 1, c), np.float32)
-            self.g_idx = np.empty((n, 1, 1, c), INTP)
+            self.g_xf = np.zeros((n, h * w, c), np.float32)
+            self.g_sum = np.zeros((n, 1, c), np.float32)
+            self.g_idx = np.zeros((n, 1, 1, c), INTP)
             self.g_idx3 = self.g_idx.reshape(n, 1, c)
         # Compiled tier (8-bit, 2x2 windows of stride 2, no padding): one pass, the
         # clamp or the average's table lookup included (compiled_qops.pool2x2_q8)

@@ -517,20 +517,20 @@ class Requantizer:
         if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
             return None
         if self.splan is not None:
-            return (np.empty(shape, F64), None, None, 0, self.splan[1],
-                    np.empty(shape, I16), None, None, 0)
+            return (np.zeros(shape, F64), None, None, 0, self.splan[1],
+                    np.zeros(shape, I16), None, None, 0)
         if self._small_wide():
             _, t, d, it = self.wplan
             x = self.wextra
-            lo, hi, iv, kind = x, x + self.hi - self.lo, np.empty(shape, it), 1
+            lo, hi, iv, kind = x, x + self.hi - self.lo, np.zeros(shape, it), 1
         else:
             t, d = plan[4], plan[3]
             zpo = 0 if plan[5] else self.zp
             lo, hi, iv, kind = float(self.lo - zpo), float(self.hi - zpo), None, 2
         if d is None:
-            return (np.empty(shape, F64), None, None, lo, hi, iv, None, t, kind)
+            return (np.zeros(shape, F64), None, None, lo, hi, iv, None, t, kind)
         dt = np.ascontiguousarray(np.broadcast_to(d, shape), F64)
-        return (np.empty(shape, F64), np.empty(shape, np.bool_), np.empty(shape, F64), lo,
+        return (np.zeros(shape, F64), np.zeros(shape, np.bool_), np.zeros(shape, F64), lo,
                 hi, iv, dt, t, kind)
 
     def fold_into_gemm(self, wq: np.ndarray, out_shape) -> tuple | None:
