@@ -592,7 +592,11 @@ def _from_template(keys: tuple):
         _TEMPLATES[n] = t
     if t is None:
         return None
-    return types.FunctionType(t.__code__.replace(co_names=keys), {}, "_set")
+    try:
+        return types.FunctionType(t.__code__.replace(co_names=keys), {}, "_set")
+    except (AttributeError, TypeError, ValueError):     # (a Python without code.replace)
+        _TEMPLATES[n] = None
+        return None
 
 
 def _lookup(module: str, qualname: str):
