@@ -354,13 +354,16 @@ def test_objects_that_pickle_their_own_way_keep_it():
     assert str(_round_trip([err])[1][0]) == str(err)
 
 
-def test_a_setter_takes_identifiers_only(monkeypatch):
+@pytest.mark.parametrize("templates", [True, False])
+def test_a_setter_takes_identifiers_only(templates, monkeypatch):
     """A cache file naming attributes that are not identifiers (code, if the generated
     setter's source took them as they come) is refused, and the load prepares as usual.
     A process's first request for a set of names gets a dict update, later ones one
     generated function (from a template per length), each setting the names in order."""
     monkeypatch.setattr(cache, "_SETTERS", {})
     monkeypatch.setattr(cache, "_ASKED", set())
+    if not templates:       # (each setter compiled from its source)
+        monkeypatch.setattr(cache, "_from_template", lambda keys: None)
     for keys in (("a; import os",), ("a", "b=1"), ("class",), (), ("x", 3), ["a"]):
         for _ in range(2):
             with pytest.raises(pickle.UnpicklingError):
