@@ -86,17 +86,23 @@ def _digest(text: str) -> str:
 
 
 def _sources_fingerprint() -> str:
-    """Sizes and mtimes of edgelite's own files: an edited kernel invalidates caches."""
+    """Sizes and mtimes of edgelite's own files: an edited kernel invalidates caches.
+    (os.scandir and paths joined by hand: os.walk + os.path.relpath took ~1-3 ms of a
+    fresh process's first cached load for ~80 files.)"""
     import edgelite
-    root = os.path.dirname(os.path.abspath(edgelite.__file__))
-    parts = []
-    for d, dirs, files in os.walk(root):
-        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        for f in sorted(files):
-            if f.endswith((".py", ".fbs", ".json")):
-                st = os.stat(os.path.join(d, f))
-                parts.append(f"{os.path.relpath(os.path.join(d, f), root)}:{st.st_size}:"
-                             f"{st.st_mtime_ns}")
+    parts: list[str] = []
+
+    def scan(d: str, rel: str) -> None:
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.is_dir(follow_symlinks=True):
+                if e.name != "__pycache__":
+                    scan(e.path, rel + e.name + "/")
+            elif e.name.endswith((".py", ".fbs", ".json")):
+                st = e.stat()
+                parts.append(f"{rel}{e.name}:{st.st_size}:{st.st_mtime_ns}")
+    scan(os.path.dirname(os.path.abspath(edgelite.__file__)), "")
     return _digest(";".join(parts))
 
 
