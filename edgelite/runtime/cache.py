@@ -435,15 +435,14 @@ class _Pickler(pickle.Pickler):
         if t is _SetterRef:
             return _setter, (obj.keys,)
         if t is not np.ndarray:
-            plain = _PLAIN.get(t)
-            if plain is None:
+            plain = _PLAIN.get(t, False)
+            if plain is False:
                 plain = _PLAIN[t] = _plain_class(t)
-            if plain:
+            if plain is not None:
                 d = obj.__dict__
                 if d:
                     keys = tuple(d)
-                    if all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
-                           for k in keys):
+                    if _names_ok(keys) and plain.isdisjoint(keys):
                         # the state as a tuple that the setter for these names assigns
                         ref = self.setters.get(keys)
                         if ref is None:
@@ -510,7 +509,7 @@ class _Pickler(pickle.Pickler):
 # as BUILD), and the setter is generated at the second (the next load of that model, or
 # of another with the same kinds of objects).
 _OBJECT_GETSTATE = getattr(object, "__getstate__", None)
-_PLAIN: dict = {}              # class -> whether its instances take the fast form
+_PLAIN: dict = {}              # class -> _plain_class(class)
 _SETTERS: dict = {}            # attribute names -> generated setter
 _ASKED: set = set()            # attribute names asked for once in this process
 
@@ -531,22 +530,35 @@ def _set_dict(keys: tuple, o, v) -> None:
     o.__dict__.update(zip(keys, v))
 
 
-def _plain_class(cls) -> bool:
+def _plain_class(cls) -> frozenset | None:
     """Whether cls's instances pickle as default objects (NEWOBJ + a __dict__ state), so
     that the setter form gives the same object: an edgelite class of plain Python
     classes only (no base but object and abc.ABC from outside edgelite, no __slots__ with
-    members), with object's own __new__ and pickling methods."""
-    if not isinstance(cls, type) or cls.__new__ is not object.__new__:
-        return False
+    members), with object's own __new__, __setattr__ and pickling methods. Returns None
+    when not, else the names of the class's data descriptors (an instance attribute of
+    one of those names is pickled as usual: assigning it would call the descriptor)."""
+    if (not isinstance(cls, type) or cls.__new__ is not object.__new__
+            or cls.__setattr__ is not object.__setattr__):
+        return None
     for k in cls.__mro__:
         if k is object or k is abc.ABC:
             continue
         if not k.__module__.startswith("edgelite") or k.__dict__.get("__slots__"):
-            return False
-    return (cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__
+            return None
+    if not (cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__
             and getattr(cls, "__getstate__", None) is _OBJECT_GETSTATE
             and not hasattr(cls, "__setstate__") and not hasattr(cls, "__getnewargs_ex__")
-            and not hasattr(cls, "__getnewargs__") and cls.__dictoffset__ != 0)
+            and not hasattr(cls, "__getnewargs__") and cls.__dictoffset__ != 0):
+        return None
+    return frozenset(name for k in cls.__mro__ for name, v in vars(k).items()
+                     if (hasattr(type(v), "__set__") or hasattr(type(v), "__delete__"))
+                     and not (name.startswith("__") and name.endswith("__")))
+
+
+def _names_ok(keys) -> bool:
+    """Attribute names a generated setter may name: identifiers, not keywords."""
+    return all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
+               for k in keys)
 
 
 def _setter(keys: tuple):
@@ -555,9 +567,7 @@ def _setter(keys: tuple):
     must be identifiers)."""
     f = _SETTERS.get(keys) if type(keys) is tuple else None
     if f is None:
-        if (type(keys) is not tuple or not keys
-                or not all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k)
-                           for k in keys)):
+        if type(keys) is not tuple or not keys or not _names_ok(keys):
             raise pickle.UnpicklingError("bad attribute names in a cache file")
         if keys not in _ASKED:
             _ASKED.add(keys)
@@ -565,14 +575,14 @@ def _setter(keys: tuple):
         f = _from_template(keys)
         if f is None:
             ns: dict = {}
-            exec(setter_source("_set", keys), ns)  # noqa: S102 - identifiers only
+            exec(_setter_source("_set", keys), ns)  # noqa: S102 - identifiers only
             f = ns["_set"]
         _SETTERS[keys] = f
     return f
 
 
-# Compiling a setter's source costs ~40-50 us in a fresh process (~4 us per attribute),
-# ~1.4 ms for kws_int8's 26 sets of names. So one template is compiled per length,
+# Compiling a setter's source costs ~4 us per attribute in a fresh process (~1.4 ms for
+# kws_int8's 26 sets of names). So one template is compiled per length,
 # o.a0, o.a1, ... = v, and a setter is a copy of its template's code with the attribute
 # names replaced (co_names: the bytecode stores attributes by index into it): ~3 us. The
 # names' lengths repeat (kws_int8: 17 lengths for 26 sets of names), and a process that
@@ -580,7 +590,7 @@ def _setter(keys: tuple):
 _TEMPLATES: dict = {}          # length -> template function, or None (compile each)
 
 
-def setter_source(name: str, keys) -> str:
+def _setter_source(name: str, keys) -> str:
     """def <name>(o, v): o.<keys[0]>, ... = v."""
     return f"def {name}(o, v):\n    {', '.join('o.' + k for k in keys)}, = v\n"
 
@@ -591,7 +601,7 @@ def _from_template(keys: tuple):
     if t is False:
         names = tuple(f"a{i}" for i in range(n))
         ns: dict = {}
-        exec(setter_source("_set", names), ns)  # noqa: S102 - no input in it
+        exec(_setter_source("_set", names), ns)  # noqa: S102 - no input in it
         t = ns["_set"]
         if t.__code__.co_names != names:
             t = None            # (a Python whose bytecode names more: compile each setter)

@@ -8,6 +8,7 @@ the read-back kernels anew). Then: what invalidates a file, damaged files, the s
 and the array aliasing the pickling keeps."""
 from __future__ import annotations
 
+import copyreg
 import io
 import os
 import pickle
@@ -318,7 +319,7 @@ def test_plain_objects_come_back_by_their_setter_with_their_cycles(generated, mo
                                       for f in cache._SETTERS.values())
     else:
         assert not cache._SETTERS
-    assert cache._plain_class(ir.Tensor) and cache._plain_class(Add)
+    assert cache._plain_class(ir.Tensor) is not None and cache._plain_class(Add) is not None
     assert b"_setter" in raw and b"__dict__" not in raw
     assert list(vars(got["t"])) == list(vars(t)) and got["t"] == t
     assert [vars(a) for a in got["more"]] == [vars(a) for a in more]
@@ -331,9 +332,14 @@ def test_plain_objects_come_back_by_their_setter_with_their_cycles(generated, mo
 
 def test_objects_that_pickle_their_own_way_keep_it():
     """Only edgelite's plain classes take the setter form: classes with __slots__, their
-    own pickling methods, or a base outside edgelite pickle as before."""
+    own pickling methods or __setattr__, or a base outside edgelite pickle as before, and
+    so does an instance attribute named like one of its class's data descriptors
+    (assigning it would call the descriptor; pickle's state dict does not)."""
     from edgelite.errors import OpError
     from edgelite.runtime.arena import _Req
+
+    class Plain:
+        pass
 
     class Slotted:
         __slots__ = ("a",)
@@ -341,8 +347,31 @@ def test_objects_that_pickle_their_own_way_keep_it():
     class OwnState:
         def __setstate__(self, state):
             self.__dict__.update(state)
-    for cls in (OpError, _Req, Slotted, OwnState, dict, np.ndarray):
-        assert not cache._plain_class(cls), cls
+
+    class OwnSetattr:
+        def __setattr__(self, name, value):
+            object.__setattr__(self, name, value)
+
+    class WithProperty:
+        @property
+        def x(self):
+            return 1
+
+        @x.setter
+        def x(self, value):
+            raise AttributeError("read-only")
+    for cls in (Plain, Slotted, OwnState, OwnSetattr, WithProperty):
+        cls.__module__ = "edgelite.not_a_module"        # (as if edgelite's)
+    assert cache._plain_class(Plain) == frozenset()
+    assert cache._plain_class(WithProperty) == {"x"}
+    for cls in (OpError, _Req, Slotted, OwnState, OwnSetattr, dict, np.ndarray):
+        assert cache._plain_class(cls) is None, cls
+    p = cache._Pickler(io.BytesIO(), type("Ex", (), {"runtime": None})(), (0, 0), None)
+    plain, odd = Plain(), WithProperty()
+    plain.x = odd.y = 1
+    odd.__dict__["x"] = 2
+    assert p.reducer_override(plain)[0] is copyreg.__newobj__
+    assert p.reducer_override(odd) is NotImplemented
     err = OpError("subgraph 0, operator 1 (ADD): bad")
     assert str(_round_trip([err])[2][0]) == str(err)
 
