@@ -395,7 +395,8 @@ class QuantizedConv2D(Kernel):
         # numpy calls after the im2col instead of a float32 GEMM and ~6 mixed-type passes.
         self.small = None
         if groups == 1 and self.rows * max(k + 1, oc) <= Requantizer.BLOCK:
-            self.small = self.requant.fold_into_gemm(wq.reshape(oc, k).T, (self.rows, oc))
+            self.small = self.requant.fold_into_gemm(wq.reshape(oc, k).T, (self.rows, oc),
+                                                    q.x_dtype.itemsize)
         if self.small is not None:
             # the node's own padded buffer (small): its border is filled once, at bind
             self.pad_own = np.zeros(self.pad.shape, F64)
@@ -576,6 +577,7 @@ class QuantizedConv2D(Kernel):
                 self.u_out = self.u.reshape(oh, wp, oc)[:, :ow]
                 self.out2d = self._out[0]
                 self.s_bufs = _bufs_shaped(self.small[1], (oh, ow, oc))
+                self.s_out = self.requant.finish_target(self.out2d, self.s_bufs)
                 self.invoke = self._invoke_small
                 return
             if self.small_t:
@@ -605,6 +607,7 @@ class QuantizedConv2D(Kernel):
                 self.out2d = self._out[0].transpose(1, 0, 2)      # [OW, OH, OC]
                 self.u_out = self.u.reshape(ow, oh, oc)
                 self.s_bufs = _bufs_shaped(self.small[1], (ow, oh, oc))
+            self.s_out = self.requant.finish_target(self.out2d, self.s_bufs)
             self.invoke = self._invoke_small
             return
         if self.fold is not None:
@@ -676,7 +679,7 @@ class QuantizedConv2D(Kernel):
                 np.copyto(self.r_dst, self.r_src)
         np.copyto(self.s_dst, self.s_src)
         np.matmul(self.col_g, self.small[0], out=self.u)
-        self.requant.finish_u(self.u_out, self.out2d, self.s_bufs)
+        self.requant.finish_u(self.u_out, self.s_out, self.s_bufs)
 
     def invoke(self, ictx: InvokeContext) -> None:
         if ictx.inputs[0] is not self._x or ictx.outputs[0] is not self._out:
@@ -819,7 +822,7 @@ class QuantizedDepthwiseConv2D(Kernel):
         fshape = (ow, oh, c) if self.flat_t else (oh, ow, c)
         self.flat = (x.dtype == I8 and mult == 1 and ft == np.float32 and sh == sw == 1
                      and t_all >= 2 and t_all * flat_len <= (1 << 16)
-                     and self.requant.small_buffers(fshape) is not None)
+                     and self.requant.small_buffers(fshape, q.x_dtype.itemsize) is not None)
         if self.flat:
             self.flat_len = flat_len
             self.wtile = np.ascontiguousarray(np.broadcast_to(
@@ -827,11 +830,11 @@ class QuantizedDepthwiseConv2D(Kernel):
             ).reshape(kh, kw, flat_len)
             pitch = hp if self.flat_t else wp
             self.facc_idx = ctx.request_scratch((fshape[0] * pitch * c,), np.float32)
-            self.fbufs = self.requant.small_buffers(fshape)
+            self.fbufs = self.requant.small_buffers(fshape, q.x_dtype.itemsize)
             # the plan's scale and offset tiled over the output (contiguous passes: the
             # per-channel broadcast over rows of C, and a float32 x float64 product, cost
             # ~2x more)
-            ms, k0 = self.requant.fplan[1], self.requant.offset()
+            ms, k0 = self.requant.fplan[1], self.requant.offset(q.x_dtype.itemsize)
             self.tms = tiled(ms, oh * ow).reshape(fshape)
             self.tk = tiled(k0, oh * ow).reshape(fshape)
             self.i16 = False
@@ -977,7 +980,8 @@ class QuantizedDepthwiseConv2D(Kernel):
                 taps = as_strided(img, shape=(kh, kw, self.flat_len),
                                   strides=(sy * it, sx * it, it), writeable=False)
                 out3 = self._out[i].transpose(1, 0, 2) if self.flat_t else self._out[i]
-                self.fblocks.append((taps, facc.reshape(a_, pitch, c)[:, :b_], out3))
+                self.fblocks.append((taps, facc.reshape(a_, pitch, c)[:, :b_],
+                                     self.requant.finish_target(out3, self.fbufs)))
             self.facc = facc[:self.flat_len]
             self.invoke = self._invoke_flat
             return

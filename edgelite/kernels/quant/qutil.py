@@ -492,34 +492,46 @@ class Requantizer:
             self.wplan = (kw, float(wshift) + 0.5, self.fplan[3], it)
         return True
 
-    def _small_wide(self) -> bool:
-        """Whether finish_u takes the wide plan's integer passes (no shifted plan, a wide
-        plan, no run-time limit)."""
-        return self.splan is None and self.wplan is not None and self.fplan[6] is None
-
-    def offset(self) -> np.ndarray:
-        """k of u = accf * ms + k for finish_u: the shifted plan's offset when it
-        applies, else the wide plan's (_small_wide), else the float64 plan's."""
+    def _small_kind(self, itemsize: int) -> int:
+        """finish_u's plan for outputs of `itemsize`-byte integers (the float64 plan with
+        no run-time limit): 1, the wide plan's integer passes, for 8-bit outputs when
+        they truncate into int16 (their last pass, the narrowing cast into the output,
+        takes ~0.6 us at 4,000 values where the shifted plan's add of lo takes ~1.6;
+        with x = lo mod 256 inside the offset, so nothing is added after it);
+        else 0, the shifted plan, when there is one; else 1 when there is a wide plan;
+        else 2, the float64 plan's passes."""
+        wide = self.wplan is not None and self.fplan[6] is None
+        if wide and itemsize == 1 and self.wplan[3] == I16 and self.wextra == self.lo % 256:
+            return 1
         if self.splan is not None:
-            return self.splan[0]
-        return self.wplan[0] if self._small_wide() else self.fplan[2]
+            return 0
+        return 1 if wide else 2
 
-    def small_buffers(self, shape) -> tuple | None:
+    def offset(self, itemsize: int) -> np.ndarray:
+        """k of u = accf * ms + k for finish_u into `itemsize`-byte outputs: the offset of
+        the plan _small_kind picks."""
+        kind = self._small_kind(itemsize)
+        if kind == 0:
+            return self.splan[0]
+        return self.wplan[0] if kind == 1 else self.fplan[2]
+
+    def small_buffers(self, shape, itemsize: int) -> tuple | None:
         """Scratch (u, mask, tmp, lo, hi, iv, d, t, kind) for finish_u on accumulators of
-        this shape [..., C] (one block, the float64 plan with no run-time limit), or None
-        when that path does not apply. kind 0, the shifted plan: iv an int16 buffer,
-        [lo, hi] = [0, hi - lo]; kind 1, the wide plan's integer passes (_small_wide): iv
-        int16 / int32, [lo, hi] its clamp; kind 2, the float64 plan: float bounds, iv
-        None. d: the negative-side correction's per-channel step broadcast to the whole
-        shape (a [C] operand makes numpy loop per row: ~3.5 against ~1 us at 256 x 16),
-        or None; t its threshold."""
+        this shape [..., C] into `itemsize`-byte outputs (one block, the float64 plan with
+        no run-time limit), or None when that path does not apply. kind (_small_kind) 0,
+        the shifted plan: iv an int16 buffer, [lo, hi] = [0, hi - lo]; kind 1, the wide
+        plan's integer passes: iv int16 / int32, [lo, hi] its clamp; kind 2, the float64
+        plan: float bounds, iv None. d: the negative-side correction's per-channel step
+        broadcast to the whole shape (a [C] operand makes numpy loop per row: ~3.5
+        against ~1 us at 256 x 16), or None; t its threshold."""
         plan = self.fplan
         if plan is None or plan[6] is not None or int(np.prod(shape)) > self.BLOCK:
             return None
-        if self.splan is not None:
+        kind = self._small_kind(itemsize)
+        if kind == 0:
             return (np.zeros(shape, F64), None, None, 0, self.splan[1],
                     np.zeros(shape, I16), None, None, 0)
-        if self._small_wide():
+        if kind == 1:
             _, t, d, it = self.wplan
             x = self.wextra
             lo, hi, iv, kind = x, x + self.hi - self.lo, np.zeros(shape, it), 1
@@ -533,39 +545,54 @@ class Requantizer:
         return (np.zeros(shape, F64), np.zeros(shape, np.bool_), np.zeros(shape, F64), lo,
                 hi, iv, dt, t, kind)
 
-    def fold_into_gemm(self, wq: np.ndarray, out_shape) -> tuple | None:
+    def fold_into_gemm(self, wq: np.ndarray, out_shape, itemsize: int) -> tuple | None:
         """The float64 plan folded into a GEMM's weights, for small outputs: with the raw
         input rows extended by a column of ones, [x, 1] @ [[wq * ms], [k]] is u of
-        enable_float directly (k = offset(); then finish_u). Exact: every term
+        enable_float directly (k = offset(itemsize); then finish_u into `itemsize`-byte
+        outputs). Exact: every term
         (x * w * m, an integer below 2^53, times 2^-S; and k) and every partial sum, in
         any order, is a multiple of 2^-S bounded by the sum of all terms' magnitudes,
         which enable_float's checks keep below 2^52 * 2^-S when its acc_bound bounds
         sum |x| * |w| (max|x| * sum|w|). wq: int [K, C] (zero-point-adjusted weights).
         Returns (float64 weights [K + 1, C], the buffers of finish_u) or None when the
         plan is absent or needs run-time checks."""
-        bufs = self.small_buffers(out_shape)
+        bufs = self.small_buffers(out_shape, itemsize)
         if bufs is None:
             return None
         ms = self.fplan[1]
         w = np.empty((wq.shape[0] + 1, wq.shape[1]), F64)
         np.multiply(wq.astype(F64), ms, out=w[:-1])
-        w[-1] = self.offset()
+        w[-1] = self.offset(itemsize)
         return w, bufs
+
+    @staticmethod
+    def finish_target(out: np.ndarray, bufs: tuple) -> np.ndarray:
+        """The array to pass finish_u for its output `out` with these buffers: out, or
+        its unsigned view for the wide plan's integer passes (made once, at bind)."""
+        return _unsigned(out) if bufs[-1] == 1 else out
 
     def finish_u(self, u: np.ndarray, out: np.ndarray, bufs: tuple) -> None:
         """The steps of _from_float64 after u = accf * ms + offset(), in one block of any
-        shape [..., C] (u is overwritten; out has u's shape)."""
+        shape [..., C] (u is overwritten; out has u's shape, and is finish_target's
+        array)."""
         _, mask, tmp, lo, hi, iv, dt, t, kind = bufs
+        if kind == 1:
+            # the wide plan's integer passes: correction, trunc, clamp, narrow into the
+            # unsigned output view (+ lo - x mod 2^bits when that is not 0)
+            if dt is not None:
+                _correct(t, u, mask, tmp, dt)
+            np.copyto(iv, u, casting="unsafe")
+            _clip(iv, lo, hi, out=iv)
+            np.copyto(out, iv, casting="unsafe")
+            fix = (self.lo - lo) % (1 << (8 * out.itemsize))
+            if fix:
+                np.add(out, out.dtype.type(fix), out=out)
+            return
         if kind == 0:
             # the shifted plan: trunc into int16, clamp to [0, hi - lo], + lo
             np.copyto(iv, u, casting="unsafe")
             _clip(iv, 0, hi, out=iv)
             np.add(iv, self.lo, out=out, casting="unsafe")
-            return
-        if kind == 1:
-            # the wide plan's integer passes: correction, trunc, clamp, narrow
-            _finish(u, None if dt is None else (t, u, mask, tmp, dt), iv, lo, hi,
-                    _unsigned(out), (self.lo - lo) % (1 << (8 * out.dtype.itemsize)))
             return
         if dt is not None:
             _correct(t, u, mask, tmp, dt)
