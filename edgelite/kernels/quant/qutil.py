@@ -578,15 +578,9 @@ class Requantizer:
         _, mask, tmp, lo, hi, iv, dt, t, kind = bufs
         if kind == 1:
             # the wide plan's integer passes: correction, trunc, clamp, narrow into the
-            # unsigned output view (+ lo - x mod 2^bits when that is not 0)
-            if dt is not None:
-                _correct(t, u, mask, tmp, dt)
-            np.copyto(iv, u, casting="unsafe")
-            _clip(iv, lo, hi, out=iv)
-            np.copyto(out, iv, casting="unsafe")
-            fix = (self.lo - lo) % (1 << (8 * out.itemsize))
-            if fix:
-                np.add(out, out.dtype.type(fix), out=out)
+            # unsigned output view
+            _finish(u, None if dt is None else (t, u, mask, tmp, dt), iv, lo, hi, out,
+                    (self.lo - lo) % (1 << (8 * out.itemsize)))
             return
         if kind == 0:
             # the shifted plan: trunc into int16, clamp to [0, hi - lo], + lo
